@@ -1,0 +1,195 @@
+"""The typed settings object: one frozen tree, built and validated once per (re)load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time
+from enum import Enum
+
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ListKind(str, Enum):
+    """How a DNC list blocks."""
+
+    #: opt-outs and complaints: always blocks, consent never overrides it
+    INTERNAL = "internal"
+    #: blocks the campaigns that name it
+    CAMPAIGN = "campaign"
+    #: national or state registry: blocks unless the campaign lets a valid consent exempt the number
+    REGISTRY = "registry"
+
+
+class FrequencyScope(str, Enum):
+    """Which earlier attempts a frequency limit counts."""
+
+    #: attempts of the same campaign
+    CAMPAIGN = "campaign"
+    #: attempts of every campaign with the same subject
+    SUBJECT = "subject"
+    #: every attempt to the number
+    ANY = "any"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A credential that never prints."""
+
+    value: str
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A span of local wall-clock time, start inclusive, end exclusive; ``end`` 24:00 is written as None."""
+
+    start: time
+    end: time | None
+
+    def contains(self, t: time) -> bool:
+        return self.start <= t and (self.end is None or t < self.end)
+
+    def __str__(self) -> str:
+        end = "24:00" if self.end is None else self.end.strftime("%H:%M")
+        return f"{self.start.strftime('%H:%M')}-{end}"
+
+
+@dataclass(frozen=True)
+class FrequencyLimit:
+    """At most ``max_calls`` attempts within the sliding ``window_s`` seconds, counted over ``scope``."""
+
+    scope: FrequencyScope
+    window_s: int
+    max_calls: int
+    #: where this limit comes from (a citation), shown in the reason detail
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Calling hours and frequency rules: a policy's own, or the extra rules for one state or province."""
+
+    #: allowed local time ranges per weekday ("mon".."sun"); a day missing from the map allows no calls
+    hours: dict[str, tuple[TimeRange, ...]] = field(default_factory=dict)
+    #: local time ranges when no call is placed on any day (lunch, night rest)
+    quiet: tuple[TimeRange, ...] = ()
+    frequency: tuple[FrequencyLimit, ...] = ()
+    #: minimum seconds between two attempts to the same number (any campaign); 0 = none
+    min_interval_s: int = 0
+    #: where these rules come from
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class HolidayRule:
+    """Public holidays (and rest days) of the callee's country, from the ``holidays`` package."""
+
+    country: str
+    subdivision: str | None = None
+    #: False: only public holidays are no-call days. True: every day that is not a working day
+    #: (``holidays`` ``is_working_day``: weekends and public holidays) is a no-call day
+    rest_days: bool = False
+    #: True: a make-up working day (调休, a weekend day worked in exchange for a holiday) counts as a
+    #: working day and takes the hours of ``makeup_hours_from`` instead of its own weekday's
+    makeup_workdays: bool = False
+    makeup_hours_from: str = "mon"
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    rules: Rules
+    #: extra rules per state or province (ISO 3166-2 suffix such as "FL"), added to the policy's own
+    regions: dict[str, Rules] = field(default_factory=dict)
+    holidays: HolidayRule | None = None
+    #: seconds after a refusal (opt-out press, "don't call") during which no campaign calls the number
+    refusal_cooldown_s: int = 0
+    #: True: the policy requires consent for every campaign that uses it
+    consent_required: bool = False
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class DncList:
+    name: str
+    kind: ListKind
+    source: str = ""
+    #: a registry older than this blocks its campaigns with dnc_list_stale; 0 = never stale
+    max_age_days: int = 0
+    #: "block" or "warn"
+    stale_action: str = "block"
+
+
+@dataclass(frozen=True)
+class DisclosureText:
+    """The identity disclosure of a campaign in one language."""
+
+    language: str
+    text: str
+    #: an admin-supplied recording (path without extension, as Asterisk plays it) instead of the rendered text
+    recording: str | None = None
+
+
+@dataclass(frozen=True)
+class Campaign:
+    name: str
+    company: str
+    purpose: str
+    #: the subject that frequency limits of scope "subject" share across campaigns
+    subject: str
+    caller_id: str
+    callback_number: str
+    region: str
+    policy: str
+    dnc_lists: tuple[str, ...]
+    consent_required: bool
+    consent_purpose: str
+    #: registry lists (by name) from which a valid consent record exempts a number
+    consent_exempts_registries: tuple[str, ...] = ()
+    #: calls per second the campaign may start (all screeners together); 0 = unlimited
+    calls_per_second: int = 0
+    opt_out_digit: str = "9"
+    disclosures: tuple[DisclosureText, ...] = ()
+
+
+@dataclass(frozen=True)
+class FastAgiSettings:
+    bind: str = "127.0.0.1"
+    port: int = 4573
+    allowed_peers: tuple[str, ...] = ("127.0.0.1",)
+    #: seconds a call in flight may take to finish after SIGTERM
+    grace_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class AriSettings:
+    enabled: bool = False
+    url: str = "http://127.0.0.1:8088"
+    username: str = "screener"
+    password: Secret = Secret("")
+    app: str = "screener"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the screener needs, validated. ``version`` is the content hash of the files it came from."""
+
+    path: str
+    version: str
+    #: empty: start a private redis-server under ``state_dir``
+    redis_url: str
+    state_dir: str
+    time_budget_ms: int
+    #: salt for the hashed numbers in the audit trail
+    audit_salt: Secret
+    audit_maxlen: int
+    fastagi: FastAgiSettings
+    ari: AriSettings
+    lists: dict[str, DncList]
+    policies: dict[str, Policy]
+    campaigns: dict[str, Campaign]
+    prompts_dir: str = "var/prompts"

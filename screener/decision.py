@@ -1,0 +1,106 @@
+"""The records that cross the screener's layers: a request to screen a call, and the decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from screener.reasons import REASON_ORDER, ReasonCode, Verdict
+
+
+@dataclass(frozen=True)
+class ScreenRequest:
+    """One outbound call to screen, as a front end (FastAGI, ARI, CLI) saw it."""
+
+    dialed: str
+    campaign: str
+    #: decision time; ``None`` means now
+    at: datetime | None = None
+    #: True: reserve the attempt (a live call); False: a dry run that changes nothing but the audit trail
+    commit: bool = True
+    agent: str | None = None
+    trunk: str | None = None
+    caller_id: str | None = None
+    #: which front end asked: "cli", "fastagi", "ari", "agi", "api"
+    source: str = "cli"
+    #: the PBX's call id (Asterisk uniqueid), for the audit trail
+    call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One applicable reason, with a human detail (which list, which window...)."""
+
+    code: ReasonCode
+    detail: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code.value, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What an allowed call needs on answer: who calls and why, and the opt-out digit."""
+
+    company: str
+    purpose: str
+    callback_number: str
+    opt_out_digit: str
+    #: prompt file per language, without extension, as Asterisk plays it (``custom/<campaign>-<lang>``)
+    prompts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The screener's answer for one call: a verdict, every reason that applies, and what the call needs."""
+
+    verdict: Verdict
+    reasons: tuple[Reason, ...]
+    #: E.164, or the raw input when it could not be normalized
+    number: str
+    campaign: str
+    decided_at: datetime
+    config_version: str
+    dry_run: bool
+    caller_id: str | None = None
+    disclosure: Disclosure | None = None
+    #: id of the reserved attempt (frequency state), when one was reserved
+    attempt_id: str | None = None
+    #: id of the audit stream entry, once written
+    audit_id: str | None = None
+    #: wall time the screener spent, in microseconds
+    elapsed_us: int = 0
+
+    @property
+    def allowed(self) -> bool:
+        return self.verdict is Verdict.ALLOW
+
+    @property
+    def codes(self) -> tuple[ReasonCode, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "verdict": self.verdict.value,
+            "reasons": [r.to_json() for r in self.reasons],
+            "number": self.number,
+            "campaign": self.campaign,
+            "decided_at": self.decided_at.isoformat(),
+            "config_version": self.config_version,
+            "dry_run": self.dry_run,
+            "caller_id": self.caller_id,
+            "attempt_id": self.attempt_id,
+            "audit_id": self.audit_id,
+            "elapsed_us": self.elapsed_us,
+        }
+
+
+def sort_reasons(reasons: list[Reason]) -> tuple[Reason, ...]:
+    """Reasons in the canonical order of PRODUCT.md, duplicates (same code and detail) removed."""
+    seen: set[tuple[ReasonCode, str]] = set()
+    unique = []
+    for r in reasons:
+        if (r.code, r.detail) not in seen:
+            seen.add((r.code, r.detail))
+            unique.append(r)
+    return tuple(sorted(unique, key=lambda r: REASON_ORDER.index(r.code)))

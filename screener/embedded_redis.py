@@ -1,0 +1,97 @@
+"""A private redis-server for when no Redis URL is configured (and for the tests)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+class EmbeddedRedisError(RuntimeError):
+    pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedRedis:
+    """Starts ``redis-server`` on loopback with its data under ``state_dir``; ``stop()`` ends only that process."""
+
+    def __init__(self, state_dir: str | Path, port: int | None = None, *, persist: bool = True,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        self.state_dir = Path(state_dir)
+        self.port = port or free_port()
+        self.persist = persist
+        self.extra_args = extra_args
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise EmbeddedRedisError(
+                "redis-server is not installed: run `bash .ci/bootstrap` (or `apt-get install redis-server`), "
+                "or set a Redis URL with --redis / SCREENER_REDIS_URL"
+            )
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        args = [exe, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.state_dir),
+                "--daemonize", "no", "--save", "", "--protected-mode", "yes", "--logfile",
+                str(self.state_dir / "redis.log")]
+        if self.persist:
+            # every write acknowledged is on disk within a second (opt-outs and consent must not be lost)
+            args += ["--appendonly", "yes", "--appendfsync", "everysec"]
+        else:
+            args += ["--appendonly", "no"]
+        args += list(self.extra_args)
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                log = (self.state_dir / "redis.log").read_text(errors="replace")[-2000:]
+                raise EmbeddedRedisError(f"redis-server exited at start (port {self.port}):\n{log}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise EmbeddedRedisError(f"redis-server did not answer on port {self.port} within {timeout_s} s")
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): it accepts connections but answers nothing, like a stalled Redis."""
+        if self.proc:
+            os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.resume()
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

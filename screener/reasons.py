@@ -1,0 +1,37 @@
+"""Verdicts and the stable reason codes shared by the CLI, the audit trail and the dialplan variables."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Verdict(str, Enum):
+    """What the screener answers for one call."""
+
+    #: the call may be placed
+    ALLOW = "allow"
+    #: the call must not be placed
+    BLOCK = "block"
+
+
+class ReasonCode(str, Enum):
+    """Why a call was allowed or blocked. The values are a public contract: never rename one."""
+
+    INVALID_NUMBER = "invalid_number"
+    EMERGENCY_NUMBER = "emergency_number"
+    DNC_INTERNAL = "dnc_internal"
+    DNC_CAMPAIGN = "dnc_campaign"
+    DNC_REGISTRY = "dnc_registry"
+    DNC_LIST_STALE = "dnc_list_stale"
+    NO_CONSENT = "no_consent"
+    OUTSIDE_CALLING_HOURS = "outside_calling_hours"
+    QUIET_HOURS = "quiet_hours"
+    HOLIDAY = "holiday"
+    FREQUENCY_LIMIT = "frequency_limit"
+    RATE_LIMIT = "rate_limit"
+    UNKNOWN_CAMPAIGN = "unknown_campaign"
+    SCREENING_UNAVAILABLE = "screening_unavailable"
+
+
+#: the order in which reasons are reported (PRODUCT.md, "The decision")
+REASON_ORDER: tuple[ReasonCode, ...] = tuple(ReasonCode)

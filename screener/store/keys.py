@@ -1,0 +1,84 @@
+"""Every Redis key name the screener uses, in one place.
+
+Hash tags keep one decision in one slot: every key that a decision about a number touches carries the
+tag ``{<number minus its last 7 digits>}`` (for +1 201 555 1234: ``{+1201}``, an area code), so a
+decision's keys (DNC blocks of every list, consent, attempts, refusal) share one Redis Cluster slot,
+while a national list still spreads over as many slots as it has area codes.
+"""
+
+from __future__ import annotations
+
+PREFIX = "scr"
+
+#: digits after the tag: the tag covers 10**7 numbers
+TAG_SUFFIX_DIGITS = 7
+#: digits inside one DNC sub-block: a sub-block covers 10**4 numbers
+BLOCK_SUFFIX_DIGITS = 4
+
+#: the audit stream (time-ordered, append-only)
+AUDIT_STREAM = f"{PREFIX}:audit"
+#: the consent ledger's append-only history (every grant and revoke)
+CONSENT_LOG_STREAM = f"{PREFIX}:consent:log"
+#: seconds an attempt is remembered (longest supported frequency window: 31 days)
+ATTEMPT_RETENTION_S = 31 * 86_400
+
+
+def number_tag(e164: str) -> str:
+    """The hash tag of a number: all but its last 7 digits (or its first 2 characters when it is shorter)."""
+    cut = max(2, len(e164) - TAG_SUFFIX_DIGITS)
+    return e164[:cut]
+
+
+def tag_suffix(e164: str) -> int:
+    """The digits after the tag, as an integer (the member in a tag-level DNC set)."""
+    rest = e164[len(number_tag(e164)) :]
+    return int(rest) if rest else 0
+
+
+def block_id(e164: str) -> str:
+    """The 10**4-number sub-block of a number inside its tag: the digits between the tag and the last 4."""
+    return e164[len(number_tag(e164)) : max(len(number_tag(e164)), len(e164) - BLOCK_SUFFIX_DIGITS)]
+
+
+def block_suffix(e164: str) -> int:
+    """The last 4 digits of a number, as an integer (the member or bit offset in a sub-block key)."""
+    return int(e164[-BLOCK_SUFFIX_DIGITS:])
+
+
+def dnc_tag_key(list_name: str, version: str, e164: str) -> str:
+    """A DNC list's small set for the numbers of one tag (used while that tag holds few numbers)."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:dnc:{list_name}:{version}"
+
+
+def dnc_block_key(list_name: str, version: str, e164: str) -> str:
+    """A DNC list's sub-block of 10**4 numbers: an intset of the last 4 digits, or a 10,000-bit bitmap."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:dnc:{list_name}:{version}:{block_id(e164)}"
+
+
+def dnc_meta_key(list_name: str) -> str:
+    """A hash: current version, source, imported_at, count (the live version is switched here, in one step)."""
+    return f"{PREFIX}:dncmeta:{list_name}"
+
+
+#: a set of every DNC list name that has metadata
+DNC_LISTS_KEY = f"{PREFIX}:dnclists"
+
+
+def attempts_key(e164: str) -> str:
+    """A sorted set of a number's attempts: member ``<ms>:<campaign>:<subject>:<id>``, score the time in ms."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:att:{e164}"
+
+
+def consent_key(e164: str) -> str:
+    """A hash of a number's consent records: field = purpose, value = JSON record."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:consent:{e164}"
+
+
+def refusal_key(e164: str) -> str:
+    """A string: the time (ms) of the number's last refusal (opt-out press or spoken refusal)."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:refused:{e164}"
+
+
+def rate_key(campaign: str, second: int) -> str:
+    """A counter of the calls a campaign started in one wall-clock second."""
+    return f"{PREFIX}:{{c:{campaign}}}:rate:{second}"
