@@ -95,3 +95,69 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def ensure_daemon(state_dir: str | Path, timeout_s: float = 10.0) -> str:
+    """The URL of the private redis-server under ``state_dir``, starting it (as a daemon) when none answers.
+
+    It listens on a unix socket only (no TCP port), appends every write to its AOF file, and keeps running
+    after the command that started it, so that one command's writes (a DNC entry, a consent record) are
+    there for the next one. ``stop_daemon`` ends it.
+    """
+    state = Path(state_dir).resolve()
+    sock = state / "redis.sock"
+    url = f"unix://{sock}?db=0"
+    if _answers(sock):
+        return url
+    exe = shutil.which("redis-server")
+    if exe is None:
+        raise EmbeddedRedisError(
+            "redis-server is not installed: run `bash .ci/bootstrap` (or `apt-get install redis-server`), "
+            "or set a Redis URL with --redis / SCREENER_REDIS_URL"
+        )
+    state.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [exe, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700", "--dir", str(state),
+         "--daemonize", "yes", "--pidfile", str(state / "redis.pid"), "--logfile", str(state / "redis.log"),
+         "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _answers(sock):
+            return url
+        time.sleep(0.05)
+    raise EmbeddedRedisError(f"the private redis-server under {state} did not start; see {state / 'redis.log'}")
+
+
+def stop_daemon(state_dir: str | Path) -> bool:
+    """Stop the private redis-server under ``state_dir`` (by its pid file). True when one was running."""
+    pidfile = Path(state_dir).resolve() / "redis.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return True
+
+
+def _answers(sock: Path) -> bool:
+    if not sock.exists():
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(0.5)
+            s.connect(str(sock))
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """What the screener answers for one call."""
 
     #: the call may be placed
@@ -14,7 +14,7 @@ class Verdict(str, Enum):
     BLOCK = "block"
 
 
-class ReasonCode(str, Enum):
+class ReasonCode(StrEnum):
     """Why a call was allowed or blocked. The values are a public contract: never rename one."""
 
     INVALID_NUMBER = "invalid_number"

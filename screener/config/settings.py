@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import time
-from enum import Enum
+from enum import StrEnum
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class ListKind(str, Enum):
+class ListKind(StrEnum):
     """How a DNC list blocks."""
 
     #: opt-outs and complaints: always blocks, consent never overrides it
@@ -20,7 +20,7 @@ class ListKind(str, Enum):
     REGISTRY = "registry"
 
 
-class FrequencyScope(str, Enum):
+class FrequencyScope(StrEnum):
     """Which earlier attempts a frequency limit counts."""
 
     #: attempts of the same campaign
