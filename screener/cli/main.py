@@ -55,8 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="screener", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $SCREENER_CONFIG or config/screener.toml)")
-    parser.add_argument("--redis", metavar="URL", help="Redis URL, e.g. redis://127.0.0.1:6379/0 (default: $SCREENER_REDIS_URL or the config)")
+    parser.add_argument(
+        "--config", metavar="PATH", help="config file (default: $SCREENER_CONFIG or config/screener.toml)"
+    )
+    parser.add_argument(
+        "--redis", metavar="URL",
+        help="Redis URL, e.g. redis://127.0.0.1:6379/0 (default: $SCREENER_REDIS_URL, else the config)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(name)
