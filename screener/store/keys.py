@@ -65,7 +65,7 @@ DNC_LISTS_KEY = f"{PREFIX}:dnclists"
 
 
 def attempts_key(e164: str) -> str:
-    """A sorted set of a number's attempts: member ``<ms>:<campaign>:<subject>:<id>``, score the time in ms."""
+    """A sorted set of a number's attempts: member ``<ms>|<campaign>|<subject>|<id>``, score the time in ms."""
     return f"{PREFIX}:{{{number_tag(e164)}}}:att:{e164}"
 
 

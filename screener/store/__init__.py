@@ -1,0 +1,1 @@
+"""Redis: key schema, Lua scripts, DNC lists, consent ledger, attempts, audit stream. Knows no Asterisk."""

@@ -1,0 +1,102 @@
+"""The audit trail: an append-only Redis stream of every decision and every opt-out, with its inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from screener.store import keys
+
+#: entry kinds
+DECISION = "decision"
+OPT_OUT = "opt_out"
+DISCLOSURE = "disclosure"
+CONSENT = "consent"
+
+
+def number_hash(e164: str, salt: str) -> str:
+    """A keyed hash of the number: lets an auditor find a number's entries without the trail holding it."""
+    return hmac.new(salt.encode(), e164.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: str
+    fields: dict[str, str]
+
+    @property
+    def kind(self) -> str:
+        return self.fields.get("kind", DECISION)
+
+    @property
+    def reasons(self) -> list[tuple[str, str]]:
+        """(code, detail) pairs: the pure rules' reasons, then the store's."""
+        out = []
+        for part in (self.fields.get("pre_reasons", ""), self.fields.get("store_reasons", "")):
+            for raw in filter(None, part.split(";")):
+                code, _, detail = raw.partition("|")
+                out.append((code, detail))
+        return out
+
+    @property
+    def millis(self) -> int:
+        return int(self.id.split("-", 1)[0])
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {"id": self.id, **self.fields}
+        data.pop("pre_reasons", None)
+        data.pop("store_reasons", None)
+        if self.kind == DECISION:
+            data["reasons"] = [{"code": c, "detail": d} for c, d in self.reasons]
+        return data
+
+
+def _entry(raw_id: object, raw_fields: Mapping[Any, Any]) -> AuditEntry:
+    return AuditEntry(_text(raw_id), {_text(k): _text(v) for k, v in raw_fields.items()})
+
+
+async def append(redis: Any, fields: Mapping[str, str], maxlen: int) -> str:
+    """Append one entry (decisions that need no store facts, opt-outs, disclosures)."""
+    entry_id = await redis.xadd(keys.AUDIT_STREAM, dict(fields), maxlen=maxlen, approximate=True)
+    return _text(entry_id)
+
+
+async def tail(redis: Any, count: int) -> list[AuditEntry]:
+    """The latest ``count`` entries, oldest first."""
+    rows = await redis.xrevrange(keys.AUDIT_STREAM, count=count)
+    return [_entry(i, f) for i, f in reversed(rows)]
+
+
+async def follow(redis: Any, last_id: str = "$", block_ms: int = 1000) -> AsyncIterator[AuditEntry]:
+    """New entries as they are appended (runs until cancelled)."""
+    while True:
+        rows = await redis.xread({keys.AUDIT_STREAM: last_id}, block=block_ms, count=100)
+        for _stream, entries in rows or []:
+            for raw_id, raw_fields in entries:
+                entry = _entry(raw_id, raw_fields)
+                last_id = entry.id
+                yield entry
+
+
+async def scan(redis: Any, start: str = "-", end: str = "+", batch: int = 1000) -> AsyncIterator[AuditEntry]:
+    """Every entry between two stream ids (or ms timestamps), oldest first, read in batches."""
+    cursor = start
+    exclusive = False
+    while True:
+        lo = f"({cursor}" if exclusive else cursor
+        rows = await redis.xrange(keys.AUDIT_STREAM, min=lo, max=end, count=batch)
+        if not rows:
+            return
+        for raw_id, raw_fields in rows:
+            yield _entry(raw_id, raw_fields)
+        cursor = _text(rows[-1][0])
+        exclusive = True
+        if len(rows) < batch:
+            return

@@ -1,0 +1,99 @@
+"""Run the store part of a decision (decide.lua) and turn its reply into facts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from screener.decision import Reason
+from screener.engine.facts import Attempt, StoreFacts
+from screener.engine.plan import StorePlan
+from screener.reasons import ReasonCode
+from screener.store import keys
+from screener.store.scripts import Scripts
+
+
+@dataclass(frozen=True)
+class StoreOutcome:
+    facts: StoreFacts
+    #: True when the script reserved the attempt (live decision, nothing blocked)
+    reserved: bool
+    #: the reasons the script found (same rules as screener.engine evaluate())
+    reasons: tuple[Reason, ...]
+    audit_id: str
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def parse_attempt(member: str) -> Attempt | None:
+    parts = member.split("|", 3)
+    if len(parts) < 4 or not parts[0].isdigit():
+        return None
+    return Attempt(at_ms=int(parts[0]), campaign=parts[1], subject=parts[2])
+
+
+def parse_reason(raw: str) -> Reason:
+    code, _, detail = raw.partition("|")
+    return Reason(ReasonCode(code), detail)
+
+
+def encode_reasons(reasons: tuple[Reason, ...] | list[Reason]) -> str:
+    return ";".join(f"{r.code.value}|{r.detail}" for r in reasons)
+
+
+async def run_decision(
+    scripts: Scripts,
+    plan: StorePlan,
+    e164: str,
+    list_versions: Mapping[str, str],
+    *,
+    now_ms: int,
+    commit: bool,
+    pre_block: bool,
+    attempt_id: str,
+    audit_fields: Mapping[str, str],
+    audit_maxlen: int,
+) -> StoreOutcome:
+    """One EVALSHA: read the facts, reserve the attempt when allowed, append the audit entry."""
+    rate_second = now_ms // 1000
+    keys_ = [
+        keys.attempts_key(e164),
+        keys.consent_key(e164),
+        keys.refusal_key(e164),
+        keys.rate_key(plan.campaign, rate_second),
+        keys.AUDIT_STREAM,
+    ]
+    args: list[str | int] = [
+        now_ms, "1" if commit else "0", "1" if pre_block else "0", plan.campaign, plan.subject,
+        plan.consent_purpose or "", "1" if plan.consent_required else "0",
+        plan.min_interval_s * 1000, plan.refusal_cooldown_s * 1000, plan.calls_per_second, attempt_id,
+        keys.ATTEMPT_RETENTION_S * 1000, len(plan.dnc), len(plan.frequency), audit_maxlen, len(audit_fields),
+    ]
+    tag_suffix, block_suffix = keys.tag_suffix(e164), keys.block_suffix(e164)
+    for check in plan.dnc:
+        version = list_versions.get(check.list_name, "0")
+        keys_ += [keys.dnc_tag_key(check.list_name, version, e164), keys.dnc_block_key(check.list_name, version, e164)]
+        args += [check.list_name, check.code.value, "1" if check.exempt_by_consent else "0", tag_suffix, block_suffix]
+    for f in plan.frequency:
+        args += [f.scope.value, f.window_s * 1000, f.max_calls, f.detail or f"{f.max_calls} per {f.window_s}s"]
+    for field, value in audit_fields.items():
+        args += [field, value]
+    reply = await scripts.decide(keys=keys_, args=args)
+    hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok = reply
+    parsed = [parse_attempt(_text(m)) for m in attempts]
+    refusal_text = _text(refusal)
+    facts = StoreFacts(
+        dnc_hits=tuple(_text(h) for h in hits),
+        consent_valid=bool(consent_valid),
+        attempts=tuple(a for a in parsed if a is not None),
+        last_refusal_ms=int(refusal_text) if refusal_text.isdigit() else None,
+        rate_count=int(rate_count),
+    )
+    return StoreOutcome(
+        facts=facts,
+        reserved=bool(reserved),
+        reasons=tuple(parse_reason(_text(r)) for r in reasons),
+        audit_id=_text(audit_id),
+    )
