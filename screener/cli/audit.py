@@ -1,11 +1,111 @@
-"""`screener audit` (not built yet)."""
+"""``screener audit``: read the audit trail (tail, follow, export for auditors)."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import csv
+import json
+import sys
+from typing import IO, Any
+
+from screener.cli.common import UsageError, load_cli_settings, open_redis, parse_when, redis_url, run_guarded
+from screener.numbers import InvalidNumber, normalize
+from screener.store import audit
+
+HELP = """\
+Every decision (live or dry run), opt-out and disclosure is appended to the audit stream with its
+time, the masked number and a keyed hash of it (never the number itself), the campaign, the verdict,
+every reason and the config version that made it. `tail` shows the latest entries; `export` writes
+a time range for an auditor, optionally only one number's entries (found by its hash).
+"""
+
+CSV_COLUMNS = ("id", "kind", "at", "number", "number_hash", "campaign", "verdict", "reasons", "mode",
+               "config_version", "source", "call_id", "attempt_id", "answer_to_prompt_ms", "prompt_finished",
+               "opted_out")
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("audit", help="(not built yet)")
-    p.set_defaults(func=lambda args: 2)
+    p: argparse.ArgumentParser = sub.add_parser("audit", help="read and export the audit trail", description=HELP,
+                                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    t = actions.add_parser("tail", help="the latest entries")
+    t.add_argument("-n", "--count", type=int, default=20, help="how many (default 20)")
+    t.add_argument("-f", "--follow", action="store_true", help="keep printing new entries (Ctrl-C stops)")
+    t.add_argument("--json", action="store_true", help="one JSON object per line")
+    t.set_defaults(func=run_guarded(_tail))
+    e = actions.add_parser("export", help="export entries for an auditor (JSON lines or CSV)")
+    e.add_argument("--since", metavar="ISO-8601", help="from this time (default: the oldest entry)")
+    e.add_argument("--until", metavar="ISO-8601", help="up to this time (default: now)")
+    e.add_argument("--number", metavar="NUMBER", help="only this number's entries")
+    e.add_argument("--region", default="US", help="region for a national-format --number (default US)")
+    e.add_argument("--campaign", metavar="NAME", help="only this campaign's entries")
+    e.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    e.add_argument("-o", "--out", metavar="FILE", help="write to FILE (default: standard output)")
+    e.set_defaults(func=run_guarded(_export))
+
+
+def _line(entry: audit.AuditEntry) -> str:
+    f = entry.fields
+    if entry.kind == audit.DECISION:
+        reasons = ", ".join(c for c, _ in entry.reasons) or "-"
+        mode = " dry-run" if f.get("mode") == "dry_run" else ""
+        return (f"{f.get('at', '')}  {f.get('verdict', '?').upper():5}  {f.get('number', '')}  {f.get('campaign', '')}"
+                f"  [{reasons}]{mode}  config {f.get('config_version', '')}")
+    if entry.kind == audit.DISCLOSURE:
+        return (f"{f.get('at', '')}  DISCL  {f.get('number', '')}  {f.get('campaign', '')}  answer->prompt "
+                f"{f.get('answer_to_prompt_ms', '?')} ms, finished={f.get('prompt_finished')}, "
+                f"opted_out={f.get('opted_out')}")
+    return (f"{f.get('at', '')}  {entry.kind.upper()}  {f.get('number', '')}  {f.get('campaign', '')}  "
+            f"{f.get('source', '')}")
+
+
+async def _tail(args: argparse.Namespace) -> int:
+    settings = load_cli_settings(args)
+    redis = open_redis(redis_url(args, settings))
+    try:
+        entries = await audit.tail(redis, max(1, args.count))
+        for entry in entries:
+            print(json.dumps(entry.to_json(), ensure_ascii=False) if args.json else _line(entry), flush=True)
+        if args.follow:
+            async for entry in audit.follow(redis, entries[-1].id if entries else "$"):
+                print(json.dumps(entry.to_json(), ensure_ascii=False) if args.json else _line(entry), flush=True)
+    finally:
+        await redis.aclose()
+    return 0
+
+
+async def _export(args: argparse.Namespace) -> int:
+    settings = load_cli_settings(args)
+    start = str(int(parse_when(args.since, "--since").timestamp() * 1000)) if args.since else "-"
+    end = str(int(parse_when(args.until, "--until").timestamp() * 1000)) if args.until else "+"
+    wanted_hash = None
+    if args.number:
+        try:
+            e164 = normalize(args.number, args.region).e164
+        except InvalidNumber as exc:
+            raise UsageError(f"invalid --number {args.number!r}: {exc.reason}") from None
+        wanted_hash = audit.number_hash(e164, settings.audit_salt.value)
+    out: IO[str] = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore") if args.format == "csv" else None
+    if writer:
+        writer.writeheader()
+    count = 0
+    redis = open_redis(redis_url(args, settings))
+    try:
+        async for entry in audit.scan(redis, start, end):
+            if wanted_hash and entry.fields.get("number_hash") != wanted_hash:
+                continue
+            if args.campaign and entry.fields.get("campaign") != args.campaign:
+                continue
+            if writer:
+                row = dict(entry.fields, id=entry.id, reasons=";".join(c for c, _ in entry.reasons))
+                writer.writerow(row)
+            else:
+                out.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
+            count += 1
+    finally:
+        await redis.aclose()
+        if args.out:
+            out.close()
+    print(f"exported {count} entries" + (f" to {args.out}" if args.out else ""), file=sys.stderr)
+    return 0

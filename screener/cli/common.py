@@ -5,13 +5,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from screener.config.errors import ConfigError
 from screener.config.settings import Settings
 from screener.embedded_redis import EmbeddedRedisError, ensure_daemon
+
+if TYPE_CHECKING:
+    from screener.service import Screener
 
 DEFAULT_CONFIG = "config/screener.toml"
 
@@ -61,5 +68,42 @@ def fail(message: str, status: int = 2) -> int:
     return status
 
 
-__all__ = ["ConfigError", "EmbeddedRedisError", "UsageError", "config_path", "fail", "load_cli_settings",
-           "open_redis", "redis_url"]
+
+
+def parse_when(value: str, flag: str) -> datetime:
+    """An ISO-8601 time with a UTC offset (``2026-12-01T10:00:00-05:00`` or ``...Z``)."""
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    except ValueError:
+        raise UsageError(f"{flag} {value!r} is not an ISO-8601 time such as 2026-12-01T10:00:00-05:00") from None
+    if when.tzinfo is None:
+        raise UsageError(f"{flag} {value!r} has no UTC offset: add one, such as -05:00 or Z")
+    return when
+
+
+async def open_screener(args: argparse.Namespace) -> Screener:
+    """Load the config and connect: the Screener every one-shot command uses."""
+    from screener.config.watch import ConfigHolder
+    from screener.service import Screener
+
+    settings = load_cli_settings(args)
+    holder = ConfigHolder(settings.path, settings)
+    return await Screener.create(holder, redis_url(args, settings))
+
+
+def run_guarded(func: Callable[[argparse.Namespace], Awaitable[int]]) -> Callable[[argparse.Namespace], Awaitable[int]]:
+    """Turn the errors a user can cause into one clear line and exit status 2 (1 for an unreachable store)."""
+
+    async def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return await func(args)
+        except UsageError as exc:
+            return fail(str(exc))
+        except ConfigError as exc:
+            return fail(f"config: {exc}")
+        except EmbeddedRedisError as exc:
+            return fail(str(exc))
+        except (RedisError, OSError) as exc:
+            return fail(f"Redis is not reachable: {type(exc).__name__}: {exc}")
+
+    return wrapper

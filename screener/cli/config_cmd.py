@@ -1,11 +1,35 @@
-"""`screener config-cmd` (not built yet)."""
+"""``screener config``: validate a config file and show what it defines (secrets masked)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from screener.cli.common import load_cli_settings, run_guarded
+
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("config", help="(not built yet)")
-    p.set_defaults(func=lambda args: 2)
+    p: argparse.ArgumentParser = sub.add_parser(
+        "config", help="validate the config and show its campaigns, policies and lists",
+        description="Load and validate the config (the same checks a running screener makes on reload) and "
+                    "print its version (a content hash recorded with every decision). Exit status 2 when invalid: "
+                    "the message names the file, the key and the problem.")
+    p.add_argument("action", nargs="?", choices=("check", "show"), default="check")
+    p.set_defaults(func=run_guarded(_config))
+
+
+async def _config(args: argparse.Namespace) -> int:
+    s = load_cli_settings(args)
+    print(f"{s.path}: valid, version {s.version}")
+    if args.action == "show":
+        print(f"redis_url: {s.redis_url or '(private redis-server under ' + s.state_dir + ')'}")
+        print(f"time budget: {s.time_budget_ms} ms")
+        for name, lst in sorted(s.lists.items()):
+            print(f"list {name}: {lst.kind.value}, source {lst.source!r}, max age {lst.max_age_days} d")
+        for name, pol in sorted(s.policies.items()):
+            print(f"policy {name}: regions {', '.join(sorted(pol.regions)) or '-'}")
+        for name, c in sorted(s.campaigns.items()):
+            print(f"campaign {name}: region {c.region}, policy {c.policy}, lists {', '.join(c.dnc_lists)}, "
+                  f"consent {'required (' + c.consent_purpose + ')' if c.consent_required else 'not required'}, "
+                  f"caller ID {c.caller_id}")
+    return 0
