@@ -1,0 +1,177 @@
+"""Decision benchmark: the screener's decisions against a real redis-server, beside a bare Redis round trip.
+
+    .venv/bin/python bench/decision_bench.py [--seconds 5] [--rate 1000] [--concurrency 32] [--processes 2]
+
+It starts a private redis-server, loads a DNC list, then measures in the same run:
+  1. bare Redis round trip: sequential GET through the same client library (the baseline)
+  2. one screener decision at a time (live: --commit semantics, so the attempt is reserved)
+  3. open loop at --rate decisions/s for --seconds: latency p50/p99 (the 1,000/s target)
+  4. closed loop with --concurrency tasks per process and --processes processes: decisions/s
+and prints a table with the ratios. No timing is asserted anywhere; this prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from screener.config.watch import ConfigHolder  # noqa: E402
+from screener.decision import ScreenRequest  # noqa: E402
+from screener.embedded_redis import EmbeddedRedis  # noqa: E402
+from screener.service import Screener, connect  # noqa: E402
+from screener.store import dnc  # noqa: E402
+
+CONFIG = ROOT / "config" / "screener.toml"
+CAMPAIGN = "us-sales"
+#: a Wednesday, 15:00 UTC: inside US calling hours in every US time zone
+AT = datetime(2026, 12, 2, 19, 0, tzinfo=UTC)
+AREA_CODES = ("201", "212", "305", "312", "415", "512", "617", "702", "808", "907")
+
+
+def random_number(rng: random.Random) -> str:
+    return f"+1{rng.choice(AREA_CODES)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+async def bare_round_trips(url: str, n: int) -> list[float]:
+    client = connect(url, 1.0)
+    await client.set("bench:k", "v")
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await client.get("bench:k")
+        out.append((time.perf_counter() - t) * 1e6)
+    await client.aclose()
+    return out
+
+
+async def make_screener(url: str) -> Screener:
+    return await Screener.create(ConfigHolder(str(CONFIG)), url)
+
+
+async def sequential(url: str, n: int, seed: int) -> list[float]:
+    rng = random.Random(seed)
+    screener = await make_screener(url)
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await screener.screen(ScreenRequest(dialed=random_number(rng), campaign=CAMPAIGN, at=AT, source="bench"))
+        out.append((time.perf_counter() - t) * 1e6)
+    await screener.aclose()
+    return out
+
+
+async def open_loop(url: str, rate: int, seconds: float, seed: int) -> tuple[list[float], int]:
+    """Start one decision every 1/rate s, whatever the previous ones do; latency from its scheduled start."""
+    rng = random.Random(seed)
+    screener = await make_screener(url)
+    latencies: list[float] = []
+    blocked = 0
+
+    async def one(scheduled: float) -> None:
+        nonlocal blocked
+        d = await screener.screen(ScreenRequest(dialed=random_number(rng), campaign=CAMPAIGN, at=AT, source="bench"))
+        latencies.append((time.perf_counter() - scheduled) * 1e6)
+        blocked += not d.allowed
+
+    tasks = []
+    start = time.perf_counter()
+    total = int(rate * seconds)
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled)))
+    await asyncio.gather(*tasks)
+    await screener.aclose()
+    return latencies, blocked
+
+
+async def closed_loop(url: str, concurrency: int, seconds: float, seed: int) -> int:
+    rng = random.Random(seed)
+    screener = await make_screener(url)
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await screener.screen(ScreenRequest(dialed=random_number(rng), campaign=CAMPAIGN, at=AT, source="bench"))
+            done += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await screener.aclose()
+    return done
+
+
+def _closed_loop_process(url: str, concurrency: int, seconds: float, seed: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    out.put(asyncio.run(closed_loop(url, concurrency, seconds, seed)))
+
+
+async def load_dnc(url: str, n: int) -> None:
+    rng = random.Random(7)
+    client = connect(url, 5.0)
+    await dnc.add_numbers(client, "us-national", [random_number(rng) for _ in range(n)], source="bench")
+    await client.aclose()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--rate", type=int, default=1000, help="open-loop decisions per second (default 1000)")
+    ap.add_argument("--concurrency", type=int, default=32, help="tasks per process in the closed loop")
+    ap.add_argument("--processes", type=int, default=2, help="screener processes in the closed loop")
+    ap.add_argument("--samples", type=int, default=3000, help="sequential samples for the baseline and case 2")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(tmp, persist=False) as redis:
+        url = redis.url
+        asyncio.run(load_dnc(url, 20_000))
+        bare = asyncio.run(bare_round_trips(url, args.samples))
+        seq = asyncio.run(sequential(url, args.samples, 1))
+        lat, blocked = asyncio.run(open_loop(url, args.rate, args.seconds, 2))
+        queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+        procs = [mp.Process(target=_closed_loop_process, args=(url, args.concurrency, args.seconds, 10 + i, queue))
+                 for i in range(args.processes)]
+        for p in procs:
+            p.start()
+        totals = [queue.get() for _ in procs]
+        for p in procs:
+            p.join()
+        single = asyncio.run(closed_loop(url, args.concurrency, args.seconds, 3))
+
+    b50, b99 = statistics.median(bare), pct(bare, 0.99)
+    s50, s99 = statistics.median(seq), pct(seq, 0.99)
+    o50, o99 = statistics.median(lat), pct(lat, 0.99)
+    multi_rate = sum(totals) / args.seconds
+    print(f"decision benchmark: redis-server on loopback, campaign {CAMPAIGN}, {args.seconds:g} s per load phase")
+    print(f"{'measure':58} {'p50 us':>9} {'p99 us':>9} {'x bare p50':>11}")
+    print(f"{'bare Redis round trip (GET, redis-py asyncio)':58} {b50:9.0f} {b99:9.0f} {1:11.2f}")
+    print(f"{'screener decision, one at a time':58} {s50:9.0f} {s99:9.0f} {s50 / b50:11.2f}")
+    print(f"{f'screener decision, open loop at {args.rate}/s':58} {o50:9.0f} {o99:9.0f} {o50 / b50:11.2f}")
+    print(f"open loop: {len(lat)} decisions, {blocked} blocked (numbers drawn at random, some on the DNC list)")
+    print(f"throughput, 1 process x {args.concurrency} tasks: {single / args.seconds:,.0f} decisions/s")
+    print(f"throughput, {args.processes} processes x {args.concurrency} tasks: {multi_rate:,.0f} decisions/s")
+    print(f"targets: p99 < 2000 us at 1000/s -> {'met' if o99 < 2000 else 'NOT met'}; "
+          f">= 5000 decisions/s -> {'met' if max(multi_rate, single / args.seconds) >= 5000 else 'NOT met'}; "
+          f"screener time <= 2x bare round trip -> {'met' if s50 <= 2 * b50 else 'NOT met'} ({s50 / b50:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

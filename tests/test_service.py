@@ -1,0 +1,241 @@
+"""The screening service against a real redis-server: every reason code, precedence, fail-closed."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from screener.decision import ScreenRequest
+from screener.embedded_redis import EmbeddedRedis
+from screener.reasons import ReasonCode as R
+from screener.reasons import Verdict
+from screener.service import Screener, connect
+from screener.store import audit, consent, dnc, keys
+from tests.factories import StaticHolder, make_settings
+
+#: Wednesday 2 December 2026, 15:00 in New York (20:00 UTC)
+WED_3PM_NY = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)
+NUMBER = "+12125550142"
+
+
+@pytest.fixture
+async def screener(redis_server: EmbeddedRedis, redis_client: aioredis.Redis) -> AsyncIterator[Screener]:
+    await dnc.mark_imported(redis_client, "registry", source="test registry")
+    s = Screener(StaticHolder(make_settings()), connect(redis_server.url, 0.15))  # type: ignore[arg-type]
+    yield s
+    await s.aclose()
+
+
+async def decide(s: Screener, campaign: str, number: str = NUMBER, at: datetime = WED_3PM_NY,
+                 commit: bool = False) -> Any:
+    return await s.screen(ScreenRequest(dialed=number, campaign=campaign, at=at, commit=commit))
+
+
+def codes(decision: Any) -> set[R]:
+    return set(decision.codes)
+
+
+async def test_clean_number_is_allowed_with_caller_id_and_audited(screener: Screener, redis_client: Any) -> None:
+    d = await decide(screener, "open")
+    assert d.verdict is Verdict.ALLOW and d.reasons == ()
+    assert d.number == NUMBER and d.caller_id == "+12025550100"
+    assert d.disclosure is not None and d.disclosure.opt_out_digit == "9"
+    [entry] = await audit.tail(redis_client, 1)
+    assert entry.id == d.audit_id
+    assert entry.fields["verdict"] == "allow" and entry.fields["mode"] == "dry_run"
+    assert entry.fields["config_version"] == "test0001"
+    assert NUMBER not in str(entry.fields) and entry.fields["number_hash"] == audit.number_hash(NUMBER, "test-salt")
+
+
+async def test_invalid_number_and_unknown_campaign(screener: Screener) -> None:
+    assert codes(await decide(screener, "open", number="12")) == {R.INVALID_NUMBER}
+    assert codes(await decide(screener, "open", number="+1 999 000 0000")) == {R.INVALID_NUMBER}
+    d = await decide(screener, "no-such-campaign")
+    assert d.verdict is Verdict.BLOCK and codes(d) == {R.UNKNOWN_CAMPAIGN}
+
+
+async def test_emergency_number_beats_everything(screener: Screener, redis_client: Any) -> None:
+    night = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)  # 03:00 in New York: outside hours
+    d = await decide(screener, "us", number="911", at=night)
+    assert d.verdict is Verdict.ALLOW and codes(d) == {R.EMERGENCY_NUMBER}
+    assert (await decide(screener, "no-such-campaign", number="911")).verdict is Verdict.ALLOW
+    d = await decide(screener, "cn", number="110", commit=True)
+    assert d.verdict is Verdict.ALLOW and codes(d) == {R.EMERGENCY_NUMBER}
+    assert await redis_client.keys("scr:{*}:att:*") == []  # never counted
+
+
+async def test_each_dnc_kind_blocks_and_all_reasons_are_reported(screener: Screener, redis_client: Any) -> None:
+    for name in ("internal", "camp-list", "registry"):
+        await dnc.add_numbers(redis_client, name, [NUMBER])
+    d = await decide(screener, "all-lists")
+    assert codes(d) == {R.DNC_INTERNAL, R.DNC_CAMPAIGN, R.DNC_REGISTRY}
+    assert [r.code for r in d.reasons] == [R.DNC_INTERNAL, R.DNC_CAMPAIGN, R.DNC_REGISTRY]
+    assert (await decide(screener, "open", number="+12125550143")).allowed
+
+
+async def test_consent_exempts_registry_but_never_internal(screener: Screener, redis_client: Any) -> None:
+    await dnc.add_numbers(redis_client, "registry", [NUMBER])
+    assert codes(await decide(screener, "exempt")) == {R.DNC_REGISTRY}
+    granted = int((WED_3PM_NY - timedelta(days=1)).timestamp() * 1000)
+    await consent.grant(redis_client, consent.ConsentRecord(NUMBER, "sales", "web form 7", granted_ms=granted))
+    assert (await decide(screener, "exempt")).allowed
+    await dnc.add_numbers(redis_client, "internal", [NUMBER])
+    assert codes(await decide(screener, "exempt")) == {R.DNC_INTERNAL}
+
+
+async def test_consent_required_valid_expired_revoked(screener: Screener, redis_client: Any) -> None:
+    assert codes(await decide(screener, "consent")) == {R.NO_CONSENT}
+    day = 86_400_000
+    t = int(WED_3PM_NY.timestamp() * 1000)
+    await consent.grant(redis_client, consent.ConsentRecord(NUMBER, "sales", "form", granted_ms=t - day))
+    assert codes(await decide(screener, "consent")) == {R.NO_CONSENT}  # wrong purpose
+    await consent.grant(redis_client, consent.ConsentRecord(NUMBER, "service", "form", granted_ms=t - day,
+                                                            expires_ms=t + day))
+    assert (await decide(screener, "consent")).allowed
+    assert codes(await decide(screener, "consent", at=WED_3PM_NY + timedelta(days=2))) == {R.NO_CONSENT}
+    await consent.revoke(redis_client, NUMBER, "service", t - 1000)
+    assert codes(await decide(screener, "consent")) == {R.NO_CONSENT}
+
+
+async def test_calling_hours_quiet_hours_and_state_rules(screener: Screener) -> None:
+    ny_10pm = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
+    assert codes(await decide(screener, "us", at=ny_10pm)) == {R.OUTSIDE_CALLING_HOURS}
+    ny_1pm = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
+    assert codes(await decide(screener, "quiet", at=ny_1pm)) == {R.QUIET_HOURS}
+    # 20:30 in Miami: inside the federal window, outside Florida's 8-20
+    miami = "+13055550142"
+    fl_830pm = datetime(2026, 12, 3, 1, 30, tzinfo=UTC)
+    assert codes(await decide(screener, "us", number=miami, at=fl_830pm)) == {R.OUTSIDE_CALLING_HOURS}
+    assert (await decide(screener, "us", at=fl_830pm)).allowed  # New York number at 20:30
+
+
+async def test_multi_zone_number_needs_every_zone_open(screener: Screener) -> None:
+    # a toll-free number may be anywhere from Guam to Newfoundland: 15:00 New York is night in Guam
+    d = await decide(screener, "us", number="+18005550142")
+    assert codes(d) == {R.OUTSIDE_CALLING_HOURS}
+
+
+async def test_cn_holiday_and_make_up_working_day(screener: Screener, redis_client: Any) -> None:
+    cn = "+8613800138000"
+    t = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    await consent.grant(redis_client, consent.ConsentRecord(cn, "service", "app", granted_ms=t))
+    spring_festival = datetime(2026, 2, 17, 2, 0, tzinfo=UTC)  # 10:00 Beijing, a public holiday
+    assert codes(await decide(screener, "cn", number=cn, at=spring_festival)) == {R.HOLIDAY}
+    makeup_saturday = datetime(2026, 2, 14, 2, 0, tzinfo=UTC)  # 10:00 Beijing, a make-up working day
+    assert (await decide(screener, "cn", number=cn, at=makeup_saturday)).allowed
+    ordinary_saturday = datetime(2026, 3, 7, 2, 0, tzinfo=UTC)
+    assert codes(await decide(screener, "cn", number=cn, at=ordinary_saturday)) == {R.HOLIDAY}
+    lunch = datetime(2026, 3, 4, 4, 30, tzinfo=UTC)  # 12:30 Beijing, a Wednesday
+    assert codes(await decide(screener, "cn", number=cn, at=lunch)) == {R.QUIET_HOURS}
+
+
+async def test_stale_registry_blocks(screener: Screener, redis_client: Any) -> None:
+    await redis_client.delete(keys.dnc_meta_key("registry"))
+    screener.invalidate_list_states()
+    assert R.DNC_LIST_STALE in codes(await decide(screener, "all-lists"))
+
+
+async def test_frequency_window_counts_only_live_attempts(screener: Screener) -> None:
+    for _ in range(3):
+        assert (await decide(screener, "limited")).allowed  # dry runs reserve nothing
+    for i in range(3):
+        d = await decide(screener, "limited", at=WED_3PM_NY + timedelta(minutes=i), commit=True)
+        assert d.allowed and d.attempt_id
+    d = await decide(screener, "limited", at=WED_3PM_NY + timedelta(minutes=5), commit=True)
+    assert codes(d) == {R.FREQUENCY_LIMIT} and d.attempt_id is None
+    # the window slides: an hour after the first attempt, one slot is free again
+    assert (await decide(screener, "limited", at=WED_3PM_NY + timedelta(minutes=61))).allowed
+    # --at in the past sees only the attempts made before it
+    assert (await decide(screener, "limited", at=WED_3PM_NY - timedelta(minutes=1))).allowed
+
+
+async def test_min_interval_and_refusal_cooldown(screener: Screener) -> None:
+    assert (await decide(screener, "interval", commit=True)).allowed
+    assert codes(await decide(screener, "interval", at=WED_3PM_NY + timedelta(minutes=5))) == {R.FREQUENCY_LIMIT}
+    assert (await decide(screener, "interval", at=WED_3PM_NY + timedelta(minutes=11))).allowed
+    other = "+12125550199"
+    screener._clock = lambda: WED_3PM_NY  # the refusal happens at the decision time
+    await screener.opt_out(other, "limited", source="test")
+    d = await decide(screener, "limited", number=other, at=WED_3PM_NY + timedelta(days=1))
+    assert codes(d) == {R.DNC_INTERNAL, R.FREQUENCY_LIMIT}
+
+
+async def test_rate_limit_per_campaign_second(screener: Screener) -> None:
+    results = [await decide(screener, "rated", number=f"+1212555{i:04d}", commit=True) for i in range(3)]
+    assert [d.allowed for d in results] == [True, True, False]
+    assert codes(results[2]) == {R.RATE_LIMIT}
+    assert (await decide(screener, "rated", at=WED_3PM_NY + timedelta(seconds=1), commit=True)).allowed
+
+
+async def test_opt_out_blocks_the_next_call_and_is_audited(screener: Screener, redis_client: Any) -> None:
+    assert (await decide(screener, "open")).allowed
+    await screener.opt_out(NUMBER, "open", source="test", call_id="call-1")
+    assert await dnc.contains(redis_client, "internal", NUMBER)
+    assert R.DNC_INTERNAL in codes(await decide(screener, "open"))
+    kinds = [e.kind for e in await audit.tail(redis_client, 3)]
+    assert audit.OPT_OUT in kinds
+
+
+async def test_script_is_reloaded_after_script_flush(screener: Screener, redis_client: Any) -> None:
+    assert (await decide(screener, "open")).allowed
+    await redis_client.script_flush()
+    assert (await decide(screener, "open")).allowed
+
+
+def _race(url: str, tasks: int, out: Any) -> None:
+    async def run() -> int:
+        s = Screener(StaticHolder(make_settings(time_budget_ms=5000)), connect(url, 5))  # type: ignore[arg-type]
+        results = await asyncio.gather(*(decide(s, "limited", commit=True) for _ in range(tasks)))
+        await s.aclose()
+        return sum(d.allowed for d in results)
+
+    out.put(asyncio.run(run()))
+
+
+async def test_two_processes_never_both_take_the_last_attempt(redis_server: EmbeddedRedis,
+                                                            redis_client: Any) -> None:
+    # two screener processes, 20 concurrent live decisions each, for a number allowed 3 calls per hour
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_race, args=(redis_server.url, 20, queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    allowed = [queue.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(10)
+    assert sum(allowed) == 3
+    assert await redis_client.zcard(keys.attempts_key(NUMBER)) == 3
+
+
+async def test_redis_stopped_blocks_with_screening_unavailable(private_redis: EmbeddedRedis) -> None:
+    s = Screener(StaticHolder(make_settings()), connect(private_redis.url, 0.15))  # type: ignore[arg-type]
+    await decide(s, "open")  # the client has connected once before Redis goes away
+    private_redis.stop()
+    started = time.monotonic()
+    d = await decide(s, "open", commit=True)
+    assert d.verdict is Verdict.BLOCK and codes(d) == {R.SCREENING_UNAVAILABLE}
+    assert time.monotonic() - started < 5  # blocked, not hung
+    await s.aclose()
+
+
+async def test_redis_too_slow_blocks_within_budget(private_redis: EmbeddedRedis) -> None:
+    s = Screener(StaticHolder(make_settings()), connect(private_redis.url, 0.15))  # type: ignore[arg-type]
+    await dnc.mark_imported(s.redis, "registry", source="test")
+    assert (await decide(s, "open")).allowed
+    private_redis.pause()
+    try:
+        started = time.monotonic()
+        d = await decide(s, "open", commit=True)
+        assert codes(d) == {R.SCREENING_UNAVAILABLE}
+        assert "150 ms" in d.reasons[0].detail
+        assert time.monotonic() - started < 5  # blocked, not hung
+    finally:
+        private_redis.resume()
+    await s.aclose()
