@@ -1,10 +1,9 @@
-"""FastAGI and process-AGI front end: a sans-I/O codec, an asyncio server, and the screen/disclose scripts."""
+"""FastAGI and process-AGI front end: a sans-I/O codec (codec, events, encode), an asyncio server (server),
+and the ``screen`` / ``disclose`` scripts. The package itself only re-exports the codec layer."""
 
 from screener.agi.codec import AgiConnection
-from screener.agi.contract import ScreenerLike, ScriptOptions
 from screener.agi.errors import AgiError, LocalProtocolError, RemoteProtocolError, UnsafeValueError
 from screener.agi.events import NEED_DATA, AgiEnvironment, ConnectionClosed, HangupNotice, Reply
-from screener.agi.server import FastAgiServer
 
 __all__ = [
     "NEED_DATA",
@@ -12,12 +11,9 @@ __all__ = [
     "AgiEnvironment",
     "AgiError",
     "ConnectionClosed",
-    "FastAgiServer",
     "HangupNotice",
     "LocalProtocolError",
     "RemoteProtocolError",
     "Reply",
-    "ScreenerLike",
-    "ScriptOptions",
     "UnsafeValueError",
 ]
