@@ -73,7 +73,9 @@ class FrequencyLimit:
 class Rules:
     """Calling hours and frequency rules: a policy's own, or the extra rules for one state or province."""
 
-    #: allowed local time ranges per weekday ("mon".."sun"); a day missing from the map allows no calls
+    #: allowed local time ranges per weekday ("mon".."sun"); a day missing from the map allows no calls.
+    #: An empty map sets no calling-hours restriction (state rules that only add limits); the loader
+    #: requires a policy's own rules to name their hours.
     hours: dict[str, tuple[TimeRange, ...]] = field(default_factory=dict)
     #: local time ranges when no call is placed on any day (lunch, night rest)
     quiet: tuple[TimeRange, ...] = ()
@@ -154,6 +156,8 @@ class Campaign:
     calls_per_second: int = 0
     opt_out_digit: str = "9"
     disclosures: tuple[DisclosureText, ...] = ()
+    #: the campaign's own per-number limits, added to its policy's (strictest wins)
+    frequency: tuple[FrequencyLimit, ...] = ()
 
 
 @dataclass(frozen=True)

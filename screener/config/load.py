@@ -1,0 +1,198 @@
+"""Load, validate and version the TOML config: one file plus the preset files it includes.
+
+Every problem raises ``ConfigError(file, dotted.key, problem)``. ``Settings.version`` is a short hash of
+the content of the config file and of every included file, in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from screener.config.campaigns import check_name, parse_campaign, parse_list
+from screener.config.errors import ConfigError
+from screener.config.policies import parse_policy
+from screener.config.reader import Node
+from screener.config.settings import AriSettings, DncList, FastAgiSettings, Policy, Secret, Settings
+
+TOP_KEYS = ("include", "screener", "fastagi", "ari", "lists", "policies", "campaigns")
+PRESET_KEYS = ("policies",)
+SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir")
+FASTAGI_KEYS = ("bind", "port", "allowed_peers", "grace_s")
+ARI_KEYS = ("enabled", "url", "username", "password", "app")
+VERSION_CHARS = 12
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file of a config: its path as shown in errors, and its bytes."""
+
+    path: str
+    content: bytes
+
+
+def _read(path: str, *, by: str | None = None, key: str = "") -> SourceFile:
+    try:
+        return SourceFile(path, Path(path).read_bytes())
+    except FileNotFoundError:
+        if by is None:
+            raise ConfigError(path, "", "file not found") from None
+        raise ConfigError(by, key, f"included file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(by or path, key, f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _parse(source: SourceFile) -> dict[str, Any]:
+    try:
+        return tomllib.loads(source.content.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source.path, "", f"not UTF-8 text: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source.path, "", f"invalid TOML: {exc}") from None
+
+
+def include_paths(main: SourceFile, data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, path) of every include of the main file, relative to its folder."""
+    root = Node(data, main.path)
+    base = os.path.dirname(main.path)
+    out = []
+    for i, rel in enumerate(root.strings("include", ())):
+        if not rel.strip():
+            raise root.error(f"include[{i}]", "empty path")
+        out.append((f"include[{i}]", os.path.normpath(os.path.join(base, rel))))
+    return out
+
+
+def version_of(sources: list[SourceFile]) -> str:
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(len(source.content).to_bytes(8, "big"))
+        digest.update(source.content)
+    return digest.hexdigest()[:VERSION_CHARS]
+
+
+def fingerprint(path: str | os.PathLike[str]) -> str:
+    """The version the files at ``path`` would load as, without validating them ("" if unreadable).
+
+    Cheap enough to poll: it reads the files and hashes them.
+    """
+    main_path = os.fspath(path)
+    try:
+        main = _read(main_path)
+        sources = [main]
+        try:
+            includes = include_paths(main, _parse(main))
+        except ConfigError:
+            includes = []
+        for _, inc in includes:
+            try:
+                sources.append(_read(inc))
+            except ConfigError:
+                sources.append(SourceFile(inc, b"\0missing"))
+        return version_of(sources)
+    except ConfigError:
+        return ""
+
+
+def _screener(root: Node) -> dict[str, Any]:
+    node = root.table("screener")
+    node.check_keys(SCREENER_KEYS)
+    return {
+        "redis_url": node.string("redis_url", "").strip(),
+        "state_dir": node.string("state_dir", "var", nonempty=True),
+        "time_budget_ms": node.integer("time_budget_ms", 150, low=1, high=60_000),
+        "audit_salt": Secret(node.string("audit_salt", "")),
+        "audit_maxlen": node.integer("audit_maxlen", 10_000_000, low=0),
+        "prompts_dir": node.string("prompts_dir", "var/prompts", nonempty=True),
+    }
+
+
+def _address(node: Node, name: str, value: str) -> None:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise node.error(name, f"{value!r} is not an IP address or network") from None
+
+
+def _fastagi(root: Node) -> FastAgiSettings:
+    node = root.table("fastagi")
+    node.check_keys(FASTAGI_KEYS)
+    bind = node.string("bind", "127.0.0.1").strip()
+    _address(node, "bind", bind)
+    peers = node.strings("allowed_peers", ("127.0.0.1",))
+    for i, peer in enumerate(peers):
+        _address(node, f"allowed_peers[{i}]", peer.strip())
+    return FastAgiSettings(
+        bind=bind,
+        port=node.integer("port", 4573, low=1, high=65_535),
+        allowed_peers=tuple(p.strip() for p in peers),
+        grace_s=node.number("grace_s", 10.0, low=0, high=3_600),
+    )
+
+
+def _ari(root: Node) -> AriSettings:
+    node = root.table("ari")
+    node.check_keys(ARI_KEYS)
+    url = node.string("url", "http://127.0.0.1:8088").strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise node.error("url", f"{url!r} must start with http:// or https://")
+    return AriSettings(
+        enabled=node.boolean("enabled", False),
+        url=url,
+        username=node.string("username", "screener"),
+        password=Secret(node.string("password", "")),
+        app=node.string("app", "screener", nonempty=True).strip(),
+    )
+
+
+def _policies(node: Node, into: dict[str, Policy], where: dict[str, str]) -> None:
+    for name, policy_node in node.children():
+        check_name(node, name, "policy")
+        if name in into:
+            raise node.error(name, f'policy "{name}" is already defined in {where[name]}')
+        into[name] = parse_policy(name, policy_node)
+        where[name] = node.file
+
+
+def load_settings(path: str | os.PathLike[str]) -> Settings:
+    """Read, validate and version the config at ``path`` and its includes; raise ``ConfigError``."""
+    main_path = os.fspath(path)
+    main = _read(main_path)
+    data = _parse(main)
+    root = Node(data, main.path)
+    root.check_keys(TOP_KEYS)
+    sources = [main]
+    policies: dict[str, Policy] = {}
+    where: dict[str, str] = {}
+    for key, inc in include_paths(main, data):
+        source = _read(inc, by=main.path, key=key)
+        sources.append(source)
+        preset = Node(_parse(source), source.path)
+        preset.check_keys(PRESET_KEYS)
+        _policies(preset.table("policies"), policies, where)
+    _policies(root.table("policies"), policies, where)
+    lists: dict[str, DncList] = {}
+    lists_node = root.table("lists")
+    for name, node in lists_node.children():
+        check_name(lists_node, name, "list")
+        lists[name] = parse_list(name, node)
+    campaigns_node = root.table("campaigns")
+    campaigns = {}
+    for name, node in campaigns_node.children():
+        check_name(campaigns_node, name, "campaign")
+        campaigns[name] = parse_campaign(name, node, lists, policies)
+    return Settings(
+        path=main.path,
+        version=version_of(sources),
+        fastagi=_fastagi(root),
+        ari=_ari(root),
+        lists=lists,
+        policies=policies,
+        campaigns=campaigns,
+        **_screener(root),
+    )

@@ -1,0 +1,118 @@
+"""Parse ``[policies.NAME]``: calling hours, quiet periods, frequency limits, holidays, state rules."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import holidays
+
+from screener.config.reader import DAY_GROUPS, Node, ranges
+from screener.config.settings import WEEKDAYS, FrequencyLimit, FrequencyScope, HolidayRule, Policy, Rules, TimeRange
+from screener.numbers import KNOWN_SUBDIVISIONS
+
+#: the longest frequency window or minimum interval: attempts are remembered this long (store/keys.py)
+MAX_WINDOW_S = 31 * 86_400
+#: the longest refusal cool-down accepted (10 years)
+MAX_COOLDOWN_S = 3_660 * 86_400
+
+RULE_KEYS = ("source", "hours", "quiet", "frequency", "min_interval")
+POLICY_KEYS = (*RULE_KEYS, "consent_required", "refusal_cooldown", "holidays", "regions")
+HOLIDAY_KEYS = ("country", "subdivision", "rest_days", "makeup_workdays", "makeup_hours_from")
+FREQUENCY_KEYS = ("scope", "max_calls", "window", "source")
+
+
+@lru_cache(maxsize=1)
+def _supported_countries() -> dict[str, list[str]]:
+    return dict(holidays.list_supported_countries())
+
+
+def parse_hours(node: Node) -> dict[str, tuple[TimeRange, ...]]:
+    """``{daily|weekdays|weekend|mon..sun = "HH:MM-HH:MM" | [..] | "closed"}``; single days win over groups."""
+    node.check_keys((*DAY_GROUPS, *WEEKDAYS))
+    hours: dict[str, tuple[TimeRange, ...]] = {}
+    for group in ("daily", "weekdays", "weekend"):
+        if node.has(group):
+            value = ranges(node, group, wrap=False)
+            for day in DAY_GROUPS[group]:
+                hours[day] = value
+    for day in WEEKDAYS:
+        if node.has(day):
+            hours[day] = ranges(node, day, wrap=False)
+    return {day: hours[day] for day in WEEKDAYS if hours.get(day)}
+
+
+def parse_frequency(node: Node) -> FrequencyLimit:
+    node.check_keys(FREQUENCY_KEYS)
+    scope_text = node.string("scope", "any").strip().lower()
+    try:
+        scope = FrequencyScope(scope_text)
+    except ValueError:
+        known = ", ".join(s.value for s in FrequencyScope)
+        raise node.error("scope", f"{scope_text!r} is not a scope (one of {known})") from None
+    window_s = node.duration("window", high=MAX_WINDOW_S)
+    if window_s <= 0:
+        raise node.error("window", "must be longer than 0s")
+    return FrequencyLimit(
+        scope=scope,
+        window_s=window_s,
+        max_calls=node.integer("max_calls", low=1, high=100_000),
+        source=node.string("source", ""),
+    )
+
+
+def parse_rules(node: Node, *, require_hours: bool) -> Rules:
+    if require_hours and not node.has("hours"):
+        raise node.error(
+            "hours", 'missing: a policy must name its calling hours (write daily = "00:00-24:00" for none)'
+        )
+    hours = parse_hours(node.table("hours"))
+    if node.has("hours") and not hours:
+        raise node.error("hours", "allows no calls on any day")
+    return Rules(
+        hours=hours,
+        quiet=ranges(node, "quiet", wrap=True) if node.has("quiet") else (),
+        frequency=tuple(parse_frequency(item) for item in node.tables("frequency")),
+        min_interval_s=node.duration("min_interval", 0, high=MAX_WINDOW_S),
+        source=node.string("source", ""),
+    )
+
+
+def parse_holidays(node: Node) -> HolidayRule:
+    node.check_keys(HOLIDAY_KEYS)
+    country = node.string("country", nonempty=True).strip().upper()
+    supported = _supported_countries()
+    if country not in supported:
+        raise node.error("country", f"{country!r} is not a country the holidays package knows (ISO 3166-1)")
+    subdivision: str | None = None
+    if node.has("subdivision"):
+        subdivision = node.string("subdivision", nonempty=True).strip().upper()
+        if subdivision not in supported[country]:
+            known = ", ".join(supported[country]) or "none"
+            raise node.error("subdivision", f"{subdivision!r} is not a subdivision of {country} (known: {known})")
+    return HolidayRule(
+        country=country,
+        subdivision=subdivision,
+        rest_days=node.boolean("rest_days", False),
+        makeup_workdays=node.boolean("makeup_workdays", False),
+        makeup_hours_from=node.weekday("makeup_hours_from", "mon"),
+    )
+
+
+def parse_policy(name: str, node: Node) -> Policy:
+    node.check_keys(POLICY_KEYS)
+    regions: dict[str, Rules] = {}
+    regions_node = node.table("regions")
+    for code, region_node in regions_node.children():
+        if code not in KNOWN_SUBDIVISIONS:
+            raise regions_node.error(code, f"{code!r} is not a US state or Canadian province code (e.g. FL, NY, ON)")
+        region_node.check_keys(RULE_KEYS)
+        regions[code] = parse_rules(region_node, require_hours=False)
+    return Policy(
+        name=name,
+        rules=parse_rules(node, require_hours=True),
+        regions=regions,
+        holidays=parse_holidays(node.table("holidays")) if node.has("holidays") else None,
+        refusal_cooldown_s=node.duration("refusal_cooldown", 0, high=MAX_COOLDOWN_S),
+        consent_required=node.boolean("consent_required", False),
+        source=node.string("source", ""),
+    )

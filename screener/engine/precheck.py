@@ -1,0 +1,73 @@
+"""The rules decided without the store: calling hours, quiet periods, holidays, stale DNC lists."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from screener.config.settings import Campaign, DncList, Policy
+from screener.decision import Reason, sort_reasons
+from screener.engine.facts import ListState
+from screener.engine.hours import RuleSet, Violation, check_zone
+from screener.engine.stale import stale_lists
+from screener.engine.zones import local_time
+from screener.numbers import NumberInfo
+from screener.reasons import ReasonCode
+
+
+@dataclass(frozen=True)
+class Precheck:
+    """What blocks before the store is asked (every reason, in canonical order), and warnings to log."""
+
+    reasons: tuple[Reason, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def blocks(self) -> bool:
+        return bool(self.reasons)
+
+
+def rule_sets(number: NumberInfo, policy: Policy) -> tuple[RuleSet, ...]:
+    """The policy's own rules plus those of the callee's state or province: each must allow the call."""
+    sets = [RuleSet("", policy.rules)]
+    if number.subdivision is not None and number.subdivision in policy.regions:
+        sets.append(RuleSet(number.subdivision, policy.regions[number.subdivision]))
+    return tuple(sets)
+
+
+def precheck(
+    number: NumberInfo,
+    campaign: Campaign,
+    policy: Policy,
+    lists: Mapping[str, DncList],
+    list_states: Mapping[str, ListState],
+    now: datetime,
+) -> Precheck:
+    """Reasons that block a call to ``number`` at ``now`` (timezone-aware) before any store lookup.
+
+    Every zone in ``number.time_zones`` must allow the call; the policy's rules and the callee's state
+    rules must both allow it. An emergency number gets no reasons: nothing blocks it.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"decision time {now.isoformat()} has no UTC offset")
+    if number.emergency:
+        return Precheck(())
+    reasons: list[Reason] = []
+    warnings: list[str] = []
+    for stale in stale_lists(campaign.dnc_lists, lists, list_states, now):
+        if stale.action == "warn":
+            warnings.append(f"{ReasonCode.DNC_LIST_STALE.value}: {stale.detail}")
+        else:
+            reasons.append(Reason(ReasonCode.DNC_LIST_STALE, stale.detail))
+    sets = rule_sets(number, policy)
+    grouped: dict[tuple[ReasonCode, str], list[Violation]] = {}
+    for zone_name in number.time_zones:
+        for violation in check_zone(zone_name, local_time(now, zone_name), sets, policy.holidays):
+            grouped.setdefault((violation.code, violation.key), []).append(violation)
+    for (code, _), violations in grouped.items():
+        detail = violations[0].detail
+        if len(violations) > 1:
+            detail += f" (and {len(violations) - 1} more of the number's {len(number.time_zones)} time zones)"
+        reasons.append(Reason(code, detail))
+    return Precheck(sort_reasons(reasons), tuple(warnings))

@@ -1,0 +1,202 @@
+"""Dialed numbers: normalize to E.164 (phonenumbers), locate (region, state/province, time zones), mask.
+
+Pure functions over phonenumbers' and tzdata's bundled data; nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from phonenumbers import geocoder, shortnumberinfo, timezone
+from phonenumbers.geodata import GEOCODE_DATA
+
+#: ISO 3166-2 suffixes of the US states, DC and the Canadian provinces and territories, by English name
+SUBDIVISIONS: dict[str, str] = {
+    # United States
+    "Alabama": "AL", "Alaska": "AK", "Arizona": "AZ", "Arkansas": "AR", "California": "CA",
+    "Colorado": "CO", "Connecticut": "CT", "Delaware": "DE", "District of Columbia": "DC",
+    "Washington D.C.": "DC", "Washington, D.C.": "DC", "Florida": "FL", "Georgia": "GA",
+    "Hawaii": "HI", "Idaho": "ID", "Illinois": "IL", "Indiana": "IN", "Iowa": "IA", "Kansas": "KS",
+    "Kentucky": "KY", "Louisiana": "LA", "Maine": "ME", "Maryland": "MD", "Massachusetts": "MA",
+    "Michigan": "MI", "Minnesota": "MN", "Mississippi": "MS", "Missouri": "MO", "Montana": "MT",
+    "Nebraska": "NE", "Nevada": "NV", "New Hampshire": "NH", "New Jersey": "NJ", "New Mexico": "NM",
+    "New York": "NY", "North Carolina": "NC", "North Dakota": "ND", "Ohio": "OH", "Oklahoma": "OK",
+    "Oregon": "OR", "Pennsylvania": "PA", "Rhode Island": "RI", "South Carolina": "SC",
+    "South Dakota": "SD", "Tennessee": "TN", "Texas": "TX", "Utah": "UT", "Vermont": "VT",
+    "Virginia": "VA", "Washington": "WA", "Washington State": "WA", "West Virginia": "WV",
+    "Wisconsin": "WI", "Wyoming": "WY",
+    # Canada
+    "Alberta": "AB", "British Columbia": "BC", "British Colombia": "BC", "Manitoba": "MB",
+    "New Brunswick": "NB", "Newfoundland and Labrador": "NL", "Newfoundland": "NL",
+    "Nova Scotia": "NS", "Ontario": "ON", "Prince Edward Island": "PE", "Quebec": "QC",
+    "Québec": "QC", "Saskatchewan": "SK", "Northwest Territories": "NT", "Nunavut": "NU", "Yukon": "YT",
+}  # fmt: skip
+
+US_SUBDIVISIONS: frozenset[str] = frozenset(
+    code for name, code in SUBDIVISIONS.items() if code not in {
+        "AB", "BC", "MB", "NB", "NL", "NS", "ON", "PE", "QC", "SK", "NT", "NU", "YT"}
+)  # fmt: skip
+CA_SUBDIVISIONS: frozenset[str] = frozenset(SUBDIVISIONS.values()) - US_SUBDIVISIONS
+#: every code ``NumberInfo.subdivision`` can take
+KNOWN_SUBDIVISIONS: frozenset[str] = US_SUBDIVISIONS | CA_SUBDIVISIONS
+
+_UNKNOWN_ZONE = "Etc/Unknown"
+_SEPARATORS = re.compile(r"[\s\-.()]")
+_DIALABLE = re.compile(r"\+?[0-9]+")
+_CITY_STATE = re.compile(r",\s*([A-Z]{2})$")
+
+
+class InvalidNumber(ValueError):
+    """A dialed string that is not a valid phone number for the campaign's region.
+
+    ``raw`` is the input; ``reason`` (also ``str()``) is a human sentence that quotes it.
+    """
+
+    def __init__(self, raw: str, reason: str) -> None:
+        self.raw = raw
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class NumberInfo:
+    """A normalized number and where its callee may be."""
+
+    #: the input as dialed
+    raw: str
+    #: E.164 ("+13055551234"); for an emergency number, the dialed digits ("911")
+    e164: str
+    #: ISO 3166-1 region of the number ("US"); None for non-geographic numbers (+800...)
+    region: str | None
+    #: for North American numbers, the state or province of the area code ("FL", "ON"); else None
+    subdivision: str | None
+    #: every IANA time zone the callee may be in (never empty)
+    time_zones: tuple[str, ...]
+    emergency: bool = False
+
+
+def normalize(raw: str, default_region: str) -> NumberInfo:
+    """Normalize a dialed number with the campaign's ``default_region``; raise ``InvalidNumber``.
+
+    Accepts "+E.164", national formats and the "00"/"011" international prefixes phonenumbers knows
+    for ``default_region``; spaces, dashes, dots and parentheses are ignored. An emergency number of
+    ``default_region`` (911, 112, 110, 999...) returns ``emergency=True`` with ``e164`` = its digits.
+    """
+    region = default_region.upper()
+    cleaned = _SEPARATORS.sub("", raw)
+    if not cleaned:
+        raise InvalidNumber(raw, f"{raw!r} is empty: no digits to dial")
+    if not _DIALABLE.fullmatch(cleaned):
+        raise InvalidNumber(
+            raw, f"{raw!r} is not a phone number: only digits, a leading '+' and spaces ( ) - . are allowed"
+        )
+    if not cleaned.startswith("+") and shortnumberinfo.is_emergency_number(cleaned, region):
+        return NumberInfo(raw, cleaned, region, None, country_zones(region), emergency=True)
+    try:
+        parsed = phonenumbers.parse(cleaned, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidNumber(raw, f"{raw!r} cannot be read as a phone number of region {region}: {exc}") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidNumber(raw, f"{raw!r} is not a valid phone number (default region {region})")
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    number_region = phonenumbers.region_code_for_number(parsed)
+    if not number_region or number_region == "001" or number_region == "ZZ":
+        number_region = None
+    return NumberInfo(
+        raw=raw,
+        e164=e164,
+        region=number_region,
+        subdivision=_subdivision(parsed, number_region),
+        time_zones=_time_zones(parsed, number_region),
+    )
+
+
+def mask(e164: str) -> str:
+    """A number for logs: country code and the next 3 digits, stars, the last 2 ("+1305*****34")."""
+    if not e164.startswith("+"):
+        digits = e164
+        return digits if len(digits) <= 5 else digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
+    cc_len = _country_code_length(e164[1:])
+    keep_head = 1 + cc_len + 3
+    if len(e164) <= keep_head + 2:
+        # too short to keep that much: keep the "+" and the country code only
+        keep_head = 1 + cc_len
+        if len(e164) <= keep_head + 2:
+            return e164[:keep_head] + "*" * (len(e164) - keep_head)
+    return e164[:keep_head] + "*" * (len(e164) - keep_head - 2) + e164[-2:]
+
+
+def _country_code_length(digits: str) -> int:
+    for n in (1, 2, 3):
+        if digits[:n].isdigit() and int(digits[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return n
+    return min(3, len(digits))
+
+
+def _subdivision(parsed: phonenumbers.PhoneNumber, region: str | None) -> str | None:
+    """The state or province of a US/CA number's area code, or None (unknown, or several)."""
+    if region not in ("US", "CA"):
+        return None
+    description = geocoder.description_for_number(parsed, "en")
+    code = subdivision_from_description(description)
+    if code is None:
+        # a city without its state: fall back to the area code's own description
+        area_code = str(parsed.national_number)[:3]
+        code = subdivision_from_description(GEOCODE_DATA.get("1" + area_code, {}).get("en", ""))
+    allowed = US_SUBDIVISIONS if region == "US" else CA_SUBDIVISIONS
+    return code if code in allowed else None
+
+
+def subdivision_from_description(description: str) -> str | None:
+    """ "Florida" -> "FL", "New York, NY" -> "NY"; None for "" or a list of several ("Nunavut/Yukon")."""
+    description = description.strip()
+    if not description or "/" in description:
+        return None
+    match = _CITY_STATE.search(description)
+    if match and match.group(1) in KNOWN_SUBDIVISIONS:
+        return match.group(1)
+    return SUBDIVISIONS.get(description)
+
+
+def _time_zones(parsed: phonenumbers.PhoneNumber, region: str | None) -> tuple[str, ...]:
+    zones = tuple(z for z in timezone.time_zones_for_number(parsed) if z != _UNKNOWN_ZONE and _loadable(z))
+    if zones:
+        return zones
+    return country_zones(region)
+
+
+@lru_cache(maxsize=1024)
+def _loadable(zone: str) -> bool:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def _zone_table() -> dict[str, tuple[str, ...]]:
+    """Country -> zones, from the tz database's zone.tab (the ``tzdata`` package)."""
+    table: dict[str, list[str]] = {}
+    text = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) >= 3 and _loadable(fields[2]):
+            table.setdefault(fields[0], []).append(fields[2])
+    return {country: tuple(zones) for country, zones in table.items()}
+
+
+@lru_cache(maxsize=256)
+def country_zones(region: str | None) -> tuple[str, ...]:
+    """Every zone of a country; for an unknown country every zone there is (the strictest choice)."""
+    table = _zone_table()
+    if region and region in table:
+        return table[region]
+    return tuple(sorted({z for zones in table.values() for z in zones}))
