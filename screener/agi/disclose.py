@@ -104,6 +104,9 @@ class _Disclosure:
         pressed = reply.digit
         finished = reply.ok and reply.result == "0" and not self.channel.hung_up
         if not reply.ok or reply.result_int is None or reply.result_int < 0 or self.channel.hung_up:
+            # -1 means a missing file or a hang-up; the HANGUP notice, if any, comes before the next reply
+            if not self.channel.hung_up and reply.code != 511:
+                await self.channel.execute(encode.noop(), timeout_s=self.options.reply_timeout_s)
             result = DiscloseResult.HANGUP if self.channel.hung_up or reply.code == 511 else DiscloseResult.FAILED
             log.warning("disclose %s: prompt %s not played (%d result=%s)", mask(self.number), prompt,
                         reply.code, reply.result)
@@ -120,8 +123,8 @@ class _Disclosure:
     async def _wait_for(self, digit: str) -> str | None:
         """The opt-out digit, "" when the window closed without it, None on hang-up."""
         deadline = time.monotonic() + self.options.opt_out_wait_ms / 1000
+        remaining_ms = self.options.opt_out_wait_ms
         while True:
-            remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0:
                 return ""
             reply = await self.channel.execute(
@@ -132,6 +135,7 @@ class _Disclosure:
             pressed = reply.digit
             if pressed is None or pressed == digit:
                 return pressed or ""
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
 
     async def _opt_out(self, campaign: Campaign, language: str) -> bool:
         """Record the opt-out (acknowledged by Redis) before anything else, then confirm to the callee."""

@@ -112,6 +112,8 @@ def default_reply(command: str) -> bytes:
         return b"200 result=1 (lab)\n"
     if command.startswith("STREAM FILE"):
         return b"200 result=0 endpos=8000\n"
+    if command == "NOOP":
+        return b"200 result=0\n"
     if command.startswith(("SET VARIABLE", "WAIT FOR DIGIT", "VERBOSE")):
         return b"200 result=1\n" if command.startswith("SET") else b"200 result=0\n"
     return b"510 Invalid or unknown command\n"
