@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 from screener.config.settings import DisclosureText
 
+from . import transcripts
 from .conftest import ServerFactory, port_of
-from .fakes import FakeScreener, call, default_reply, header, lab_campaign, lab_settings, transcripts
+from .fakes import FakeScreener, call, default_reply, header, lab_campaign, lab_settings
 
 CALLEE = dict(base="disclose-press9")
 
