@@ -30,7 +30,7 @@ from screener.config.watch import ConfigHolder  # noqa: E402
 from screener.decision import ScreenRequest  # noqa: E402
 from screener.embedded_redis import EmbeddedRedis  # noqa: E402
 from screener.service import Screener, connect  # noqa: E402
-from screener.store import dnc  # noqa: E402
+from screener.store import dnc, keys  # noqa: E402
 
 CONFIG = ROOT / "config" / "screener.toml"
 CAMPAIGN = "us-sales"
@@ -128,6 +128,8 @@ async def load_dnc(url: str, n: int) -> None:
     rng = random.Random(7)
     client = connect(url, 5.0)
     await dnc.add_numbers(client, "us-national", [random_number(rng) for _ in range(n)], source="bench")
+    # a registry that was never fully imported is stale and blocks every call: mark this one fresh
+    await client.hset(keys.dnc_meta_key("us-national"), "imported_at", time.time())
     await client.aclose()
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from screener.decision import Reason
 from screener.engine.facts import Attempt, StoreFacts
@@ -43,6 +45,19 @@ def encode_reasons(reasons: tuple[Reason, ...] | list[Reason]) -> str:
     return ";".join(f"{r.code.value}|{r.detail}" for r in reasons)
 
 
+@lru_cache(maxsize=4096)
+def plan_json(plan: StorePlan) -> str:
+    """The plan as decide.lua reads it (ARGV[5]); the same for every number of a campaign and state."""
+    return json.dumps({
+        "c": plan.campaign, "s": plan.subject, "p": plan.consent_purpose or "",
+        "cr": int(plan.consent_required), "mi": plan.min_interval_s * 1000, "cd": plan.refusal_cooldown_s * 1000,
+        "cps": plan.calls_per_second, "ret": keys.ATTEMPT_RETENTION_S * 1000,
+        "dnc": [[c.list_name, c.code.value, int(c.exempt_by_consent)] for c in plan.dnc],
+        "f": [[f.scope.value, f.window_s * 1000, f.max_calls, f.detail or f"{f.max_calls} per {f.window_s}s"]
+              for f in plan.frequency],
+    }, separators=(",", ":"))
+
+
 async def run_decision(
     scripts: Scripts,
     plan: StorePlan,
@@ -57,29 +72,19 @@ async def run_decision(
     audit_maxlen: int,
 ) -> StoreOutcome:
     """One EVALSHA: read the facts, reserve the attempt when allowed, append the audit entry."""
-    rate_second = now_ms // 1000
     keys_ = [
         keys.attempts_key(e164),
         keys.consent_key(e164),
         keys.refusal_key(e164),
-        keys.rate_key(plan.campaign, rate_second),
+        keys.rate_key(plan.campaign, now_ms // 1000),
         keys.AUDIT_STREAM,
     ]
-    args: list[str | int] = [
-        now_ms, "1" if commit else "0", "1" if pre_block else "0", plan.campaign, plan.subject,
-        plan.consent_purpose or "", "1" if plan.consent_required else "0",
-        plan.min_interval_s * 1000, plan.refusal_cooldown_s * 1000, plan.calls_per_second, attempt_id,
-        keys.ATTEMPT_RETENTION_S * 1000, len(plan.dnc), len(plan.frequency), audit_maxlen, len(audit_fields),
-    ]
-    tag_suffix, block_suffix = keys.tag_suffix(e164), keys.block_suffix(e164)
     for check in plan.dnc:
         version = list_versions.get(check.list_name, "0")
         keys_ += [keys.dnc_tag_key(check.list_name, version, e164), keys.dnc_block_key(check.list_name, version, e164)]
-        args += [check.list_name, check.code.value, "1" if check.exempt_by_consent else "0", tag_suffix, block_suffix]
-    for f in plan.frequency:
-        args += [f.scope.value, f.window_s * 1000, f.max_calls, f.detail or f"{f.max_calls} per {f.window_s}s"]
-    for field, value in audit_fields.items():
-        args += [field, value]
+    args = [now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id, plan_json(plan),
+            keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
+            json.dumps(audit_fields, separators=(",", ":"), ensure_ascii=False)]
     reply = await scripts.decide(keys=keys_, args=args)
     hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok = reply
     parsed = [parse_attempt(_text(m)) for m in attempts]

@@ -14,17 +14,15 @@
 -- ARGV[1]  now, epoch ms (the decision time; --at in a dry run)
 -- ARGV[2]  commit: "1" reserves the attempt when allowed, "0" is a dry run
 -- ARGV[3]  pre-block: "1" when the pure rules (hours, holidays, stale lists) already block
--- ARGV[4]  campaign            ARGV[5]  subject
--- ARGV[6]  consent purpose ("" = do not read consent)
--- ARGV[7]  consent required "1"/"0"
--- ARGV[8]  minimum interval, ms (0 = none)     ARGV[9]  refusal cool-down, ms (0 = none)
--- ARGV[10] calls per second (0 = unlimited)   ARGV[11] attempt id
--- ARGV[12] attempt retention, ms              ARGV[13] number of DNC checks (n)
--- ARGV[14] number of frequency checks (f)     ARGV[15] audit stream max length (approximate)
--- ARGV[16] number of audit field pairs (a)
--- then n x (list name, reason code, exempt by consent "1"/"0", tag suffix, block suffix)
--- then f x (scope campaign|subject|any, window ms, max calls, detail)
--- then a x (audit field, value); the script adds verdict, store_reasons, reserved, attempt_id
+-- ARGV[4]  attempt id
+-- ARGV[5]  the plan, JSON (the same for every number of a campaign and state, so the client caches it):
+--          {c: campaign, s: subject, p: consent purpose ("" = do not read consent), cr: consent required 0/1,
+--           mi: minimum interval ms, cd: refusal cool-down ms, cps: calls per second (0 = unlimited),
+--           ret: attempt retention ms, dnc: [[list, reason code, exempt by consent 0/1], ...],
+--           f: [[scope campaign|subject|any, window ms, max calls, detail], ...]}
+-- ARGV[6]  the number's suffix inside its tag      ARGV[7]  its suffix inside its sub-block (0..9999)
+-- ARGV[8]  audit stream max length (approximate)
+-- ARGV[9]  the audit entry's fields, JSON object; the script adds verdict, store_reasons, reserved, attempt_id
 --
 -- returns { dnc_hits[], consent_valid 0/1, attempts[] (members), last_refusal ms or "",
 --           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1 }
@@ -32,16 +30,13 @@
 local now = tonumber(ARGV[1])
 local commit = ARGV[2] == "1"
 local pre_block = ARGV[3] == "1"
-local campaign, subject = ARGV[4], ARGV[5]
-local purpose = ARGV[6]
-local consent_required = ARGV[7] == "1"
-local min_interval = tonumber(ARGV[8])
-local cooldown = tonumber(ARGV[9])
-local cps = tonumber(ARGV[10])
-local attempt_id = ARGV[11]
-local retention = tonumber(ARGV[12])
-local n_dnc, n_freq = tonumber(ARGV[13]), tonumber(ARGV[14])
-local audit_maxlen, n_audit = tonumber(ARGV[15]), tonumber(ARGV[16])
+local attempt_id = ARGV[4]
+local plan = cjson.decode(ARGV[5])
+local campaign, subject, purpose = plan["c"], plan["s"], plan["p"]
+local consent_required = plan["cr"] == 1
+local min_interval, cooldown, cps, retention = plan["mi"], plan["cd"], plan["cps"], plan["ret"]
+local tag_suffix, block_suffix = ARGV[6], tonumber(ARGV[7])
+local audit_maxlen = tonumber(ARGV[8])
 
 local reasons = {}
 
@@ -62,10 +57,8 @@ end
 
 -- DNC lists
 local hits = {}
-local argi = 17
-for i = 1, n_dnc do
-  local name, code, exempt = ARGV[argi], ARGV[argi + 1], ARGV[argi + 2] == "1"
-  local tag_suffix, block_suffix = ARGV[argi + 3], tonumber(ARGV[argi + 4])
+for i, check in ipairs(plan["dnc"]) do
+  local name, code, exempt = check[1], check[2], check[3] == 1
   local tag_key, block_key = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
   local listed = redis.call("SISMEMBER", tag_key, tag_suffix) == 1
   if not listed then
@@ -82,7 +75,6 @@ for i = 1, n_dnc do
       reasons[#reasons + 1] = code .. "|" .. name
     end
   end
-  argi = argi + 5
 end
 
 if consent_required and not consent_valid then
@@ -96,8 +88,8 @@ for i, member in ipairs(attempts) do
   local at, c, s = string.match(member, "^(%d+)|([^|]*)|([^|]*)|")
   parsed[i] = { tonumber(at), c, s }
 end
-for j = 1, n_freq do
-  local scope, window, maxc, detail = ARGV[argi], tonumber(ARGV[argi + 1]), tonumber(ARGV[argi + 2]), ARGV[argi + 3]
+for _, check in ipairs(plan["f"]) do
+  local scope, window, maxc, detail = check[1], check[2], check[3], check[4]
   local count = 0
   for _, a in ipairs(parsed) do
     if a[1] and a[1] > now - window and a[1] <= now then
@@ -109,7 +101,6 @@ for j = 1, n_freq do
   if count >= maxc then
     reasons[#reasons + 1] = "frequency_limit|" .. detail
   end
-  argi = argi + 4
 end
 if min_interval > 0 then
   for _, a in ipairs(parsed) do
@@ -148,9 +139,9 @@ end
 
 -- audit: the fields given by the caller, plus what this script decided
 local fields = {}
-for k = 0, n_audit - 1 do
-  fields[#fields + 1] = ARGV[argi + 2 * k]
-  fields[#fields + 1] = ARGV[argi + 2 * k + 1]
+for k, v in pairs(cjson.decode(ARGV[9])) do
+  fields[#fields + 1] = k
+  fields[#fields + 1] = v
 end
 local codes = {}
 for _, r in ipairs(reasons) do codes[#codes + 1] = r end
