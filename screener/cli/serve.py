@@ -1,11 +1,209 @@
-"""`screener serve` (not built yet)."""
+"""`screener serve`: the long-running service Asterisk talks to (FastAGI; ARI mode joins it later).
+
+It loads the config (reloaded on SIGHUP and when its files change), connects to Redis, listens for
+FastAGI on the configured address, and stops gracefully on SIGTERM/SIGINT: it stops accepting, lets
+calls in flight finish within grace_s, then cancels the rest. Redis being down at start is not fatal:
+the service starts and blocks every call with screening_unavailable until Redis is back.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from screener.agi.contract import ScriptOptions
+from screener.agi.server import FastAgiServer
+from screener.cli.common import config_path, fail, redis_url
+from screener.config.errors import ConfigError
+from screener.config.settings import FastAgiSettings, Settings
+from screener.config.watch import ConfigHolder
+from screener.embedded_redis import EmbeddedRedisError
+from screener.service import Screener
+
+log = logging.getLogger("screener.serve")
+
+
+@dataclass
+class ServeContext:
+    """What a front end running inside `screener serve` gets."""
+
+    args: argparse.Namespace
+    holder: ConfigHolder
+    screener: Screener
+    redis_url: str
+    stop: asyncio.Event
+
+
+#: front ends started by `screener serve`, in order; each is an async context manager factory that runs
+#: its front end until the context exits. ARI mode (issue 5) appends its own here.
+FrontEnd = Callable[[ServeContext], AbstractAsyncContextManager[None]]
+FRONT_ENDS: list[FrontEnd] = []
+
+
+def mask_url(url: str) -> str:
+    """The Redis URL with any password replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def fastagi_settings(args: argparse.Namespace, settings: Settings) -> FastAgiSettings:
+    fa = settings.fastagi
+    if args.bind is not None:
+        fa = replace(fa, bind=args.bind)
+    if args.port is not None:
+        fa = replace(fa, port=args.port)
+    if args.allow:
+        fa = replace(fa, allowed_peers=tuple(args.allow))
+    if args.grace is not None:
+        fa = replace(fa, grace_s=args.grace)
+    return fa
+
+
+def script_options(args: argparse.Namespace) -> ScriptOptions:
+    return ScriptOptions(
+        decision_timeout_s=args.decision_timeout,
+        opt_out_wait_ms=args.opt_out_wait_ms,
+        prompt_prefix=args.prompt_prefix.rstrip("/"),
+    )
+
+
+@contextlib.asynccontextmanager
+async def fastagi_front_end(ctx: ServeContext) -> AsyncIterator[None]:
+    settings: Settings = ctx.holder.current
+    server = FastAgiServer(ctx.screener, fastagi_settings(ctx.args, settings), options=script_options(ctx.args))
+    await server.start()
+    addresses = ", ".join(f"{h}:{p}" for h, p in server.addresses)
+    log.info("FastAGI listening on %s (allowed peers: %s; scripts: screen, disclose)",
+             addresses, ", ".join(server.settings.allowed_peers) or "none")
+    print(f"screener serve: FastAGI listening on {addresses}", file=sys.stderr, flush=True)
+
+    def on_reload(new: Settings) -> None:
+        server.settings = fastagi_settings(ctx.args, new)
+
+    ctx.holder.add_listener(on_reload)
+    try:
+        yield
+    finally:
+        await server.shutdown()
+        log.info("FastAGI stopped: %d session(s) served, %d refused, %d ended with an error",
+                 server.stats["sessions"], server.stats["refused"], server.stats["errors"])
+
+
+async def check_redis(screener: Screener, url: str) -> None:
+    try:
+        async with asyncio.timeout(2):
+            await screener.redis.ping()
+        log.info("Redis reachable at %s", mask_url(url))
+    except Exception as exc:
+        log.error("Redis at %s is not reachable (%s): calls are BLOCKED (screening_unavailable) until it is back",
+                  mask_url(url), exc)
+
+
+def _install_stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    def on_signal(name: str) -> None:
+        if not stop.is_set():
+            log.info("%s received: stopping (calls in flight get their grace period)", name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal, sig.name)
+
+
+async def run(args: argparse.Namespace) -> int:
+    _setup_logging(args.log_level)
+    path = config_path(args)
+    try:
+        holder = ConfigHolder(path)
+        url = redis_url(args, holder.current)
+    except ConfigError as exc:
+        return fail(f"config: {exc}")
+    except (EmbeddedRedisError, OSError) as exc:
+        return fail(f"cannot start the private redis-server: {exc}")
+    settings = holder.current
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    _install_stop_signals(loop, stop)
+    holder.install_sighup(loop)
+    screener = await Screener.create(holder, url)
+    ctx = ServeContext(args=args, holder=holder, screener=screener, redis_url=url, stop=stop)
+    log.info("screener serve starting: config %s version %s, redis %s", path, settings.version, mask_url(url))
+    await check_redis(screener, url)
+    watcher = asyncio.create_task(holder.watch(args.watch_interval)) if args.watch_interval > 0 else None
+    try:
+        async with AsyncExitStack() as stack:
+            for front_end in (fastagi_front_end, *FRONT_ENDS):
+                await stack.enter_async_context(front_end(ctx))
+            print(f"screener serve: ready (config version {settings.version}, redis {mask_url(url)})",
+                  file=sys.stderr, flush=True)
+            await stop.wait()
+    except OSError as exc:
+        return fail(f"cannot listen: {exc}")
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        await screener.aclose()
+    log.info("screener serve stopped")
+    return 0
+
+
+def _setup_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+EPILOG = """\
+dialplan (see asterisk/extensions_screener.conf):
+  same => n,AGI(agi://127.0.0.1:4573/screen,${NUMBER},${SCREENER_CAMPAIGN})
+  same => n,GotoIf($["${SCREEN_RESULT}" = "ALLOW"]?dial)   ; anything else: Hangup(21)
+  same => n(dial),Dial(PJSIP/${SCREEN_NUMBER}@${SCREENER_TRUNK},30,U(screener-disclose^${SCREEN_NUMBER}^...))
+
+SIGHUP reloads the config (it is also reloaded when its files change); SIGTERM/SIGINT stop gracefully.
+"""
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("serve", help="(not built yet)")
-    p.set_defaults(func=lambda args: 2)
+    p: argparse.ArgumentParser = sub.add_parser(
+        "serve", help="run the FastAGI server Asterisk asks before every outbound call",
+        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--bind", metavar="ADDR", help="listen address (default: the config's fastagi.bind)")
+    p.add_argument("--port", type=int, metavar="N", help="listen port (default: fastagi.port, 4573; 0 = any)")
+    p.add_argument("--allow", action="append", metavar="PEER",
+                   help="allowed Asterisk address or network, repeatable (default: fastagi.allowed_peers)")
+    p.add_argument("--grace", type=float, metavar="S", help="seconds calls in flight get on shutdown (fastagi.grace_s)")
+    p.add_argument("--decision-timeout", type=float, metavar="S",
+                   help="block with screening_unavailable after this long (default: 2 x time_budget_ms, >= 0.5 s)")
+    p.add_argument("--opt-out-wait-ms", type=int, default=3000, metavar="MS",
+                   help="how long `disclose` listens for the opt-out key after the prompt (default 3000)")
+    p.add_argument("--prompt-prefix", default="custom/screener", metavar="DIR",
+                   help="sound folder of the prompts as Asterisk names it (default custom/screener)")
+    p.add_argument("--watch-interval", type=float, default=1.0, metavar="S",
+                   help="seconds between config file checks; 0 = reload on SIGHUP only (default 1)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=run)
