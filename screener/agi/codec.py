@@ -49,11 +49,16 @@ class AgiConnection:
     """One AGI session's protocol state, from the server's side (FastAGI) or a process AGI's side."""
 
     def __init__(
-        self, *, max_line_bytes: int = MAX_LINE_BYTES, max_header_lines: int = MAX_HEADER_LINES
+        self,
+        *,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        max_header_lines: int = MAX_HEADER_LINES,
+        header_done: bool = False,
     ) -> None:
+        """``header_done=True``: the header block was consumed elsewhere (a process AGI read by pyst2)."""
         self.max_line_bytes = max_line_bytes
         self.max_header_lines = max_header_lines
-        self.state = State.HEADERS
+        self.state = State.IDLE if header_done else State.HEADERS
         self._buf = bytearray()
         self._scan = 0
         self._eof = False
