@@ -1,0 +1,138 @@
+"""Every invalid edit is refused with the file, the dotted key and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from config_files import MAIN, PRESET, write_config
+
+from screener.config.errors import ConfigError
+from screener.config.load import load_settings
+
+CAMPAIGN = "[campaigns.sales]\n"
+
+# (id, edit of the main file or the preset, which file, key, words of the problem)
+MAIN_CASES = [
+    ("broken toml", lambda m: m + "\n[screener\n", "", "invalid TOML"),
+    ("unknown top key", lambda m: m + "\n[screenr]\nx = 1\n", "screenr", "unknown key"),
+    ("unknown screener key", lambda m: m.replace('audit_salt = "s3cret-salt"', 'audit_salt = "x"\nredis = "r"'),
+     "screener.redis", "unknown key"),
+    ("unknown campaign key", lambda m: m.replace(CAMPAIGN, CAMPAIGN + 'polcy = "basic"\n'),
+     "campaigns.sales.polcy", "unknown key"),
+    ("unknown policy", lambda m: m.replace('policy = "basic"', 'policy = "usa"'),
+     "campaigns.sales.policy", 'unknown policy "usa" (known: basic)'),
+    ("unknown list", lambda m: m.replace('dnc_lists = ["national"]', 'dnc_lists = ["national", "tps"]'),
+     "campaigns.sales.dnc_lists[1]", 'unknown list "tps"'),
+    ("bad region", lambda m: m.replace('region = "US"', 'region = "XX"'), "campaigns.sales.region", "not a region"),
+    ("bad caller id", lambda m: m.replace('caller_id = "+12025550143"', 'caller_id = "2025550143"'),
+     "campaigns.sales.caller_id", "E.164"),
+    ("caller id not e164 form", lambda m: m.replace('caller_id = "+12025550143"', 'caller_id = "+1 202 555 0143"'),
+     "campaigns.sales.caller_id", "write +12025550143"),
+    ("bad callback", lambda m: m.replace('callback_number = "+12025550143"', 'callback_number = "+1999"'),
+     "campaigns.sales.callback_number", "E.164"),
+    ("bad opt-out digit", lambda m: m.replace(CAMPAIGN, CAMPAIGN + 'opt_out_digit = "A"\n'),
+     "campaigns.sales.opt_out_digit", "0-9, * or #"),
+    ("two opt-out digits", lambda m: m.replace(CAMPAIGN, CAMPAIGN + 'opt_out_digit = "99"\n'),
+     "campaigns.sales.opt_out_digit", "one key"),
+    ("wrong type", lambda m: m.replace(CAMPAIGN, CAMPAIGN + "consent_required = \"yes\"\n"),
+     "campaigns.sales.consent_required", "expected true or false"),
+    ("negative rate", lambda m: m.replace(CAMPAIGN, CAMPAIGN + "calls_per_second = -1\n"),
+     "campaigns.sales.calls_per_second", "out of range"),
+    ("missing company", lambda m: m.replace('company = "Example Co"\n', ""), "campaigns.sales.company", "missing"),
+    ("no disclosure", lambda m: m.split("[campaigns.sales.disclosure.en]")[0], "campaigns.sales.disclosure", "missing"),
+    ("disclosure without opt-out", lambda m: m.replace("Press {opt_out_digit} to stop our calls.", "Goodbye."),
+     "campaigns.sales.disclosure.en.text", "opt-out digit"),
+    ("unknown placeholder", lambda m: m.replace("{company}", "{compnay}"),
+     "campaigns.sales.disclosure.en.text", "unknown placeholder {compnay}"),
+    ("exempt a non-registry", lambda m: m.replace(CAMPAIGN, CAMPAIGN + 'consent_exempts_registries = ["internal"]\n'),
+     "campaigns.sales.consent_exempts_registries[0]", "only registries"),
+    ("bad list kind", lambda m: m.replace('kind = "registry"', 'kind = "national"'), "lists.national.kind",
+     "not a list kind"),
+    ("negative max age", lambda m: m.replace("max_age_days = 31", "max_age_days = -1"),
+     "lists.national.max_age_days", "out of range"),
+    ("bad stale action", lambda m: m.replace("max_age_days = 31", 'max_age_days = 31\nstale_action = "ignore"'),
+     "lists.national.stale_action", "block"),
+    ("bad list name", lambda m: m.replace("[lists.national]", '[lists."my list"]').replace('["national"]', "[]"),
+     "lists.my list", "not a valid list name"),
+    ("missing include", lambda m: m.replace("presets/basic.toml", "presets/nope.toml"), "include[0]",
+     "not found"),
+    ("budget out of range", lambda m: m.replace('[screener]\n', "[screener]\ntime_budget_ms = 0\n"),
+     "screener.time_budget_ms", "out of range"),
+    ("bad port", lambda m: m + "\n[fastagi]\nport = 70000\n", "fastagi.port", "out of range"),
+    ("bad peer", lambda m: m + '\n[fastagi]\nallowed_peers = ["10.0.0.300"]\n', "fastagi.allowed_peers[0]",
+     "not an IP address"),
+    ("bad ari url", lambda m: m + '\n[ari]\nurl = "localhost:8088"\n', "ari.url", "http://"),
+    ("inline policy clash", lambda m: m + '\n[policies.basic]\nhours = { daily = "09:00-10:00" }\n',
+     "policies.basic", "already defined in"),
+]  # fmt: skip
+
+PRESET_CASES = [
+    ("bad weekday", lambda p: p.replace("sat = [", "saturday = ["), "policies.basic.hours.saturday", "unknown key"),
+    ("bad range", lambda p: p.replace('weekdays = "09:00-20:00"', 'weekdays = "09:00-25:00"'),
+     "policies.basic.hours.weekdays", "not a time of day"),
+    ("reversed range", lambda p: p.replace('weekdays = "09:00-20:00"', 'weekdays = "20:00-09:00"'),
+     "policies.basic.hours.weekdays", "end must be after the start"),
+    ("not a range", lambda p: p.replace('weekdays = "09:00-20:00"', 'weekdays = "9 to 5"'),
+     "policies.basic.hours.weekdays", "HH:MM-HH:MM"),
+    ("overlap", lambda p: p.replace('["09:00-12:00", "14:00-17:00"]', '["09:00-15:00", "14:00-17:00"]'),
+     "policies.basic.hours.sat", "overlap"),
+    ("no hours at all", lambda p: p.replace('weekdays = "09:00-20:00"', 'weekdays = "closed"').replace(
+        'sat = ["09:00-12:00", "14:00-17:00"]', ""), "policies.basic.hours", "no calls on any day"),
+    ("unknown policy key", lambda p: p.replace("[policies.basic.hours]", "[policies.basic.other]"),
+     "policies.basic.other", "unknown key"),
+    ("hours missing", lambda p: p.replace('[policies.basic.hours]\nweekdays = "09:00-20:00"\n', "").replace(
+        'sat = ["09:00-12:00", "14:00-17:00"]', ""), "policies.basic.hours", "must name its calling hours"),
+    ("bad duration", lambda p: p.replace('window = "24h"', 'window = "1 day"'),
+     "policies.basic.frequency[0].window", "not a duration"),
+    ("window too long", lambda p: p.replace('window = "24h"', 'window = "60d"'),
+     "policies.basic.frequency[0].window", "out of range"),
+    ("zero window", lambda p: p.replace('window = "24h"', 'window = "0s"'),
+     "policies.basic.frequency[0].window", "longer than 0s"),
+    ("bad scope", lambda p: p.replace('scope = "subject"', 'scope = "everyone"'),
+     "policies.basic.frequency[0].scope", "not a scope"),
+    ("zero max calls", lambda p: p.replace("max_calls = 3", "max_calls = 0"),
+     "policies.basic.frequency[0].max_calls", "out of range"),
+    ("unknown frequency key", lambda p: p.replace("max_calls = 3", "max_calls = 3\nper = 2"),
+     "policies.basic.frequency[0].per", "unknown key"),
+    ("unknown state", lambda p: p.replace("regions.FL", "regions.XY"), "policies.basic.regions.XY",
+     "not a US state or Canadian province"),
+    ("holiday country", lambda p: p + '\n[policies.basic.holidays]\ncountry = "XX"\n',
+     "policies.basic.holidays.country", "holidays package"),
+    ("holiday subdivision", lambda p: p + '\n[policies.basic.holidays]\ncountry = "GB"\nsubdivision = "XX"\n',
+     "policies.basic.holidays.subdivision", "not a subdivision of GB"),
+    ("makeup weekday", lambda p: p + '\n[policies.basic.holidays]\ncountry = "CN"\nmakeup_hours_from = "monday"\n',
+     "policies.basic.holidays.makeup_hours_from", "not a weekday"),
+    ("preset with lists", lambda p: p + '\n[lists.x]\nkind = "internal"\n', "lists", "unknown key"),
+    ("broken preset", lambda p: p + "\nhours = = 1\n", "", "invalid TOML"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("edit", "key", "words"), [c[1:] for c in MAIN_CASES], ids=[c[0] for c in MAIN_CASES])
+def test_main_file_errors(tmp_path: Path, edit, key: str, words: str) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(tmp_path, main=edit(MAIN))
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    assert err.value.file == str(path)
+    assert err.value.key == key
+    assert words in err.value.problem
+    assert str(err.value) == (f"{path}: {key}: {err.value.problem}" if key else f"{path}: {err.value.problem}")
+
+
+@pytest.mark.parametrize(("edit", "key", "words"), [c[1:] for c in PRESET_CASES], ids=[c[0] for c in PRESET_CASES])
+def test_preset_errors_name_the_preset_file(tmp_path: Path, edit, key: str, words: str) -> None:  # type: ignore[no-untyped-def]
+    write_config(tmp_path, preset=edit(PRESET))
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path / "screener.toml")
+    assert err.value.file == str(tmp_path / "presets" / "basic.toml")
+    assert err.value.key == key
+    assert words in err.value.problem
+
+
+def test_example_style_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "config").mkdir()
+    write_config(tmp_path / "config", main=MAIN.replace('policy = "basic"', 'policy = "usa"'))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        load_settings("config/screener.toml")
+    assert str(err.value) == 'config/screener.toml: campaigns.sales.policy: unknown policy "usa" (known: basic)'
