@@ -60,7 +60,8 @@ def test_commit_reserves_attempts_and_dry_run_does_not(redis: EmbeddedRedis) -> 
     for i in range(3):
         at = f"2026-12-02T10:0{i}:00-05:00"
         assert run(redis, "check", "+12025550123", "--campaign", "lab", "--commit", "--at", at).returncode == 0
-    p = run(redis, "check", "+12025550123", "--campaign", "lab", "--commit", "--json", "--at", "2026-12-02T10:05:00-05:00")
+    p = run(redis, "check", "+12025550123", "--campaign", "lab", "--commit", "--json",
+            "--at", "2026-12-02T10:05:00-05:00")
     assert p.returncode == 1 and [r["code"] for r in json.loads(p.stdout)["reasons"]] == ["frequency_limit"]
 
 
