@@ -1,11 +1,266 @@
-"""`screener dnc` (not built yet)."""
+"""``screener dnc``: add, remove, check, import, list and export Do-Not-Call lists."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, TextIO
+
+from screener.cli.common import UsageError, load_cli_settings, open_redis, redis_url, run_guarded
+from screener.config.settings import Settings
+from screener.numbers import InvalidNumber, normalize
+from screener.store import dnc
+from screener.store.dnc_files import Format
+from screener.store.dnc_import import DEFAULT_GRACE_S, ImportOptions, ImportResult, Progress, import_file
+from screener.store.dnc_redis import AnyRedis
+from screener.store.dnc_versions import ImportBusy, iter_version
+
+DEFAULT_LIST = "internal"
+DEFAULT_REGION = "US"
+#: a registry list with no max age in the config is stale after this many days (FTC: re-scrub every 31 days)
+REGISTRY_MAX_AGE_DAYS = 31
+
+HELP = """\
+Do-Not-Call lists: the internal list (opt-outs, complaints; always blocks), campaign lists and registries
+(national, state, TPS). Lists live in Redis in a compact exact layout (about 1.4-2.5 bytes per number at
+registry density); a list does not have to be in the config to be imported, checked or exported.
+Numbers are read with --region as the default region (default US).
+"""
+
+CHECK_HELP = """\
+Is NUMBER on the list? Exit status like grep: 0 when the number IS listed, 1 when it is not, 2 on an
+error (invalid number, Redis unreachable...).
+"""
+
+IMPORT_HELP = """\
+Import a file into a list. .gz and .zip files are read directly; the file is streamed in constant memory.
+Formats: ftc = the FTC full-list flat file (one 10-digit number per line; "AAA,NNNNNNN" lines too; any line
+phonenumbers reads as a number of --region is accepted), e164 = one +E.164 number per line, csv = a CSV file
+whose number column is --column NAME (else the first column named like phone/number/tel).
+A full import (--replace, or into an empty list) builds a new version of the list beside the live one and
+switches in one step: lookups see the whole old list or the whole new one; the old version is freed after
+--grace seconds. An interrupted import leaves the live list untouched and can simply be run again.
+Without --replace, a non-empty list gets the file's numbers added. --changes reads a change list (CSV rows
+with the number and an add/delete flag: A/D, add/delete...) and applies it to the live list in one pass.
+Bad lines are counted and the first ones reported with their line numbers; they never stop the import.
+"""
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("dnc", help="(not built yet)")
-    p.set_defaults(func=lambda args: 2)
+    p: argparse.ArgumentParser = sub.add_parser("dnc", help="add, remove, check, import, list and export DNC lists",
+                                                description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, helptext, func in (("add", "put a number on a list", _add),
+                                 ("remove", "take a number off a list", _remove),
+                                 ("check", "is a number on a list? (exit 0 = listed, 1 = not listed, 2 = error)",
+                                  _check)):
+        a = actions.add_parser(name, help=helptext, description=CHECK_HELP if name == "check" else helptext,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        a.add_argument("number", metavar="NUMBER")
+        a.add_argument("--list", default=DEFAULT_LIST, metavar="NAME", help=f"the list (default: {DEFAULT_LIST})")
+        a.add_argument("--region", default=DEFAULT_REGION, metavar="CC",
+                       help=f"region for a national-format NUMBER (default: {DEFAULT_REGION})")
+        if name != "check":
+            a.add_argument("--source", default="cli", metavar="TEXT", help="provenance recorded with the change")
+        a.set_defaults(func=run_guarded(func))
+    i = actions.add_parser("import", help="import a file (full list, or --changes)", description=IMPORT_HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    i.add_argument("file", metavar="FILE")
+    i.add_argument("--list", required=True, metavar="NAME")
+    i.add_argument("--format", default="ftc", choices=[f.value for f in Format], help="file format (default: ftc)")
+    i.add_argument("--column", metavar="NAME", help="csv: the column that holds the number")
+    i.add_argument("--region", default=DEFAULT_REGION, metavar="CC", help="default region (default: US)")
+    i.add_argument("--source", default="", metavar="TEXT", help="provenance (default: the file name)")
+    mode = i.add_mutually_exclusive_group()
+    mode.add_argument("--replace", action="store_true", help="replace the list with the file, atomically")
+    mode.add_argument("--changes", action="store_true", help="the file is a change list (additions, deletions)")
+    i.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, metavar="S",
+                   help=f"seconds the old version stays after a replace (default: {DEFAULT_GRACE_S})")
+    i.add_argument("--show-bad", type=int, default=20, metavar="N", help="bad lines to report (default: 20)")
+    i.set_defaults(func=run_guarded(_import))
+    ls = actions.add_parser("lists", help="every list: kind, source, imported-at, age, count, version, stale?")
+    ls.set_defaults(func=run_guarded(_lists))
+    e = actions.add_parser("export", help="write a list's numbers (E.164, one per line) to FILE or stdout")
+    e.add_argument("file", nargs="?", metavar="FILE")
+    e.add_argument("--list", required=True, metavar="NAME")
+    e.add_argument("--format", default="e164", choices=["e164", "ftc"],
+                   help="e164 (default) or ftc (10 digits for +1 numbers)")
+    e.set_defaults(func=run_guarded(_export))
+
+
+def _optional_settings(args: argparse.Namespace) -> Settings | None:
+    try:
+        return load_cli_settings(args)
+    except Exception:  # the config is optional when --redis / SCREENER_REDIS_URL is given
+        return None
+
+
+@asynccontextmanager
+async def _redis(args: argparse.Namespace) -> AsyncIterator[AnyRedis]:
+    """Redis from --redis / SCREENER_REDIS_URL (no config needed), else from the config."""
+    url = getattr(args, "redis", None) or os.environ.get("SCREENER_REDIS_URL")
+    if not url:
+        url = redis_url(args, load_cli_settings(args))
+    client = open_redis(url, timeout_s=60.0 if args.action in ("import", "export") else 5.0)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def _e164(raw: str, region: str) -> str:
+    try:
+        info = normalize(raw, region)
+    except InvalidNumber as exc:
+        raise UsageError(f"invalid number {raw!r}: {exc.reason}") from None
+    if info.emergency:
+        raise UsageError(f"{raw!r} is an emergency number: it cannot be on a DNC list")
+    return info.e164
+
+
+async def _add(args: argparse.Namespace) -> int:
+    e164 = _e164(args.number, args.region)
+    async with _redis(args) as r:
+        added = await dnc.add_numbers(r, args.list, [e164], source=args.source)
+    print(f"{e164} {'added to' if added else 'was already on'} list {args.list}")
+    return 0
+
+
+async def _remove(args: argparse.Namespace) -> int:
+    e164 = _e164(args.number, args.region)
+    async with _redis(args) as r:
+        removed = await dnc.remove_numbers(r, args.list, [e164], source=args.source)
+    print(f"{e164} {'removed from' if removed else 'was not on'} list {args.list}")
+    return 0
+
+
+async def _check(args: argparse.Namespace) -> int:
+    e164 = _e164(args.number, args.region)
+    async with _redis(args) as r:
+        listed = await dnc.contains(r, args.list, e164)
+    print(f"{e164} {'is' if listed else 'is not'} on list {args.list}")
+    return 0 if listed else 1
+
+
+class _Bar:
+    """A progress bar with rate and ETA on a terminal; nothing otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last = 0.0
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if not self.tty or now - self.last < 0.2:
+            return
+        self.last = now
+        frac = min(1.0, p.bytes_done / p.bytes_total) if p.bytes_total else 0.0
+        rate = p.numbers / p.elapsed_s if p.elapsed_s > 0 else 0.0
+        eta = (p.elapsed_s / frac - p.elapsed_s) if frac > 0 else 0.0
+        bar = "#" * int(frac * 30)
+        self.stream.write(f"\r[{bar:<30}] {frac * 100:5.1f}%  {p.numbers:,} numbers  {rate / 1e6:.2f} M/s  "
+                          f"bad {p.bad:,}  ETA {int(eta) // 60}:{int(eta) % 60:02d} ")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.tty and self.last:
+            self.stream.write("\n")
+
+
+async def _import(args: argparse.Namespace) -> int:
+    if not os.path.isfile(args.file):
+        raise UsageError(f"no such file: {args.file}")
+    settings = _optional_settings(args)
+    conf = settings.lists.get(args.list) if settings else None
+    options = ImportOptions(fmt=Format(args.format), region=args.region, column=args.column,
+                            source=args.source or os.path.basename(args.file), replace=args.replace,
+                            changes=args.changes, kind=conf.kind.value if conf else "", grace_s=args.grace,
+                            keep_bad=max(0, args.show_bad))
+    bar = _Bar(sys.stderr)
+    try:
+        async with _redis(args) as r:
+            result = await import_file(r, args.list, args.file, options, progress=bar)
+    except ImportBusy as exc:
+        raise UsageError(str(exc)) from None
+    except ValueError as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
+    finally:
+        bar.done()
+    _summary(result, sys.stdout)
+    return 0
+
+
+def _summary(result: ImportResult, out: TextIO) -> None:
+    what = {"replace": f"new version {result.version} switched in"
+            + (f" (version {result.old_version} freed)" if result.old_version not in ("", result.version) else ""),
+            "edit": "numbers added to the live version", "changes": "change list applied to the live version"}
+    print(f"list {result.list_name}: {what.get(result.mode, result.mode)}", file=out)
+    print(f"  lines read {result.lines:,}; numbers {result.numbers:,}; added {result.added:,}; removed "
+          f"{result.removed:,}; bad lines {result.bad_count:,}; list count now {result.count:,}", file=out)
+    print(f"  {result.seconds:.2f} s, {result.rate:,.0f} numbers/s", file=out)
+    for bad in result.bad:
+        print(f"  bad line {bad.line_no}: {bad.text!r}: {bad.reason}", file=out)
+    if result.bad_count > len(result.bad):
+        print(f"  ... and {result.bad_count - len(result.bad):,} more bad lines", file=out)
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+async def _lists(args: argparse.Namespace) -> int:
+    settings = _optional_settings(args)
+    configured = settings.lists if settings else {}
+    async with _redis(args) as r:
+        names = sorted(set(await dnc.list_names(r)) | set(configured))
+        infos = await dnc.read_list_infos(r, names)
+    rows = [("NAME", "KIND", "SOURCE", "IMPORTED", "AGE", "COUNT", "VERSION", "STALE")]
+    now = time.time()
+    for name in names:
+        info, conf = infos[name], configured.get(name)
+        kind = conf.kind.value if conf else (info.kind or "?")
+        imported = info.state.imported_at
+        max_age = conf.max_age_days if conf else 0
+        if not max_age and kind == "registry":
+            max_age = REGISTRY_MAX_AGE_DAYS
+        if not max_age:
+            stale = "-"
+        elif imported is None:
+            stale = "yes (never imported)"
+        else:
+            stale = "yes" if now - imported > max_age * 86400 else "no"
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(imported)) + "Z" if imported else "-"
+        source = info.state.source or (conf.source if conf else "") or "-"
+        building = f" (importing v{info.building})" if info.building else ""
+        rows.append((name, kind, source, stamp, _age(now - imported) if imported else "-", f"{info.state.count:,}",
+                     info.state.version + building, stale))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    return 0
+
+
+async def _export(args: argparse.Namespace) -> int:
+    out: TextIO = open(args.file, "w") if args.file else sys.stdout  # noqa: SIM115
+    n = 0
+    try:
+        async with _redis(args) as r:
+            version = (await dnc.read_list_states(r, [args.list]))[args.list].version
+            async for e164 in iter_version(r, args.list, version):
+                out.write((e164[2:] if args.format == "ftc" and e164.startswith("+1") else e164) + "\n")
+                n += 1
+    finally:
+        if args.file:
+            out.close()
+    if args.file:
+        print(f"{n:,} numbers of list {args.list} written to {args.file}", file=sys.stderr)
+    return 0
