@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -229,9 +230,11 @@ class AsteriskSandbox:
         for name in LAB_FILES:
             shutil.copyfile(LAB_DIR / name, self.etc / name)
         extensions = (SHIPPED_DIR / "extensions.conf").read_text()
-        if self.global_vars:
-            lines = "".join(f"{k}={v}\n" for k, v in self.global_vars.items())
-            extensions = extensions.replace("[globals]\n", f"[globals]\n{lines}", 1)
+        for key, value in self.global_vars.items():
+            line = f"{key}={value}"
+            extensions, count = re.subn(rf"^{re.escape(key)}=.*$", line, extensions, count=1, flags=re.M)
+            if not count:
+                extensions = extensions.replace("[globals]\n", f"[globals]\n{line}\n", 1)
         extensions += "\n; --- lab only (screener.lab.sandbox) ---\n#include extensions_lab.conf\n"
         (self.etc / "extensions.conf").write_text(extensions)
         shutil.copyfile(SHIPPED_DIR / "extensions_screener.conf", self.etc / "extensions_screener.conf")
@@ -272,9 +275,13 @@ class AsteriskSandbox:
         return rows
 
     def global_var(self, name: str) -> str:
-        out = self.rx("dialplan show globals").splitlines()
-        for line in out:
+        """A global dialplan variable ("" when unset)."""
+        for line in self.rx("dialplan show globals").splitlines():
             key, _, value = line.strip().partition("=")
             if key == name:
                 return value
         return ""
+
+    def set_global(self, name: str, value: str) -> None:
+        """Change a global dialplan variable in the running Asterisk (e.g. SCREENER_AGI)."""
+        self.rx(f"dialplan set global {name} {value}")
