@@ -14,7 +14,6 @@ from screener.reasons import ReasonCode
 
 MIN_INTERVAL_DETAIL = "min interval"
 COOLDOWN_DETAIL = "cool-down after refusal"
-RATE_DETAIL = "calls per second"
 
 
 def _in_window(at_ms: int, now_ms: int, window_s: int) -> bool:
@@ -29,9 +28,13 @@ def _matches(attempt: Attempt, scope: FrequencyScope, plan: StorePlan) -> bool:
     return True
 
 
-def generated_detail(max_calls: int, window_s: int, scope: FrequencyScope) -> str:
-    """The detail of a frequency check that carries none: "3 per 86400s (subject)"."""
-    return f"{max_calls} per {window_s}s ({scope.value})"
+def generated_detail(max_calls: int, window_s: int) -> str:
+    """The detail of a frequency check that carries none: "3 per 86400s" (build_plan always sets one)."""
+    return f"{max_calls} per {window_s}s"
+
+
+def rate_detail(calls_per_second: int) -> str:
+    return f"{calls_per_second} calls/s"
 
 
 def evaluate(plan: StorePlan, facts: StoreFacts, now_ms: int) -> list[Reason]:
@@ -49,7 +52,7 @@ def evaluate(plan: StorePlan, facts: StoreFacts, now_ms: int) -> list[Reason]:
             if _in_window(attempt.at_ms, now_ms, freq.window_s) and _matches(attempt, freq.scope, plan)
         )
         if count >= freq.max_calls:
-            detail = freq.detail or generated_detail(freq.max_calls, freq.window_s, freq.scope)
+            detail = freq.detail or generated_detail(freq.max_calls, freq.window_s)
             reasons.append(Reason(ReasonCode.FREQUENCY_LIMIT, detail))
     if plan.min_interval_s > 0 and any(
         _in_window(attempt.at_ms, now_ms, plan.min_interval_s) for attempt in facts.attempts
@@ -62,5 +65,5 @@ def evaluate(plan: StorePlan, facts: StoreFacts, now_ms: int) -> list[Reason]:
     ):
         reasons.append(Reason(ReasonCode.FREQUENCY_LIMIT, COOLDOWN_DETAIL))
     if plan.calls_per_second > 0 and facts.rate_count >= plan.calls_per_second:
-        reasons.append(Reason(ReasonCode.RATE_LIMIT, RATE_DETAIL))
+        reasons.append(Reason(ReasonCode.RATE_LIMIT, rate_detail(plan.calls_per_second)))
     return reasons

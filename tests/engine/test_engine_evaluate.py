@@ -7,7 +7,7 @@ import pytest
 from screener.config.settings import FrequencyScope
 from screener.decision import Reason
 from screener.engine import evaluate
-from screener.engine.evaluate import COOLDOWN_DETAIL, MIN_INTERVAL_DETAIL, RATE_DETAIL
+from screener.engine.evaluate import COOLDOWN_DETAIL, MIN_INTERVAL_DETAIL
 from screener.engine.facts import Attempt, StoreFacts
 from screener.engine.plan import DncCheck, FrequencyCheck, StorePlan
 from screener.reasons import ReasonCode as R
@@ -120,7 +120,7 @@ def test_every_frequency_limit_that_applies_is_reported_with_its_detail() -> Non
     ))  # fmt: skip
     assert evaluate(plan, StoreFacts(attempts=ATTEMPTS), NOW) == [
         Reason(R.FREQUENCY_LIMIT, "3 per 24h (subject) FL: F.S. 501.616(6)"),
-        Reason(R.FREQUENCY_LIMIT, "2 per 3600s (any)"),  # generated when the check has no detail
+        Reason(R.FREQUENCY_LIMIT, "2 per 3600s"),  # generated when the check has no detail
     ]
 
 
@@ -149,7 +149,7 @@ def test_refusal_cool_down(cooldown_s: int, last_ms: int | None, blocked: bool) 
 @pytest.mark.parametrize(("cps", "count", "blocked"), [(0, 1000, False), (5, 4, False), (5, 5, True), (5, 9, True)])
 def test_rate_limit(cps: int, count: int, blocked: bool) -> None:
     plan = StorePlan("c", "s", calls_per_second=cps)
-    expected = [Reason(R.RATE_LIMIT, RATE_DETAIL)] if blocked else []
+    expected = [Reason(R.RATE_LIMIT, f"{cps} calls/s")] if blocked else []
     assert evaluate(plan, StoreFacts(rate_count=count), NOW) == expected
 
 
