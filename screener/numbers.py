@@ -86,8 +86,13 @@ def normalize(raw: str, default_region: str) -> NumberInfo:
     Accepts "+E.164", national formats and the "00"/"011" international prefixes phonenumbers knows
     for ``default_region``; spaces, dashes, dots and parentheses are ignored. An emergency number of
     ``default_region`` (911, 112, 110, 999...) returns ``emergency=True`` with ``e164`` = its digits.
+    Results are cached (numbers are immutable facts; a dialer retries the same numbers).
     """
-    region = default_region.upper()
+    return _normalize(raw, default_region.upper())
+
+
+@lru_cache(maxsize=8192)
+def _normalize(raw: str, region: str) -> NumberInfo:
     cleaned = _SEPARATORS.sub("", raw)
     if not cleaned:
         raise InvalidNumber(raw, f"{raw!r} is empty: no digits to dial")
@@ -142,12 +147,12 @@ def _subdivision(parsed: phonenumbers.PhoneNumber, region: str | None) -> str | 
     """The state or province of a US/CA number's area code, or None (unknown, or several)."""
     if region not in ("US", "CA"):
         return None
-    description = geocoder.description_for_number(parsed, "en")
-    code = subdivision_from_description(description)
+    # the area code's own entry ("Florida", "New York, NY"); the number's longest-prefix description
+    # (a city, sometimes without its state) only when the area code has none
+    area_code = str(parsed.national_number)[:3]
+    code = subdivision_from_description(GEOCODE_DATA.get("1" + area_code, {}).get("en", ""))
     if code is None:
-        # a city without its state: fall back to the area code's own description
-        area_code = str(parsed.national_number)[:3]
-        code = subdivision_from_description(GEOCODE_DATA.get("1" + area_code, {}).get("en", ""))
+        code = subdivision_from_description(geocoder.description_for_number(parsed, "en"))
     allowed = US_SUBDIVISIONS if region == "US" else CA_SUBDIVISIONS
     return code if code in allowed else None
 
