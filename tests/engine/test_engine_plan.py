@@ -112,3 +112,14 @@ def test_state_rules_only_apply_to_that_state() -> None:
 def test_unknown_list_is_an_error_not_a_silent_skip() -> None:
     with pytest.raises(KeyError, match="nope"):
         build_plan(NY, campaign(dnc_lists=("internal", "nope")), US, LISTS)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(90, "90s"), (60, "1m"), (1800, "30m"), (3600, "1h"), (86_400, "24h"), (172_800, "2d"), (604_800, "7d"),
+     (5400, "90m"), (0, "0s")],
+)  # fmt: skip
+def test_format_duration(seconds: int, text: str) -> None:
+    from screener.engine.text import format_duration
+
+    assert format_duration(seconds) == text

@@ -312,3 +312,10 @@ def test_reasons_come_in_canonical_order() -> None:
                    at("2026-02-15 12:30", "Asia/Shanghai"))  # fmt: skip
     assert codes(pre) == [R.DNC_LIST_STALE, R.QUIET_HOURS, R.HOLIDAY]
     assert pre.blocks
+
+
+def test_province_rules_apply_to_canadian_numbers() -> None:
+    policy = replace(CA, regions={"QC": Rules(hours=every_day("10:00-20:00"), source="house rule")})
+    montreal = "+15145550100"
+    assert codes(check(montreal, policy, at("2026-12-02 09:30", "America/Toronto"), "CA")) == [R.OUTSIDE_CALLING_HOURS]
+    assert codes(check(TORONTO, policy, at("2026-12-02 09:30", "America/Toronto"), "CA")) == []
