@@ -251,3 +251,16 @@ async def contains(redis: AnyRedis, list_name: str, e164: str) -> bool:
     """True when the number is in the list's live version."""
     version = text(await redis.hget(keys.dnc_meta_key(list_name), "version")) or EMPTY_VERSION
     return await contains_in(redis, list_name, version, e164)
+
+
+async def contains_many(redis: AnyRedis, list_name: str, e164s: Sequence[str], *,
+                        version: str | None = None) -> list[bool]:
+    """Each number's membership in the list (live version unless given), in one pipeline (a list scrub)."""
+    if version is None:
+        version = text(await redis.hget(keys.dnc_meta_key(list_name), "version")) or EMPTY_VERSION
+    await _LOOKUP.ensure(redis)
+    pipe = pipeline(redis)
+    for e164 in e164s:
+        tag_key, block_key, tag_sfx, block_sfx = lookup_keys(list_name, version, e164)
+        _LOOKUP.queue(pipe, [tag_key, block_key], [tag_sfx, block_sfx])
+    return [bool(r) for r in await pipe.execute()]

@@ -175,15 +175,20 @@ local function dnc_split_tag(tagkey, maxn)
     g[#g + 1] = n
   end
   table.sort(order, function(x, y) return #groups[x] > #groups[y] end)
-  local remaining = #members
+  -- a set that outgrew its intset never shrinks back to one: rebuild the tag set from what stays in it
+  local remaining, keep = #members, {}
   for _, b in ipairs(order) do
-    if remaining <= maxn / 2 then break end
-    local bk = tagkey .. ':' .. string.format('%03d', b)
-    for _, n in ipairs(groups[b]) do
-      redis.call('SREM', tagkey, n)
-      dnc_block_add(bk, n % 10000, maxn)
+    if remaining > maxn / 2 then
+      local bk = tagkey .. ':' .. string.format('%03d', b)
+      for _, n in ipairs(groups[b]) do dnc_block_add(bk, n % 10000, maxn) end
+      remaining = remaining - #groups[b]
+    else
+      for _, n in ipairs(groups[b]) do keep[#keep + 1] = n end
     end
-    remaining = remaining - #groups[b]
+  end
+  redis.call('DEL', tagkey)
+  for i = 1, #keep, 500 do
+    redis.call('SADD', tagkey, unpack(keep, i, math.min(i + 499, #keep)))
   end
 end
 local function dnc_add(tagkey, rest, maxn)
@@ -229,7 +234,16 @@ return net
 MERGE_BLOCK_LUA = MUTATE_FUNCS_LUA + """
 local maxn = tonumber(ARGV[1])
 local added = 0
-if ARGV[2] == 'b' then
+local t = redis.call('TYPE', KEYS[1])['ok']
+if ARGV[2] == 'b' and t ~= 'set' then
+  -- bitmap into a bitmap (or nothing): OR it in through a scratch key of the same slot
+  local before = redis.call('BITCOUNT', KEYS[1])
+  local scratch = KEYS[1] .. ':merge'
+  redis.call('SET', scratch, ARGV[3])
+  redis.call('BITOP', 'OR', KEYS[1], KEYS[1], scratch)
+  redis.call('DEL', scratch)
+  return redis.call('BITCOUNT', KEYS[1]) - before
+elseif ARGV[2] == 'b' then
   local bm = ARGV[3]
   for i = 1, #bm do
     local byte = string.byte(bm, i)
