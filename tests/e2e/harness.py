@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from screener.embedded_redis import EmbeddedRedis
 from screener.lab import AsteriskSandbox
 from screener.lab.rtp import RtpListener
-from screener.lab.sipp import CARRIER_IP, CallResult, SippUas, place_call
+from screener.lab.sipp import AGENT_IP, CARRIER_IP, CallResult, SippUas, place_call
 from screener.store import audit, dnc, keys
 from screener.store.audit import AuditEntry
 
@@ -144,13 +144,15 @@ class Lab:
     server: ServerProcess
 
     def call(self, number: str, *, callee: str = "uas_answer.xml", press_after_ms: int = 500,
-             timeout_s: float = 60.0, **agent: str) -> Call:
+             timeout_s: float = 60.0, ip: str = AGENT_IP, campaign: str = "", caller_user: str = "agent",
+             caller_name: str = "Agent") -> Call:
         """Place one call from the agent (or ``ip=DIALER_IP, campaign=...``) to ``number``; the callee runs
         ``callee`` behind the carrier trunk and is stopped before this returns."""
         with RtpListener(CARRIER_IP) as rtp:
             keys = {"rtp_ip": CARRIER_IP, "rtp_port": str(rtp.port), "digit": "9"}
             with SippUas(callee, self.workdir, keys=keys, pause_ms=press_after_ms) as uas:
-                result = place_call(number, self.workdir, timeout_s=timeout_s, **agent)  # type: ignore[arg-type]
+                result = place_call(number, self.workdir, timeout_s=timeout_s, ip=ip, campaign=campaign,
+                                    caller_user=caller_user, caller_name=caller_name)
                 time.sleep(0.3)  # let the callee log the last message (BYE/200)
         return Call(result=result, callee=uas, rtp=rtp)
 

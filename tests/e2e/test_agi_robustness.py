@@ -50,11 +50,11 @@ def test_injection_through_caller_id_and_exten_sets_nothing_and_the_next_call_is
     assert lab.sandbox.global_var("INJECTED") == ""
     attempts = [
         # caller ID: quotes and backslashes in the display name, escaped newlines in the user part
-        dict(caller_name='Mal\\"ory\\\\ \\"x', caller_user="1%0aSET%20VARIABLE%20GLOBAL(INJECTED)%20yes%0a"),
-        dict(caller_name="a%0d%0aEXEC%20System%20touch", caller_user="2%22%0a%0a"),
+        ('Mal\\"ory\\\\ \\"x', "1%0aSET%20VARIABLE%20GLOBAL(INJECTED)%20yes%0a"),
+        ("a%0d%0aEXEC%20System%20touch", "2%22%0a%0a"),
     ]
-    for n, agent in enumerate(attempts):
-        call = lab.call(f"1212555013{n}", callee="uas_ring_busy.xml", **agent)
+    for n, (name, user) in enumerate(attempts):
+        call = lab.call(f"1212555013{n}", callee="uas_ring_busy.xml", caller_name=name, caller_user=user)
         assert call.result.final_status in (486, 403), call.result.output
     # EXTEN: percent-encoded newline and a second dial target after the digits
     for n, exten in enumerate(["12125550140%0aSET%20VARIABLE%20GLOBAL(INJECTED)%201",
