@@ -112,13 +112,35 @@ def _normalize(raw: str, region: str) -> NumberInfo:
     number_region = phonenumbers.region_code_for_number(parsed)
     if not number_region or number_region == "001" or number_region == "ZZ":
         number_region = None
-    return NumberInfo(
-        raw=raw,
-        e164=e164,
-        region=number_region,
-        subdivision=_subdivision(parsed, number_region),
-        time_zones=_time_zones(parsed, number_region),
-    )
+    subdivision, zones = _where(e164, parsed, number_region)
+    return NumberInfo(raw=raw, e164=e164, region=number_region, subdivision=subdivision, time_zones=zones)
+
+
+#: phonenumbers' time-zone and geocoding prefixes are at most 7 digits long (1 + NPA + NXX for North
+#: America), so every number that shares all but its last 4 digits, when at least 7 remain, shares them
+_PREFIX_DIGITS = 7
+
+
+def _where(e164: str, parsed: phonenumbers.PhoneNumber, region: str | None) -> tuple[str | None, tuple[str, ...]]:
+    """(subdivision, time zones) of a number, cached per prefix of all but its last 4 digits."""
+    prefix = e164[:-4]
+    if len(prefix) - 1 >= _PREFIX_DIGITS:
+        return _where_cached(prefix, region, parsed)
+    return _subdivision(parsed, region), _time_zones(parsed, region)
+
+
+_where_cache: dict[tuple[str, str | None], tuple[str | None, tuple[str, ...]]] = {}
+
+
+def _where_cached(prefix: str, region: str | None,
+                  parsed: phonenumbers.PhoneNumber) -> tuple[str | None, tuple[str, ...]]:
+    key = (prefix, region)
+    found = _where_cache.get(key)
+    if found is None:
+        if len(_where_cache) >= 65_536:
+            _where_cache.clear()
+        found = _where_cache[key] = (_subdivision(parsed, region), _time_zones(parsed, region))
+    return found
 
 
 def mask(e164: str) -> str:
