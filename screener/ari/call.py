@@ -1,0 +1,431 @@
+"""One call through the Stasis application: screen, block or dial, disclose, opt out or bridge, tear down.
+
+Each call owns one asyncio queue and one task; the app routes every event of the call's channels into the
+queue in WebSocket order, so the call sees its events one at a time and in order. The flow is linear
+code: each step awaits REST calls, then waits for the events it needs, with a deadline on every wait.
+Whatever happens (hang-up, error, cancellation), ``_teardown`` hangs up the legs still alive and destroys
+the bridge: no channel or bridge is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from screener.ari.client import AriClient, AriError, AriNotFound, new_id
+from screener.ari.contract import AppOptions, ScreenerLike
+from screener.ari.events import (
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    ChannelHangupRequest,
+    ChannelStateChange,
+    Dial,
+    Event,
+    PlaybackEvent,
+    Reconnected,
+    StasisEnd,
+    StasisStart,
+)
+from screener.config.settings import Campaign
+from screener.decision import Decision, Reason, ScreenRequest
+from screener.numbers import mask
+from screener.reasons import ReasonCode, Verdict
+from screener.service import DisclosureEvent
+
+log = logging.getLogger("screener.ari.call")
+
+_CAMPAIGN_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+_NUMBER_CHARS = set("+0123456789")
+#: Dial statuses that end the attempt, and the hang-up reason the agent gets for each
+_DIAL_FAILURES = {"BUSY": "busy", "NOANSWER": "no_answer", "CONGESTION": "congestion",
+                  "CHANUNAVAIL": "congestion", "CANCEL": "normal"}
+
+
+def clean(value: str, allowed: set[str], max_chars: int = 64) -> str:
+    return "".join(ch for ch in value if ch in allowed)[:max_chars]
+
+
+class Outcome(StrEnum):
+    """How a call ended, from the application's side (logged, and returned for tests)."""
+
+    BLOCKED = "blocked"
+    BRIDGED = "bridged"
+    OPTED_OUT = "opted_out"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    CALLEE_FAILED = "callee_failed"
+    AGENT_HUNG_UP = "agent_hung_up"
+    CALLEE_HUNG_UP = "callee_hung_up"
+    FAILED = "failed"
+
+
+#: hang-up causes (Q.850) of a callee that did not answer: the outcome, and the agent's hang-up reason
+_CAUSES = {17: (Outcome.BUSY, "busy"), 18: (Outcome.NO_ANSWER, "no_answer"), 19: (Outcome.NO_ANSWER, "no_answer")}
+
+
+class _Ended(Exception):
+    """A leg the flow needs is gone: stop the flow, tear down."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class CallArgs:
+    """The Stasis arguments: Stasis(app,<number>,<campaign>,<trunk>), filtered again here."""
+
+    number: str
+    campaign: str
+    trunk: str
+
+    @classmethod
+    def parse(cls, start: StasisStart) -> CallArgs:
+        args = [*start.args, "", "", ""]
+        number = clean(args[0], _NUMBER_CHARS) or clean(start.channel.dialplan_exten, _NUMBER_CHARS)
+        return cls(number=number, campaign=clean(args[1], _CAMPAIGN_CHARS), trunk=clean(args[2], _CAMPAIGN_CHARS))
+
+
+class Call:
+    """The state machine of one call (the agent's channel that entered Stasis, and the callee leg it creates)."""
+
+    def __init__(self, start: StasisStart, client: AriClient, screener: ScreenerLike, options: AppOptions,
+                 register: Callable[[str, Call], None], unregister: Callable[[str], None]) -> None:
+        self.agent = start.channel
+        self.args = CallArgs.parse(start)
+        self.client = client
+        self.screener = screener
+        self.options = options
+        self._register = register
+        self._unregister = unregister
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.callee_id: str | None = None
+        self.bridge_id: str | None = None
+        self.playback_id: str | None = None
+        self.gone: set[str] = set()
+        #: the first hang-up cause seen per channel
+        self.causes: dict[str, int] = {}
+        self.outcome: Outcome | None = None
+        self.decision: Decision | None = None
+        self._agent_reason: dict[str, str | int] = {"reason": "normal"}
+        self._answered_at: float | None = None
+        self._dialed_at: float | None = None
+        self._evidence: DisclosureEvent | None = None
+        register(self.agent.id, self)
+
+    @property
+    def label(self) -> str:
+        return f"{mask(self.args.number) or '-'} ({self.args.campaign or '-'}, {self.agent.id})"
+
+    def feed(self, event: Event) -> None:
+        self.queue.put_nowait(event)
+
+    # -- the flow --------------------------------------------------------------------------------------
+
+    async def run(self) -> Outcome:
+        try:
+            self.outcome = await self._flow()
+        except _Ended as ended:
+            self.outcome = ended.outcome
+        except AriError as exc:
+            self.outcome = Outcome.AGENT_HUNG_UP if self.agent.id in self.gone else Outcome.FAILED
+            log.warning("call %s: %s", self.label, exc)
+        except asyncio.CancelledError:
+            self.outcome = Outcome.FAILED
+            log.warning("call %s: cancelled (shutting down)", self.label)
+            await self._teardown()
+            raise
+        except Exception:
+            self.outcome = Outcome.FAILED
+            log.exception("call %s: failed", self.label)
+        await self._teardown()
+        log.info("call %s: %s", self.label, self.outcome.value)
+        return self.outcome
+
+    async def _flow(self) -> Outcome:
+        decision = await self._decide()
+        self.decision = decision
+        if not decision.allowed:
+            await self._block(decision)
+            return Outcome.BLOCKED
+        campaign = self.screener.settings.campaigns.get(decision.campaign)
+        if campaign is None:  # the config changed under the call: fail closed
+            await self._block(decision)
+            return Outcome.BLOCKED
+        await self._place(decision)
+        opted_out = await self._disclose(decision, campaign)
+        if opted_out:
+            return Outcome.OPTED_OUT
+        await self._bridge()
+        return await self._until_hangup()
+
+    async def _decide(self) -> Decision:
+        request = ScreenRequest(dialed=self.args.number, campaign=self.args.campaign, source="ari",
+                                call_id=self.agent.id, agent=self.agent.name or None,
+                                trunk=self.args.trunk or None, caller_id=self.agent.caller_number or None)
+        budget = self.options.decision_timeout(self.screener.settings)
+        try:
+            async with asyncio.timeout(budget):
+                decision = await self.screener.screen(request)
+        except Exception as exc:  # never let a failure through: block
+            detail = "decision timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}"
+            log.error("call %s: no decision (%s): blocked", self.label, detail)
+            return _blocked(request, ReasonCode.SCREENING_UNAVAILABLE, detail)
+        if decision.allowed and not self.args.trunk:
+            log.error("call %s: SCREENER_TRUNK is empty: blocked", self.label)
+            return _blocked(request, ReasonCode.SCREENING_UNAVAILABLE, "no trunk")
+        return decision
+
+    async def _block(self, decision: Decision) -> None:
+        """'This call is not permitted' to the agent (early media), then hang up with cause 21 (SIP 403)."""
+        log.info("call %s: blocked: %s", self.label, ",".join(c.value for c in decision.codes))
+        self._agent_reason = {"reason_code": 21}
+        try:
+            await self.client.progress(self.agent.id)
+            pb = new_id("playback")
+            self.playback_id = pb
+            await self.client.play(self.agent.id, f"sound:{self.options.prompt_prefix}/blocked-en", pb)
+            await self._wait(lambda e: isinstance(e, PlaybackEvent) and e.type == "PlaybackFinished"
+                             and e.playback_id == pb, self.options.blocked_prompt_timeout_s)
+        except AriError as exc:
+            log.warning("call %s: blocked prompt not played: %s", self.label, exc)
+        self.playback_id = None
+
+    async def _place(self, decision: Decision) -> None:
+        """Create the callee leg (id registered first), ring the agent, dial, wait for the answer."""
+        callee = new_id("callee")
+        self.callee_id = callee
+        self._register(callee, self)
+        variables: dict[str, str] = {}
+        if decision.caller_id:
+            cid = clean(decision.caller_id, _NUMBER_CHARS)
+            variables = {"CALLERID(num)": cid, "CONNECTEDLINE(num,i)": cid}
+        endpoint = f"PJSIP/{decision.number}@{self.args.trunk}"
+        await self.client.create_channel(callee, endpoint, originator=self.agent.id, variables=variables)
+        await self.client.ring(self.agent.id)
+        await self.client.dial(callee, timeout_s=self.options.ring_timeout_s)
+        self._dialed_at = time.monotonic()
+        event = await self._wait(self._answer_or_failure, self.options.ring_timeout_s + 5, callee_needed=True)
+        if event is None:
+            self._agent_reason = {"reason": "no_answer"}
+            raise _Ended(Outcome.NO_ANSWER)
+        if isinstance(event, Dial) and event.dialstatus in _DIAL_FAILURES:
+            self._agent_reason = {"reason": _DIAL_FAILURES[event.dialstatus]}
+            raise _Ended({"BUSY": Outcome.BUSY, "NOANSWER": Outcome.NO_ANSWER}.get(
+                event.dialstatus, Outcome.CALLEE_FAILED))
+        self._answered_at = time.monotonic()
+
+    def _answer_or_failure(self, event: Event) -> bool:
+        if isinstance(event, Dial) and event.peer.id == self.callee_id:
+            return event.dialstatus == "ANSWER" or event.dialstatus in _DIAL_FAILURES
+        return isinstance(event, ChannelStateChange) and event.channel.id == self.callee_id \
+            and event.channel.state == "Up"
+
+    async def _disclose(self, decision: Decision, campaign: Campaign) -> bool:
+        """Play the disclosure to the callee only; True when the callee pressed the opt-out digit."""
+        assert self.callee_id is not None and self._answered_at is not None
+        callee, digit = self.callee_id, campaign.opt_out_digit
+        prompt, language = self._prompt(decision, campaign)
+        pb = new_id("playback")
+        self.playback_id = pb
+        self._evidence = DisclosureEvent(number=decision.number, campaign=campaign.name, call_id=self.agent.id,
+                                         answer_to_prompt_ms=None, prompt_finished=False, opted_out=False,
+                                         language=language, source="ari")
+        await self.client.play(callee, f"sound:{prompt}", pb)
+        started_ms: int | None = None
+        finished = False
+        deadline = time.monotonic() + self.options.prompt_timeout_s
+        opted = False
+        while True:
+            remaining = deadline - time.monotonic()
+            event = await self._wait(lambda e: True, remaining, callee_needed=True)
+            if event is None:
+                break
+            if isinstance(event, PlaybackEvent) and event.playback_id == pb:
+                if event.type == "PlaybackStarted" and started_ms is None:
+                    started_ms = int((time.monotonic() - self._answered_at) * 1000)
+                elif event.type == "PlaybackFinished":
+                    finished = event.state != "failed"
+                    self.playback_id = None
+                    deadline = time.monotonic() + self.options.opt_out_window_s
+            elif isinstance(event, ChannelDtmfReceived) and event.channel.id == callee and event.digit == digit:
+                opted = True
+                break
+            self._evidence = self._evidence_now(started_ms, finished, False)
+        self._evidence = self._evidence_now(started_ms, finished, opted)
+        if not opted:
+            await self._record_evidence()
+            return False
+        await self._opt_out(decision, campaign, language)
+        return True
+
+    def _evidence_now(self, started_ms: int | None, finished: bool, opted: bool) -> DisclosureEvent:
+        assert self._evidence is not None
+        ev = self._evidence
+        return DisclosureEvent(number=ev.number, campaign=ev.campaign, call_id=ev.call_id,
+                               answer_to_prompt_ms=started_ms, prompt_finished=finished, opted_out=opted,
+                               language=ev.language, source=ev.source)
+
+    def _prompt(self, decision: Decision, campaign: Campaign) -> tuple[str, str]:
+        if campaign.disclosures:
+            first = campaign.disclosures[0]
+            return (first.recording or f"{self.options.prompt_prefix}/{campaign.name}-{first.language}",
+                    first.language)
+        return f"{self.options.prompt_prefix}/{campaign.name}-en", "en"
+
+    async def _opt_out(self, decision: Decision, campaign: Campaign, language: str) -> None:
+        """Redis acknowledges the opt-out FIRST; then the confirmation to the callee; then both legs end."""
+        assert self.callee_id is not None
+        if self.playback_id is not None:
+            with contextlib.suppress(AriError):  # it may have just finished
+                await self.client.stop_playback(self.playback_id)
+            self.playback_id = None
+        try:
+            async with asyncio.timeout(self.options.opt_out_timeout_s):
+                await self.screener.opt_out(decision.number, campaign.name, source="ari", call_id=self.agent.id)
+            log.info("call %s: opt-out recorded", self.label)
+        except Exception:
+            log.critical("call %s: OPT-OUT NOT RECORDED: the call is ended anyway; add the number by hand with "
+                         "`screener dnc add`", self.label, exc_info=True)
+        await self._record_evidence()
+        if self.callee_id in self.gone:
+            return
+        pb = new_id("playback")
+        try:
+            await self.client.play(self.callee_id, f"sound:{self.options.prompt_prefix}/optout-{language}", pb)
+            await self._wait(lambda e: isinstance(e, PlaybackEvent) and e.type == "PlaybackFinished"
+                             and e.playback_id == pb, self.options.blocked_prompt_timeout_s, callee_needed=True)
+        except (AriError, _Ended):
+            pass
+
+    async def _record_evidence(self) -> None:
+        evidence, self._evidence = self._evidence, None
+        if evidence is None:
+            return
+        try:
+            async with asyncio.timeout(self.options.record_timeout_s):
+                await self.screener.record_disclosure(evidence)
+        except Exception:
+            log.exception("call %s: disclosure evidence not recorded", self.label)
+
+    async def _bridge(self) -> None:
+        """A mixing bridge with both legs; the agent is answered only now."""
+        assert self.callee_id is not None
+        bridge = new_id("bridge")
+        self.bridge_id = bridge
+        await self.client.create_bridge(bridge)
+        await self.client.answer(self.agent.id)
+        await self.client.add_channels(bridge, [self.agent.id, self.callee_id])
+        log.info("call %s: bridged", self.label)
+
+    async def _until_hangup(self) -> Outcome:
+        while True:
+            await self._wait(lambda e: False, None, callee_needed=True)
+
+    # -- events ---------------------------------------------------------------------------------------
+
+    async def _wait(self, wanted: Callable[[Event], bool], timeout_s: float | None, *,
+                    callee_needed: bool = False) -> Event | None:
+        """The next event matching ``wanted``; None at the deadline; _Ended when a needed leg is gone."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            self._check_legs(callee_needed)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return None
+            try:
+                async with asyncio.timeout(remaining):
+                    event = await self.queue.get()
+            except TimeoutError:
+                return None
+            await self._track(event)
+            self._check_legs(callee_needed)
+            if wanted(event):
+                return event
+
+    def _check_legs(self, callee_needed: bool) -> None:
+        if self.agent.id in self.gone:
+            raise _Ended(Outcome.BRIDGED if self.bridge_id else Outcome.AGENT_HUNG_UP)
+        if callee_needed and self.callee_id is not None and self.callee_id in self.gone:
+            if self.bridge_id:
+                raise _Ended(Outcome.BRIDGED)
+            if self._answered_at is None:  # it never answered: tell the agent why (busy: SIP 486)
+                outcome, reason = _CAUSES.get(self.causes.get(self.callee_id, 0),
+                                              (Outcome.CALLEE_FAILED, "normal"))
+                rang = time.monotonic() - (self._dialed_at or time.monotonic())
+                if outcome is Outcome.CALLEE_FAILED and rang >= self.options.ring_timeout_s - 0.5:
+                    outcome, reason = Outcome.NO_ANSWER, "no_answer"  # Asterisk's dial timeout ended it
+                self._agent_reason = {"reason": reason}
+                raise _Ended(outcome)
+            raise _Ended(Outcome.CALLEE_HUNG_UP)
+
+    async def _track(self, event: Event) -> None:
+        if isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
+            self.gone.add(event.channel.id)
+            if isinstance(event, ChannelHangupRequest | ChannelDestroyed) and event.cause:
+                self.causes.setdefault(event.channel.id, event.cause)
+        elif isinstance(event, Reconnected):
+            await self._resync()
+
+    async def _resync(self) -> None:
+        """After a WebSocket gap: ask Asterisk which of our channels still exist."""
+        for channel_id in (self.agent.id, self.callee_id):
+            if channel_id is None or channel_id in self.gone:
+                continue
+            try:
+                await self.client.get_channel(channel_id)
+            except AriNotFound:
+                self.gone.add(channel_id)
+            except AriError as exc:
+                log.warning("call %s: resync of %s failed: %s", self.label, channel_id, exc)
+
+    # -- teardown -------------------------------------------------------------------------------------
+
+    async def _teardown(self) -> None:
+        """Hang up every leg still alive, destroy the bridge, unregister the ids. Never raises."""
+        await self._record_evidence()
+        legs: list[tuple[str, dict[str, str | int]]] = []
+        if self.callee_id is not None:
+            legs.append((self.callee_id, {"reason": "normal"}))
+        legs.append((self.agent.id, self._agent_reason))
+        for channel_id, reason in legs:
+            if channel_id in self.gone:
+                continue
+            try:
+                await self.client.hangup(channel_id, reason=_str(reason.get("reason")),
+                                         reason_code=_int(reason.get("reason_code")))
+            except AriNotFound:
+                pass
+            except AriError as exc:
+                log.warning("call %s: hang-up of %s failed: %s", self.label, channel_id, exc)
+            self.gone.add(channel_id)
+        if self.bridge_id is not None:
+            try:
+                await self.client.destroy_bridge(self.bridge_id)
+            except AriNotFound:
+                pass
+            except AriError as exc:
+                log.warning("call %s: bridge %s not destroyed: %s", self.label, self.bridge_id, exc)
+        self._unregister(self.agent.id)
+        if self.callee_id is not None:
+            self._unregister(self.callee_id)
+
+
+def _str(value: str | int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: str | int | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _blocked(request: ScreenRequest, code: ReasonCode, detail: str) -> Decision:
+    from datetime import UTC, datetime
+
+    return Decision(verdict=Verdict.BLOCK, reasons=(Reason(code, detail),), number=request.dialed,
+                    campaign=request.campaign, decided_at=datetime.now(UTC), config_version="", dry_run=False)

@@ -1,0 +1,256 @@
+"""ARI in the real Asterisk sandbox: the ARI dialplan and an agents' endpoint installed into a running
+sandbox, the Stasis application running in a thread (a real Screener on a real Redis), and a TCP proxy
+between the application and Asterisk that a test can cut to drop the WebSocket.
+
+The sandbox's own files are not changed: the ARI pieces are written into its root at run time and loaded
+with ``dialplan reload`` / ``module reload res_pjsip.so``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from screener.ari import AppOptions, Backoff, StasisApp
+from screener.ari.client import AriClient
+from screener.config.settings import AriSettings, Secret, Settings
+from screener.config.watch import ConfigHolder
+from screener.decision import Decision, ScreenRequest
+from screener.lab import AsteriskSandbox
+from screener.service import DisclosureEvent, Screener, connect
+
+REPO = Path(__file__).resolve().parents[2]
+ARI_DIALPLAN = REPO / "asterisk" / "extensions_screener_ari.conf"
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+#: the agents whose calls enter [screener-outbound-ari] (lab only)
+ARI_AGENT_IP = "127.0.0.6"
+ARI_USER = "screener"
+ARI_PASSWORD = "secret"  # the sandbox's lab password (asterisk/sandbox/ari.conf)
+
+_ENDPOINT = """
+; --- lab only (tests/ari/lab.py): agents whose calls go through the ARI application ---
+[agents-ari]
+type=endpoint
+context=screener-outbound-ari
+set_var=SCREENER_CAMPAIGN=lab
+disallow=all
+allow=ulaw
+dtmf_mode=info
+direct_media=no
+
+[agents-ari-identify]
+type=identify
+endpoint=agents-ari
+match={ip}
+"""
+
+
+def install_ari(sandbox: AsteriskSandbox, *, agent_ip: str = ARI_AGENT_IP) -> None:
+    """Put the shipped ARI dialplan and an ``agents-ari`` endpoint into the running sandbox and load them."""
+    etc = sandbox.etc
+    shutil.copyfile(ARI_DIALPLAN, etc / ARI_DIALPLAN.name)
+    extensions = (etc / "extensions.conf").read_text()
+    if f"#include {ARI_DIALPLAN.name}" not in extensions:
+        (etc / "extensions.conf").write_text(extensions + f"\n#include {ARI_DIALPLAN.name}\n")
+    pjsip = (etc / "pjsip.conf").read_text()
+    if "[agents-ari]" not in pjsip:
+        (etc / "pjsip.conf").write_text(pjsip + _ENDPOINT.format(ip=agent_ip))
+    sandbox.rx("dialplan reload")
+    sandbox.rx("module reload res_pjsip.so")
+    out = sandbox.rx("dialplan show screener-outbound-ari")
+    assert "Stasis(" in out, out
+    assert "agents-ari" in sandbox.rx("pjsip show endpoints")
+
+
+def scenario(name: str) -> str:
+    """An absolute scenario path (screener.lab.sipp.scenario() accepts it as its name)."""
+    path = SCENARIOS / name
+    assert path.exists(), path
+    return str(path)
+
+
+class AppScreener:
+    """A Screener seen through other ARI settings (application name, URL, password): the wrapped
+    screener's config is the e2e one; each app instance in a test gets its own name."""
+
+    def __init__(self, inner: Screener, ari: AriSettings) -> None:
+        self.inner = inner
+        self.ari = ari
+        self.requests: list[ScreenRequest] = []
+
+    @property
+    def settings(self) -> Settings:
+        return replace(self.inner.settings, ari=self.ari)
+
+    async def screen(self, request: ScreenRequest) -> Decision:
+        self.requests.append(request)
+        return await self.inner.screen(request)
+
+    async def opt_out(self, number: str, campaign: str, *, source: str, call_id: str | None = None) -> None:
+        await self.inner.opt_out(number, campaign, source=source, call_id=call_id)
+
+    async def record_disclosure(self, event: DisclosureEvent) -> None:
+        await self.inner.record_disclosure(event)
+
+
+class TcpProxy:
+    """A loopback TCP proxy (in the app thread's loop) that a test can cut and restore."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def open(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        """Stop accepting and close every connection (the application's WebSocket drops)."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update({writer, up_writer})
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers.difference_update({writer, up_writer})
+
+
+class AppThread:
+    """Stasis application instance(s) in a thread with its own event loop, on a real Screener."""
+
+    def __init__(self, config: Path, redis_url: str, *, ari_host: str = "127.0.0.1", ari_port: int = 8088,
+                 options: AppOptions | None = None) -> None:
+        self.config = config
+        self.redis_url = redis_url
+        self.ari_target = (ari_host, ari_port)
+        self.options = options or AppOptions(ring_timeout_s=4, opt_out_window_s=1.5)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.screener: Screener | None = None
+        self.apps: dict[str, tuple[StasisApp, AriClient, asyncio.Event, asyncio.Future[None], AppScreener]] = {}
+        self.proxies: dict[str, TcpProxy] = {}
+
+    def __enter__(self) -> AppThread:
+        self._thread.start()
+        self.call(self._make_screener)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in list(self.apps):
+            self.stop_app(name)
+        if self.screener is not None:
+            self.call(self.screener.aclose)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+    def call(self, factory: Callable[[], Coroutine[Any, Any, Any]], timeout_s: float = 30.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(factory(), self.loop).result(timeout_s)
+
+    async def _make_screener(self) -> None:
+        self.screener = Screener(ConfigHolder(self.config), connect(self.redis_url, 0.15))
+
+    def start_app(self, name: str, *, via_proxy: bool = False, wait: bool = True) -> StasisApp:
+        """Start application ``name`` (optionally through a TcpProxy) and wait until its WebSocket is open."""
+        async def go() -> StasisApp:
+            assert self.screener is not None
+            host, port = self.ari_target
+            if via_proxy:
+                proxy = TcpProxy(self.ari_target)
+                await proxy.open()
+                self.proxies[name] = proxy
+                host, port = "127.0.0.1", proxy.port
+            ari = AriSettings(enabled=True, url=f"http://{host}:{port}", username=ARI_USER,
+                              password=Secret(ARI_PASSWORD), app=name)
+            screener = AppScreener(self.screener, ari)
+            client = AriClient(ari.url, ari.username, ari.password, ari.app,
+                               backoff=Backoff(initial_s=0.2, max_s=1.0))
+            await client.__aenter__()
+            app = StasisApp(client, screener, self.options)
+            stop = asyncio.Event()
+            runner = asyncio.ensure_future(client.run(app.handle, stop))
+            self.apps[name] = (app, client, stop, runner, screener)
+            if wait:
+                async with asyncio.timeout(15):
+                    await client.connected.wait()
+            return app
+        app: StasisApp = self.call(go)
+        return app
+
+    def stop_app(self, name: str) -> None:
+        app, client, stop, runner, _ = self.apps.pop(name)
+
+        async def go() -> None:
+            stop.set()
+            await runner
+            await app.shutdown(5.0)
+            await client.close()
+            proxy = self.proxies.pop(name, None)
+            if proxy is not None:
+                await proxy.cut()
+        self.call(go)
+
+    def kill_app(self, name: str) -> None:
+        """The instance dies: its WebSocket and its calls go away at once (no graceful shutdown)."""
+        _app, client, _stop, runner, _ = self.apps.pop(name)
+
+        async def go() -> None:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+            await client.close()
+        self.call(go)
+
+    def cut(self, name: str) -> None:
+        self.call(self.proxies[name].cut)
+
+    def restore(self, name: str) -> None:
+        self.call(self.proxies[name].open)
+
+    def wait_connected(self, name: str, timeout_s: float = 15.0) -> None:
+        client = self.apps[name][1]
+
+        async def go() -> None:
+            async with asyncio.timeout(timeout_s):
+                while not client.connected.is_set():
+                    await asyncio.sleep(0.05)
+        self.call(go, timeout_s + 5)
+
+    def wait_idle(self, name: str, timeout_s: float = 20.0) -> None:
+        """Until the application has no call in flight (its teardown is done)."""
+        app = self.apps[name][0]
+
+        async def go() -> None:
+            async with asyncio.timeout(timeout_s):
+                while app.active_calls:
+                    await asyncio.sleep(0.05)
+        self.call(go, timeout_s + 5)
+
+    def requests(self, name: str) -> list[ScreenRequest]:
+        return list(self.apps[name][4].requests)
