@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -10,10 +10,7 @@ import pytest
 from screener.agi.contract import ScriptOptions
 from screener.agi.server import FastAgiServer
 from screener.config.settings import FastAgiSettings
-
-from .fakes import FakeScreener
-
-ServerFactory = Callable[..., Awaitable[FastAgiServer]]
+from tests.agi.fakes import FakeScreener, ServerFactory
 
 
 @pytest.fixture
@@ -35,7 +32,3 @@ async def make_server() -> AsyncIterator[ServerFactory]:
     yield factory
     for server in started:
         await server.shutdown(grace_s=0)
-
-
-def port_of(server: FastAgiServer) -> int:
-    return server.addresses[0][1]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from screener.agi.server import FastAgiServer
 from screener.config.settings import (
     AriSettings,
     Campaign,
@@ -18,8 +19,7 @@ from screener.config.settings import (
 from screener.decision import Decision, Reason, ScreenRequest
 from screener.reasons import ReasonCode, Verdict
 from screener.service import DisclosureEvent
-
-from . import transcripts
+from tests.agi import transcripts
 
 
 def lab_campaign(name: str = "lab", **kw: object) -> Campaign:
@@ -120,6 +120,11 @@ def default_reply(command: str) -> bytes:
 
 
 Responder = Callable[[str], bytes]
+ServerFactory = Callable[..., Awaitable[FastAgiServer]]
+
+
+def port_of(server: FastAgiServer) -> int:
+    return server.addresses[0][1]
 
 
 @dataclass
@@ -129,7 +134,7 @@ class CallResult:
     closed_by_server: bool
 
     def variables(self) -> dict[str, str]:
-        from .asterisk_parse import parse_args
+        from tests.agi.asterisk_parse import parse_args
 
         out: dict[str, str] = {}
         for line in self.commands:

@@ -8,8 +8,7 @@ from screener.agi.codec import AgiConnection, State
 from screener.agi.encode import Command
 from screener.agi.errors import LocalProtocolError, RemoteProtocolError
 from screener.agi.events import NEED_DATA, AgiEnvironment, ConnectionClosed, HangupNotice, Reply
-
-from . import transcripts
+from tests.agi import transcripts
 
 
 def events(conn: AgiConnection) -> list[object]:

@@ -8,8 +8,7 @@ import pytest
 
 from screener.agi import encode
 from screener.agi.errors import UnsafeValueError
-
-from .asterisk_parse import parse_args, split_lines
+from tests.agi.asterisk_parse import parse_args, split_lines
 
 NASTY = [
     '123\nEXEC System "rm -rf /"',

@@ -6,10 +6,17 @@ import asyncio
 from collections.abc import Callable
 
 from screener.config.settings import DisclosureText
-
-from . import transcripts
-from .conftest import ServerFactory, port_of
-from .fakes import FakeScreener, call, default_reply, header, lab_campaign, lab_settings
+from tests.agi import transcripts
+from tests.agi.fakes import (
+    FakeScreener,
+    ServerFactory,
+    call,
+    default_reply,
+    header,
+    lab_campaign,
+    lab_settings,
+    port_of,
+)
 
 CALLEE = dict(base="disclose-press9")
 

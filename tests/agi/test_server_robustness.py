@@ -7,10 +7,8 @@ import asyncio
 import pytest
 
 from screener.reasons import Verdict
-
-from .asterisk_parse import parse_args
-from .conftest import ServerFactory, port_of
-from .fakes import FakeScreener, call, header
+from tests.agi.asterisk_parse import parse_args
+from tests.agi.fakes import FakeScreener, ServerFactory, call, header, port_of
 
 ALLOWED_VERBS = {("GET", "VARIABLE"), ("SET", "VARIABLE"), ("STREAM", "FILE"), ("WAIT", "FOR"), ("NOOP",)}
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from screener.reasons import ReasonCode, Verdict
-
-from .conftest import ServerFactory, port_of
-from .fakes import FakeScreener, call, default_reply, header
+from tests.agi.fakes import FakeScreener, ServerFactory, call, default_reply, header, port_of
 
 SCREEN_VARS = ["SCREEN_REASONS", "SCREEN_NUMBER", "SCREEN_CALLERID", "SCREEN_CALLERID_NAME", "SCREEN_CAMPAIGN",
                "SCREEN_CALL_ID", "SCREEN_RESULT"]

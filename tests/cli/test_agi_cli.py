@@ -11,9 +11,8 @@ import pytest
 from screener.embedded_redis import EmbeddedRedis
 from tests.agi import transcripts
 from tests.agi.asterisk_parse import parse_args
-
-from .lab_config import write_config
-from .test_serve_cli import ENV
+from tests.cli.lab_config import write_config
+from tests.cli.test_serve_cli import ENV
 
 # a process AGI gets no agi_network lines, and agi_arg_N are the AGI() arguments
 HEADER = b"".join(

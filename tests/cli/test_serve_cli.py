@@ -15,8 +15,7 @@ import pytest
 
 from screener.cli.serve import mask_url
 from screener.embedded_redis import EmbeddedRedis
-
-from .lab_config import write_config
+from tests.cli.lab_config import write_config
 
 SCREENER = [sys.executable, "-m", "screener.cli.main"]
 #: the config file alone decides (no SCREENER_REDIS_URL / SCREENER_CONFIG from the caller's environment)
