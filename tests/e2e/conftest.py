@@ -13,7 +13,7 @@ import pytest
 from screener.embedded_redis import EmbeddedRedis, free_port
 from screener.lab import AsteriskSandbox, build_root
 from screener.lab.sipp import sipp_exe
-from tests.e2e.harness import E2E_CONFIG, SCREENER, Lab, ServerProcess, closed_window, write_config
+from tests.e2e.harness import E2E_CONFIG, Lab, ServerProcess, closed_window, screener_command, write_config
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -52,7 +52,7 @@ def e2e_config(e2e_dir: Path, agi_port: int) -> Path:
 def prompts(e2e_dir: Path, e2e_config: Path) -> Path:
     """The disclosure prompts rendered by ``screener prompts build`` (espeak-ng + sox)."""
     out = e2e_dir / "prompts"
-    proc = subprocess.run([str(SCREENER), "--config", str(e2e_config), "prompts", "build", "--out", str(out)],
+    proc = subprocess.run([*screener_command(), "--config", str(e2e_config), "prompts", "build", "--out", str(out)],
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, f"screener prompts build failed:\n{proc.stdout}\n{proc.stderr}"
     assert any(out.iterdir()), "screener prompts build wrote no prompt"
