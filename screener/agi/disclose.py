@@ -1,7 +1,8 @@
 """The ``disclose`` script: on the callee's channel after answer (Dial ``U()`` gosub), before the agent is bridged.
 
 Arguments: ``agi_arg_1`` = the E.164 number, ``agi_arg_2`` = the campaign, ``agi_arg_3`` = the call id
-(SCREEN_CALL_ID of the agent's leg).
+(SCREEN_CALL_ID of the agent's leg), optional ``agi_arg_4`` = the answer time as Unix epoch seconds
+(``${EPOCH}`` or a finer value; without it the evidence counts from this AGI session's arrival).
 
 1. ``STREAM FILE <prompt> "<opt-out digit>"``: the campaign's disclosure (``custom/screener/<campaign>-<lang>``
    or the admin recording of its first disclosure language).
@@ -65,6 +66,16 @@ def prompt_for(campaign: Campaign, prefix: str) -> tuple[str, str]:
     return f"{prefix}/{campaign.name}-{first.language}", first.language
 
 
+def answer_epoch(value: str) -> float | None:
+    """``agi_arg_4``: the answer time as Unix epoch seconds (fractions allowed), when plausible (last hour)."""
+    try:
+        epoch = float(value)
+    except ValueError:
+        return None
+    now = time.time()
+    return epoch if now - 3600 <= epoch <= now + 5 else None
+
+
 class _Disclosure:
     def __init__(self, channel: AgiChannel, screener: ScreenerLike, options: ScriptOptions, arrived: float) -> None:
         self.channel = channel
@@ -75,6 +86,7 @@ class _Disclosure:
         self.number = clean_dialed(env.arg(1))
         self.campaign_name = clean_campaign(env.arg(2))
         self.call_id = encode.sanitize(env.arg(3), max_chars=64) or encode.sanitize(env.uniqueid, max_chars=64)
+        self.answered_at = answer_epoch(env.arg(4))
 
     async def run(self) -> DiscloseOutcome:
         settings = current_settings(self.screener)
@@ -99,7 +111,7 @@ class _Disclosure:
     async def _play(self, campaign: Campaign, prompt: str, language: str) -> DiscloseOutcome:
         digit = campaign.opt_out_digit
         command = encode.stream_file(prompt, digit)
-        started_ms = int((time.monotonic() - self.arrived) * 1000)
+        started_ms = self._answer_to_prompt_ms()
         reply = await self.channel.execute(command, timeout_s=self.options.prompt_timeout_s)
         pressed = reply.digit
         finished = reply.ok and reply.result == "0" and not self.channel.hung_up
@@ -119,6 +131,12 @@ class _Disclosure:
             recorded = await self._opt_out(campaign, language)
             return DiscloseOutcome(DiscloseResult.OPTOUT, prompt, language, started_ms, finished, True, recorded)
         return DiscloseOutcome(DiscloseResult.DONE, prompt, language, started_ms, finished, False)
+
+    def _answer_to_prompt_ms(self) -> int:
+        """From answer (the dialplan's answer time when it passed one, else this session's arrival) to now."""
+        if self.answered_at is not None:
+            return max(0, int((time.time() - self.answered_at) * 1000))
+        return int((time.monotonic() - self.arrived) * 1000)
 
     async def _wait_for(self, digit: str) -> str | None:
         """The opt-out digit, "" when the window closed without it, None on hang-up."""

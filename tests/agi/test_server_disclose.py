@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 from screener.config.settings import DisclosureText
@@ -163,3 +164,20 @@ async def test_connection_dropped_mid_prompt_still_records_evidence(make_server:
         await asyncio.sleep(0.01)
     [event] = screener.disclosures
     assert not event.prompt_finished
+
+
+async def test_answer_time_from_the_dialplan_counts_in_the_evidence(make_server: ServerFactory) -> None:
+    screener = FakeScreener()
+    server = await make_server(screener)
+    answered = f"{time.time() - 1.5:.3f}"
+    await call(port_of(server), disclose_header("+15551234567", "lab", "c1", answered))
+    [event] = screener.disclosures
+    assert event.answer_to_prompt_ms is not None and 1500 <= event.answer_to_prompt_ms < 60_000
+
+
+async def test_implausible_answer_time_is_ignored(make_server: ServerFactory) -> None:
+    screener = FakeScreener()
+    server = await make_server(screener)
+    await call(port_of(server), disclose_header("+15551234567", "lab", "c1", "12"))
+    [event] = screener.disclosures
+    assert event.answer_to_prompt_ms is not None and event.answer_to_prompt_ms < 1500
