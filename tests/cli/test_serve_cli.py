@@ -145,3 +145,16 @@ def test_allow_option_refuses_other_peers(config: Path) -> None:
 def test_mask_url(url: str, masked: str) -> None:
     assert mask_url(url) == masked
 
+
+
+def test_port_in_use_exits_2(config: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([*SCREENER, "--config", str(config), "serve", "--port", str(port)],
+                              capture_output=True, text=True, timeout=30, env=ENV)
+    assert proc.returncode == 2
+    assert "cannot listen" in proc.stderr
