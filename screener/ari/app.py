@@ -32,6 +32,10 @@ class StasisApp:
     def active_calls(self) -> int:
         return len(self._tasks)
 
+    def has_call(self, channel_id: str) -> bool:
+        """True while a call in flight owns this channel id."""
+        return channel_id in self._by_channel
+
     def handle(self, event: Event) -> None:
         """Called by the client for each event, in WebSocket order; never blocks."""
         if isinstance(event, Reconnected):

@@ -150,6 +150,7 @@ class Call:
     async def _flow(self) -> Outcome:
         decision = await self._decide()
         self.decision = decision
+        await self._drain()  # the agent may have hung up while the decision was made: then dial nothing
         if not decision.allowed:
             await self._block(decision)
             return Outcome.BLOCKED
@@ -207,6 +208,7 @@ class Call:
             variables = {"CALLERID(num)": cid, "CONNECTEDLINE(num,i)": cid}
         endpoint = f"PJSIP/{decision.number}@{self.args.trunk}"
         await self.client.create_channel(callee, endpoint, originator=self.agent.id, variables=variables)
+        await self._drain()
         await self.client.ring(self.agent.id)
         await self.client.dial(callee, timeout_s=self.options.ring_timeout_s)
         self._dialed_at = time.monotonic()
@@ -347,6 +349,12 @@ class Call:
             self._check_legs(callee_needed)
             if wanted(event):
                 return event
+
+    async def _drain(self) -> None:
+        """Take in the events already queued (without waiting); _Ended when the agent is gone."""
+        while not self.queue.empty():
+            await self._track(self.queue.get_nowait())
+        self._check_legs(False)
 
     def _check_legs(self, callee_needed: bool) -> None:
         if self.agent.id in self.gone:

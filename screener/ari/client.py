@@ -80,7 +80,7 @@ class AriClient:
             base = base.with_user(None)
         self.base = base
         self.app = app
-        self._auth = aiohttp.BasicAuth(username, password.value)
+        self._auth_header = aiohttp.encode_basic_auth(username, password.value)
         self.backoff = backoff or Backoff()
         self.request_timeout_s = request_timeout_s
         self.heartbeat_s = heartbeat_s
@@ -95,7 +95,7 @@ class AriClient:
         return f"AriClient({str(self.base)!r}, app={self.app!r})"
 
     async def __aenter__(self) -> AriClient:
-        self._session = aiohttp.ClientSession(auth=self._auth)
+        self._session = aiohttp.ClientSession(headers={"Authorization": self._auth_header})
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
