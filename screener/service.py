@@ -244,7 +244,7 @@ class Screener:
         try:
             async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
                 await dnc.add_numbers(self.redis, self.internal_list(), [number], source=f"opt-out: {source}")
-                fields = {
+                fields: dict[Any, Any] = {
                     "kind": audit.OPT_OUT, "at": now.isoformat(timespec="milliseconds"), "number": mask(number),
                     "number_hash": audit.number_hash(number, settings.audit_salt.value), "campaign": campaign,
                     "config_version": settings.version, "source": source, "call_id": call_id or "",
