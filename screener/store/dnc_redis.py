@@ -44,7 +44,7 @@ class Script:
 
     def queue(self, pipe: Any, keys: Sequence[str], args: Sequence[Any]) -> None:
         """Add an EVALSHA of the (loaded) script to a pipeline."""
-        pipe.evalsha(self.sha, len(keys), *keys, *args)
+        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)  # pipe.evalsha is refused on a cluster
 
 
 def is_cluster(client: AnyRedis) -> bool:

@@ -55,7 +55,6 @@ redis.call('HSET', meta, 'version', ARGV[1], 'count', tonumber(ARGV[2]) + added,
            'imported_at', ARGV[4], 'format', ARGV[5])
 if ARGV[6] ~= '' then redis.call('HSET', meta, 'kind', ARGV[6]) end
 redis.call('HDEL', meta, 'building', 'building_at', 'building_added')
-redis.call('SADD', KEYS[2], ARGV[7])
 return {'ok', old}
 """)
 
@@ -99,9 +98,10 @@ async def switch(redis: AnyRedis, build: Build, *, count: int, source: str, fmt:
                  imported_at: float | None = None) -> str:
     """Make the build the live version in one step; returns the previous version."""
     args = [build.version, count, source, repr(imported_at if imported_at is not None else time.time()), fmt,
-            kind, build.list_name]
-    status, old = (text(x) for x in await _SWITCH(redis, [keys.dnc_meta_key(build.list_name),
-                                                           keys.DNC_LISTS_KEY], args))
+            kind]
+    # the set of list names lives in another slot than the list's metadata: add the name first
+    await redis.sadd(keys.DNC_LISTS_KEY, build.list_name)
+    status, old = (text(x) for x in await _SWITCH(redis, [keys.dnc_meta_key(build.list_name)], args))
     if status != "ok":
         raise ImportBusy(f"the build of list {build.list_name!r} version {build.version} was taken over by "
                          "another import; the live list is unchanged by this one")
@@ -122,7 +122,7 @@ async def drop_version(redis: AnyRedis, list_name: str, version: str) -> int:
     for start in range(0, len(entries), 32):
         pipe = pipeline(redis)
         for entry in entries[start:start + 32]:
-            pipe.unlink(*_entry_keys(list_name, version, entry))
+            pipe.execute_command("UNLINK", *_entry_keys(list_name, version, entry))  # one slot: one tag
         deleted += sum(int(r) for r in await pipe.execute())
     await redis.unlink(reg)
     return deleted

@@ -1,0 +1,69 @@
+"""DNC lists on a real 3-master Redis Cluster: import, lookups in one slot per number, replace, edits."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from redis.asyncio.cluster import RedisCluster
+
+from screener.store import dnc, keys
+from screener.store.dnc_import import ImportOptions, import_file
+from screener.store.dnc_versions import iter_version
+
+pytestmark = pytest.mark.cluster
+
+AREA_CODES = [201, 202, 212, 305, 415, 617, 718, 917]
+
+
+def numbers_for(seed: int) -> list[int]:
+    rng = random.Random(seed)
+    out: set[int] = set()
+    for i, ac in enumerate(AREA_CODES):
+        k = (30_000, 2_000, 100)[i % 3]  # dense, medium and sparse tags
+        out |= {ac * 10**7 + s for s in rng.sample(range(2_000_000, 2_400_000), k)}
+    return sorted(out)
+
+
+async def test_import_lookup_replace_and_edit_on_a_cluster(cluster_client: RedisCluster, tmp_path: Path) -> None:
+    first, second = numbers_for(31), numbers_for(32)
+    path = tmp_path / "l.txt"
+    path.write_text("".join(f"{n}\n" for n in first))
+    result = await import_file(cluster_client, "us-national", path, ImportOptions(grace_s=0))
+    assert result.count == len(first)
+    states = await dnc.read_list_states(cluster_client, ["us-national", "internal"])
+    assert states["us-national"].version == result.version and states["internal"].version == "0"
+
+    # the list's keys spread over the masters, each number's keys share one slot
+    per_node = []
+    for node in cluster_client.get_primaries():
+        per_node.append(await cluster_client.dbsize(target_nodes=node))
+    assert sum(1 for n in per_node if n > 0) >= 2, per_node
+    tag_key, block_key, _, _ = dnc.lookup_keys("us-national", result.version, f"+1{first[0]}")
+    assert cluster_client.keyslot(tag_key) == cluster_client.keyslot(block_key)
+
+    rng = random.Random(33)
+    listed = set(first)
+    assert all(await dnc.contains_many(cluster_client, "us-national", [f"+1{n}" for n in first[::5]]))
+    misses = [n for n in (rng.choice(first) + rng.randrange(1, 50) for _ in range(3000)) if n not in listed]
+    assert not any(await dnc.contains_many(cluster_client, "us-national", [f"+1{n}" for n in misses]))
+    for n in rng.sample(first, 20):  # the decision's single-slot 2-key check, one number at a time
+        assert await dnc.contains_in(cluster_client, "us-national", result.version, f"+1{n}")
+
+    path.write_text("".join(f"{n}\n" for n in second))
+    again = await import_file(cluster_client, "us-national", path, ImportOptions(replace=True, grace_s=0))
+    assert again.old_version == result.version and again.count == len(second)
+    assert await cluster_client.exists(dnc.version_tags_key("us-national", result.version)) == 0
+    assert await cluster_client.exists(keys.dnc_block_key("us-national", result.version, f"+1{first[0]}")) == 0
+    exported = [n async for n in iter_version(cluster_client, "us-national", again.version)]
+    assert exported == [f"+1{n}" for n in second]
+    gone = sorted(set(first[::7]) - set(second))
+    assert not any(await dnc.contains_many(cluster_client, "us-national", [f"+1{n}" for n in gone]))
+
+    # the opt-out path on a cluster
+    assert await dnc.add_numbers(cluster_client, "internal", ["+12015550123", "+14155550123"]) == 2
+    assert await dnc.contains(cluster_client, "internal", "+14155550123")
+    assert await dnc.remove_numbers(cluster_client, "internal", ["+14155550123"]) == 1
+    assert not await dnc.contains(cluster_client, "internal", "+14155550123")
+    assert (await dnc.read_list_states(cluster_client, ["internal"]))["internal"].count == 1
