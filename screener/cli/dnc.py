@@ -197,7 +197,7 @@ async def _import(args: argparse.Namespace) -> int:
 
 def _summary(result: ImportResult, out: TextIO) -> None:
     what = {"replace": f"new version {result.version} switched in"
-            + (f" (version {result.old_version} freed)" if result.old_version not in ("", result.version) else ""),
+            + (f" (version {result.freed_version} freed)" if result.freed_version else ""),
             "edit": "numbers added to the live version", "changes": "change list applied to the live version"}
     print(f"list {result.list_name}: {what.get(result.mode, result.mode)}", file=out)
     print(f"  lines read {result.lines:,}; numbers {result.numbers:,}; added {result.added:,}; removed "

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from screener.store.dnc import ADD, apply_ops, read_list_infos
+from screener.store.dnc import ADD, apply_ops, read_list_infos, version_tags_key
 from screener.store.dnc_build import DEFAULT_BUDGET_BYTES, VersionBuilder
 from screener.store.dnc_files import CHUNK_BYTES, BadLine, Batch, Format, Source, iter_batches
 from screener.store.dnc_redis import AnyRedis, intset_max
@@ -76,6 +76,8 @@ class ImportResult:
     bad: list[BadLine] = field(default_factory=list)
     version: str = ""
     old_version: str = ""
+    #: the old version whose keys were freed after the switch ("" when it had none)
+    freed_version: str = ""
     #: the list's count after the import
     count: int = 0
     seconds: float = 0.0
@@ -151,9 +153,11 @@ async def _build(redis: AnyRedis, list_name: str, batches: object, source: Sourc
     result.added = builder.count
     result.count = (await read_list_infos(redis, [list_name]))[list_name].state.count
     _report(progress, source, result, started)
-    if result.old_version and result.old_version != build.version:
-        await asyncio.sleep(options.grace_s)
-        await drop_version(redis, list_name, result.old_version)
+    old = result.old_version
+    if old and old != build.version and await redis.exists(version_tags_key(list_name, old)):
+        await asyncio.sleep(options.grace_s)  # screeners that cached the old version may still read it
+        await drop_version(redis, list_name, old)
+        result.freed_version = old
 
 
 async def _edit(redis: AnyRedis, list_name: str, batches: object, source: Source, options: ImportOptions,

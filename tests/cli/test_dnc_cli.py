@@ -1,0 +1,105 @@
+"""`screener dnc` as a user runs it: add/remove/check exit codes, import, lists, export (real Redis)."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from screener.cli.main import main
+from screener.embedded_redis import EmbeddedRedis
+
+REPO = Path(__file__).resolve().parents[2]
+NO_CONFIG = "/nonexistent/screener.toml"
+
+
+@pytest.fixture
+def redis(redis_server: EmbeddedRedis, redis_client: Any) -> EmbeddedRedis:
+    return redis_server  # redis_client empties the database first
+
+
+def dnc(redis: EmbeddedRedis, *args: str) -> int:
+    """Run ``screener dnc ...`` in-process with only a Redis URL (no config file)."""
+    return main(["--config", NO_CONFIG, "--redis", redis.url, "dnc", *args])
+
+
+def test_add_check_remove_exit_like_grep(redis: EmbeddedRedis, capsys: pytest.CaptureFixture[str]) -> None:
+    assert dnc(redis, "check", "(202) 555-0123") == 1
+    assert "+12025550123 is not on list internal" in capsys.readouterr().out
+    assert dnc(redis, "add", "202-555-0123") == 0
+    assert "added to list internal" in capsys.readouterr().out
+    assert dnc(redis, "check", "+12025550123") == 0
+    assert dnc(redis, "check", "+12025550123", "--list", "other") == 1
+    assert dnc(redis, "add", "020 7946 0123", "--region", "GB", "--list", "tps") == 0
+    assert dnc(redis, "check", "+442079460123", "--list", "tps") == 0
+    assert dnc(redis, "remove", "2025550123") == 0
+    assert dnc(redis, "check", "2025550123") == 1
+    capsys.readouterr()
+    assert dnc(redis, "check", "not-a-number") == 2
+    assert "invalid number" in capsys.readouterr().err
+    assert dnc(redis, "add", "911") == 2
+
+
+def test_check_with_redis_unreachable_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", NO_CONFIG, "--redis", "redis://127.0.0.1:1/0", "dnc", "check", "+12025550123"]) == 2
+    assert "Redis is not reachable" in capsys.readouterr().err
+
+
+def test_import_reports_bad_lines_and_lists_and_exports(redis: EmbeddedRedis, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "201.txt.gz"
+    lines = [str(2015550100 + i) for i in range(100)] + ["garbage", "2015550100"]
+    path.write_bytes(gzip.compress("\n".join(lines).encode()))
+    assert dnc(redis, "import", str(path), "--list", "us-national", "--source", "FTC 2026-11-28") == 0
+    out = capsys.readouterr().out
+    assert "new version 1 switched in" in out
+    assert "numbers 101" in out and "bad lines 1" in out and "list count now 100" in out
+    assert "bad line 101: 'garbage'" in out
+    assert dnc(redis, "lists") == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("us-national"))
+    assert "FTC 2026-11-28" in row and " 100 " in row and " 1 " in row
+    export = tmp_path / "out.txt"
+    assert dnc(redis, "export", "--list", "us-national", str(export)) == 0
+    assert export.read_text().split() == [f"+1{2015550100 + i}" for i in range(100)]
+    assert dnc(redis, "export", "--list", "us-national", "--format", "ftc") == 0
+    assert capsys.readouterr().out.split() == [str(2015550100 + i) for i in range(100)]
+
+
+def test_replace_and_changes(redis: EmbeddedRedis, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    full = tmp_path / "full.txt"
+    full.write_text("2015550100\n2015550101\n")
+    assert dnc(redis, "import", str(full), "--list", "reg") == 0
+    full.write_text("2015550102\n")
+    assert dnc(redis, "import", str(full), "--list", "reg", "--replace", "--grace", "0") == 0
+    assert "new version 2 switched in (version 1 freed)" in capsys.readouterr().out
+    assert dnc(redis, "check", "2015550100", "--list", "reg") == 1
+    assert dnc(redis, "check", "2015550102", "--list", "reg") == 0
+    changes = tmp_path / "changes.csv"
+    changes.write_text("201,5550103,A\n201,5550102,D\n")
+    assert dnc(redis, "import", str(changes), "--list", "reg", "--changes") == 0
+    assert "added 1; removed 1" in capsys.readouterr().out
+    assert dnc(redis, "check", "2015550103", "--list", "reg") == 0
+    assert dnc(redis, "check", "2015550102", "--list", "reg") == 1
+    assert dnc(redis, "import", str(tmp_path / "missing.txt"), "--list", "reg") == 2
+
+
+def test_check_help_states_the_exit_status() -> None:
+    p = subprocess.run([sys.executable, "-m", "screener", "dnc", "check", "--help"], capture_output=True, text=True,
+                       timeout=60, cwd=REPO)
+    assert p.returncode == 0
+    assert "0 when the number IS listed, 1 when it is not, 2 on an" in p.stdout
+
+
+def test_import_as_a_process_prints_a_plain_summary_without_a_terminal(redis: EmbeddedRedis, tmp_path: Path) -> None:
+    path = tmp_path / "l.txt"
+    path.write_text("2015550100\n")
+    p = subprocess.run([sys.executable, "-m", "screener", "--config", NO_CONFIG, "--redis", redis.url, "dnc",
+                        "import", str(path), "--list", "l"], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""  # no progress bar when stderr is not a terminal
+    assert "list l: new version 1 switched in" in p.stdout
