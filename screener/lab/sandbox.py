@@ -9,6 +9,7 @@ an Asterisk running inside this root (checked through /proc/PID/root) is ever st
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -36,6 +37,10 @@ SIP_ADDRESS = ("127.0.0.1", 5060)
 
 class SandboxError(RuntimeError):
     pass
+
+
+#: the sandbox of this process that holds the root's lock (at most one: one Asterisk can bind 5060)
+_active: AsteriskSandbox | None = None
 
 
 def _run_root_script(action: str) -> Path:
@@ -93,6 +98,7 @@ class AsteriskSandbox:
         self.global_vars = dict(global_vars or {})
         self.pid: int | None = None
         self._mounted_proc = False
+        self._lock_fd: int | None = None
 
     # -- paths ---------------------------------------------------------------------------------------
     @property
@@ -122,19 +128,22 @@ class AsteriskSandbox:
         return self.in_root("/var/log/asterisk/messages")
 
     # -- lifecycle -----------------------------------------------------------------------------------
-    def start(self, timeout_s: float = 60.0) -> AsteriskSandbox:
+    def start(self, timeout_s: float = 60.0, *, lock_timeout_s: float = 600.0) -> AsteriskSandbox:
+        """Start Asterisk in the root. Another process using the root is waited for (its lock, up to
+        ``lock_timeout_s``); another sandbox of this process is stopped first (one 127.0.0.1:5060)."""
         if not (self.root / "usr" / "sbin" / "asterisk").exists():
             raise SandboxError(f"no Asterisk under {self.root}: run `.ci/asterisk-root build`")
-        self.stop_leftover()
-        if not _sip_port_free():
-            raise SandboxError("127.0.0.1:5060 is taken by a process this sandbox did not start: stop it first")
-        self.write_configs()
-        self.install_prompts()
-        proc_dir = self.root / "proc"
-        if not _is_mounted(proc_dir):
-            subprocess.run(["mount", "-t", "proc", "proc", str(proc_dir)], check=True)
-        self._mounted_proc = True
+        self._lock(lock_timeout_s)
         try:
+            self.stop_leftover()
+            if not _sip_port_free():
+                raise SandboxError("127.0.0.1:5060 is taken by a process this sandbox did not start: stop it first")
+            self.write_configs()
+            self.install_prompts()
+            proc_dir = self.root / "proc"
+            if not _is_mounted(proc_dir):
+                subprocess.run(["mount", "-t", "proc", "proc", str(proc_dir)], check=True)
+            self._mounted_proc = True
             self.pid_file.unlink(missing_ok=True)
             subprocess.run(["chroot", str(self.root), "/usr/sbin/asterisk", "-g"], check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
@@ -146,6 +155,39 @@ class AsteriskSandbox:
             self.stop()
             raise
         return self
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root.parent / f"{self.root.name}.lock"
+
+    def _lock(self, timeout_s: float) -> None:
+        global _active
+        if _active is not None and _active is not self:
+            _active.stop()
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise SandboxError(
+                        f"another process uses the sandbox (lock {self.lock_file}) for {timeout_s} s") from None
+                time.sleep(0.2)
+        self._lock_fd = fd
+        _active = self
+
+    def _unlock(self) -> None:
+        global _active
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the only descriptor releases the flock
+            self._lock_fd = None
+        if _active is self:
+            _active = None
 
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -182,14 +224,25 @@ class AsteriskSandbox:
             return False
 
     def stop_leftover(self) -> None:
-        """Stop an Asterisk that an earlier run left in this root (by its pid file, after checking it)."""
+        """Stop an Asterisk that an earlier run left in this root (by its pid file, after checking that it runs
+        chrooted in this root), and unmount a procfs left mounted. Called with the root's lock held."""
         pid = self._read_pid()
         if pid is not None and _alive(pid) and self._ours(pid):
             self.pid = pid
-            self.stop()
+        self._terminate()
         self.pid = None
 
     def stop(self, timeout_s: float = 20.0) -> None:
+        """Stop this sandbox's Asterisk, unmount proc and release the root. A sandbox that does not hold the
+        root (never started, or replaced by another one of this process) does nothing."""
+        if self._lock_fd is None:
+            return
+        try:
+            self._terminate(timeout_s)
+        finally:
+            self._unlock()
+
+    def _terminate(self, timeout_s: float = 20.0) -> None:
         """``core stop now``, wait for the process to go (SIGTERM then SIGKILL on that pid only), unmount proc."""
         pid = self.pid if self.pid is not None else self._read_pid()
         if pid is not None and _alive(pid) and self._ours(pid):
