@@ -108,6 +108,7 @@ class Call:
         self.bridge_id: str | None = None
         self.playback_id: str | None = None
         self.gone: set[str] = set()
+        self.in_stasis: set[str] = {self.agent.id}
         #: the first hang-up cause seen per channel
         self.causes: dict[str, int] = {}
         self.outcome: Outcome | None = None
@@ -208,8 +209,12 @@ class Call:
             variables = {"CALLERID(num)": cid, "CONNECTEDLINE(num,i)": cid}
         endpoint = f"PJSIP/{decision.number}@{self.args.trunk}"
         await self.client.create_channel(callee, endpoint, originator=self.agent.id, variables=variables)
-        await self._drain()
         await self.client.ring(self.agent.id)
+        # /dial answers 409 until the new channel is in the application: wait for its StasisStart (which may
+        # have come before the POST's response, hence the id registered first)
+        if callee not in self.in_stasis and await self._wait(
+                lambda e: isinstance(e, StasisStart) and e.channel.id == callee, 5.0, callee_needed=True) is None:
+            raise AriError("POST", "channels/create", None, "the callee channel never entered the application")
         await self.client.dial(callee, timeout_s=self.options.ring_timeout_s)
         self._dialed_at = time.monotonic()
         event = await self._wait(self._answer_or_failure, self.options.ring_timeout_s + 5, callee_needed=True)
@@ -373,7 +378,9 @@ class Call:
             raise _Ended(Outcome.CALLEE_HUNG_UP)
 
     async def _track(self, event: Event) -> None:
-        if isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
+        if isinstance(event, StasisStart):
+            self.in_stasis.add(event.channel.id)
+        elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
             self.gone.add(event.channel.id)
             if isinstance(event, ChannelHangupRequest | ChannelDestroyed) and event.cause:
                 self.causes.setdefault(event.channel.id, event.cause)

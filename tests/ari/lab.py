@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import shutil
 import threading
+import time
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,19 @@ from screener.ari.client import AriClient
 from screener.config.settings import AriSettings, Secret, Settings
 from screener.config.watch import ConfigHolder
 from screener.decision import Decision, ScreenRequest
-from screener.lab import AsteriskSandbox
+from screener.lab import AsteriskSandbox, sipp
+from screener.lab.rtp import RtpListener
+from screener.lab.sipp import CallResult, SippUas, place_call
 from screener.service import DisclosureEvent, Screener, connect
 
 REPO = Path(__file__).resolve().parents[2]
 ARI_DIALPLAN = REPO / "asterisk" / "extensions_screener_ari.conf"
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
-#: the agents whose calls enter [screener-outbound-ari] (lab only)
+#: the agents whose calls enter [screener-outbound-ari] (lab only; the campaign is "lab" unless the call
+#: names another one in the header X-Screener-Campaign)
 ARI_AGENT_IP = "127.0.0.6"
+#: where the sandbox's ARI listens (asterisk/sandbox/http.conf)
+ARI_HOST, ARI_PORT = "127.0.0.1", 8088
 ARI_USER = "screener"
 ARI_PASSWORD = "secret"  # the sandbox's lab password (asterisk/sandbox/ari.conf)
 
@@ -37,8 +43,7 @@ _ENDPOINT = """
 ; --- lab only (tests/ari/lab.py): agents whose calls go through the ARI application ---
 [agents-ari]
 type=endpoint
-context=screener-outbound-ari
-set_var=SCREENER_CAMPAIGN=lab
+context=lab-ari-agents
 disallow=all
 allow=ulaw
 dtmf_mode=info
@@ -51,16 +56,28 @@ match={ip}
 """
 
 
-def install_ari(sandbox: AsteriskSandbox, *, agent_ip: str = ARI_AGENT_IP) -> None:
+_CONTEXT = """
+; --- lab only (tests/ari/lab.py) ---
+[lab-ari-agents]
+exten => _[+0-9].,1,Set(SCREENER_CAMPAIGN=${PJSIP_HEADER(read,X-Screener-Campaign)})
+ same => n,ExecIf($["${SCREENER_CAMPAIGN}" = ""]?Set(SCREENER_CAMPAIGN=lab))
+ same => n,Goto(screener-outbound-ari,${EXTEN},1)
+"""
+
+
+def install_ari(sandbox: AsteriskSandbox, *, agent_ip: str | None = None) -> None:
     """Put the shipped ARI dialplan and an ``agents-ari`` endpoint into the running sandbox and load them."""
     etc = sandbox.etc
     shutil.copyfile(ARI_DIALPLAN, etc / ARI_DIALPLAN.name)
+    (etc / "extensions_ari_lab.conf").write_text(_CONTEXT)
     extensions = (etc / "extensions.conf").read_text()
-    if f"#include {ARI_DIALPLAN.name}" not in extensions:
-        (etc / "extensions.conf").write_text(extensions + f"\n#include {ARI_DIALPLAN.name}\n")
+    for name in (ARI_DIALPLAN.name, "extensions_ari_lab.conf"):
+        if f"#include {name}" not in extensions:
+            extensions += f"\n#include {name}\n"
+    (etc / "extensions.conf").write_text(extensions)
     pjsip = (etc / "pjsip.conf").read_text()
     if "[agents-ari]" not in pjsip:
-        (etc / "pjsip.conf").write_text(pjsip + _ENDPOINT.format(ip=agent_ip))
+        (etc / "pjsip.conf").write_text(pjsip + _ENDPOINT.format(ip=agent_ip or ARI_AGENT_IP))
     sandbox.rx("dialplan reload")
     sandbox.rx("module reload res_pjsip.so")
     out = sandbox.rx("dialplan show screener-outbound-ari")
@@ -144,11 +161,11 @@ class TcpProxy:
 class AppThread:
     """Stasis application instance(s) in a thread with its own event loop, on a real Screener."""
 
-    def __init__(self, config: Path, redis_url: str, *, ari_host: str = "127.0.0.1", ari_port: int = 8088,
+    def __init__(self, config: Path, redis_url: str, *, ari_host: str | None = None, ari_port: int = ARI_PORT,
                  options: AppOptions | None = None) -> None:
         self.config = config
         self.redis_url = redis_url
-        self.ari_target = (ari_host, ari_port)
+        self.ari_target = (ari_host or ARI_HOST, ari_port)
         self.options = options or AppOptions(ring_timeout_s=4, opt_out_window_s=1.5)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -254,3 +271,54 @@ class AppThread:
 
     def requests(self, name: str) -> list[ScreenRequest]:
         return list(self.apps[name][4].requests)
+
+
+def ari_get(path: str) -> Any:
+    """GET /ari/<path> on the sandbox's ARI (channels, bridges...), decoded."""
+    import base64
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"http://{ARI_HOST}:{ARI_PORT}/ari/{path}")
+    token = base64.b64encode(f"{ARI_USER}:{ARI_PASSWORD}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        return json.loads(resp.read().decode() or "null")
+
+
+def wait_nothing_left(timeout_s: float = 10.0) -> tuple[list[Any], list[Any]]:
+    """Poll GET /ari/channels and /ari/bridges until both are empty (or the deadline); the last answers."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        channels, bridges = ari_get("channels"), ari_get("bridges")
+        if (not channels and not bridges) or time.monotonic() > deadline:
+            return channels, bridges
+        time.sleep(0.1)
+
+
+@dataclass
+class LabCall:
+    """One agent call through the sandbox: the agent's result, the callee's SIP trace and RTP."""
+
+    result: CallResult
+    callee: SippUas
+    rtp: RtpListener
+
+    @property
+    def carrier_invites(self) -> int:
+        return len(self.callee.received("INVITE"))
+
+
+def place_ari_call(workdir: Path, number: str, *, callee: str = "uas_answer.xml", press_after_ms: int = 500,
+                   agent_scenario: str = "uac.xml", hold_ms: int = 500, campaign: str = "",
+                   timeout_s: float = 60.0) -> LabCall:
+    """An agents-ari call to ``number``; the callee runs ``callee`` behind the carrier trunk (stopped before
+    this returns). ``campaign`` goes in X-Screener-Campaign (empty: the lab campaign)."""
+    carrier_ip = sipp.CARRIER_IP
+    with RtpListener(carrier_ip) as rtp:
+        keys = {"rtp_ip": carrier_ip, "rtp_port": str(rtp.port), "digit": "9"}
+        with SippUas(callee, workdir, ip=carrier_ip, keys=keys, pause_ms=press_after_ms) as uas:
+            result = place_call(number, workdir, scenario_name=agent_scenario, ip=ARI_AGENT_IP, campaign=campaign,
+                                hold_ms=hold_ms, timeout_s=timeout_s, target=sipp.ASTERISK_SIP)
+            time.sleep(0.3)  # let the callee log its last message
+    return LabCall(result=result, callee=uas, rtp=rtp)
