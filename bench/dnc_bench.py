@@ -32,7 +32,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from screener.embedded_redis import EmbeddedRedis
-from screener.store import dnc
+from screener.store import dnc, keys
 from screener.store.dnc_files import Format
 from screener.store.dnc_import import ImportOptions, import_file
 
@@ -196,6 +196,65 @@ def table(n: int, area_codes: int, mine: dict[str, object], pipe: dict[str, floa
     return "\n".join([head, "", *lines, *lat_lines])
 
 
+SWEEP = (("10k list over 330 area codes", 10_000, 330), ("0.01 % of one area code", 1_000, 1),
+         ("0.1 %", 10_000, 1), ("0.5 %", 50_000, 1), ("2 %", 200_000, 1), ("5 %", 500_000, 1),
+         ("7.8 % (registry)", 783_000, 1))
+
+
+async def _key_bytes(r: aioredis.Redis) -> int:
+    total = 0
+    async for key in r.scan_iter(count=1000):
+        total += int(await r.memory_usage(key, samples=0) or 0)
+    return total
+
+
+async def _write_alternative(r: aioredis.Redis, how: str, nums: list[int]) -> None:
+    """The single-representation layouts the hybrid is compared with."""
+    groups: dict[str, list[int]] = {}
+    for n in nums:
+        e164 = f"+1{n}"
+        if how == "tag set":
+            groups.setdefault(keys.dnc_tag_key("x", "1", e164), []).append(keys.tag_suffix(e164))
+        else:
+            groups.setdefault(keys.dnc_block_key("x", "1", e164), []).append(keys.block_suffix(e164))
+    pipe = r.pipeline(transaction=False)
+    for key, members in groups.items():
+        if how == "bitmap per block":
+            bm = bytearray(1250)
+            for s in members:
+                bm[s >> 3] |= 0x80 >> (s & 7)
+            pipe.set(key, bytes(bm))
+        else:
+            pipe.sadd(key, *members)
+    await pipe.execute()
+
+
+async def sweep(work: Path, seed: int) -> str:
+    """Bytes per number (MEMORY USAGE of every key) of the hybrid and of single representations."""
+    rng = random.Random(seed)
+    hows = ("hybrid (screener)", "bitmap per block", "set per block", "tag set")
+    lines = [f"{'numbers':34} " + " ".join(f"{h:>18}" for h in hows)]
+    with EmbeddedRedis(work / "redis-sweep", persist=False) as server:
+        r = aioredis.Redis.from_url(server.url)
+        for label, count, area_codes in SWEEP:
+            pool = [200 + i for i in range(800)][:area_codes]
+            nums = sorted({rng.choice(pool) * 10**7 + rng.randrange(2 * 10**6, 10**7) for _ in range(count)}) \
+                if area_codes > 1 else sorted(201 * 10**7 + s for s in rng.sample(range(2 * 10**6, 10**7), count))
+            cells = []
+            for how in hows:
+                await r.flushall()
+                if how.startswith("hybrid"):
+                    path = work / "sweep.txt"
+                    path.write_text("".join(f"{n}\n" for n in nums))
+                    await import_file(r, "x", path, ImportOptions(grace_s=0))
+                else:
+                    await _write_alternative(r, how, nums)
+                cells.append(f"{await _key_bytes(r) / len(nums):18.2f}")
+            lines.append(f"{label + f' ({len(nums):,})':34} " + " ".join(cells))
+        await r.aclose()
+    return "\n".join(["bytes per number by layout (sum of MEMORY USAGE of every key; Redis defaults):", *lines])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--numbers", type=int, default=10_000_000)
@@ -203,7 +262,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="default: numbers / 783,000 (the registry's numbers per area code), rounded up")
     parser.add_argument("--lookups", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--sweep", action="store_true",
+                        help="instead: bytes per number of each layout at densities from a 10k list to a registry")
     args = parser.parse_args(argv)
+    if args.sweep:
+        with tempfile.TemporaryDirectory(prefix="dnc-sweep-") as tmp:
+            print(asyncio.run(sweep(Path(tmp), args.seed)))
+        return 0
     area_codes = args.area_codes or max(1, math.ceil(args.numbers / PER_AREA_CODE))
     if area_codes > len(AREA_CODES):
         parser.error(f"at most {len(AREA_CODES)} area codes")

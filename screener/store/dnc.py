@@ -111,7 +111,8 @@ async def list_names(redis: AnyRedis) -> list[str]:
 _LOOKUP = Script(LOOKUP_LUA)
 _MUTATE_TAG = Script(MUTATE_TAG_LUA)
 
-#: single server: the whole edit (versions read, every number, count, provenance) in one script
+#: single server: the whole edit (versions read, every number, count, provenance) in one script.
+#: ARGV[6]: the edits, space separated, each op + tag + '/' + rest ("a+1201/5550123 r+1202/5550124").
 _APPLY_LIVE = Script(MUTATE_FUNCS_LUA + """
 local meta, lists = KEYS[1], KEYS[2]
 local name, maxn, source, now, prefix = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
@@ -120,58 +121,64 @@ redis.call('SADD', lists, name)
 local versions = {redis.call('HGET', meta, 'version')}
 local building = redis.call('HGET', meta, 'building')
 if building and building ~= versions[1] then versions[2] = building end
-local net = {0, 0}
-for i = 6, #ARGV, 4 do
-  local op, tag, rest, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+local added, removed, seen = {0, 0}, {0, 0}, {}
+for op, tag, rest in string.gmatch(ARGV[6], '(%a)(%+%d+)/(%d+)') do
+  local entry = tag
+  if #rest ~= 7 then entry = tag .. '/' .. string.sub(rest, 1, #rest - 4) end
   for v = 1, #versions do
     local tk = prefix .. ':{' .. tag .. '}:dnc:' .. name .. ':' .. versions[v]
-    redis.call('SADD', prefix .. ':dncver:' .. name .. ':' .. versions[v], entry)
-    if op == 'a' then net[v] = net[v] + dnc_add(tk, rest, maxn) else net[v] = net[v] - dnc_remove(tk, rest) end
+    if not seen[v .. entry] then
+      redis.call('SADD', prefix .. ':dncver:' .. name .. ':' .. versions[v], entry)
+      seen[v .. entry] = true
+    end
+    if op == 'a' then added[v] = added[v] + dnc_add(tk, rest, maxn)
+    else removed[v] = removed[v] + dnc_remove(tk, rest) end
   end
 end
-redis.call('HINCRBY', meta, 'count', net[1])
-if versions[2] then redis.call('HINCRBY', meta, 'building_added', net[2]) end
+redis.call('HINCRBY', meta, 'count', added[1] - removed[1])
+if versions[2] then redis.call('HINCRBY', meta, 'building_added', added[2] - removed[2]) end
 redis.call('HSET', meta, 'last_change_at', now)
 if source ~= '' then redis.call('HSET', meta, 'last_change_source', source) end
-return net[1]
+return {added[1], removed[1]}
 """)
 
 
 async def apply_ops(redis: AnyRedis, list_name: str, ops: Sequence[tuple[str, str]], *, source: str = "",
-                    maxn: int | None = None) -> int:
-    """Apply (op, e164) edits to the live version (and a version being built); the change in the count.
+                    maxn: int | None = None) -> tuple[int, int]:
+    """Apply (op, e164) edits, in order, to the live version (and a version being built).
 
-    On one server this is one script call (one round trip, atomic with respect to a version switch); on a
-    cluster the list's metadata lives in another slot: read the versions, edit, then re-read them and
-    edit again any version that appeared meanwhile.
+    Returns (numbers added, numbers removed) in the live version. On one server this is one script call (one
+    round trip, atomic with respect to a version switch); on a cluster the list's metadata lives in another
+    slot: read the versions, edit, then re-read them and edit again any version that appeared meanwhile.
     """
     if not ops:
-        return 0
+        return 0, 0
     parts = split_ops(ops)
     limit = maxn if maxn is not None else await _intset_max_cached(redis)
     if not is_cluster(redis):
-        args: list[Any] = [list_name, limit, source, repr(time.time()), keys.PREFIX]
-        for op, tag, rest, entry in parts:
-            args += [op, tag, rest, entry]
-        return int(await _APPLY_LIVE(redis, [keys.dnc_meta_key(list_name), keys.DNC_LISTS_KEY], args))
+        edits = " ".join(f"{op}{tag}/{rest}" for op, tag, rest, _ in parts)
+        args: list[Any] = [list_name, limit, source, repr(time.time()), keys.PREFIX, edits]
+        added, removed = await _APPLY_LIVE(redis, [keys.dnc_meta_key(list_name), keys.DNC_LISTS_KEY], args)
+        return int(added), int(removed)
     return await _apply_ops_cluster(redis, list_name, parts, source, limit)
 
 
 async def _apply_ops_cluster(redis: AnyRedis, list_name: str, parts: list[tuple[str, str, str, str]],
-                             source: str, limit: int) -> int:
+                             source: str, limit: int) -> tuple[int, int]:
     meta_key = keys.dnc_meta_key(list_name)
     live, building = (text(v) for v in await redis.hmget(meta_key, ["version", "building"]))
     live = live or EMPTY_VERSION
-    done: dict[str, int] = {}
+    done: dict[str, tuple[int, int]] = {}
     todo = [v for v in (live, building) if v]
     while todo:
         done.update(await mutate_versions(redis, list_name, parts, todo, limit))
         pipe = pipeline(redis)
         pipe.hsetnx(meta_key, "version", EMPTY_VERSION)
         pipe.sadd(keys.DNC_LISTS_KEY, list_name)
-        pipe.hincrby(meta_key, "count", done.get(live, 0) if live in todo else 0)
+        if live in todo:
+            pipe.hincrby(meta_key, "count", done[live][0] - done[live][1])
         if building and building in todo:
-            pipe.hincrby(meta_key, "building_added", done[building])
+            pipe.hincrby(meta_key, "building_added", done[building][0] - done[building][1])
         pipe.hset(meta_key, mapping={"last_change_at": repr(time.time()),
                                      **({"last_change_source": source} if source else {})})
         pipe.hmget(meta_key, ["version", "building"])
@@ -179,7 +186,7 @@ async def _apply_ops_cluster(redis: AnyRedis, list_name: str, parts: list[tuple[
         live, building = (text(v) for v in replies[-1])
         live = live or EMPTY_VERSION
         todo = [v for v in (live, building) if v and v not in done]
-    return done.get(live, 0)
+    return done.get(live, (0, 0))
 
 
 def split_ops(ops: Sequence[tuple[str, str]]) -> list[tuple[str, str, str, str]]:
@@ -188,11 +195,12 @@ def split_ops(ops: Sequence[tuple[str, str]]) -> list[tuple[str, str, str, str]]
 
 
 async def mutate_versions(redis: AnyRedis, list_name: str, parts: list[tuple[str, str, str, str]],
-                           versions: list[str], limit: int) -> dict[str, int]:
+                          versions: list[str], limit: int) -> dict[str, tuple[int, int]]:
+    """Apply split edits to the given versions, one script call per tag (one slot each)."""
     by_tag: dict[str, list[str]] = {}
     entries: set[str] = set()
     for op, tag, rest, entry in parts:
-        by_tag.setdefault(tag, []).extend((op, rest))
+        by_tag.setdefault(tag, []).append(op + rest)
         entries.add(entry)
     order: list[str] = []
 
@@ -202,9 +210,9 @@ async def mutate_versions(redis: AnyRedis, list_name: str, parts: list[tuple[str
         for version in versions:
             pipe.sadd(version_tags_key(list_name, version), *entries)
             order.append("")
-            for tag, args in by_tag.items():
+            for tag, edits in by_tag.items():
                 tag_key = f"{keys.PREFIX}:{{{tag}}}:dnc:{list_name}:{version}"
-                _MUTATE_TAG.queue(pipe, [tag_key], [limit, *args])
+                _MUTATE_TAG.queue(pipe, [tag_key], [limit, " ".join(edits)])
                 order.append(version)
         return pipe
 
@@ -214,11 +222,12 @@ async def mutate_versions(redis: AnyRedis, list_name: str, parts: list[tuple[str
     except NoScriptError:  # the server restarted since the script was loaded: load it and run again
         await _MUTATE_TAG.ensure(redis, force=True)
         replies = await queue().execute()
-    net = dict.fromkeys(versions, 0)
+    counts = {v: [0, 0] for v in versions}
     for version, reply in zip(order, replies, strict=True):
         if version:
-            net[version] += int(reply)
-    return net
+            counts[version][0] += int(reply[0])
+            counts[version][1] += int(reply[1])
+    return {v: (c[0], c[1]) for v, c in counts.items()}
 
 
 _INTSET_MAX: dict[int, int] = {}
@@ -233,12 +242,14 @@ async def _intset_max_cached(redis: AnyRedis) -> int:
 
 async def add_numbers(redis: AnyRedis, list_name: str, e164s: Iterable[str], *, source: str = "") -> int:
     """Add E.164 numbers to a list's live version; returns how many were new. Acknowledged by Redis on return."""
-    return await apply_ops(redis, list_name, [(ADD, n) for n in e164s], source=source)
+    added, _ = await apply_ops(redis, list_name, [(ADD, n) for n in e164s], source=source)
+    return added
 
 
 async def remove_numbers(redis: AnyRedis, list_name: str, e164s: Iterable[str], *, source: str = "") -> int:
     """Remove E.164 numbers from a list's live version; returns how many were there."""
-    return -await apply_ops(redis, list_name, [(REMOVE, n) for n in e164s], source=source)
+    _, removed = await apply_ops(redis, list_name, [(REMOVE, n) for n in e164s], source=source)
+    return removed
 
 
 async def contains_in(redis: AnyRedis, list_name: str, version: str, e164: str) -> bool:

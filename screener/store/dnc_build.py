@@ -130,7 +130,7 @@ class VersionBuilder:
             short, self._short = self._short, []
             net = await mutate_versions(self.redis, self.list_name, split_ops([("a", n) for n in short]),
                                         [self.version], self.intset_max)
-            self.count += net[self.version]
+            self.count += net[self.version][0]
 
     def _queue_tag(self, pipe: Any, handlers: list[tuple[str, Any]], tag: int, acc: bytearray | list[int]) -> None:
         prev = self._written.get(tag)

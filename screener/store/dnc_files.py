@@ -9,6 +9,7 @@ reported with its line number. Memory is one chunk, whatever the file size.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import itertools
@@ -31,6 +32,8 @@ _DIGITS = b"0123456789"
 _NANP_LEAD = b"23456789"
 _NON_DIGITS = re.compile(r"\D")
 _LETTERS = re.compile(r"[A-Za-z]")
+_E164 = re.compile(r"\+[1-9]\d{7,14}")
+_NANP = re.compile(r"[2-9]\d\d[2-9]\d{6}")
 ADD_FLAGS = frozenset({"A", "ADD", "ADDED", "ADDITION", "I", "INS", "INSERT", "+", "NEW"})
 DELETE_FLAGS = frozenset({"D", "DEL", "DELETE", "DELETED", "DELETION", "R", "REMOVE", "REMOVED", "-"})
 
@@ -104,6 +107,7 @@ class Source:
         self.raw.close()
 
 
+@functools.cache
 def country_code(region: str) -> int:
     code = phonenumbers.country_code_for_region(region.upper())
     if not code:
@@ -186,6 +190,10 @@ def _slow_chunk(chunk: bytes, line_base: int, fmt: Format, region: str) -> Batch
 
 def to_e164(text: str, region: str) -> tuple[str | None, str]:
     """(E.164, "") for a number, else (None, the reason)."""
+    if _E164.fullmatch(text):  # already E.164: the fast path's rule (phonenumbers costs ~30 us a number)
+        return text, ""
+    if len(text) == 10 and _NANP.fullmatch(text) and country_code(region) == 1:
+        return "+1" + text, ""
     try:
         info = normalize(text, region)
     except InvalidNumber as exc:

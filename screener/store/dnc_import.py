@@ -177,20 +177,4 @@ async def _edit(redis: AnyRedis, list_name: str, batches: object, source: Source
 
 
 async def _apply(redis: AnyRedis, list_name: str, ops: list[tuple[str, str]], source: str) -> tuple[int, int]:
-    adds = [op for op in ops if op[0] == ADD]
-    if len(adds) == len(ops):
-        return await apply_ops(redis, list_name, ops, source=source), 0
-    # mixed: keep the file's order, apply runs of the same op together
-    added = removed = 0
-    run: list[tuple[str, str]] = []
-    for op in [*ops, ("", "")]:
-        if run and op[0] != run[0][0]:
-            net = await apply_ops(redis, list_name, run, source=source)
-            if run[0][0] == ADD:
-                added += net
-            else:
-                removed -= net
-            run = []
-        if op[0]:
-            run.append(op)
-    return added, removed
+    return await apply_ops(redis, list_name, ops, source=source)

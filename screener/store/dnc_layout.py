@@ -217,16 +217,18 @@ local function dnc_remove(tagkey, rest)
 end
 """
 
-#: One tag of one version (one slot): KEYS[1] = tag key; ARGV = intset max, then pairs (op 'a'|'r', rest).
-#: Returns the change in the number count.
+#: One tag of one version (one slot): KEYS[1] = tag key; ARGV[1] = intset max, ARGV[2] = the edits, space
+#: separated, each the op ('a' add, 'r' remove) followed by the rest ("a5550123 r5550124").
+#: Returns {numbers added, numbers removed}.
 MUTATE_TAG_LUA = MUTATE_FUNCS_LUA + """
 local maxn = tonumber(ARGV[1])
-local net = 0
-for i = 2, #ARGV, 2 do
-  if ARGV[i] == 'a' then net = net + dnc_add(KEYS[1], ARGV[i + 1], maxn)
-  else net = net - dnc_remove(KEYS[1], ARGV[i + 1]) end
+local added, removed = 0, 0
+for tok in string.gmatch(ARGV[2], '%S+') do
+  local op, rest = string.sub(tok, 1, 1), string.sub(tok, 2)
+  if op == 'a' then added = added + dnc_add(KEYS[1], rest, maxn)
+  else removed = removed + dnc_remove(KEYS[1], rest) end
 end
-return net
+return {added, removed}
 """
 
 #: Merge a block written elsewhere into an existing block key (any type). KEYS[1] = block key;
