@@ -131,9 +131,9 @@ def _run(coro_factory: Any) -> Any:
     return asyncio.run(coro_factory())
 
 
-def audit_entries(redis_url: str, e164: str) -> list[AuditEntry]:
-    """Every audit entry of a number (found by its salted hash), oldest first."""
-    wanted = audit.number_hash(e164, AUDIT_SALT)
+def audit_entries(redis_url: str, e164: str, salt: str = AUDIT_SALT) -> list[AuditEntry]:
+    """Every audit entry of a number (found by its hash with the config's audit salt), oldest first."""
+    wanted = audit.number_hash(e164, salt)
 
     async def go() -> list[AuditEntry]:
         client = aioredis.Redis.from_url(redis_url)
