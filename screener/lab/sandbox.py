@@ -26,7 +26,7 @@ SHIPPED_DIR = REPO / "asterisk"
 LAB_DIR = SHIPPED_DIR / "sandbox"
 
 #: copied as they are from asterisk/ (what admins use)
-SHIPPED_FILES = ("extensions.conf", "extensions_screener.conf", "pjsip.conf")
+SHIPPED_FILES = ("extensions.conf", "extensions_screener.conf", "extensions_screener_ari.conf", "pjsip.conf")
 #: copied as they are from asterisk/sandbox/ (lab only)
 LAB_FILES = ("modules.conf", "http.conf", "ari.conf", "logger.conf", "extensions_lab.conf", "pjsip_lab.conf")
 #: where the prompts go inside the root (Asterisk plays them as custom/screener/NAME)
