@@ -14,6 +14,7 @@ from screener.cli.common import UsageError, load_cli_settings, open_redis, redis
 from screener.config.settings import Settings
 from screener.numbers import InvalidNumber, normalize
 from screener.store import dnc
+from screener.store.dnc_build import DEFAULT_BUDGET_BYTES
 from screener.store.dnc_files import Format
 from screener.store.dnc_import import DEFAULT_GRACE_S, ImportOptions, ImportResult, Progress, import_file
 from screener.store.dnc_redis import AnyRedis
@@ -81,6 +82,8 @@ def register(sub: Any) -> None:
     i.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, metavar="S",
                    help=f"seconds the old version stays after a replace (default: {DEFAULT_GRACE_S})")
     i.add_argument("--show-bad", type=int, default=20, metavar="N", help="bad lines to report (default: 20)")
+    i.add_argument("--memory-mb", type=int, default=DEFAULT_BUDGET_BYTES >> 20, metavar="MB",
+                   help=f"numbers gathered in memory before they are written (default: {DEFAULT_BUDGET_BYTES >> 20})")
     i.set_defaults(func=run_guarded(_import))
     ls = actions.add_parser("lists", help="every list: kind, source, imported-at, age, count, version, stale?")
     ls.set_defaults(func=run_guarded(_lists))
@@ -180,7 +183,7 @@ async def _import(args: argparse.Namespace) -> int:
     options = ImportOptions(fmt=Format(args.format), region=args.region, column=args.column,
                             source=args.source or os.path.basename(args.file), replace=args.replace,
                             changes=args.changes, kind=conf.kind.value if conf else "", grace_s=args.grace,
-                            keep_bad=max(0, args.show_bad))
+                            keep_bad=max(0, args.show_bad), budget_bytes=max(1, args.memory_mb) << 20)
     bar = _Bar(sys.stderr)
     try:
         async with _redis(args) as r:

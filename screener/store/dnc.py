@@ -14,12 +14,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import NoScriptError
-
 from screener.engine.facts import ListState
 from screener.store import keys
 from screener.store.dnc_layout import LOOKUP_LUA, MUTATE_FUNCS_LUA, MUTATE_TAG_LUA
-from screener.store.dnc_redis import AnyRedis, Script, intset_max, is_cluster, pipeline, text
+from screener.store.dnc_redis import (
+    AnyRedis,
+    Script,
+    execute_with_scripts,
+    intset_max,
+    is_cluster,
+    pipeline,
+    text,
+)
 
 #: the version of a list that has no metadata (never imported): empty unless numbers were added to it
 EMPTY_VERSION = "0"
@@ -216,12 +222,7 @@ async def mutate_versions(redis: AnyRedis, list_name: str, parts: list[tuple[str
                 order.append(version)
         return pipe
 
-    await _MUTATE_TAG.ensure(redis)
-    try:
-        replies = await queue().execute()
-    except NoScriptError:  # the server restarted since the script was loaded: load it and run again
-        await _MUTATE_TAG.ensure(redis, force=True)
-        replies = await queue().execute()
+    replies = await execute_with_scripts(redis, [_MUTATE_TAG], queue)
     counts = {v: [0, 0] for v in versions}
     for version, reply in zip(order, replies, strict=True):
         if version:
@@ -269,9 +270,12 @@ async def contains_many(redis: AnyRedis, list_name: str, e164s: Sequence[str], *
     """Each number's membership in the list (live version unless given), in one pipeline (a list scrub)."""
     if version is None:
         version = text(await redis.hget(keys.dnc_meta_key(list_name), "version")) or EMPTY_VERSION
-    await _LOOKUP.ensure(redis)
-    pipe = pipeline(redis)
-    for e164 in e164s:
-        tag_key, block_key, tag_sfx, block_sfx = lookup_keys(list_name, version, e164)
-        _LOOKUP.queue(pipe, [tag_key, block_key], [tag_sfx, block_sfx])
-    return [bool(r) for r in await pipe.execute()]
+
+    def queue() -> Any:
+        pipe = pipeline(redis)
+        for e164 in e164s:
+            tag_key, block_key, tag_sfx, block_sfx = lookup_keys(list_name, str(version), e164)
+            _LOOKUP.queue(pipe, [tag_key, block_key], [tag_sfx, block_sfx])
+        return pipe
+
+    return [bool(r) for r in await execute_with_scripts(redis, [_LOOKUP], queue)]

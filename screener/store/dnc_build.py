@@ -66,6 +66,8 @@ class VersionBuilder:
         self._bytes = 0
         self._written: dict[int, _Written] = {}
         self._short: list[str] = []
+        #: blocks to merge into keys that exist already: (key, "b" | "s", payload)
+        self._merges: list[tuple[str, str, list[Any]]] = []
 
     @property
     def over_budget(self) -> bool:
@@ -149,8 +151,7 @@ class VersionBuilder:
         for b, payload in plan.bitmap_blocks.items():
             key = f"{tag_key}:{block_id_of(b)}"
             if b in written.blocks:
-                _MERGE_BLOCK.queue(pipe, [key], [self.intset_max, "b", payload])
-                handlers.append(("count", 1))
+                self._merges.append((key, "b", [payload]))
             else:
                 pipe.set(key, payload, nx=True)
                 handlers.append(("bitmap", (key, payload)))
@@ -158,8 +159,7 @@ class VersionBuilder:
         for b, members in plan.set_blocks.items():
             key = f"{tag_key}:{block_id_of(b)}"
             if b in written.blocks:
-                _MERGE_BLOCK.queue(pipe, [key], [self.intset_max, "s", *members])
-                handlers.append(("count", 1))
+                self._merges.append((key, "s", list(members)))
             else:
                 pipe.sadd(key, *members)
                 handlers.append(("set", (key, members)))
@@ -177,9 +177,8 @@ class VersionBuilder:
         self._written[tag] = written
 
     async def _execute(self, pipe: Any, handlers: list[tuple[str, Any]]) -> None:
-        await _MERGE_BLOCK.ensure(self.redis)
         replies = await pipe.execute(raise_on_error=False)
-        retry: list[tuple[str, str, list[Any]]] = []
+        retry, self._merges = self._merges, []
         for (kind, data), reply in zip(handlers, replies, strict=True):
             if kind in ("count", "ignore") and isinstance(reply, Exception):
                 raise reply

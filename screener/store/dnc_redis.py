@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 import redis.asyncio as aioredis
@@ -20,7 +21,7 @@ class Script:
     def __init__(self, source: str) -> None:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
-        self._loaded: set[int] = set()
+        self._loaded: weakref.WeakSet[Any] = weakref.WeakSet()
 
     async def __call__(self, client: AnyRedis, keys: Sequence[str], args: Sequence[Any]) -> Any:
         try:
@@ -38,13 +39,25 @@ class Script:
 
     async def ensure(self, client: AnyRedis, *, force: bool = False) -> None:
         """Load the script once per client (``force``: again, e.g. after NOSCRIPT from a restarted server)."""
-        if force or id(client) not in self._loaded:
+        if force or client not in self._loaded:
             await self.load(client)
-            self._loaded.add(id(client))
+            self._loaded.add(client)
 
     def queue(self, pipe: Any, keys: Sequence[str], args: Sequence[Any]) -> None:
         """Add an EVALSHA of the (loaded) script to a pipeline."""
         pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)  # pipe.evalsha is refused on a cluster
+
+
+async def execute_with_scripts(client: AnyRedis, scripts: Sequence[Script], queue: Callable[[], Any]) -> list[Any]:
+    """Run the pipeline ``queue()`` builds, its scripts loaded first; again after NOSCRIPT (a restarted server)."""
+    for script in scripts:
+        await script.ensure(client)
+    try:
+        return list(await queue().execute())
+    except NoScriptError:
+        for script in scripts:
+            await script.ensure(client, force=True)
+        return list(await queue().execute())
 
 
 def is_cluster(client: AnyRedis) -> bool:

@@ -87,3 +87,12 @@ async def test_a_10k_internal_list_costs_kilobytes(redis_client: aioredis.Redis)
     assert usage < 100_000, usage  # MEMORY USAGE of every key: about 5 bytes per number
     assert after - before < 1_000_000, after - before
     assert all(await dnc.contains_many(redis_client, "internal", [us(n) for n in numbers]))
+
+
+async def test_edits_and_lookups_survive_a_script_cache_flush(redis_client: aioredis.Redis) -> None:
+    await dnc.add_numbers(redis_client, "internal", ["+12015550123"])
+    assert await dnc.contains_many(redis_client, "internal", ["+12015550123"]) == [True]
+    await redis_client.script_flush()  # as after a restart or a failover
+    assert await dnc.add_numbers(redis_client, "internal", ["+12015550124"]) == 1
+    assert await dnc.contains_many(redis_client, "internal", ["+12015550123", "+12015550124"]) == [True, True]
+    assert await dnc.contains(redis_client, "internal", "+12015550124")
