@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TextIO
 
+from redis.asyncio.cluster import RedisCluster
+
 from screener.cli.common import UsageError, load_cli_settings, open_redis, redis_url, run_guarded
 from screener.config.settings import Settings
 from screener.numbers import InvalidNumber, normalize
@@ -29,6 +31,7 @@ HELP = """\
 Do-Not-Call lists: the internal list (opt-outs, complaints; always blocks), campaign lists and registries
 (national, state, TPS). Lists live in Redis in a compact exact layout (about 1.4-2.5 bytes per number at
 registry density); a list does not have to be in the config to be imported, checked or exported.
+A Redis URL that names a Redis Cluster node is used as a cluster client.
 Numbers are read with --region as the default region (default US).
 """
 
@@ -108,11 +111,21 @@ async def _redis(args: argparse.Namespace) -> AsyncIterator[AnyRedis]:
     url = getattr(args, "redis", None) or os.environ.get("SCREENER_REDIS_URL")
     if not url:
         url = redis_url(args, load_cli_settings(args))
-    client = open_redis(url, timeout_s=60.0 if args.action in ("import", "export") else 5.0)
+    timeout_s = 60.0 if args.action in ("import", "export") else 5.0
+    client: AnyRedis = open_redis(url, timeout_s=timeout_s)
+    if url.startswith(("redis://", "rediss://")) and await _cluster_enabled(client):
+        await client.aclose()
+        client = RedisCluster.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
     try:
         yield client
     finally:
         await client.aclose()
+
+
+async def _cluster_enabled(client: AnyRedis) -> bool:
+    """True when the URL names a Redis Cluster node (the lists are then read and written cluster-wide)."""
+    info = await client.info("cluster")
+    return bool(int(info.get("cluster_enabled", 0) or 0))
 
 
 def _e164(raw: str, region: str) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
+from screener.cli.main import main
 from screener.store import dnc, keys
 from screener.store.dnc_import import ImportOptions, import_file
 from screener.store.dnc_versions import iter_version
@@ -67,3 +69,23 @@ async def test_import_lookup_replace_and_edit_on_a_cluster(cluster_client: Redis
     assert await dnc.remove_numbers(cluster_client, "internal", ["+14155550123"]) == 1
     assert not await dnc.contains(cluster_client, "internal", "+14155550123")
     assert (await dnc.read_list_states(cluster_client, ["internal"]))["internal"].count == 1
+
+
+def test_the_cli_works_against_a_cluster_node_url(redis_cluster: Any, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"redis://127.0.0.1:{redis_cluster.servers[0].port}/0"
+
+    def dnc_cli(*args: str) -> int:
+        return main(["--config", "/nonexistent.toml", "--redis", url, "dnc", *args])
+
+    path = tmp_path / "l.txt"
+    path.write_text("".join(f"{ac}5550123\n" for ac in AREA_CODES))
+    assert dnc_cli("import", str(path), "--list", "cli-reg", "--replace", "--grace", "0") == 0
+    for ac in AREA_CODES:  # area codes hash to slots on every master
+        assert dnc_cli("check", f"{ac}5550123", "--list", "cli-reg") == 0
+    assert dnc_cli("check", "2015550124", "--list", "cli-reg") == 1
+    assert dnc_cli("add", "2015550124", "--list", "cli-int") == 0
+    assert dnc_cli("check", "2015550124", "--list", "cli-int") == 0
+    capsys.readouterr()
+    assert dnc_cli("export", "--list", "cli-reg") == 0
+    assert capsys.readouterr().out.split() == sorted(f"+1{ac}5550123" for ac in AREA_CODES)
