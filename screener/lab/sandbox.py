@@ -280,6 +280,9 @@ class AsteriskSandbox:
     def write_configs(self) -> None:
         """Write the shipped and the lab configs into the root (fresh on every start)."""
         self.etc.mkdir(parents=True, exist_ok=True)
+        # the root must name this machine, or Asterisk looks its own name up in DNS on every call (seconds)
+        hosts = self.in_root("/etc/hosts")
+        hosts.write_text(f"127.0.0.1 localhost {socket.gethostname()}\n::1 localhost\n")
         for name in LAB_FILES:
             shutil.copyfile(LAB_DIR / name, self.etc / name)
         extensions = (SHIPPED_DIR / "extensions.conf").read_text()
