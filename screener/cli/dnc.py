@@ -20,7 +20,7 @@ from screener.store.dnc_build import DEFAULT_BUDGET_BYTES
 from screener.store.dnc_files import Format
 from screener.store.dnc_import import DEFAULT_GRACE_S, ImportOptions, ImportResult, Progress, import_file
 from screener.store.dnc_redis import AnyRedis
-from screener.store.dnc_versions import ImportBusy, iter_version
+from screener.store.dnc_versions import DEFAULT_STALE_BUILD_S, ImportBusy, iter_version
 
 DEFAULT_LIST = "internal"
 DEFAULT_REGION = "US"
@@ -84,6 +84,9 @@ def register(sub: Any) -> None:
     mode.add_argument("--changes", action="store_true", help="the file is a change list (additions, deletions)")
     i.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, metavar="S",
                    help=f"seconds the old version stays after a replace (default: {DEFAULT_GRACE_S})")
+    i.add_argument("--stale-after", type=float, default=DEFAULT_STALE_BUILD_S, metavar="S",
+                   help="another import of the list whose heartbeat is older than this is abandoned: its partial "
+                        f"version is freed and this import goes ahead (default: {DEFAULT_STALE_BUILD_S:.0f})")
     i.add_argument("--show-bad", type=int, default=20, metavar="N", help="bad lines to report (default: 20)")
     i.add_argument("--memory-mb", type=int, default=DEFAULT_BUDGET_BYTES >> 20, metavar="MB",
                    help=f"numbers gathered in memory before they are written (default: {DEFAULT_BUDGET_BYTES >> 20})")
@@ -196,7 +199,8 @@ async def _import(args: argparse.Namespace) -> int:
     options = ImportOptions(fmt=Format(args.format), region=args.region, column=args.column,
                             source=args.source or os.path.basename(args.file), replace=args.replace,
                             changes=args.changes, kind=conf.kind.value if conf else "", grace_s=args.grace,
-                            keep_bad=max(0, args.show_bad), budget_bytes=max(1, args.memory_mb) << 20)
+                            keep_bad=max(0, args.show_bad), budget_bytes=max(1, args.memory_mb) << 20,
+                            stale_after_s=args.stale_after)
     bar = _Bar(sys.stderr)
     try:
         async with _redis(args) as r:

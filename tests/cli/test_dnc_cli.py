@@ -103,3 +103,64 @@ def test_import_as_a_process_prints_a_plain_summary_without_a_terminal(redis: Em
     assert p.returncode == 0, p.stderr
     assert p.stderr == ""  # no progress bar when stderr is not a terminal
     assert "list l: new version 1 switched in" in p.stdout
+
+
+def test_an_import_killed_mid_way_leaves_the_live_list_and_a_rerun_cleans_up(redis: EmbeddedRedis,
+                                                                              tmp_path: Path) -> None:
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from screener.store import dnc as store
+
+    small = tmp_path / "old.txt"
+    small.write_text("2015550100\n")
+    assert dnc(redis, "import", str(small), "--list", "reg") == 0
+    big = tmp_path / "big.txt"
+    numbers = [ac * 10**7 + s for ac in (202, 203, 205, 206) for s in range(2_000_000, 10**7, 9)]
+    big.write_bytes(b"".join(b"%d\n" % n for n in numbers))
+    cmd = [sys.executable, "-m", "screener", "--config", NO_CONFIG, "--redis", redis.url, "dnc", "import", str(big),
+           "--list", "reg", "--replace", "--memory-mb", "1"]
+
+    async def building_with_keys(client: aioredis.Redis) -> str:
+        info = (await store.read_list_infos(client, ["reg"]))["reg"]
+        if info.building and await client.scard(store.version_tags_key("reg", info.building)):
+            return info.building
+        return ""
+
+    async def kill_mid_way() -> str:
+        client = aioredis.Redis.from_url(redis.url)
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(3000):
+                version = await building_with_keys(client)
+                if version:
+                    proc.kill()  # SIGKILL: no cleanup runs
+                    proc.wait(10)
+                    return version
+                assert proc.poll() is None, "the import ended before it could be killed"
+                await asyncio.sleep(0.005)
+            raise AssertionError("the import never started writing")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+            await client.aclose()
+
+    partial = asyncio.run(kill_mid_way())
+    assert dnc(redis, "check", "2015550100", "--list", "reg") == 0  # the live list is untouched
+    assert dnc(redis, "check", str(numbers[0]), "--list", "reg") == 1
+    assert dnc(redis, "import", str(small), "--list", "reg", "--replace") == 2  # the dead build looks alive
+    small.write_text("2015550101\n")
+    assert dnc(redis, "import", str(small), "--list", "reg", "--replace", "--stale-after", "0", "--grace", "0") == 0
+    assert dnc(redis, "check", "2015550101", "--list", "reg") == 0
+    assert dnc(redis, "check", "2015550100", "--list", "reg") == 1
+
+    async def leftovers() -> int:
+        client = aioredis.Redis.from_url(redis.url)
+        try:
+            return int(await client.exists(store.version_tags_key("reg", partial)))
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(leftovers()) == 0
