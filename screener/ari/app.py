@@ -8,10 +8,11 @@ it). Events of unknown channels are dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from screener.ari.call import Call, Outcome
-from screener.ari.client import AriClient
+from screener.ari.client import AriClient, AriError, AriNotFound
 from screener.ari.contract import AppOptions, ScreenerLike
 from screener.ari.events import ApplicationReplaced, Event, Reconnected, StasisStart
 
@@ -23,8 +24,11 @@ class StasisApp:
         self.client = client
         self.screener = screener
         self.options = options or AppOptions()
+        #: how long a sweep waits before hanging up a channel no call owns
+        self.sweep_grace_s = 1.0
         self._by_channel: dict[str, Call] = {}
         self._tasks: set[asyncio.Task[Outcome]] = set()
+        self._sweeps: set[asyncio.Task[int]] = set()
         #: outcomes of finished calls by agent channel id (tests and diagnostics; bounded)
         self.outcomes: dict[str, Outcome] = {}
 
@@ -41,6 +45,7 @@ class StasisApp:
         if isinstance(event, Reconnected):
             for call in set(self._by_channel.values()):
                 call.feed(event)
+            self._spawn_sweep()
             return
         if isinstance(event, ApplicationReplaced):
             log.error("ARI: another connection registered application %r: this instance gets no more calls",
@@ -52,6 +57,42 @@ class StasisApp:
             return
         for call in calls:
             call.feed(event)
+
+    def _spawn_sweep(self) -> None:
+        task = asyncio.ensure_future(self.sweep())
+        self._sweeps.add(task)
+        task.add_done_callback(self._sweeps.discard)
+
+    async def sweep(self) -> int:
+        """Hang up channels of this application that no call owns (left by a previous process or a gap), with
+        cause 21, and destroy this application's empty bridges that no call owns; how many it removed."""
+        removed = 0
+        try:
+            info = await self.client.application()
+            candidates = [c for c in (info.get("channel_ids", []) if isinstance(info, dict) else [])
+                          if isinstance(c, str) and not self.has_call(c)]
+            if candidates:
+                # a channel that has just entered Stasis may be listed before its StasisStart is read: give
+                # the socket time to deliver it, then look again
+                await asyncio.sleep(self.sweep_grace_s)
+            for channel_id in candidates:
+                if not self.has_call(channel_id) and channel_id not in self.outcomes:
+                    with contextlib.suppress(AriNotFound):
+                        await self.client.hangup(channel_id, reason_code=21)
+                        removed += 1
+            prefix = f"screener-bridge-{self.client.app}-"
+            owned = {call.bridge_id for call in self._by_channel.values()}
+            for bridge in await self.client.list_bridges() or []:
+                bid = bridge.get("id", "") if isinstance(bridge, dict) else ""
+                if bid.startswith(prefix) and bid not in owned and not bridge.get("channels"):
+                    with contextlib.suppress(AriNotFound):
+                        await self.client.destroy_bridge(bid)
+                        removed += 1
+        except AriError as exc:
+            log.warning("ARI: sweep of leftover channels failed: %s", exc)
+        if removed:
+            log.warning("ARI: removed %d leftover channel(s)/bridge(s) no call owned", removed)
+        return removed
 
     def _start(self, event: StasisStart) -> None:
         call = Call(event, self.client, self.screener, self.options, self._register, self._unregister)
@@ -75,6 +116,8 @@ class StasisApp:
 
     async def shutdown(self, grace_s: float = 5.0) -> None:
         """Let calls in flight finish for ``grace_s``, then cancel them (each tears itself down)."""
+        for sweep in self._sweeps:
+            sweep.cancel()
         if not self._tasks:
             return
         _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)

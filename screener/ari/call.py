@@ -323,7 +323,7 @@ class Call:
     async def _bridge(self) -> None:
         """A mixing bridge with both legs; the agent is answered only now."""
         assert self.callee_id is not None
-        bridge = new_id("bridge")
+        bridge = new_id(f"bridge-{self.client.app}")
         self.bridge_id = bridge
         await self.client.create_bridge(bridge)
         await self.client.answer(self.agent.id)
@@ -384,7 +384,7 @@ class Call:
             self.gone.add(event.channel.id)
             if isinstance(event, ChannelHangupRequest | ChannelDestroyed) and event.cause:
                 self.causes.setdefault(event.channel.id, event.cause)
-        elif isinstance(event, Reconnected):
+        elif isinstance(event, Reconnected) and not event.first:
             await self._resync()
 
     async def _resync(self) -> None:

@@ -6,7 +6,8 @@
   message is parsed into a typed event and handed to ``handler`` synchronously, in the order Asterisk sent
   it; the handler queues it per call (see ``app.py``), so one slow call never reorders or delays another.
 - After a drop it reconnects with exponential backoff (capped, with jitter) and, once back, hands a
-  synthetic ``Reconnected`` event to the handler: events of the gap are lost and calls resynchronise.
+  synthetic ``Reconnected`` event to the handler (on every open; ``first`` tells the first one apart): events
+  of the gap are lost and calls resynchronise.
 - Channel, bridge and playback ids are generated here (``new_id``), so a caller can register an id
   before the POST that creates it (StasisStart can arrive before the POST's response).
 """
@@ -173,6 +174,13 @@ class AriClient:
     async def get_channel(self, channel_id: str) -> Any:
         return await self.request("GET", f"channels/{channel_id}")
 
+    async def application(self) -> Any:
+        """GET /applications/{app}: the channel and bridge ids the application is subscribed to."""
+        return await self.request("GET", f"applications/{self.app}")
+
+    async def list_bridges(self) -> Any:
+        return await self.request("GET", "bridges")
+
     async def create_bridge(self, bridge_id: str) -> None:
         await self.request("POST", "bridges", {"type": "mixing", "bridgeId": bridge_id, "name": bridge_id})
 
@@ -230,8 +238,7 @@ class AriClient:
             self.connections += 1
             self.connected.set()
             log.info("ARI: events WebSocket open on %s for application %r", self.base, self.app)
-            if self.connections > 1:
-                handler(Reconnected("Reconnected", self.app))
+            handler(Reconnected("Reconnected", self.app, first=self.connections == 1))
             try:
                 async for msg in ws:
                     if msg.type is aiohttp.WSMsgType.TEXT:

@@ -130,7 +130,10 @@ class OtherEvent(Event):
 
 @dataclass(frozen=True)
 class Reconnected(Event):
-    """Synthetic: the WebSocket came back after a gap; events of the gap were lost (calls resynchronise)."""
+    """Synthetic, on every WebSocket open: ``first`` False means it came back after a gap, whose events were
+    lost (calls resynchronise); every open also sweeps channels and bridges no call owns."""
+
+    first: bool = False
 
 
 _CHANNEL_EVENTS: dict[str, type[ChannelEvent]] = {

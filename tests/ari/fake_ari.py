@@ -204,6 +204,9 @@ class FakeAri:
             elif action == "play":
                 self._play(ch, req.query["playbackId"])
             return ok
+        if parts[0] == "applications" and req.method == "GET":
+            return web.json_response({"name": parts[1], "channel_ids": list(self.channels), "bridge_ids": [],
+                                      "endpoint_ids": [], "device_names": []})
         if parts[0] == "playbacks" and req.method == "DELETE":
             await self.emit({"type": "PlaybackFinished", "playback": {"id": parts[1], "state": "done",
                                                                        "target_uri": "channel:?"}})

@@ -6,6 +6,7 @@ import asyncio
 
 from screener.ari import Outcome
 from tests.ari.conftest import Running
+from tests.ari.fake_ari import FakeChannel
 
 
 def _no_leftovers(run: Running) -> None:
@@ -222,3 +223,21 @@ async def test_after_a_websocket_gap_a_call_whose_legs_vanished_is_torn_down(run
     assert running.app.outcomes["agent-1"] is Outcome.BRIDGED
     assert fake.made("GET", "channels/agent-1")
     _no_leftovers(running)  # the bridge was destroyed
+
+
+async def test_on_connect_channels_and_bridges_no_call_owns_are_removed(running: Running) -> None:
+    fake = running.fake
+    running.app.sweep_grace_s = 0.05
+    # a previous process of this application died mid-call: its agent channel and its bridge are left
+    fake.channels["orphan"] = FakeChannel("orphan", "PJSIP/agents-0009")
+    fake.bridges["screener-bridge-screener-old"] = []
+    fake.bridges["someone-elses-bridge"] = []
+    await fake.drop()
+    await fake.wait_connected(2)
+    async with asyncio.timeout(5):
+        while "orphan" in fake.channels or "screener-bridge-screener-old" in fake.bridges:
+            await asyncio.sleep(0.01)
+    assert fake.made("DELETE", "channels/orphan")[0].query == {"reason_code": "21"}
+    assert list(fake.bridges) == ["someone-elses-bridge"]
+    fake.bridges.clear()
+    _no_leftovers(running)
