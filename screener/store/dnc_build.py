@@ -27,7 +27,7 @@ from screener.store.dnc_layout import (
     plan_tag,
     tag_bitmap,
 )
-from screener.store.dnc_redis import AnyRedis, Script, pipeline
+from screener.store.dnc_redis import AnyRedis, Script, execute_with_scripts, pipeline
 
 #: a tag gathers a list of suffixes up to this many, then switches to its bitmap (about the same memory)
 LIST_MAX = 30_000
@@ -39,6 +39,16 @@ DEFAULT_BUDGET_BYTES = 256 << 20
 PIPELINE_COMMANDS = 2_000
 
 _MERGE_BLOCK = Script(MERGE_BLOCK_LUA)
+
+#: what a tag of a version holds already: {tag set members, ids of the blocks that have a key}
+_DESCRIBE_TAG = Script("""
+local out = {redis.call('SMEMBERS', KEYS[1]), {}}
+for b = 0, 999 do
+  local id = string.format('%03d', b)
+  if redis.call('EXISTS', KEYS[1] .. ':' .. id) == 1 then table.insert(out[2], id) end
+end
+return out
+""")
 
 
 @dataclass
@@ -54,12 +64,15 @@ class VersionBuilder:
     """Gathers numbers for one (new, not yet live) version of a list and writes them."""
 
     def __init__(self, redis: AnyRedis, list_name: str, version: str, *, intset_max: int = INTSET_MAX,
-                 budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+                 budget_bytes: int = DEFAULT_BUDGET_BYTES, existing: bool = False) -> None:
+        """``existing``: the version may hold numbers already (bulk additions to a live list): each tag's
+        keys are read before it is first written, and merged with."""
         self.redis = redis
         self.list_name = list_name
         self.version = version
         self.intset_max = intset_max
         self.budget_bytes = budget_bytes
+        self.existing = existing
         self.count = 0
         self.flushes = 0
         self._accs: dict[int, bytearray | list[int]] = {}
@@ -119,6 +132,8 @@ class VersionBuilder:
         """Write every gathered tag (merging tags written before) and forget them."""
         accs, self._accs, self._bytes = self._accs, {}, 0
         self.flushes += 1
+        if self.existing:
+            await self._describe([tag for tag in accs if tag not in self._written])
         pipe = pipeline(self.redis)
         handlers: list[tuple[str, Any]] = []
         for tag, acc in accs.items():
@@ -133,6 +148,22 @@ class VersionBuilder:
             net = await mutate_versions(self.redis, self.list_name, split_ops([("a", n) for n in short]),
                                         [self.version], self.intset_max)
             self.count += net[self.version][0]
+
+    async def _describe(self, tags: list[int]) -> None:
+        """Learn what the version already holds in these tags (one round trip per node)."""
+        if not tags:
+            return
+
+        def queue() -> Any:
+            pipe = pipeline(self.redis)
+            for tag in tags:
+                _DESCRIBE_TAG.queue(pipe, [f"{keys.PREFIX}:{{+{tag}}}:dnc:{self.list_name}:{self.version}"], [])
+            return pipe
+
+        for tag, (members, blocks) in zip(tags, await execute_with_scripts(self.redis, [_DESCRIBE_TAG], queue),
+                                          strict=True):
+            if members or blocks:
+                self._written[tag] = _Written({int(m) for m in members}, {int(b): "existing" for b in blocks})
 
     def _queue_tag(self, pipe: Any, handlers: list[tuple[str, Any]], tag: int, acc: bytearray | list[int]) -> None:
         prev = self._written.get(tag)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from screener.store import keys
 from screener.store.dnc import ADD, apply_ops, read_list_infos, version_tags_key
 from screener.store.dnc_build import DEFAULT_BUDGET_BYTES, VersionBuilder
 from screener.store.dnc_files import CHUNK_BYTES, BadLine, Batch, Format, Source, iter_batches
@@ -160,21 +161,49 @@ async def _build(redis: AnyRedis, list_name: str, batches: object, source: Sourc
         result.freed_version = old
 
 
+async def _bulk_add(redis: AnyRedis, list_name: str, version: str, batches: object, source: Source,
+                    options: ImportOptions, result: ImportResult, progress: Callable[[Progress], None] | None,
+                    started: float) -> None:
+    """Add a file to the live version with the bulk writer, merging with what each tag holds."""
+    builder = VersionBuilder(redis, list_name, version, intset_max=await intset_max(redis),
+                             budget_bytes=options.budget_bytes, existing=True)
+    for batch in batches:  # type: ignore[attr-defined]
+        _note(result, batch, options)
+        builder.add_values(batch.values, batch.offset)
+        builder.add_short(batch.short)
+        if builder.over_budget:
+            await builder.flush()
+        _report(progress, source, result, started)
+        await asyncio.sleep(0)
+    await builder.flush()
+    result.added = builder.count
+    meta = keys.dnc_meta_key(list_name)
+    await redis.hincrby(meta, "count", builder.count)
+    await redis.hset(meta, mapping={"last_change_at": repr(time.time()),
+                                    "last_change_source": options.source or "import"})
+
+
 async def _edit(redis: AnyRedis, list_name: str, batches: object, source: Source, options: ImportOptions,
                 result: ImportResult, progress: Callable[[Progress], None] | None, started: float) -> None:
     result.mode = "changes" if options.changes else "edit"
-    for batch in batches:  # type: ignore[attr-defined]
-        _note(result, batch, options)
-        ops = batch.ops or [(ADD, f"+{v + batch.offset}") for v in batch.values] + [(ADD, n) for n in batch.short]
-        for start in range(0, len(ops), EDIT_BATCH):
-            net_add, net_remove = await _apply(redis, list_name, ops[start:start + EDIT_BATCH], options.source)
-            result.added += net_add
-            result.removed += net_remove
-        _report(progress, source, result, started)
+    info = (await read_list_infos(redis, [list_name]))[list_name]
+    if not options.changes and not info.building:
+        # bulk additions; while a build runs, the per-number path below also writes them into the build
+        await _bulk_add(redis, list_name, info.state.version, batches, source, options, result, progress, started)
+    else:
+        await _edit_ops(redis, list_name, batches, source, options, result, progress, started)
     info = (await read_list_infos(redis, [list_name]))[list_name]
     result.version = info.state.version
     result.count = info.state.count
 
 
-async def _apply(redis: AnyRedis, list_name: str, ops: list[tuple[str, str]], source: str) -> tuple[int, int]:
-    return await apply_ops(redis, list_name, ops, source=source)
+async def _edit_ops(redis: AnyRedis, list_name: str, batches: object, source: Source, options: ImportOptions,
+                    result: ImportResult, progress: Callable[[Progress], None] | None, started: float) -> None:
+    for batch in batches:  # type: ignore[attr-defined]
+        _note(result, batch, options)
+        ops = batch.ops or [(ADD, f"+{v + batch.offset}") for v in batch.values] + [(ADD, n) for n in batch.short]
+        for start in range(0, len(ops), EDIT_BATCH):
+            added, removed = await apply_ops(redis, list_name, ops[start:start + EDIT_BATCH], source=options.source)
+            result.added += added
+            result.removed += removed
+        _report(progress, source, result, started)

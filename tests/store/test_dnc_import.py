@@ -144,3 +144,23 @@ async def test_import_into_a_non_empty_list_without_replace_adds(redis_client: a
     result = await import_file(redis_client, "internal", write_lines(tmp_path / "l.txt", ["2015550101"]), FAST)
     assert result.mode == "edit" and result.count == 2
     assert all(await dnc.contains_many(redis_client, "internal", ["+12015550100", "+12015550101"]))
+
+
+async def test_bulk_additions_merge_with_every_representation(redis_client: aioredis.Redis, tmp_path: Path) -> None:
+    rng = random.Random(14)
+    first = random_numbers(rng)
+    await import_file(redis_client, "reg", write_lines(tmp_path / "a.txt", [str(n) for n in first]), FAST)
+    # more numbers in the same blocks and tags: sparse tags overflow, block sets outgrow their intsets
+    more = set(rng.sample(sorted(first), 2_000)) | random_numbers(rng)
+    more |= {3055550000 + s for s in rng.sample(range(10_000), 600)}
+    more |= {rng.randrange(200, 260) * 10**7 + rng.randrange(2 * 10**6, 10**7) for _ in range(3_000)}
+    lines = [str(n) for n in more]
+    rng.shuffle(lines)
+    options = ImportOptions(grace_s=0.0, budget_bytes=1 << 20, chunk_bytes=32 << 10)
+    result = await import_file(redis_client, "reg", write_lines(tmp_path / "b.txt", lines), options)
+    assert result.mode == "edit"
+    assert result.added == len(more - first) and result.count == len(first | more)
+    await assert_exact(redis_client, "reg", first | more, rng)
+    async for key in redis_client.scan_iter(match="scr:{*}:dnc:reg:*", count=1000):
+        if await redis_client.type(key) == b"set":
+            assert await redis_client.object("encoding", key) == b"intset", key
