@@ -191,7 +191,8 @@ class Call:
             await self.client.progress(self.agent.id)
             pb = new_id("playback")
             self.playback_id = pb
-            await self.client.play(self.agent.id, f"sound:{self.options.prompt_prefix}/blocked-en", pb)
+            prompt = f"{self.options.prompt_prefix}/blocked-{self.options.agent_language}"
+            await self.client.play(self.agent.id, f"sound:{prompt}", pb)
             await self._wait(lambda e: isinstance(e, PlaybackEvent) and e.type == "PlaybackFinished"
                              and e.playback_id == pb, self.options.blocked_prompt_timeout_s)
         except AriError as exc:

@@ -42,6 +42,8 @@ class AppOptions:
     record_timeout_s: float = 2.0
     #: None: twice the config's time_budget_ms, at least 0.5 s
     decision_timeout_s: float | None = None
+    #: language of the "not permitted" prompt the agent hears on a block (``blocked-<lang>``)
+    agent_language: str = "en"
     #: sound folder of the rendered prompts, as Asterisk names it (under its sounds dir)
     prompt_prefix: str = "custom/screener"
 

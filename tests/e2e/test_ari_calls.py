@@ -85,6 +85,9 @@ def test_a_number_on_the_internal_dnc_list_gets_403_and_the_carrier_never_sees_a
     call = ari_call(lab, "12125550202")
 
     assert call.result.final_status == 403, call.result.output
+    # before the 403 the agent got early media (183): the "this call is not permitted" prompt
+    statuses = [m.status for m in call.result.messages if not m.sent and m.status in (183, 403)]
+    assert statuses[0] == 183 and statuses[-1] == 403, statuses
     assert call.carrier_invites == 0
     assert decision_reasons(lab.redis.url, "+12125550202") == [["dnc_internal"]]
     assert_nothing_left()
