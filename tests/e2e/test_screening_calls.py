@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import wave
+
 from screener.lab.sipp import DIALER_IP
 from tests.e2e.harness import Lab, audit_entries, decision_reasons, dnc_add, on_internal_dnc, refused_at_ms
 
-#: a PCMU packet every 20 ms: 25 packets are half a second of sound
-HALF_A_SECOND = 25
+#: a PCMU packet carries 20 ms
+PACKET_S = 0.02
+
+
+def prompt_seconds(lab: Lab, name: str) -> float:
+    assert lab.sandbox.prompts_dir is not None
+    with wave.open(str(lab.sandbox.prompts_dir / f"{name}.wav")) as w:
+        return float(w.getnframes()) / float(w.getframerate())
 
 
 def test_allowed_call_reaches_the_carrier_and_the_callee_hears_the_disclosure_before_the_agent_is_bridged(
@@ -22,9 +30,13 @@ def test_allowed_call_reaches_the_carrier_and_the_callee_hears_the_disclosure_be
     callee_answered = next(m.at for m in call.callee.messages() if m.sent and m.status == 200)
     agent_answered = call.result.received_at(200)
     assert agent_answered is not None
-    # RTP with sound reached the callee after it answered and before the agent got its 200 OK
+    # the agent is answered only after the whole disclosure played to the callee
+    prompt_s = prompt_seconds(lab, "lab-en")
+    assert agent_answered - callee_answered >= 0.9 * prompt_s
+    # RTP with sound reached the callee after it answered and before the agent got its 200 OK: most of the
+    # prompt (its pauses between words are silence)
     heard_first = call.rtp.audible(before=agent_answered)
-    assert len(heard_first) >= HALF_A_SECOND, f"{len(heard_first)} audible packets before the agent's 200"
+    assert len(heard_first) * PACKET_S >= 0.5 * prompt_s, f"{len(heard_first)} audible packets before the 200"
     assert heard_first[0].at >= callee_answered - 0.05
     assert decision_reasons(lab.redis.url, "+12125550101") == [[]]
     # the disclosure evidence: the prompt played to its end, no opt-out
