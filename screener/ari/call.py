@@ -260,12 +260,19 @@ class Call:
                 elif event.type == "PlaybackFinished":
                     finished = event.state != "failed"
                     self.playback_id = None
+                    if not finished:
+                        break
                     deadline = time.monotonic() + self.options.opt_out_window_s
             elif isinstance(event, ChannelDtmfReceived) and event.channel.id == callee and event.digit == digit:
                 opted = True
                 break
             self._evidence = self._evidence_now(started_ms, finished, False)
         self._evidence = self._evidence_now(started_ms, finished, opted)
+        if not opted and not finished:
+            # fail closed: the agent is never connected to a callee who was not told who calls and why
+            log.error("call %s: the disclosure %s did not play (missing prompt? see `screener prompts build`): "
+                      "call ended", self.label, prompt)
+            raise _Ended(Outcome.FAILED)
         if not opted:
             await self._record_evidence()
             return False

@@ -49,6 +49,8 @@ class FakeAri:
     callee: str = "answer"
     #: how long a playback lasts (seconds); None: never finishes by itself
     playback_s: float | None = 0.05
+    #: media that fails to play (a missing sound file): PlaybackFinished with state "failed"
+    missing_media: set[str] = field(default_factory=set)
     #: refuse the next N WebSocket handshakes with this status
     refuse: int = 0
     refuse_status: int = 503
@@ -202,7 +204,7 @@ class FakeAri:
             elif action == "answer":
                 ch.state = "Up"
             elif action == "play":
-                self._play(ch, req.query["playbackId"])
+                self._play(ch, req.query["playbackId"], req.query["media"])
             return ok
         if parts[0] == "applications" and req.method == "GET":
             return web.json_response({"name": parts[1], "channel_ids": list(self.channels), "bridge_ids": [],
@@ -252,8 +254,11 @@ class FakeAri:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def _play(self, ch: FakeChannel, playback_id: str) -> None:
+    def _play(self, ch: FakeChannel, playback_id: str, media: str) -> None:
         playback = {"id": playback_id, "target_uri": f"channel:{ch.id}", "state": "playing"}
         self.later(0.0, {"type": "PlaybackStarted", "playback": playback})
+        if media in self.missing_media:
+            self.later(0.01, {"type": "PlaybackFinished", "playback": {**playback, "state": "failed"}})
+            return
         if self.playback_s is not None:
             self.later(self.playback_s, {"type": "PlaybackFinished", "playback": {**playback, "state": "done"}})

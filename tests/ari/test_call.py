@@ -241,3 +241,15 @@ async def test_on_connect_channels_and_bridges_no_call_owns_are_removed(running:
     assert list(fake.bridges) == ["someone-elses-bridge"]
     fake.bridges.clear()
     _no_leftovers(running)
+
+
+async def test_a_disclosure_that_cannot_play_ends_the_call_instead_of_bridging(running: Running) -> None:
+    running.fake.missing_media.add("sound:custom/screener/lab-en")
+    await running.call("agent-1", "12125550109")
+    await running.settle()
+    assert running.app.outcomes["agent-1"] is Outcome.FAILED
+    assert running.fake.made("POST", "bridges") == []
+    assert running.fake.made("POST", "channels/agent-1/answer") == []
+    evidence = running.screener.disclosures
+    assert len(evidence) == 1 and not evidence[0].prompt_finished and not evidence[0].opted_out
+    _no_leftovers(running)
