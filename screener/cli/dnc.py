@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import sys
 import time
+import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TextIO
@@ -207,8 +209,9 @@ async def _import(args: argparse.Namespace) -> int:
             result = await import_file(r, args.list, args.file, options, progress=bar)
     except ImportBusy as exc:
         raise UsageError(str(exc)) from None
-    except ValueError as exc:
-        raise UsageError(f"{args.file}: {exc}") from None
+    except (ValueError, EOFError, zipfile.BadZipFile, gzip.BadGzipFile) as exc:
+        # a corrupt or truncated archive: the import is undone, the live list untouched
+        raise UsageError(f"{args.file}: {exc}; the list was not changed") from None
     finally:
         bar.done()
     _summary(result, sys.stdout)

@@ -72,8 +72,15 @@ class Source:
         self.raw: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 (closed by close())
         self.total = self.path.stat().st_size
         self._zip: zipfile.ZipFile | None = None
-        name = self.path.name.lower()
         self.stream: IO[bytes]
+        try:
+            self._open_stream()
+        except BaseException:
+            self.raw.close()
+            raise
+
+    def _open_stream(self) -> None:
+        name = self.path.name.lower()
         if name.endswith(".gz"):
             self.stream = gzip.GzipFile(fileobj=self.raw)  # type: ignore[assignment]
         elif name.endswith(".zip"):
@@ -83,21 +90,17 @@ class Source:
                 raise ValueError(f"{self.path}: the zip file holds no file")
             member = max(members, key=lambda i: i.file_size)
             self.total = member.file_size
-            self._read = 0
             self.stream = self._zip.open(member)
         else:
             self.stream = self.raw
 
     def read(self, size: int) -> bytes:
-        data = self.stream.read(size)
-        if self._zip is not None:
-            self._read += len(data)
-        return data
+        return self.stream.read(size)
 
     def position(self) -> int:
         """Bytes of the file (the zip member: uncompressed) consumed so far."""
         if self._zip is not None:
-            return self._read
+            return self.stream.tell()
         return self.raw.tell()
 
     def close(self) -> None:

@@ -164,3 +164,20 @@ def test_an_import_killed_mid_way_leaves_the_live_list_and_a_rerun_cleans_up(red
             await client.aclose()
 
     assert asyncio.run(leftovers()) == 0
+
+
+def test_a_truncated_archive_fails_cleanly_and_changes_nothing(redis: EmbeddedRedis, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "l.txt"
+    good.write_text("2015550100\n")
+    assert dnc(redis, "import", str(good), "--list", "reg") == 0
+    data = gzip.compress("".join(f"{2025550000 + i}\n" for i in range(5000)).encode())
+    broken = tmp_path / "l.txt.gz"
+    broken.write_bytes(data[: len(data) // 2])
+    assert dnc(redis, "import", str(broken), "--list", "reg", "--replace") == 2
+    assert "the list was not changed" in capsys.readouterr().err
+    assert dnc(redis, "check", "2015550100", "--list", "reg") == 0
+    assert dnc(redis, "check", "2025550000", "--list", "reg") == 1
+    zipped = tmp_path / "l.zip"
+    zipped.write_bytes(b"PK not really a zip")
+    assert dnc(redis, "import", str(zipped), "--list", "reg", "--replace") == 2
