@@ -10,6 +10,7 @@ too, so an opt-out acknowledged during a ``--replace`` is in the list before and
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -231,14 +232,13 @@ async def mutate_versions(redis: AnyRedis, list_name: str, parts: list[tuple[str
     return {v: (c[0], c[1]) for v, c in counts.items()}
 
 
-_INTSET_MAX: dict[int, int] = {}
+_INTSET_MAX: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
 async def _intset_max_cached(redis: AnyRedis) -> int:
-    key = id(redis)
-    if key not in _INTSET_MAX:
-        _INTSET_MAX[key] = await intset_max(redis)
-    return _INTSET_MAX[key]
+    if redis not in _INTSET_MAX:
+        _INTSET_MAX[redis] = await intset_max(redis)
+    return _INTSET_MAX[redis]
 
 
 async def add_numbers(redis: AnyRedis, list_name: str, e164s: Iterable[str], *, source: str = "") -> int:
