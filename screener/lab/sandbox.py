@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
 import shutil
@@ -33,6 +34,9 @@ LAB_FILES = ("modules.conf", "http.conf", "ari.conf", "logger.conf", "extensions
 PROMPTS_SUBDIR = Path("usr/share/asterisk/sounds/custom/screener")
 
 SIP_ADDRESS = ("127.0.0.1", 5060)
+
+
+log = logging.getLogger("screener.lab.sandbox")
 
 
 class SandboxError(RuntimeError):
@@ -168,11 +172,15 @@ class AsteriskSandbox:
             return
         fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + timeout_s
+        waited = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not waited:
+                    log.warning("waiting for another process that uses the Asterisk sandbox (lock %s)", self.lock_file)
+                    waited = True
                 if time.monotonic() > deadline:
                     os.close(fd)
                     raise SandboxError(

@@ -216,7 +216,10 @@ class SippUas:
                 err = (self.workdir / "stderr.log").read_text(errors="replace")
                 raise SippError(f"the sipp callee exited at start ({self.proc.returncode}): {err[-1000:]}")
             if self._bound():
-                return self
+                time.sleep(0.2)  # the port may be another process's: then this sipp exits at once
+                if self.proc.poll() is None:
+                    return self
+                continue
             time.sleep(0.05)
         self.stop()
         raise SippError(f"the sipp callee did not bind {self.ip}:{self.port}")
