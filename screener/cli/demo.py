@@ -20,7 +20,14 @@ from typing import Any
 
 from screener.cli.common import config_path, fail
 
-CAMPAIGN = "lab"
+DESCRIPTION = """\
+The whole thing on one machine, with real calls: a private redis-server, the prompts rendered with
+espeak-ng and sox, `screener serve` and a real Asterisk 22 (the sandbox root that `bash .ci/bootstrap`
+builds) with the shipped dialplan. sipp then places sample calls (agent 127.0.0.2 -> Asterisk 127.0.0.1 ->
+carrier 127.0.0.3): an allowed call with its disclosure, a number on the DNC list, a callee pressing 9
+and the retry, and a number over its frequency limit. Each call's outcome is printed with the reasons
+from the audit trail; then everything the demo started is stopped. Needs root (chroot).
+"""
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ class Outcome:
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "demo", help="run Redis, the Asterisk 22 sandbox and the screener here and place sample calls with sipp",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--keep", action="store_true",
                    help="keep the work folder (configs, logs, sipp message traces) and print where it is")
     p.set_defaults(func=run)
