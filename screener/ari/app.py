@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 import logging
 
-from screener.ari.call import Call, Outcome
+from screener.ari.call import Call
 from screener.ari.client import AriClient, AriError, AriNotFound
 from screener.ari.contract import AppOptions, ScreenerLike
 from screener.ari.events import ApplicationReplaced, Event, Reconnected, StasisStart
+from screener.ari.legs import Outcome
 
 log = logging.getLogger("screener.ari.app")
 

@@ -15,22 +15,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 
-from screener.ari.client import AriClient, AriError, AriNotFound, new_id
+from screener.ari.client import AriClient, AriError, new_id
 from screener.ari.contract import AppOptions, ScreenerLike
 from screener.ari.events import (
-    ChannelDestroyed,
     ChannelDtmfReceived,
-    ChannelHangupRequest,
     ChannelStateChange,
     Dial,
     Event,
     PlaybackEvent,
-    Reconnected,
-    StasisEnd,
     StasisStart,
 )
+from screener.ari.legs import Ended, Legs, Outcome
 from screener.config.settings import Campaign
 from screener.decision import Decision, Reason, ScreenRequest
 from screener.numbers import mask
@@ -50,32 +46,6 @@ def clean(value: str, allowed: set[str], max_chars: int = 64) -> str:
     return "".join(ch for ch in value if ch in allowed)[:max_chars]
 
 
-class Outcome(StrEnum):
-    """How a call ended, from the application's side (logged, and returned for tests)."""
-
-    BLOCKED = "blocked"
-    BRIDGED = "bridged"
-    OPTED_OUT = "opted_out"
-    BUSY = "busy"
-    NO_ANSWER = "no_answer"
-    CALLEE_FAILED = "callee_failed"
-    AGENT_HUNG_UP = "agent_hung_up"
-    CALLEE_HUNG_UP = "callee_hung_up"
-    FAILED = "failed"
-
-
-#: hang-up causes (Q.850) of a callee that did not answer: the outcome, and the agent's hang-up reason
-_CAUSES = {17: (Outcome.BUSY, "busy"), 18: (Outcome.NO_ANSWER, "no_answer"), 19: (Outcome.NO_ANSWER, "no_answer")}
-
-
-class _Ended(Exception):
-    """A leg the flow needs is gone: stop the flow, tear down."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome.value)
-        self.outcome = outcome
-
-
 @dataclass(frozen=True)
 class CallArgs:
     """The Stasis arguments: Stasis(app,<number>,<campaign>,<trunk>), filtered again here."""
@@ -91,31 +61,18 @@ class CallArgs:
         return cls(number=number, campaign=clean(args[1], _CAMPAIGN_CHARS), trunk=clean(args[2], _CAMPAIGN_CHARS))
 
 
-class Call:
+class Call(Legs):
     """The state machine of one call (the agent's channel that entered Stasis, and the callee leg it creates)."""
 
     def __init__(self, start: StasisStart, client: AriClient, screener: ScreenerLike, options: AppOptions,
                  register: Callable[[str, Call], None], unregister: Callable[[str], None]) -> None:
-        self.agent = start.channel
+        super().__init__(start.channel, client, options, unregister)
         self.args = CallArgs.parse(start)
-        self.client = client
         self.screener = screener
-        self.options = options
         self._register = register
-        self._unregister = unregister
-        self.queue: asyncio.Queue[Event] = asyncio.Queue()
-        self.callee_id: str | None = None
-        self.bridge_id: str | None = None
         self.playback_id: str | None = None
-        self.gone: set[str] = set()
-        self.in_stasis: set[str] = {self.agent.id}
-        #: the first hang-up cause seen per channel
-        self.causes: dict[str, int] = {}
         self.outcome: Outcome | None = None
         self.decision: Decision | None = None
-        self._agent_reason: dict[str, str | int] = {"reason": "normal"}
-        self._answered_at: float | None = None
-        self._dialed_at: float | None = None
         self._evidence: DisclosureEvent | None = None
         register(self.agent.id, self)
 
@@ -123,15 +80,16 @@ class Call:
     def label(self) -> str:
         return f"{mask(self.args.number) or '-'} ({self.args.campaign or '-'}, {self.agent.id})"
 
-    def feed(self, event: Event) -> None:
-        self.queue.put_nowait(event)
+    async def _teardown(self) -> None:
+        await self._record_evidence()
+        await super()._teardown()
 
     # -- the flow --------------------------------------------------------------------------------------
 
     async def run(self) -> Outcome:
         try:
             self.outcome = await self._flow()
-        except _Ended as ended:
+        except Ended as ended:
             self.outcome = ended.outcome
         except AriError as exc:
             self.outcome = Outcome.AGENT_HUNG_UP if self.agent.id in self.gone else Outcome.FAILED
@@ -221,10 +179,10 @@ class Call:
         event = await self._wait(self._answer_or_failure, self.options.ring_timeout_s + 5, callee_needed=True)
         if event is None:
             self._agent_reason = {"reason": "no_answer"}
-            raise _Ended(Outcome.NO_ANSWER)
+            raise Ended(Outcome.NO_ANSWER)
         if isinstance(event, Dial) and event.dialstatus in _DIAL_FAILURES:
             self._agent_reason = {"reason": _DIAL_FAILURES[event.dialstatus]}
-            raise _Ended({"BUSY": Outcome.BUSY, "NOANSWER": Outcome.NO_ANSWER}.get(
+            raise Ended({"BUSY": Outcome.BUSY, "NOANSWER": Outcome.NO_ANSWER}.get(
                 event.dialstatus, Outcome.CALLEE_FAILED))
         self._answered_at = time.monotonic()
 
@@ -272,7 +230,7 @@ class Call:
             # fail closed: the agent is never connected to a callee who was not told who calls and why
             log.error("call %s: the disclosure %s did not play (missing prompt? see `screener prompts build`): "
                       "call ended", self.label, prompt)
-            raise _Ended(Outcome.FAILED)
+            raise Ended(Outcome.FAILED)
         if not opted:
             await self._record_evidence()
             return False
@@ -315,7 +273,7 @@ class Call:
             await self.client.play(self.callee_id, f"sound:{self.options.prompt_prefix}/optout-{language}", pb)
             await self._wait(lambda e: isinstance(e, PlaybackEvent) and e.type == "PlaybackFinished"
                              and e.playback_id == pb, self.options.blocked_prompt_timeout_s, callee_needed=True)
-        except (AriError, _Ended):
+        except (AriError, Ended):
             pass
 
     async def _record_evidence(self) -> None:
@@ -343,108 +301,6 @@ class Call:
             await self._wait(lambda e: False, None, callee_needed=True)
 
     # -- events ---------------------------------------------------------------------------------------
-
-    async def _wait(self, wanted: Callable[[Event], bool], timeout_s: float | None, *,
-                    callee_needed: bool = False) -> Event | None:
-        """The next event matching ``wanted``; None at the deadline; _Ended when a needed leg is gone."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while True:
-            self._check_legs(callee_needed)
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return None
-            try:
-                async with asyncio.timeout(remaining):
-                    event = await self.queue.get()
-            except TimeoutError:
-                return None
-            await self._track(event)
-            self._check_legs(callee_needed)
-            if wanted(event):
-                return event
-
-    async def _drain(self) -> None:
-        """Take in the events already queued (without waiting); _Ended when the agent is gone."""
-        while not self.queue.empty():
-            await self._track(self.queue.get_nowait())
-        self._check_legs(False)
-
-    def _check_legs(self, callee_needed: bool) -> None:
-        if self.agent.id in self.gone:
-            raise _Ended(Outcome.BRIDGED if self.bridge_id else Outcome.AGENT_HUNG_UP)
-        if callee_needed and self.callee_id is not None and self.callee_id in self.gone:
-            if self.bridge_id:
-                raise _Ended(Outcome.BRIDGED)
-            if self._answered_at is None:  # it never answered: tell the agent why (busy: SIP 486)
-                outcome, reason = _CAUSES.get(self.causes.get(self.callee_id, 0),
-                                              (Outcome.CALLEE_FAILED, "normal"))
-                rang = time.monotonic() - (self._dialed_at or time.monotonic())
-                if outcome is Outcome.CALLEE_FAILED and rang >= self.options.ring_timeout_s - 0.5:
-                    outcome, reason = Outcome.NO_ANSWER, "no_answer"  # Asterisk's dial timeout ended it
-                self._agent_reason = {"reason": reason}
-                raise _Ended(outcome)
-            raise _Ended(Outcome.CALLEE_HUNG_UP)
-
-    async def _track(self, event: Event) -> None:
-        if isinstance(event, StasisStart):
-            self.in_stasis.add(event.channel.id)
-        elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
-            self.gone.add(event.channel.id)
-            if isinstance(event, ChannelHangupRequest | ChannelDestroyed) and event.cause:
-                self.causes.setdefault(event.channel.id, event.cause)
-        elif isinstance(event, Reconnected) and not event.first:
-            await self._resync()
-
-    async def _resync(self) -> None:
-        """After a WebSocket gap: ask Asterisk which of our channels still exist."""
-        for channel_id in (self.agent.id, self.callee_id):
-            if channel_id is None or channel_id in self.gone:
-                continue
-            try:
-                await self.client.get_channel(channel_id)
-            except AriNotFound:
-                self.gone.add(channel_id)
-            except AriError as exc:
-                log.warning("call %s: resync of %s failed: %s", self.label, channel_id, exc)
-
-    # -- teardown -------------------------------------------------------------------------------------
-
-    async def _teardown(self) -> None:
-        """Hang up every leg still alive, destroy the bridge, unregister the ids. Never raises."""
-        await self._record_evidence()
-        legs: list[tuple[str, dict[str, str | int]]] = []
-        if self.callee_id is not None:
-            legs.append((self.callee_id, {"reason": "normal"}))
-        legs.append((self.agent.id, self._agent_reason))
-        for channel_id, reason in legs:
-            if channel_id in self.gone:
-                continue
-            try:
-                await self.client.hangup(channel_id, reason=_str(reason.get("reason")),
-                                         reason_code=_int(reason.get("reason_code")))
-            except AriNotFound:
-                pass
-            except AriError as exc:
-                log.warning("call %s: hang-up of %s failed: %s", self.label, channel_id, exc)
-            self.gone.add(channel_id)
-        if self.bridge_id is not None:
-            try:
-                await self.client.destroy_bridge(self.bridge_id)
-            except AriNotFound:
-                pass
-            except AriError as exc:
-                log.warning("call %s: bridge %s not destroyed: %s", self.label, self.bridge_id, exc)
-        self._unregister(self.agent.id)
-        if self.callee_id is not None:
-            self._unregister(self.callee_id)
-
-
-def _str(value: str | int | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _int(value: str | int | None) -> int | None:
-    return None if value is None else int(value)
 
 
 def _blocked(request: ScreenRequest, code: ReasonCode, detail: str) -> Decision:
