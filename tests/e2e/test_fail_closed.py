@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,3 +54,19 @@ def test_a_screener_slower_than_its_budget_blocks_the_call_and_does_not_hang_it(
     sent, blocked = call.result.invite_sent_at, call.result.received_at(403)
     assert sent is not None and blocked is not None and blocked - sent < NOT_HUNG_S
     assert own_server.running
+
+
+def test_a_frozen_screener_blocks_the_call_after_the_dialplan_guard_and_does_not_hang_it(
+        lab: Lab, own_server: ServerProcess) -> None:
+    # Asterisk never times out a FastAGI server; the shipped dialplan's absolute timeout (3 s) does
+    assert own_server.proc is not None
+    os.kill(own_server.proc.pid, signal.SIGSTOP)  # it still accepts connections (the kernel's backlog)
+    try:
+        call = lab.call("12125550115", timeout_s=NOT_HUNG_S)
+    finally:
+        os.kill(own_server.proc.pid, signal.SIGCONT)
+
+    assert call.result.final_status == 403, call.result.output
+    assert call.carrier_invites == 0
+    sent, blocked = call.result.invite_sent_at, call.result.received_at(403)
+    assert sent is not None and blocked is not None and blocked - sent < NOT_HUNG_S

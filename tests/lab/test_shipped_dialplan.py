@@ -41,12 +41,15 @@ def test_the_shipped_dialplan_fails_closed_on_every_path_to_dial() -> None:
     lines = [line.strip() for line in outbound.splitlines() if line.strip().startswith(("exten", "same"))]
     agi = next(i for i, line in enumerate(lines) if "AGI(agi://${SCREENER_AGI}/screen," in line)
     dial = next(i for i, line in enumerate(lines) if "Dial(" in line)
-    checks = lines[agi + 1:dial]
+    checks = [line for line in lines[agi + 1:dial] if "GotoIf(" in line]
     assert 'GotoIf($["${AGISTATUS}" != "SUCCESS"]?blocked)' in checks[0]
     assert 'GotoIf($["${SCREEN_RESULT}" != "ALLOW"]?blocked)' in checks[1]
+    # a hung screener: the absolute timeout set just before the AGI (and cleared after) jumps to T, which blocks
+    assert "Set(TIMEOUT(absolute)=${SCREENER_GUARD_S})" in lines[agi - 1]
+    assert "Set(TIMEOUT(absolute)=0)" in lines[agi + 1]
+    assert "exten => T,1," in outbound and lines[-1].endswith("Hangup(21)")
     assert "Set(SCREEN_RESULT=)" in " ".join(lines[:agi])  # a stale ALLOW cannot survive into this call
     assert any("(blocked)" in line for line in lines[dial:])
-    assert lines[-1].endswith("Hangup(21)")
     disclose = text.split("\n[screener-disclose]\n")[1]
     assert "Set(GOSUB_RESULT=ABORT)" in disclose
     assert '"${DISCLOSE_RESULT}" != "DONE"]?abort' in disclose
