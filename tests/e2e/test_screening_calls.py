@@ -42,6 +42,8 @@ def test_allowed_call_reaches_the_carrier_and_the_callee_hears_the_disclosure_be
     # the disclosure evidence: the prompt played to its end, no opt-out
     evidence = [e.fields for e in audit_entries(lab.redis.url, "+12125550101") if e.kind == "disclosure"]
     assert [(f["prompt_finished"], f["opted_out"]) for f in evidence] == [("1", "0")]
+    # answer -> prompt start, measured from the answer time the dialplan passes along
+    assert 0 <= int(evidence[0]["answer_to_prompt_ms"]) < 5000
 
 
 def test_a_number_on_the_internal_dnc_list_gets_403_and_the_carrier_never_sees_an_invite(lab: Lab) -> None:
