@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from screener.ari.call import Call
 from screener.ari.client import AriClient, AriError, AriNotFound
@@ -18,6 +20,9 @@ from screener.ari.events import ApplicationReplaced, Event, Reconnected, StasisS
 from screener.ari.legs import Outcome
 
 log = logging.getLogger("screener.ari.app")
+
+#: the label of [screener-outbound-ari] where a call handed back by a stopping instance resumes (next app)
+HAND_BACK_LABEL = "next"
 
 
 class StasisApp:
@@ -29,7 +34,9 @@ class StasisApp:
         self.sweep_grace_s = 1.0
         self._by_channel: dict[str, Call] = {}
         self._tasks: set[asyncio.Task[Outcome]] = set()
-        self._sweeps: set[asyncio.Task[int]] = set()
+        self._sweeps: set[asyncio.Task[object]] = set()
+        #: True once shutting down: new calls are handed back to the dialplan
+        self.draining = False
         #: outcomes of finished calls by agent channel id (tests and diagnostics; bounded)
         self.outcomes: dict[str, Outcome] = {}
 
@@ -54,15 +61,39 @@ class StasisApp:
             return
         calls = {self._by_channel[c] for c in event.channel_ids if c in self._by_channel}
         if not calls and isinstance(event, StasisStart):
-            self._start(event)
+            if self.draining:
+                self._spawn(self._hand_back(event))
+            else:
+                self._start(event)
             return
         for call in calls:
             call.feed(event)
 
     def _spawn_sweep(self) -> None:
-        task = asyncio.ensure_future(self.sweep())
+        self._spawn(self.sweep())
+
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.ensure_future(coro)
         self._sweeps.add(task)
         task.add_done_callback(self._sweeps.discard)
+
+    def drain(self) -> None:
+        """Stop taking new calls: each one goes back to the dialplan at label ``next`` of its context (the
+        shipped context tries the next application, then ends the call with 403). Calls in flight go on."""
+        self.draining = True
+
+    async def _hand_back(self, event: StasisStart) -> None:
+        channel = event.channel
+        try:
+            if not channel.dialplan_context or not channel.dialplan_exten:
+                raise AriError("POST", "continue", None, "no dialplan location")
+            await self.client.continue_in_dialplan(channel.id, channel.dialplan_context, channel.dialplan_exten,
+                                                   HAND_BACK_LABEL)
+            log.info("ARI: shutting down: call %s handed back to the dialplan", channel.id)
+        except AriError as exc:
+            log.warning("ARI: shutting down: call %s not handed back (%s): ending it with 403", channel.id, exc)
+            with contextlib.suppress(AriError):
+                await self.client.hangup(channel.id, reason_code=21)
 
     async def sweep(self) -> int:
         """Hang up channels of this application that no call owns (left by a previous process or a gap), with
@@ -116,12 +147,12 @@ class StasisApp:
         self._by_channel.pop(channel_id, None)
 
     async def shutdown(self, grace_s: float = 5.0) -> None:
-        """Let calls in flight finish for ``grace_s``, then cancel them (each tears itself down)."""
-        for sweep in self._sweeps:
-            sweep.cancel()
-        if not self._tasks:
+        """Let calls in flight (and hand-backs, sweeps) finish for ``grace_s``, then cancel them: a call not yet
+        bridged tears itself down; a bridged conversation is left to go on without the application."""
+        tasks: set[asyncio.Task[Any]] = set(self._tasks) | set(self._sweeps)
+        if not tasks:
             return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
+        _, pending = await asyncio.wait(tasks, timeout=grace_s) if grace_s > 0 else (set(), tasks)
         for task in pending:
             task.cancel()
         if pending:

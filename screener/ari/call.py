@@ -95,6 +95,14 @@ class Call(Legs):
             self.outcome = Outcome.AGENT_HUNG_UP if self.agent.id in self.gone else Outcome.FAILED
             log.warning("call %s: %s", self.label, exc)
         except asyncio.CancelledError:
+            if self.bridge_id is not None and not self.gone:
+                # a conversation in progress: the bridge holds it without the application; a later sweep
+                # removes the empty bridge
+                self.outcome = Outcome.BRIDGED
+                log.warning("call %s: left bridged at shutdown", self.label)
+                await self._record_evidence()
+                self._unregister_all()
+                raise
             self.outcome = Outcome.FAILED
             log.warning("call %s: cancelled (shutting down)", self.label)
             await self._teardown()

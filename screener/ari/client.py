@@ -171,6 +171,10 @@ class AriClient:
             params["reason"] = reason
         await self.request("DELETE", f"channels/{channel_id}", params)
 
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str, label: str) -> None:
+        await self.request("POST", f"channels/{channel_id}/continue",
+                           {"context": context, "extension": extension, "label": label})
+
     async def get_channel(self, channel_id: str) -> Any:
         return await self.request("GET", f"channels/{channel_id}")
 

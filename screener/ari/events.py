@@ -19,6 +19,7 @@ class Channel:
     state: str = ""
     caller_number: str = ""
     dialplan_exten: str = ""
+    dialplan_context: str = ""
 
     @classmethod
     def parse(cls, raw: Any) -> Channel | None:
@@ -27,7 +28,8 @@ class Channel:
         caller = _dict(raw.get("caller"))
         dialplan = _dict(raw.get("dialplan"))
         return cls(id=raw["id"], name=str(raw.get("name", "")), state=str(raw.get("state", "")),
-                   caller_number=str(caller.get("number", "")), dialplan_exten=str(dialplan.get("exten", "")))
+                   caller_number=str(caller.get("number", "")), dialplan_exten=str(dialplan.get("exten", "")),
+                   dialplan_context=str(dialplan.get("context", "")))
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,9 @@ class Legs:
                 pass
             except AriError as exc:
                 log.warning("call %s: bridge %s not destroyed: %s", self.label, self.bridge_id, exc)
+        self._unregister_all()
+
+    def _unregister_all(self) -> None:
         self._unregister(self.agent.id)
         if self.callee_id is not None:
             self._unregister(self.callee_id)

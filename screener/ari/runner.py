@@ -16,6 +16,10 @@ async def run_ari(screener: ScreenerLike, stop: asyncio.Event, *, options: AppOp
                   backoff: Backoff | None = None, grace_s: float = 5.0) -> None:
     """Run the application named by ``settings.ari`` until ``stop`` is set.
 
+    On ``stop``: new calls are handed back to the dialplan (the next instance of SCREENER_ARI_APPS, or 403),
+    calls in flight get ``grace_s`` seconds to finish with their events still flowing, then the rest are
+    cancelled (each one hangs up its legs and destroys its bridge) and the WebSocket closes.
+
     While Asterisk does not answer it keeps retrying the WebSocket with backoff (and logs why, without
     credentials); it never raises for a connection problem, so FastAGI in the same process keeps serving.
     Reads ``settings.ari`` once: a change of URL, user or application name needs a restart.
@@ -24,7 +28,15 @@ async def run_ari(screener: ScreenerLike, stop: asyncio.Event, *, options: AppOp
     async with AriClient(ari.url, ari.username, ari.password, ari.app, backoff=backoff) as client:
         app = StasisApp(client, screener, options)
         log.info("ARI: application %r on %s", ari.app, client.base)
+        closed = asyncio.Event()
+        events = asyncio.ensure_future(client.run(app.handle, closed))
         try:
-            await client.run(app.handle, stop)
-        finally:
+            await stop.wait()
+            # the WebSocket stays open while calls in flight finish (they need their events); new calls go
+            # back to the dialplan (the next instance, or 403)
+            app.drain()
             await app.shutdown(grace_s)
+        finally:
+            closed.set()
+            await asyncio.gather(events, return_exceptions=True)
+            await app.shutdown(0)

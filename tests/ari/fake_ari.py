@@ -39,7 +39,8 @@ class FakeChannel:
 
     def json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "state": self.state,
-                "caller": {"name": "", "number": "agent"}, "dialplan": {"exten": self.exten}}
+                "caller": {"name": "", "number": "agent"},
+                "dialplan": {"context": "screener-outbound-ari", "exten": self.exten, "priority": 13}}
 
 
 @dataclass
@@ -55,6 +56,8 @@ class FakeAri:
     refuse: int = 0
     refuse_status: int = 503
     requests: list[Req] = field(default_factory=list)
+    #: channels sent back to the dialplan with /continue
+    continued: list[str] = field(default_factory=list)
     channels: dict[str, FakeChannel] = field(default_factory=dict)
     bridges: dict[str, list[str]] = field(default_factory=dict)
     connections: int = 0
@@ -201,6 +204,10 @@ class FakeAri:
                 return ok
             if action == "dial":
                 await self._dial(ch, int(req.query.get("timeout", "30")))
+            elif action == "continue":  # back to the dialplan: the channel leaves the application
+                del self.channels[ch.id]
+                self.continued.append(ch.id)
+                await self.emit({"type": "StasisEnd", "channel": ch.json()})
             elif action == "answer":
                 ch.state = "Up"
             elif action == "play":

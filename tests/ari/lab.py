@@ -244,6 +244,11 @@ class AppThread:
             await client.close()
         self.call(go)
 
+    def drain(self, name: str) -> None:
+        """The instance is stopping (run_ari's first step): new calls are handed back to the dialplan."""
+        app = self.apps[name][0]
+        self.loop.call_soon_threadsafe(app.drain)
+
     def cut(self, name: str) -> None:
         self.call(self.proxies[name].cut)
 

@@ -42,3 +42,35 @@ async def test_run_ari_keeps_retrying_while_asterisk_is_away_and_returns_when_st
             await task
         assert fake.channels == {} and fake.bridges == {}
     assert PASSWORD not in "\n".join(r.getMessage() for r in caplog.records)
+
+
+async def test_on_stop_new_calls_go_back_to_the_dialplan_and_calls_in_flight_finish_with_their_events() -> None:
+    screener = FakeScreener()
+    async with FakeAri().serve() as fake:
+        fake.playback_s = None  # call A stays in its disclosure until the test ends it
+        screener._settings = replace(screener.settings, ari=AriSettings(
+            enabled=True, url=fake.url, username=USER, password=Secret(PASSWORD), app="screener"))
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(run_ari(screener, stop, backoff=Backoff(initial_s=0.05), grace_s=5.0))
+        await fake.wait_connected()
+        await fake.start_call("agent-a", ["12125550101", "lab", "carrier"])
+        async with asyncio.timeout(5):
+            while not [r for r in fake.made("POST", "channels/screener-callee") if r.path.endswith("/play")]:
+                await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.sleep(0.1)
+        # a new call while stopping: handed back to [screener-outbound-ari] at label "next" (the next instance)
+        await fake.start_call("agent-b", ["12125550102", "lab", "carrier"])
+        async with asyncio.timeout(5):
+            while "agent-b" not in fake.continued:
+                await asyncio.sleep(0.01)
+        assert fake.made("POST", "channels/agent-b/continue")[0].query == {
+            "context": "screener-outbound-ari", "extension": "12125550102", "label": "next"}
+        assert len(screener.requests) == 1  # agent-b was never screened here
+        # call A still gets its events: its callee hangs up, and A is torn down by the book
+        callee = fake.made("POST", "channels/create")[0].query["channelId"]
+        await fake.far_end_hangup(callee)
+        async with asyncio.timeout(10):
+            await task
+        assert fake.channels == {} and fake.bridges == {}
+        assert fake.made("DELETE", "channels/agent-a")

@@ -214,3 +214,20 @@ def test_with_two_instances_new_calls_keep_being_screened_when_one_dies(lab: Lab
     blocked = ari_call(lab, "12125550229")
     assert blocked.result.final_status == 403 and blocked.carrier_invites == 0
     assert_nothing_left()
+
+
+def test_an_instance_that_is_stopping_hands_new_calls_to_the_next_one(lab: Lab, ari: AppThread) -> None:
+    ari.stop_app(APP)
+    ari.start_app("screener-e2e-a")
+    ari.start_app("screener-e2e-b")
+    # listed twice, so most calls start at the stopping instance and go through its hand-back
+    lab.sandbox.set_global("SCREENER_ARI_APPS", "screener-e2e-a&screener-e2e-a&screener-e2e-b")
+    ari.drain("screener-e2e-a")
+
+    calls = [ari_call(lab, f"1212555023{i}", callee="uas_ring_busy.xml") for i in range(4)]
+
+    assert [c.result.final_status for c in calls] == [486] * 4
+    assert [c.carrier_invites for c in calls] == [1] * 4
+    assert ari.requests("screener-e2e-a") == []
+    assert len(ari.requests("screener-e2e-b")) == 4
+    assert_nothing_left()
