@@ -110,8 +110,12 @@ async def test_credentials_never_appear_in_logs(fake_ari: FakeAri, caplog: pytes
                          backoff=FAST)]
     for client in clients:
         async with client:
+            before = len(caplog.records)
             task = asyncio.ensure_future(client.run(lambda e: None, stop))
-            await asyncio.sleep(0.3)
+            async with asyncio.timeout(10):  # until this client logged its first failed attempt
+                while not any("ARI: " in r.getMessage() and "reconnecting" not in r.getMessage()
+                              for r in caplog.records[before:]):
+                    await asyncio.sleep(0.01)
             with pytest.raises(AriError) as info:
                 await client.get_channel("x")
             assert secret not in str(info.value)
