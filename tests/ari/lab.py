@@ -327,3 +327,15 @@ def place_ari_call(workdir: Path, number: str, *, callee: str = "uas_answer.xml"
                                 hold_ms=hold_ms, timeout_s=timeout_s, target=sipp.ASTERISK_SIP)
             time.sleep(0.3)  # let the callee log its last message
     return LabCall(result=result, callee=uas, rtp=rtp)
+
+
+def wait_app_state(sandbox: AsteriskSandbox, name: str, *, registered: bool, timeout_s: float = 10.0) -> None:
+    """Until Asterisk lists (or no longer lists) application ``name`` in ``ari show apps``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        listed = name in sandbox.rx("ari show apps").split()
+        if listed == registered:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"application {name} still {'absent' if registered else 'listed'} in Asterisk")
+        time.sleep(0.05)

@@ -18,7 +18,15 @@ import pytest
 
 from screener.embedded_redis import EmbeddedRedis
 from screener.lab import AsteriskSandbox
-from tests.ari.lab import AppThread, LabCall, install_ari, place_ari_call, scenario, wait_nothing_left
+from tests.ari.lab import (
+    AppThread,
+    LabCall,
+    install_ari,
+    place_ari_call,
+    scenario,
+    wait_app_state,
+    wait_nothing_left,
+)
 from tests.e2e.harness import Lab, audit_entries, decision_reasons, dnc_add, on_internal_dnc
 
 #: a PCMU packet every 20 ms: 25 packets are half a second of sound
@@ -183,6 +191,7 @@ def test_calls_during_a_websocket_gap_are_blocked_and_calls_after_the_reconnect_
     assert before.result.final_status == 486 and before.carrier_invites == 1
 
     ari.cut("screener-e2e-proxied")  # the WebSocket drops; the application keeps retrying
+    wait_app_state(lab.sandbox, "screener-e2e-proxied", registered=False)
     during = [ari_call(lab, "12125550210", callee="uas_ring_busy.xml") for _ in range(2)]
     assert [c.result.final_status for c in during] == [403, 403]
     assert [c.carrier_invites for c in during] == [0, 0]
@@ -203,6 +212,7 @@ def test_with_two_instances_new_calls_keep_being_screened_when_one_dies(lab: Lab
     ari.start_app("screener-e2e-b")
     lab.sandbox.set_global("SCREENER_ARI_APPS", "screener-e2e-a&screener-e2e-b")
     ari.kill_app("screener-e2e-a")
+    wait_app_state(lab.sandbox, "screener-e2e-a", registered=False)
 
     calls = [ari_call(lab, f"1212555022{i}", callee="uas_ring_busy.xml") for i in range(4)]
 
