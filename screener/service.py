@@ -286,6 +286,7 @@ class Screener:
     async def aclose(self) -> None:
         if self._background:
             await asyncio.wait(self._background, timeout=2)
+        await self.scripts.aclose()
         await self.redis.aclose()
 
 

@@ -244,3 +244,18 @@ async def test_redis_too_slow_blocks_within_budget(private_redis: EmbeddedRedis)
     finally:
         private_redis.resume()
     await s.aclose()
+
+
+async def test_decisions_cut_at_the_deadline_leak_no_connection(private_redis: EmbeddedRedis) -> None:
+    s = Screener(StaticHolder(make_settings()), connect(private_redis.url, 0.15))  # type: ignore[arg-type]
+    assert (await decide(s, "open")).allowed
+    private_redis.pause()
+    try:
+        stalled = await asyncio.gather(*(decide(s, "open", number=f"+1212555{i:04d}") for i in range(150)))
+    finally:
+        private_redis.resume()
+    assert {tuple(d.codes) for d in stalled} == {(R.SCREENING_UNAVAILABLE,)}
+    # after Redis is back, 150 concurrent decisions all get answers (no pool exhausted by the cut ones)
+    answered = await asyncio.gather(*(decide(s, "open", number=f"+1212556{i:04d}") for i in range(150)))
+    assert all(d.allowed for d in answered)
+    await s.aclose()

@@ -33,12 +33,21 @@ def pack_command(*parts: str | int | bytes) -> bytes:
 
 
 class PackedScript:
-    """A Lua script called with EVALSHA on a connection of ``client``'s pool."""
+    """A Lua script called with EVALSHA on connections of its own.
+
+    The idle connections are a plain list, taken and given back without awaiting, so a decision
+    cancelled at its deadline can never leak a connection; a connection is reused only after a complete
+    reply (a timeout, a cancel or a broken socket mid-reply closes it).
+    """
+
+    #: idle connections kept for reuse; more concurrent decisions open more, closed when given back
+    MAX_IDLE = 64
 
     def __init__(self, client: Any, source: str) -> None:
         self.client = client
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self._idle: list[Any] = []
 
     async def __call__(self, keys: Sequence[str], args: Sequence[str | int | bytes]) -> Any:
         packed = pack_command(b"EVALSHA", self.sha, len(keys), *keys, *args)
@@ -49,21 +58,29 @@ class PackedScript:
             return await self._send(packed)
 
     async def _send(self, packed: bytes) -> Any:
-        pool = self.client.connection_pool
-        conn = await pool.get_connection()
+        conn = self._idle.pop() if self._idle else self.client.connection_pool.make_connection()
+        reusable = False
         try:
+            if not conn.is_connected:
+                await conn.connect()
             await conn.send_packed_command(packed, check_health=False)
-            response = await conn.read_response()
-        except NoScriptError:
-            await pool.release(conn)  # a clean error reply: the connection is fine
-            raise
-        except BaseException:
-            # a timeout, a cancel or a broken socket mid-reply: never reuse this connection
+            try:
+                response = await conn.read_response()
+            except NoScriptError:
+                reusable = True  # a clean error reply
+                raise
+            reusable = True
+            return response
+        finally:
+            if reusable and len(self._idle) < self.MAX_IDLE:
+                self._idle.append(conn)
+            else:
+                await conn.disconnect()
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
             await conn.disconnect()
-            await pool.release(conn)
-            raise
-        await pool.release(conn)
-        return response
 
 
 class Scripts:
@@ -71,3 +88,6 @@ class Scripts:
 
     def __init__(self, client: Any) -> None:
         self.decide = PackedScript(client, script_source("decide"))
+
+    async def aclose(self) -> None:
+        await self.decide.aclose()
