@@ -44,7 +44,7 @@ class ServeContext:
 
 
 #: front ends started by `screener serve`, in order; each is an async context manager factory that runs
-#: its front end until the context exits. ARI mode (issue 5) appends its own here.
+#: its front end until the context exits (FastAGI and ARI are built in; more can be appended here).
 FrontEnd = Callable[[ServeContext], AbstractAsyncContextManager[None]]
 FRONT_ENDS: list[FrontEnd] = []
 
@@ -108,6 +108,30 @@ async def fastagi_front_end(ctx: ServeContext) -> AsyncIterator[None]:
                  server.stats["sessions"], server.stats["refused"], server.stats["errors"])
 
 
+@contextlib.asynccontextmanager
+async def ari_front_end(ctx: ServeContext) -> AsyncIterator[None]:
+    """The Stasis application, when ``[ari] enabled``: it retries Asterisk with backoff and never stops FastAGI."""
+    settings: Settings = ctx.holder.current
+    if not settings.ari.enabled:
+        yield
+        return
+    from screener.ari import run_ari
+
+    grace_s = settings.fastagi.grace_s
+    task = asyncio.create_task(run_ari(ctx.screener, ctx.stop, grace_s=grace_s))
+    print(f"screener serve: ARI application {settings.ari.app!r} on {settings.ari.url}", file=sys.stderr, flush=True)
+    try:
+        yield
+    finally:
+        ctx.stop.set()
+        try:
+            await asyncio.wait_for(task, timeout=grace_s + 10)
+        except (TimeoutError, asyncio.CancelledError):
+            log.error("ARI: the application did not stop within %.0f s", grace_s + 10)
+        except Exception:
+            log.exception("ARI: the application ended with an error")
+
+
 async def check_redis(screener: Screener, url: str) -> None:
     try:
         async with asyncio.timeout(2):
@@ -151,7 +175,7 @@ async def run(args: argparse.Namespace) -> int:
     watcher = asyncio.create_task(holder.watch(args.watch_interval)) if args.watch_interval > 0 else None
     try:
         async with AsyncExitStack() as stack:
-            for front_end in (fastagi_front_end, *FRONT_ENDS):
+            for front_end in (fastagi_front_end, ari_front_end, *FRONT_ENDS):
                 await stack.enter_async_context(front_end(ctx))
             print(f"screener serve: ready (config version {settings.version}, redis {mask_url(url)})",
                   file=sys.stderr, flush=True)

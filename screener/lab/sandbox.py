@@ -301,7 +301,9 @@ class AsteriskSandbox:
                 extensions = extensions.replace("[globals]\n", f"[globals]\n{line}\n", 1)
         extensions += "\n; --- lab only (screener.lab.sandbox) ---\n#include extensions_lab.conf\n"
         (self.etc / "extensions.conf").write_text(extensions)
-        shutil.copyfile(SHIPPED_DIR / "extensions_screener.conf", self.etc / "extensions_screener.conf")
+        for name in SHIPPED_FILES:
+            if name not in ("extensions.conf", "pjsip.conf"):  # those two get the lab lines added above/below
+                shutil.copyfile(SHIPPED_DIR / name, self.etc / name)
         pjsip = (SHIPPED_DIR / "pjsip.conf").read_text()
         pjsip += "\n; --- lab only (screener.lab.sandbox) ---\n#include pjsip_lab.conf\n"
         (self.etc / "pjsip.conf").write_text(pjsip)

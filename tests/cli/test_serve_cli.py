@@ -158,3 +158,47 @@ def test_port_in_use_exits_2(config: Path) -> None:
                               capture_output=True, text=True, timeout=30, env=ENV)
     assert proc.returncode == 2
     assert "cannot listen" in proc.stderr
+
+
+async def test_example_config_runs_ari_beside_fastagi_and_fastagi_serves_while_asterisk_is_away(
+        tmp_path: Path, redis_server: EmbeddedRedis) -> None:
+    import shutil
+    import socket
+
+    from tests.cli.lab_config import REPO
+
+    with socket.socket() as s:  # a loopback port where no Asterisk answers
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    folder = tmp_path / "config"
+    shutil.copytree(REPO / "config", folder)
+    example = folder / "screener.toml"
+    text = example.read_text()
+    assert "enabled = true" in text.split("[ari]", 1)[1].split("[", 1)[0]  # ARI is on in the example
+    example.write_text(text.replace('url = "http://127.0.0.1:8088"', f'url = "http://127.0.0.1:{dead}"')
+                       .replace('state_dir = "var"', f'state_dir = "{tmp_path / "var"}"'))
+    proc = subprocess.Popen(
+        [*SCREENER, "--config", str(example), "--redis", redis_server.url, "serve", "--port", "0",
+         "--log-level", "info"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=ENV)
+    assert proc.stderr is not None
+    lines: list[str] = []
+    port = 0
+    for line in proc.stderr:
+        lines.append(line)
+        m = re.search(r"FastAGI listening on 127\.0\.0\.1:(\d+)", line)
+        if m and "screener serve:" in line:
+            port = int(m.group(1))
+        if "screener serve: ready" in line:
+            break
+    served = Served(proc, port, lines)
+    try:
+        await asyncio.sleep(1.0)  # ARI has tried (and failed) to reach Asterisk by now
+        variables = await screen_call(served.port, "2025550123")
+        assert variables["SCREEN_RESULT"] == "ALLOW", variables
+    finally:
+        code, log = stop(served)
+    assert code == 0, log
+    assert "ARI application 'screener'" in log
+    assert log.count("ARI: cannot reach") >= 2 and "ARI: reconnecting" in log  # retried with backoff
+    assert "change-me" not in log  # the ARI password is never logged

@@ -22,7 +22,7 @@ def test_the_shipped_example_dialplan_is_clean() -> None:
 
 
 def test_the_lab_dialplan_has_exactly_the_bench_bypass(tmp_path: Path) -> None:
-    for name in ("extensions.conf", "extensions_screener.conf"):
+    for name in ("extensions.conf", "extensions_screener.conf", "extensions_screener_ari.conf"):
         (tmp_path / name).write_text((SHIPPED_DIR / name).read_text())
     (tmp_path / "extensions_lab.conf").write_text((LAB_DIR / "extensions_lab.conf").read_text())
     with open(tmp_path / "extensions.conf", "a") as f:
