@@ -61,7 +61,9 @@ async def bare_round_trips(url: str, n: int) -> list[float]:
 
 
 async def make_screener(url: str) -> Screener:
-    return await Screener.create(ConfigHolder(str(CONFIG)), url)
+    screener = await Screener.create(ConfigHolder(str(CONFIG)), url)
+    screener.warm_up()  # as `screener serve` does at start
+    return screener
 
 
 async def sequential(url: str, n: int, seed: int) -> list[float]:
@@ -96,7 +98,7 @@ async def open_loop(url: str, rate: int, seconds: float, seed: int) -> tuple[lis
         latencies.append((time.perf_counter() - started) * 1e6)
         blocked += not d.allowed
 
-    tasks = []
+    in_flight: set[asyncio.Task[None]] = set()  # finished tasks are dropped at once, as a server does
     start = time.perf_counter()
     total = int(rate * seconds)
     for i in range(total):
@@ -104,8 +106,11 @@ async def open_loop(url: str, rate: int, seconds: float, seed: int) -> tuple[lis
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(scheduled)))
-    await asyncio.gather(*tasks)
+        task = asyncio.create_task(one(scheduled))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    while in_flight:
+        await asyncio.gather(*in_flight)
     await screener.aclose()
     print(f"open loop start lag (the generator's own timer): p50 {statistics.median(lags):.0f} us, "
           f"p99 {pct(lags, 0.99):.0f} us", file=sys.stderr)

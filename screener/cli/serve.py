@@ -172,6 +172,7 @@ async def run(args: argparse.Namespace) -> int:
     ctx = ServeContext(args=args, holder=holder, screener=screener, redis_url=url, stop=stop)
     log.info("screener serve starting: config %s version %s, redis %s", path, settings.version, mask_url(url))
     await check_redis(screener, url)
+    screener.warm_up()
     watcher = asyncio.create_task(holder.watch(args.watch_interval)) if args.watch_interval > 0 else None
     try:
         async with AsyncExitStack() as stack:
