@@ -68,7 +68,7 @@ def connect(url: str, budget_s: float) -> aioredis.Redis:
     """A Redis client whose every socket operation is bounded (the decision's own deadline bounds it too)."""
     timeout = max(budget_s, 0.05)
     return aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                   health_check_interval=0)
+                                   health_check_interval=0, max_connections=1024)
 
 
 class Screener:
@@ -223,7 +223,7 @@ class Screener:
         else:
             try:
                 async with asyncio.timeout(settings.time_budget_ms / 1000):
-                    audit_id = await audit.append(self.redis, fields, settings.audit_maxlen)
+                    audit_id = await audit.append(self.scripts.connections, fields, settings.audit_maxlen)
             except STORE_ERRORS as exc:
                 log.error("audit entry not written (%s): %s", type(exc).__name__, fields)
         return self._decision(request, settings, now, started, number, reasons, verdict, campaign,
@@ -296,7 +296,7 @@ class Screener:
     async def _append_audit_quietly(self, fields: dict[str, str], maxlen: int) -> None:
         try:
             async with asyncio.timeout(1.0):
-                await audit.append(self.redis, fields, maxlen)
+                await audit.append(self.scripts.connections, fields, maxlen)
         except STORE_ERRORS as exc:
             log.error("audit entry not written (%s): %s", type(exc).__name__, fields)
 

@@ -36,7 +36,8 @@ def test_shipped_dialplan_is_clean() -> None:
     proc = subprocess.run([sys.executable, "-m", "screener.cli.main", "lint-dialplan",
                            str(REPO / "asterisk" / "extensions.conf")], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "clean" in proc.stdout and "2 file(s)" in proc.stdout
+    assert "clean" in proc.stdout and "3 file(s)" in proc.stdout
+    assert "screener-outbound-ari" in proc.stdout  # the ARI context is included and checked too
 
 
 def test_direct_dial_to_the_carrier_is_reported(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Lua scripts: read from the package's ``lua/*.lua`` files and registered once per client.
 
 ``PackedScript`` is the decision's hot path: it packs EVALSHA itself (one bytes join instead of
-redis-py's per-argument encoding) and sends it on a pooled connection. Like redis-py's ``AsyncScript``
+redis-py's per-argument encoding) and sends it on ``Connections`` of its own. Like redis-py's ``AsyncScript``
 it loads the script again after NOSCRIPT (a Redis restart, a failover or ``SCRIPT FLUSH``).
 """
 
@@ -13,7 +13,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 
 @cache
@@ -32,32 +32,23 @@ def pack_command(*parts: str | int | bytes) -> bytes:
     return b"*%d\r\n" % len(parts) + b"".join(_bulk(p) for p in parts)
 
 
-class PackedScript:
-    """A Lua script called with EVALSHA on connections of its own.
+class Connections:
+    """Connections of the decision's hot path, kept apart from redis-py's pool.
 
     The idle connections are a plain list, taken and given back without awaiting, so a decision
     cancelled at its deadline can never leak a connection; a connection is reused only after a complete
     reply (a timeout, a cancel or a broken socket mid-reply closes it).
     """
 
-    #: idle connections kept for reuse; more concurrent decisions open more, closed when given back
+    #: idle connections kept for reuse; more concurrent commands open more, closed when given back
     MAX_IDLE = 64
 
-    def __init__(self, client: Any, source: str) -> None:
+    def __init__(self, client: Any) -> None:
         self.client = client
-        self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()
         self._idle: list[Any] = []
 
-    async def __call__(self, keys: Sequence[str], args: Sequence[str | int | bytes]) -> Any:
-        packed = pack_command(b"EVALSHA", self.sha, len(keys), *keys, *args)
-        try:
-            return await self._send(packed)
-        except NoScriptError:
-            await self.client.script_load(self.source)
-            return await self._send(packed)
-
-    async def _send(self, packed: bytes) -> Any:
+    async def execute(self, packed: bytes) -> Any:
+        """Send one packed command and read its reply (error replies raise, as redis-py's do)."""
         conn = self._idle.pop() if self._idle else self.client.connection_pool.make_connection()
         reusable = False
         try:
@@ -66,7 +57,7 @@ class PackedScript:
             await conn.send_packed_command(packed, check_health=False)
             try:
                 response = await conn.read_response()
-            except NoScriptError:
+            except ResponseError:
                 reusable = True  # a clean error reply
                 raise
             reusable = True
@@ -83,11 +74,29 @@ class PackedScript:
             await conn.disconnect()
 
 
+class PackedScript:
+    """A Lua script called with EVALSHA on ``Connections``; loaded again after NOSCRIPT."""
+
+    def __init__(self, connections: Connections, source: str) -> None:
+        self.connections = connections
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    async def __call__(self, keys: Sequence[str], args: Sequence[str | int | bytes]) -> Any:
+        packed = pack_command(b"EVALSHA", self.sha, len(keys), *keys, *args)
+        try:
+            return await self.connections.execute(packed)
+        except NoScriptError:
+            await self.connections.execute(pack_command(b"SCRIPT", b"LOAD", self.source))
+            return await self.connections.execute(packed)
+
+
 class Scripts:
     """The registered scripts of one Redis client."""
 
     def __init__(self, client: Any) -> None:
-        self.decide = PackedScript(client, script_source("decide"))
+        self.connections = Connections(client)
+        self.decide = PackedScript(self.connections, script_source("decide"))
 
     async def aclose(self) -> None:
-        await self.decide.aclose()
+        await self.connections.aclose()
