@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import phonenumbers
 import redis.asyncio as aioredis
@@ -62,6 +62,20 @@ class DisclosureEvent:
     opted_out: bool
     language: str = ""
     source: str = "fastagi"
+
+
+class ScreenerLike(Protocol):
+    """What a front end (FastAGI, classic AGI, ARI) needs of the service; ``Screener`` is the real one,
+    the front ends' unit tests use small fakes."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    async def screen(self, request: ScreenRequest) -> Decision: ...
+
+    async def opt_out(self, number: str, campaign: str, *, source: str, call_id: str | None = None) -> None: ...
+
+    async def record_disclosure(self, event: DisclosureEvent) -> None: ...
 
 
 def connect(url: str, budget_s: float) -> aioredis.Redis:
@@ -312,4 +326,4 @@ class Screener:
         await self.redis.aclose()
 
 
-__all__ = ["DisclosureEvent", "Screener", "StorePlan", "StoreUnavailable"]
+__all__ = ["DisclosureEvent", "Screener", "ScreenerLike", "StorePlan", "StoreUnavailable"]

@@ -8,8 +8,7 @@ from typing import Protocol
 from screener.agi.encode import Command
 from screener.agi.events import AgiEnvironment, Reply
 from screener.config.settings import Settings
-from screener.decision import Decision, ScreenRequest
-from screener.service import DisclosureEvent
+from screener.service import ScreenerLike as ScreenerLike  # re-exported: what the front end needs of the service
 
 
 class AgiChannel(Protocol):
@@ -22,19 +21,6 @@ class AgiChannel(Protocol):
     def hung_up(self) -> bool: ...
 
     async def execute(self, command: Command, *, timeout_s: float | None = None) -> Reply: ...
-
-
-class ScreenerLike(Protocol):
-    """The part of ``screener.service.Screener`` the AGI scripts call."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    async def screen(self, request: ScreenRequest) -> Decision: ...
-
-    async def opt_out(self, number: str, campaign: str, *, source: str, call_id: str | None = None) -> None: ...
-
-    async def record_disclosure(self, event: DisclosureEvent) -> None: ...
 
 
 @dataclass(frozen=True)

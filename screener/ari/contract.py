@@ -3,24 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from screener.config.settings import Settings
-from screener.decision import Decision, ScreenRequest
-from screener.service import DisclosureEvent
-
-
-class ScreenerLike(Protocol):
-    """The part of ``screener.service.Screener`` the application calls."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    async def screen(self, request: ScreenRequest) -> Decision: ...
-
-    async def opt_out(self, number: str, campaign: str, *, source: str, call_id: str | None = None) -> None: ...
-
-    async def record_disclosure(self, event: DisclosureEvent) -> None: ...
+from screener.service import ScreenerLike as ScreenerLike  # re-exported: what the front end needs of the service
 
 
 @dataclass(frozen=True)
