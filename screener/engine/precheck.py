@@ -36,6 +36,27 @@ def rule_sets(number: NumberInfo, policy: Policy) -> tuple[RuleSet, ...]:
     return tuple(sets)
 
 
+#: (policy id, subdivision, zone, UTC minute) -> (the policy, its violations); see _zone_violations
+_ZONE_CACHE: dict[tuple[int, str | None, str, datetime], tuple[Policy, tuple[Violation, ...]]] = {}
+_ZONE_CACHE_MAX = 50_000
+
+
+def _zone_violations(zone_name: str, minute: datetime, subdivision: str | None, policy: Policy,
+                     sets: tuple[RuleSet, ...]) -> tuple[Violation, ...]:
+    """``check_zone`` memoized per zone and minute: every rule is minute-aligned (HH:MM ranges, whole
+    days) and so is every detail it writes, so one minute's answer is exact for every second of it.
+    An entry is used only for the very policy object it was made with (a reload makes new ones)."""
+    key = (id(policy), subdivision, zone_name, minute)
+    hit = _ZONE_CACHE.get(key)
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    violations = tuple(check_zone(zone_name, local_time(minute, zone_name), sets, policy.holidays))
+    if len(_ZONE_CACHE) >= _ZONE_CACHE_MAX:
+        _ZONE_CACHE.clear()
+    _ZONE_CACHE[key] = (policy, violations)
+    return violations
+
+
 def precheck(
     number: NumberInfo,
     campaign: Campaign,
@@ -62,8 +83,9 @@ def precheck(
             reasons.append(Reason(ReasonCode.DNC_LIST_STALE, stale.detail))
     sets = rule_sets(number, policy)
     grouped: dict[tuple[ReasonCode, str], list[Violation]] = {}
+    minute = now.replace(second=0, microsecond=0)
     for zone_name in number.time_zones:
-        for violation in check_zone(zone_name, local_time(now, zone_name), sets, policy.holidays):
+        for violation in _zone_violations(zone_name, minute, number.subdivision, policy, sets):
             grouped.setdefault((violation.code, violation.key), []).append(violation)
     for (code, _), violations in grouped.items():
         detail = violations[0].detail
