@@ -319,3 +319,18 @@ def test_province_rules_apply_to_canadian_numbers() -> None:
     montreal = "+15145550100"
     assert codes(check(montreal, policy, at("2026-12-02 09:30", "America/Toronto"), "CA")) == [R.OUTSIDE_CALLING_HOURS]
     assert codes(check(TORONTO, policy, at("2026-12-02 09:30", "America/Toronto"), "CA")) == []
+
+
+def test_memoized_zone_verdicts_hold_to_the_second_at_a_boundary() -> None:
+    # 20:59:59 and 21:00:00 New York differ, although the first filled the cache for its minute
+    before = at("2026-12-02 20:59:00", "America/New_York")
+    assert codes(check("+12125550142", US, before)) == []
+    assert codes(check("+12125550142", US, before + timedelta(seconds=59))) == []
+    assert codes(check("+12125550142", US, before + timedelta(seconds=60))) == [R.OUTSIDE_CALLING_HOURS]
+
+
+def test_memoized_zone_verdicts_follow_a_new_policy_object() -> None:
+    noon = at("2026-12-02 12:00", "America/New_York")
+    assert codes(check("+12125550142", US, noon)) == []
+    closed = replace(US, rules=replace(US.rules, hours=every_day("08:00-09:00")))
+    assert codes(check("+12125550142", closed, noon)) == [R.OUTSIDE_CALLING_HOURS]
