@@ -1,9 +1,11 @@
-"""`screener serve`: the long-running service Asterisk talks to (FastAGI; ARI mode joins it later).
+"""`screener serve`: the long-running service Asterisk talks to (FastAGI, and ARI when enabled).
 
 It loads the config (reloaded on SIGHUP and when its files change), connects to Redis, listens for
-FastAGI on the configured address, and stops gracefully on SIGTERM/SIGINT: it stops accepting, lets
-calls in flight finish within grace_s, then cancels the rest. Redis being down at start is not fatal:
-the service starts and blocks every call with screening_unavailable until Redis is back.
+FastAGI on the configured address and, with `[ari] enabled = true`, runs the Stasis application on the
+configured ARI URL (retrying with backoff while Asterisk does not answer; FastAGI serves meanwhile). It
+stops gracefully on SIGTERM/SIGINT: it stops accepting, lets calls in flight finish within grace_s, then
+cancels the rest. Redis being down at start is not fatal: the service starts and blocks every call with
+screening_unavailable until Redis is back.
 """
 
 from __future__ import annotations
@@ -214,7 +216,7 @@ SIGHUP reloads the config (it is also reloaded when its files change); SIGTERM/S
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "serve", help="run the FastAGI server Asterisk asks before every outbound call",
+        "serve", help="run the FastAGI server (and the ARI application) Asterisk asks before every call",
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--bind", metavar="ADDR", help="listen address (default: the config's fastagi.bind)")
