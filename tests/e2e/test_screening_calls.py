@@ -56,6 +56,17 @@ def test_a_number_on_the_internal_dnc_list_gets_403_and_the_carrier_never_sees_a
     assert decision_reasons(lab.redis.url, "+12125550102") == [["dnc_internal"]]
 
 
+def test_an_emergency_number_is_dialed_at_once_without_a_disclosure(lab: Lab) -> None:
+    call = lab.call("911")
+
+    assert call.result.final_status == 200, call.result.output
+    invites = call.callee.received("INVITE")
+    assert len(invites) == 1 and invites[0].first_line.startswith("INVITE sip:911@")
+    assert decision_reasons(lab.redis.url, "911") == [["emergency_number"]]
+    # no disclosure was played to the emergency service (and none could end the call)
+    assert [e for e in audit_entries(lab.redis.url, "911") if e.kind == "disclosure"] == []
+
+
 def test_a_call_outside_calling_hours_gets_403_and_the_carrier_never_sees_an_invite(lab: Lab) -> None:
     # the lab dialer names the campaign per call (header X-Screener-Campaign); lab-closed is closed now
     call = lab.call("12125550103", ip=DIALER_IP, campaign="lab-closed")
