@@ -121,6 +121,11 @@ class Call(Legs):
         if not decision.allowed:
             await self._block(decision)
             return Outcome.BLOCKED
+        if ReasonCode.EMERGENCY_NUMBER in decision.codes:
+            # an emergency number is connected as it is: no disclosure, nothing that could end it
+            await self._place(decision)
+            await self._bridge()
+            return await self._until_hangup()
         campaign = self.screener.settings.campaigns.get(decision.campaign)
         if campaign is None:  # the config changed under the call: fail closed
             await self._block(decision)

@@ -64,6 +64,24 @@ async def test_an_allowed_call_is_dialed_disclosed_to_the_callee_only_then_bridg
     _no_leftovers(running)
 
 
+async def test_an_emergency_number_is_dialed_and_bridged_without_a_disclosure(running: Running) -> None:
+    await running.call("agent-1", "911")
+    fake = running.fake
+    async with asyncio.timeout(5):
+        while not fake.bridges or len(next(iter(fake.bridges.values()))) < 2:
+            await asyncio.sleep(0.01)
+
+    create = fake.made("POST", "channels/create")[0]
+    callee = create.query["channelId"]
+    assert create.query["endpoint"] == "PJSIP/911@carrier"
+    assert fake.made("POST", f"channels/{callee}/play") == []  # no disclosure to the emergency service
+    assert running.screener.disclosures == []
+    await fake.far_end_hangup(callee)
+    await running.settle()
+    assert running.app.outcomes["agent-1"] is Outcome.BRIDGED
+    _no_leftovers(running)
+
+
 async def test_the_callee_channel_is_known_before_its_create_request_returns(running: Running) -> None:
     # the fake emits the callee's StasisStart before answering POST /channels/create: the app must route it
     # to the call (not start a new call for it, which would screen it and hang it up)
