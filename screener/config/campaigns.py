@@ -122,6 +122,8 @@ def parse_campaign(name: str, node: Node, lists: dict[str, DncList], policies: d
                 f'"{list_name}" is not a registry list of this campaign (only registries can be exempted)',
             )
     subject = node.string("subject", name).strip() or name
+    if not NAME.fullmatch(subject):
+        raise node.error("subject", f"{subject!r} is not a valid subject name (letters, digits, '-', '_' and '.')")
     digit = node.string("opt_out_digit", "9").strip()
     if len(digit) != 1 or digit not in OPT_OUT_DIGITS:
         raise node.error("opt_out_digit", f"{digit!r} must be one key: 0-9, * or #")

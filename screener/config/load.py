@@ -18,7 +18,7 @@ from screener.config.campaigns import check_name, parse_campaign, parse_list
 from screener.config.errors import ConfigError
 from screener.config.policies import parse_policy
 from screener.config.reader import Node
-from screener.config.settings import AriSettings, DncList, FastAgiSettings, Policy, Secret, Settings
+from screener.config.settings import AriSettings, DncList, FastAgiSettings, ListKind, Policy, Secret, Settings
 
 TOP_KEYS = ("include", "screener", "fastagi", "ari", "lists", "policies", "campaigns")
 PRESET_KEYS = ("policies",)
@@ -186,6 +186,10 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
     for name, node in campaigns_node.children():
         check_name(campaigns_node, name, "campaign")
         campaigns[name] = parse_campaign(name, node, lists, policies)
+    if campaigns and not any(lst.kind is ListKind.INTERNAL for lst in lists.values()):
+        # opt-outs go to the internal list: without one, an opt-out would be stored where no campaign looks
+        raise lists_node.error(None, 'no list of kind "internal": define one (e.g. [lists.internal] '
+                               'kind = "internal"), where opt-outs and complaints go')
     return Settings(
         path=main.path,
         version=version_of(sources),
