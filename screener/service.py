@@ -75,6 +75,11 @@ class ScreenerLike(Protocol):
 
     async def opt_out(self, number: str, campaign: str, *, source: str, call_id: str | None = None) -> None: ...
 
+    @staticmethod
+    def _refusal_retention_s(settings: Settings) -> int:
+        """A refusal is kept as long as the longest cool-down any policy gives it (31 days at least)."""
+        return max([keys.ATTEMPT_RETENTION_S, *(p.refusal_cooldown_s for p in settings.policies.values())])
+
     async def record_disclosure(self, event: DisclosureEvent) -> None: ...
 
 
@@ -157,10 +162,10 @@ class Screener:
         fields["pre_reasons"] = encode_reasons(list(pre.reasons))
         outcome = await run_decision(
             self.scripts, plan, number.e164, {n: s.version for n, s in states.items()},
-            now_ms=now_ms, commit=request.commit, pre_block=bool(pre.reasons), attempt_id=attempt_id,
-            audit_fields=fields, audit_maxlen=settings.audit_maxlen,
+            now_ms=now_ms, server_time=request.at is None, commit=request.commit, pre_block=bool(pre.reasons),
+            attempt_id=attempt_id, audit_fields=fields, audit_maxlen=settings.audit_maxlen,
         )
-        store_reasons = evaluate(plan, outcome.facts, now_ms)
+        store_reasons = evaluate(plan, outcome.facts, outcome.now_ms)
         if {r.code for r in store_reasons} != {r.code for r in outcome.reasons}:
             # the engine and the script disagree: report both, and never let the call through on it
             log.error("engine/script disagreement for %s: engine %s, script %s", mask(number.e164),
@@ -175,7 +180,9 @@ class Screener:
                               attempt_id=attempt_id if outcome.reserved else None, audit_id=outcome.audit_id)
 
     async def _states(self, settings: Settings) -> dict[str, ListState]:
-        if time.monotonic() - self._list_states_at > LIST_STATE_TTL_S:
+        # refreshed every second, and at once when the config names a list not read yet (a reload)
+        if time.monotonic() - self._list_states_at > LIST_STATE_TTL_S or not settings.lists.keys() <= set(
+                self._list_states):
             self._list_states = await dnc.read_list_states(self.redis, settings.lists.keys())
             self._list_states_at = time.monotonic()
         return self._list_states
@@ -205,9 +212,23 @@ class Screener:
 
     @staticmethod
     def _is_emergency_anywhere(dialed: str, settings: Settings) -> bool:
-        digits = "".join(ch for ch in dialed if ch.isdigit())
+        """With no campaign to say the region: an emergency number of some configured region that is not
+        also an ordinary number in any of them (2611 is an emergency number in India and a subscriber in
+        Luxembourg: that one is not let through unscreened)."""
+        text = dialed.strip()
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if not digits or text.startswith("+"):
+            return False
         regions = {c.region for c in settings.campaigns.values()} or {"US"}
-        return bool(digits) and any(shortnumberinfo.is_emergency_number(digits, r) for r in regions)
+        if not any(shortnumberinfo.is_emergency_number(digits, r) for r in regions):
+            return False
+        for region in regions:
+            try:
+                if phonenumbers.is_valid_number(phonenumbers.parse(digits, region)):
+                    return False
+            except phonenumbers.NumberParseException:
+                continue
+        return True
 
     def _audit_fields(self, request: ScreenRequest, settings: Settings, now: datetime, number: str,
                       campaign: str) -> dict[str, str]:
@@ -267,10 +288,11 @@ class Screener:
     # -- opt-out and evidence -------------------------------------------------------------------------
 
     def internal_list(self) -> str:
+        """The list opt-outs go to (the loader makes sure a config with campaigns has one)."""
         for name, lst in self.settings.lists.items():
             if lst.kind is ListKind.INTERNAL:
                 return name
-        return "internal"
+        raise StoreUnavailable('the config has no list of kind "internal": an opt-out cannot be recorded')
 
     async def opt_out(self, number: str, campaign: str, *, source: str, call_id: str | None = None) -> None:
         """Put an E.164 number on the internal DNC list and record the refusal; returns once Redis acknowledged."""
@@ -287,12 +309,17 @@ class Screener:
                     "list": self.internal_list(),
                 }
                 async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.set(keys.refusal_key(number), now_ms, px=keys.ATTEMPT_RETENTION_S * 1000)
+                    pipe.set(keys.refusal_key(number), now_ms, px=self._refusal_retention_s(settings) * 1000)
                     pipe.xadd(keys.AUDIT_STREAM, fields, maxlen=settings.audit_maxlen, approximate=True)
                     await pipe.execute()
         except STORE_ERRORS as exc:
             raise StoreUnavailable(f"opt-out of {mask(number)} not acknowledged: {type(exc).__name__}: {exc}") from exc
         self.invalidate_list_states()
+
+    @staticmethod
+    def _refusal_retention_s(settings: Settings) -> int:
+        """A refusal is kept as long as the longest cool-down any policy gives it (31 days at least)."""
+        return max([keys.ATTEMPT_RETENTION_S, *(p.refusal_cooldown_s for p in settings.policies.values())])
 
     async def record_disclosure(self, event: DisclosureEvent) -> None:
         """Append the disclosure evidence to the audit trail (best effort within the time budget)."""

@@ -261,3 +261,58 @@ async def test_decisions_cut_at_the_deadline_leak_no_connection(private_redis: E
     answered = await asyncio.gather(*(decide(s, "open", number=f"+1212556{i:04d}") for i in range(150)))
     assert all(d.allowed for d in answered), {r.detail for d in answered for r in d.reasons}
     await s.aclose()
+
+
+async def test_unknown_campaign_lets_through_only_an_unambiguous_emergency_number(
+        redis_server: EmbeddedRedis, redis_client: Any) -> None:
+    from tests.factories import campaign
+
+    settings = make_settings(campaigns={"lu": campaign("lu", region="LU"), "in": campaign("in", region="IN")})
+    s = Screener(StaticHolder(settings), connect(redis_server.url, 0.15))  # type: ignore[arg-type]
+    # 2611 is an emergency number in India and an ordinary number in Luxembourg: not let through unscreened
+    assert codes(await decide(s, "typo", number="2611")) == {R.UNKNOWN_CAMPAIGN}
+    assert codes(await decide(s, "", number="+112")) == {R.UNKNOWN_CAMPAIGN}
+    assert codes(await decide(s, "", number="112")) == {R.EMERGENCY_NUMBER}
+    await s.aclose()
+
+
+async def test_a_list_added_by_a_reload_is_looked_up_at_once(redis_server: EmbeddedRedis, redis_client: Any) -> None:
+    from dataclasses import replace
+
+    from screener.config.settings import DncList, ListKind
+
+    await dnc.add_numbers(redis_client, "complaints", [NUMBER])
+    before = make_settings()
+    s = Screener(StaticHolder(before), connect(redis_server.url, 0.15))  # type: ignore[arg-type]
+    assert (await decide(s, "open")).allowed  # list states are now cached, without "complaints"
+    lists = {**before.lists, "complaints": DncList("complaints", ListKind.CAMPAIGN, "complaints")}
+    campaigns = {**before.campaigns, "open": replace(before.campaigns["open"], dnc_lists=("internal", "complaints"))}
+    s.holder.current = replace(before, lists=lists, campaigns=campaigns)  # type: ignore[misc]
+    assert codes(await decide(s, "open")) == {R.DNC_CAMPAIGN}
+    await s.aclose()
+
+
+async def test_live_decisions_use_the_redis_clock_so_a_screener_running_ahead_is_seen(
+        redis_server: EmbeddedRedis, redis_client: Any) -> None:
+    ahead = Screener(StaticHolder(make_settings()), connect(redis_server.url, 0.15))  # type: ignore[arg-type]
+    behind = Screener(StaticHolder(make_settings()), connect(redis_server.url, 0.15))  # type: ignore[arg-type]
+    ahead._clock = lambda: datetime.now(UTC) + timedelta(seconds=300)
+    behind._clock = lambda: datetime.now(UTC) - timedelta(seconds=300)
+    live = ScreenRequest(dialed=NUMBER, campaign="interval", commit=True)  # no --at: a live call
+    assert (await ahead.screen(live)).allowed
+    assert codes(await behind.screen(live)) == {R.FREQUENCY_LIMIT}  # the 10-minute minimum interval
+    await ahead.aclose()
+    await behind.aclose()
+
+
+async def test_a_refusal_is_kept_as_long_as_the_longest_cool_down(
+        redis_server: EmbeddedRedis, redis_client: Any) -> None:
+    from dataclasses import replace
+
+    base = make_settings()
+    long_cooldown = replace(base.policies["limited"], refusal_cooldown_s=183 * 86_400)
+    settings = replace(base, policies={**base.policies, "limited": long_cooldown})
+    s = Screener(StaticHolder(settings), connect(redis_server.url, 0.15))  # type: ignore[arg-type]
+    await s.opt_out(NUMBER, "limited", source="test")
+    assert await redis_client.pttl(keys.refusal_key(NUMBER)) > 182 * 86_400_000
+    await s.aclose()

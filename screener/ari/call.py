@@ -278,6 +278,9 @@ class Call(Legs):
         except Exception:
             log.critical("call %s: OPT-OUT NOT RECORDED: the call is ended anyway; add the number by hand with "
                          "`screener dnc add`", self.label, exc_info=True)
+            # never tell the callee "you will not be called again" when it was not recorded
+            await self._record_evidence()
+            return
         await self._record_evidence()
         if self.callee_id in self.gone:
             return

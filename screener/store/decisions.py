@@ -23,6 +23,8 @@ class StoreOutcome:
     #: the reasons the script found (same rules as screener.engine evaluate())
     reasons: tuple[Reason, ...]
     audit_id: str
+    #: the decision time the script used (epoch ms): the given one, or the Redis server's clock
+    now_ms: int
 
 
 def _text(value: object) -> str:
@@ -65,13 +67,18 @@ async def run_decision(
     list_versions: Mapping[str, str],
     *,
     now_ms: int,
+    server_time: bool,
     commit: bool,
     pre_block: bool,
     attempt_id: str,
     audit_fields: Mapping[str, str],
     audit_maxlen: int,
 ) -> StoreOutcome:
-    """One EVALSHA: read the facts, reserve the attempt when allowed, append the audit entry."""
+    """One EVALSHA: read the facts, reserve the attempt when allowed, append the audit entry.
+
+    ``server_time``: decide at the Redis server's "now" (live decisions) instead of ``now_ms``, which then
+    only names the campaign's rate-counter second.
+    """
     keys_ = [
         keys.attempts_key(e164),
         keys.consent_key(e164),
@@ -82,11 +89,11 @@ async def run_decision(
     for check in plan.dnc:
         version = list_versions.get(check.list_name, "0")
         keys_ += [keys.dnc_tag_key(check.list_name, version, e164), keys.dnc_block_key(check.list_name, version, e164)]
-    args = [now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id, plan_json(plan),
-            keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
+    args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
+            plan_json(plan), keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
             json.dumps(audit_fields, separators=(",", ":"), ensure_ascii=False)]
     reply = await scripts.decide(keys=keys_, args=args)
-    hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok = reply
+    hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms = reply
     parsed = [parse_attempt(_text(m)) for m in attempts]
     refusal_text = _text(refusal)
     facts = StoreFacts(
@@ -101,4 +108,5 @@ async def run_decision(
         reserved=bool(reserved),
         reasons=tuple(parse_reason(_text(r)) for r in reasons),
         audit_id=_text(audit_id),
+        now_ms=int(used_ms),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -33,6 +34,8 @@ class FakeScreener:
         self.disclosures: list[DisclosureEvent] = []
         #: the order of screener calls and of what the app asked Asterisk to do meanwhile (filled by tests)
         self.log: list[str] = []
+        #: called when an opt-out is acknowledged (a test records what the app had done by then)
+        self.on_ack: Callable[[], None] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -66,6 +69,8 @@ class FakeScreener:
         if self.fail_opt_out:
             raise StoreUnavailable("redis down")
         await asyncio.sleep(0.01)
+        if self.on_ack is not None:
+            self.on_ack()
         self.opt_outs.append((number, campaign, source, call_id))
         self.log.append("opt_out acknowledged")
 

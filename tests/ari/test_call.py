@@ -108,6 +108,9 @@ async def test_the_opt_out_digit_is_acknowledged_by_the_store_first_then_confirm
         while not [r for r in fake.made("POST", "channels/screener-callee") if r.path.endswith("/play")]:
             await asyncio.sleep(0.01)
     callee = fake.made("POST", "channels/create")[0].query["channelId"]
+    plays_at_ack: list[list[str]] = []
+    running.screener.on_ack = lambda: plays_at_ack.append(
+        [p.query["media"] for p in fake.made("POST", f"channels/{callee}/play")])
     await fake.dtmf(callee, "1")  # not the opt-out digit: ignored
     await fake.dtmf(callee, "9")
     await running.settle()
@@ -116,7 +119,8 @@ async def test_the_opt_out_digit_is_acknowledged_by_the_store_first_then_confirm
     assert running.screener.opt_outs == [("+12125550105", "lab", "ari", "agent-1")]
     plays = fake.made("POST", f"channels/{callee}/play")
     assert [p.query["media"] for p in plays] == ["sound:custom/screener/lab-en", "sound:custom/screener/optout-en"]
-    # the confirmation was asked for only after the store acknowledged (the fake screener logs the ack)
+    # the confirmation was asked for only after the store acknowledged: at the ack only the disclosure played
+    assert plays_at_ack == [["sound:custom/screener/lab-en"]]
     assert running.screener.log == ["opt_out", "opt_out acknowledged"]
     assert fake.made("POST", "bridges") == [] and fake.made("POST", "channels/agent-1/answer") == []
     assert fake.made("DELETE", f"playbacks/{plays[0].query['playbackId']}")
@@ -137,6 +141,9 @@ async def test_an_opt_out_the_store_cannot_acknowledge_still_ends_the_call_unbri
     await running.settle()
     assert running.app.outcomes["agent-1"] is Outcome.OPTED_OUT
     assert running.fake.made("POST", "bridges") == []
+    # the callee is not told "you will not be called again": it was not recorded
+    plays = [p.query["media"] for p in running.fake.made("POST", f"channels/{callee}/play")]
+    assert plays == ["sound:custom/screener/lab-en"]
     _no_leftovers(running)
 
 

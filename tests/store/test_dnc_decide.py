@@ -31,8 +31,8 @@ async def test_decide_lua_sees_every_representation(redis_client: aioredis.Redis
     scripts = Scripts(redis_client)
 
     async def hits(e164: str) -> tuple[str, ...]:
-        outcome = await run_decision(scripts, plan, e164, versions, now_ms=1_800_000_000_000, commit=False,
-                                     pre_block=False, attempt_id="t", audit_fields={}, audit_maxlen=100)
+        outcome = await run_decision(scripts, plan, e164, versions, now_ms=1_800_000_000_000, server_time=False,
+                                     commit=False, pre_block=False, attempt_id="t", audit_fields={}, audit_maxlen=100)
         return outcome.facts.dnc_hits
 
     for n in (dense[0], dense[-1], medium[0], *sparse):

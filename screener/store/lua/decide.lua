@@ -11,7 +11,8 @@
 -- KEYS[5]  audit stream
 -- KEYS[6..] per DNC list: tag-level set, then sub-block key (set of suffixes or 10,000-bit bitmap)
 --
--- ARGV[1]  now, epoch ms (the decision time; --at in a dry run)
+-- ARGV[1]  now, epoch ms (a decision at an explicit time, --at); "" = now by the Redis server's clock, so
+--          that screeners whose clocks drift apart still see each other's attempts in order
 -- ARGV[2]  commit: "1" reserves the attempt when allowed, "0" is a dry run
 -- ARGV[3]  pre-block: "1" when the pure rules (hours, holidays, stale lists) already block
 -- ARGV[4]  attempt id
@@ -25,9 +26,15 @@
 -- ARGV[9]  the audit entry's fields, JSON object; the script adds verdict, store_reasons, reserved, attempt_id
 --
 -- returns { dnc_hits[], consent_valid 0/1, attempts[] (members), last_refusal ms or "",
---           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1 }
+--           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms }
 
-local now = tonumber(ARGV[1])
+local now
+if ARGV[1] == "" then
+  local t = redis.call("TIME")
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+else
+  now = tonumber(ARGV[1])
+end
 local commit = ARGV[2] == "1"
 local pre_block = ARGV[3] == "1"
 local attempt_id = ARGV[4]
@@ -156,4 +163,4 @@ fields[#fields + 1] = reserved and attempt_id or ""
 local audit_id = redis.call("XADD", KEYS[5], "MAXLEN", "~", audit_maxlen, "*", unpack(fields))
 
 return { hits, consent_valid and 1 or 0, attempts, refusal or "", rate_count, reserved and 1 or 0,
-         reasons, audit_id, store_ok and 1 or 0 }
+         reasons, audit_id, store_ok and 1 or 0, now }
