@@ -48,6 +48,16 @@ def test_direct_dial_to_the_carrier_is_reported(tmp_path: Path) -> None:
     assert "dials trunk carrier without the screener" in out
 
 
+def test_page_originate_and_exec_of_a_dial_to_the_carrier_are_reported(tmp_path: Path) -> None:
+    code, out = lint(tmp_path, "[from-agents]\nexten => _1.,1,Page(PJSIP/${EXTEN}@carrier)\n"
+                               "exten => _2.,1,Originate(PJSIP/${EXTEN}@carrier,exten,default,s,1)\n"
+                               "exten => _3.,1,Exec(Dial(PJSIP/${EXTEN}@carrier))\n")
+    assert code == 1
+    assert "Page(PJSIP/${EXTEN}@carrier)" in out and "Originate(PJSIP/${EXTEN}@carrier" in out
+    assert "Dial(PJSIP/${EXTEN}@carrier)" in out
+    assert out.count("dials trunk carrier without the screener") == 3
+
+
 def test_screened_route_is_clean(tmp_path: Path) -> None:
     text = (f"[from-agents]\nexten => _X.,1,{SCREEN}\n same => n,Dial(PJSIP/${{EXTEN}}@carrier)\n"
             " same => n(no),Hangup(21)\n")

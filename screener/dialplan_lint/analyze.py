@@ -30,6 +30,10 @@ ALWAYS_TRUNK_TECHS = {"dahdi"}
 _VAR = re.compile(r"\$\{|\$\[")
 
 
+#: applications that place a call to their first argument
+DIALING_APPS = ("dial", "page", "originate")
+
+
 @dataclass(frozen=True)
 class Finding:
     file: str
@@ -253,24 +257,33 @@ class Walker:
                 continue
             into_screener = target_ctx == SCREENER_CONTEXT and SCREENER_CONTEXT not in self.plan.contexts
             self._enter(target_ctx, exten, prio, screened=screened or into_screener, entry=state.entry)
-        inner = self._dial_args(step)
-        if inner is not None:
-            self._dial(ctx, ext, step, inner, state, screened)
+        dialing = self._dial_args(step)
+        if dialing is not None:
+            self._dial(ctx, ext, step, dialing, state, screened)
         return screened, ran
 
     @staticmethod
-    def _dial_args(step: Step) -> str | None:
-        if step.app.lower() == "dial":
-            return step.args
-        if step.app.lower() in ("execif", "execiftime"):
+    def _dial_args(step: Step) -> tuple[str, str] | None:
+        """(application, arguments) of a step that places a call: Dial, Page, Originate, also run through
+        Exec/TryExec or a branch of ExecIf."""
+        app = step.app.lower()
+        if app in DIALING_APPS:
+            return step.app, step.args
+        if app in ("exec", "tryexec"):
+            name, args = split_app(step.args)
+            if name.lower() in DIALING_APPS:
+                return name, args
+        if app in ("execif", "execiftime"):
             _, _, apps = step.args.partition("?")
             for branch in split_args(apps, ":"):
                 name, args = split_app(branch)
-                if name.lower() == "dial":
-                    return args
+                if name.lower() in DIALING_APPS:
+                    return name, args
         return None
 
-    def _dial(self, ctx: Context, ext: Extension, step: Step, args: str, state: _State, screened: bool) -> None:
+    def _dial(self, ctx: Context, ext: Extension, step: Step, dialing: tuple[str, str], state: _State,
+              screened: bool) -> None:
+        app, args = dialing
         for target_ctx, exten in local_targets(args):
             self._enter(target_ctx, exten, "", screened=screened, entry=state.entry)
         for target_ctx, exten in dial_subroutines(args):
@@ -278,7 +291,7 @@ class Walker:
         trunk = trunk_of(args, self.trunks)
         if trunk is not None and not screened:
             key = (step.file, step.line, state.entry)
-            self.findings[key] = Finding(step.file, step.line, ctx.name, ext.pattern, f"Dial({args})", trunk,
+            self.findings[key] = Finding(step.file, step.line, ctx.name, ext.pattern, f"{app}({args})", trunk,
                                          state.entry)
 
 
@@ -290,10 +303,10 @@ def entry_contexts(plan: Dialplan) -> list[str]:
         for ext in ctx.extensions:
             for step in ext.steps:
                 referenced.update(t[0] for t in jump_targets(step, ctx.name, ext.pattern) if t[0] != ctx.name)
-                args = Walker._dial_args(step)
-                if args is not None:
-                    referenced.update(c for c, _ in local_targets(args))
-                    referenced.update(c for c, _ in dial_subroutines(args))
+                dialing = Walker._dial_args(step)
+                if dialing is not None:
+                    referenced.update(c for c, _ in local_targets(dialing[1]))
+                    referenced.update(c for c, _ in dial_subroutines(dialing[1]))
     return [name for name in plan.contexts if name.lower() not in ("general", "globals") and name not in referenced]
 
 
