@@ -14,7 +14,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,8 @@ from screener.config.watch import ConfigHolder
 from screener.decision import Decision, ScreenRequest
 from screener.lab import AsteriskSandbox, sipp
 from screener.lab.rtp import RtpListener
-from screener.lab.sipp import CallResult, SippUas, place_call
+from screener.lab.sipp import SippUas, place_call
+from screener.lab.stack import Call
 from screener.service import DisclosureEvent, Screener, connect
 
 REPO = Path(__file__).resolve().parents[2]
@@ -301,17 +302,8 @@ def wait_nothing_left(timeout_s: float = 10.0) -> tuple[list[Any], list[Any]]:
         time.sleep(0.1)
 
 
-@dataclass
-class LabCall:
-    """One agent call through the sandbox: the agent's result, the callee's SIP trace and RTP."""
-
-    result: CallResult
-    callee: SippUas
-    rtp: RtpListener
-
-    @property
-    def carrier_invites(self) -> int:
-        return len(self.callee.received("INVITE"))
+#: one agent call through the sandbox (the same record as the FastAGI lab's)
+LabCall = Call
 
 
 def place_ari_call(workdir: Path, number: str, *, callee: str = "uas_answer.xml", press_after_ms: int = 500,
