@@ -27,7 +27,6 @@ from screener.config.settings import Campaign, ListKind, Settings
 from screener.config.watch import ConfigHolder
 from screener.decision import Decision, Disclosure, Reason, ScreenRequest, sort_reasons
 from screener.engine.facts import ListState
-from screener.engine.plan import StorePlan
 from screener.numbers import InvalidNumber, NumberInfo, mask, normalize
 from screener.reasons import ReasonCode, Verdict
 from screener.store import audit, dnc, keys
@@ -353,4 +352,4 @@ class Screener:
         await self.redis.aclose()
 
 
-__all__ = ["DisclosureEvent", "Screener", "ScreenerLike", "StorePlan", "StoreUnavailable"]
+__all__ = ["DisclosureEvent", "Screener", "ScreenerLike", "StoreUnavailable"]

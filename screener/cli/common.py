@@ -49,14 +49,20 @@ def redis_url(args: argparse.Namespace, settings: Settings) -> str:
     return ensure_daemon(state_dir(settings))
 
 
-def state_dir(settings: Settings) -> Path:
-    """The state folder; a relative one is taken from the project folder when the config sits in config/."""
-    path = Path(settings.state_dir)
+def project_path(settings: Settings, value: str) -> Path:
+    """A path from the config; a relative one is taken from the project folder when the config sits in
+    config/ (the shipped layout), else from the config's own folder."""
+    path = Path(value)
     if path.is_absolute():
         return path
     config_dir = Path(settings.path).resolve().parent
     base = config_dir.parent if config_dir.name == "config" else config_dir
     return base / path
+
+
+def state_dir(settings: Settings) -> Path:
+    """The state folder (the private redis-server's data)."""
+    return project_path(settings, settings.state_dir)
 
 
 def open_redis(url: str, *, timeout_s: float = 5.0) -> aioredis.Redis:

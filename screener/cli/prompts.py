@@ -6,20 +6,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from screener.cli.common import fail, load_cli_settings
+from screener.cli.common import fail, load_cli_settings, project_path
 from screener.config.errors import ConfigError
 from screener.config.settings import Settings
 from screener.prompts import PromptError, Rendered, build
 
 
 def prompts_dir(settings: Settings) -> Path:
-    """settings.prompts_dir; a relative one is taken from the project folder when the config sits in config/."""
-    path = Path(settings.prompts_dir)
-    if path.is_absolute():
-        return path
-    config_dir = Path(settings.path).resolve().parent
-    base = config_dir.parent if config_dir.name == "config" else config_dir
-    return base / path
+    """settings.prompts_dir, resolved as every path in the config is."""
+    return project_path(settings, settings.prompts_dir)
 
 
 def run_build(args: argparse.Namespace) -> int:

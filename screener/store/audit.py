@@ -15,7 +15,6 @@ from screener.store.scripts import Connections, pack_command
 DECISION = "decision"
 OPT_OUT = "opt_out"
 DISCLOSURE = "disclosure"
-CONSENT = "consent"
 
 
 def number_hash(e164: str, salt: str) -> str:
