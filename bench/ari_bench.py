@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from screener.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 from screener.lab import AsteriskSandbox, build_root, sipp  # noqa: E402
-from screener.lab.sipp import SippUas, free_udp_port, parse_message_trace, sipp_exe  # noqa: E402
+from screener.lab.sipp import SippUas, free_udp_port, invite_to_status_ms, sipp_exe  # noqa: E402
 from screener.lab.stack import ServerProcess, write_config  # noqa: E402
 from tests.ari import lab as ari_lab  # noqa: E402
 from tests.ari.lab import AppThread, install_ari  # noqa: E402
@@ -80,16 +80,7 @@ def run_sipp(mode: str, ip: str, rate: int, duration_s: int, first_number: int, 
     (run / "sipp.out").write_bytes(proc.stdout + proc.stderr)
     # per call: INVITE sent -> 486 received, from sipp's message trace (microsecond timestamps; sipp's own
     # -trace_rtt figures are whole milliseconds on a ~4 ms tick, kept in the run folder as a cross-check)
-    invite_at: dict[str, float] = {}
-    final_at: dict[str, float] = {}
-    for msg in parse_message_trace(run / "messages.log"):
-        call_id = msg.header("Call-ID") or ""
-        if msg.sent and msg.method == "INVITE":
-            invite_at.setdefault(call_id, msg.at)
-        elif not msg.sent and msg.status == 486:
-            final_at.setdefault(call_id, msg.at)
-    times = [(final_at[c] - invite_at[c]) * 1000 for c in final_at if c in invite_at]
-    stamps = sorted(invite_at[c] for c in final_at if c in invite_at)
+    times, stamps = invite_to_status_ms(run / "messages.log", 486)
     span = stamps[-1] - stamps[0] if len(stamps) > 1 else elapsed
     cps = (len(stamps) - 1) / span if span > 0 and len(stamps) > 1 else 0.0
     return Result(mode, rate, calls, len(times), calls - len(times), pct(times, 50), pct(times, 95), pct(times, 99),

@@ -38,7 +38,7 @@ from screener.lab.sipp import (
     DIRECT_IP,
     SippUas,
     free_udp_port,
-    parse_message_trace,
+    invite_to_status_ms,
     scenario,
     sipp_exe,
 )
@@ -104,16 +104,7 @@ def run_sipp(route: str, rate: int, calls: list[str], workdir: Path) -> RunResul
     (run / "sipp.out").write_bytes(proc.stdout + proc.stderr)
     # per call: INVITE sent -> 180 received, from sipp's message trace (microsecond timestamps; sipp's own
     # -trace_rtt figures are whole milliseconds on a ~4 ms tick, kept in the work folder as a cross-check)
-    invite_at: dict[str, float] = {}
-    ringing_at: dict[str, float] = {}
-    for msg in parse_message_trace(run / "messages.log"):
-        call_id = msg.header("Call-ID") or ""
-        if msg.sent and msg.method == "INVITE":
-            invite_at.setdefault(call_id, msg.at)
-        elif not msg.sent and msg.status == 180:
-            ringing_at.setdefault(call_id, msg.at)
-    times = [(ringing_at[c] - invite_at[c]) * 1000 for c in ringing_at if c in invite_at]
-    stamps = sorted(invite_at[c] for c in ringing_at if c in invite_at)
+    times, stamps = invite_to_status_ms(run / "messages.log", 180)
     succeeded = len(times)
     span_s = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
     sustained = (succeeded - 1) / span_s if span_s > 0 else 0.0

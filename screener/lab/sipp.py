@@ -127,6 +127,21 @@ def parse_message_trace(path: Path) -> list[SipMessage]:
     return messages
 
 
+def invite_to_status_ms(path: Path, status: int) -> tuple[list[float], list[float]]:
+    """From a ``-trace_msg`` file: per call, the ms from the INVITE sipp sent to the first ``status`` it
+    received (microsecond timestamps), and the send times of those calls' INVITEs, sorted."""
+    invite_at: dict[str, float] = {}
+    status_at: dict[str, float] = {}
+    for msg in parse_message_trace(path):
+        call_id = msg.header("Call-ID") or ""
+        if msg.sent and msg.method == "INVITE":
+            invite_at.setdefault(call_id, msg.at)
+        elif not msg.sent and msg.status == status:
+            status_at.setdefault(call_id, msg.at)
+    answered = [c for c in status_at if c in invite_at]
+    return [(status_at[c] - invite_at[c]) * 1000 for c in answered], sorted(invite_at[c] for c in answered)
+
+
 @dataclass(frozen=True)
 class CallResult:
     """One agent call placed with sipp."""

@@ -81,3 +81,14 @@ def test_the_final_answer_to_the_invite_is_the_first_final_response(tmp_path: Pa
 def test_a_missing_trace_is_no_messages(tmp_path: Path) -> None:
     assert parse_message_trace(tmp_path / "none.log") == []
     assert CallResult("1", 1, (), tmp_path, "").final_status is None
+
+
+def test_invite_to_status_times_come_from_the_trace(tmp_path: Path) -> None:
+    from screener.lab.sipp import invite_to_status_ms
+
+    path = tmp_path / "messages.log"
+    path.write_text(TRACE)
+    times, stamps = invite_to_status_ms(path, 403)
+    assert [round(t, 3) for t in times] == [8.573]  # 13:51:11.067846 - 13:51:11.059273
+    assert len(stamps) == 1
+    assert invite_to_status_ms(path, 180) == ([], [])  # no call rang
