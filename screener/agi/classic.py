@@ -12,10 +12,10 @@ from typing import Any, TextIO
 
 from asterisk.agi import AGI
 
-from screener.agi.codec import AgiConnection
+from screener.agi.codec import AgiConnection, awaited_reply
 from screener.agi.encode import Command
-from screener.agi.errors import ConnectionLost, RemoteProtocolError
-from screener.agi.events import AgiEnvironment, ConnectionClosed, HangupNotice, NeedData, Reply
+from screener.agi.errors import ConnectionLost
+from screener.agi.events import AgiEnvironment, NeedData, Reply
 
 
 class _Quiet:
@@ -61,14 +61,11 @@ class ProcessChannel:
                 line = self._stdin.readline(self._conn.max_line_bytes + 2)
                 self._conn.receive_data(line.encode("utf-8") if line else b"")
                 continue
-            if isinstance(event, HangupNotice):
+            try:
+                reply, hung_up = awaited_reply(event, command.verb)
+            except ConnectionLost:
                 self._hung_up = True
-                continue
-            if isinstance(event, ConnectionClosed):
-                self._hung_up = True
-                raise ConnectionLost(f"stdin closed before the reply to {command.verb}")
-            if isinstance(event, Reply):
-                if event.code == 511:
-                    self._hung_up = True
-                return event
-            raise RemoteProtocolError(f"unexpected event {event!r}")
+                raise
+            self._hung_up = self._hung_up or hung_up
+            if reply is not None:
+                return reply

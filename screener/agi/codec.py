@@ -17,7 +17,7 @@ import re
 from enum import Enum
 
 from screener.agi.encode import Command
-from screener.agi.errors import LocalProtocolError, RemoteProtocolError
+from screener.agi.errors import ConnectionLost, LocalProtocolError, RemoteProtocolError
 from screener.agi.events import (
     NEED_DATA,
     AgiEnvironment,
@@ -226,3 +226,17 @@ def parse_200(text: str) -> Reply:
             except ValueError as exc:
                 raise RemoteProtocolError(f"bad endpos in reply: {value[:20]!r}") from exc
     return Reply(code=200, result=m["result"], data=m["data"], endpos=endpos)
+
+
+def awaited_reply(event: Event, verb: str) -> tuple[Reply | None, bool]:
+    """What one event means while the reply to command ``verb`` is awaited, for both transports (FastAGI and
+    process AGI): (the reply, or None to read on; True when the event shows the channel hung up). A
+    ``HANGUP`` notice is noted, not returned; EOF raises ``ConnectionLost``; anything else is a protocol
+    error."""
+    if isinstance(event, HangupNotice):
+        return None, True
+    if isinstance(event, ConnectionClosed):
+        raise ConnectionLost(f"connection closed before the reply to {verb}")
+    if isinstance(event, Reply):
+        return event, event.code == 511
+    raise RemoteProtocolError(f"unexpected event {event!r}")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from screener.agi.codec import AgiConnection
+from screener.agi.codec import AgiConnection, awaited_reply
 from screener.agi.encode import Command
 from screener.agi.errors import AgiTimeout, ConnectionLost, RemoteProtocolError
-from screener.agi.events import AgiEnvironment, ConnectionClosed, Event, HangupNotice, NeedData, Reply
+from screener.agi.events import AgiEnvironment, ConnectionClosed, Event, NeedData, Reply
 
 log = logging.getLogger("screener.agi")
 
@@ -55,17 +55,14 @@ class StreamSession:
         await self._drain(timeout_s)
         while True:
             event = await self._next(timeout_s, f"the reply to {command.verb}")
-            if isinstance(event, HangupNotice):
+            try:
+                reply, hung_up = awaited_reply(event, command.verb)
+            except ConnectionLost:
                 self.hung_up = True
-                continue
-            if isinstance(event, ConnectionClosed):
-                self.hung_up = True
-                raise ConnectionLost(f"connection closed before the reply to {command.verb}")
-            if isinstance(event, Reply):
-                if event.code == 511:
-                    self.hung_up = True
-                return event
-            raise RemoteProtocolError(f"unexpected event {event!r}")
+                raise
+            self.hung_up = self.hung_up or hung_up
+            if reply is not None:
+                return reply
 
     async def _drain(self, timeout_s: float | None) -> None:
         try:
