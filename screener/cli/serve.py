@@ -26,6 +26,7 @@ from screener.agi.contract import ScriptOptions
 from screener.agi.server import FastAgiServer
 from screener.cli.common import config_path, fail, redis_url
 from screener.config.errors import ConfigError
+from screener.config.placeholders import LAB_ENV, lab_sandbox, placeholders
 from screener.config.settings import FastAgiSettings, Settings
 from screener.config.watch import ConfigHolder
 from screener.embedded_redis import EmbeddedRedisError
@@ -160,6 +161,11 @@ async def run(args: argparse.Namespace) -> int:
     path = config_path(args)
     try:
         holder = ConfigHolder(path)
+        refused = [] if lab_sandbox() else placeholders(holder.current)
+        if refused:
+            return fail("config: refusing to serve with the shipped placeholder secrets:\n" +
+                        "".join(f"  {p}\n" for p in refused) +
+                        f"(only the lab sandbox may run with them: it sets {LAB_ENV}=1)")
         url = redis_url(args, holder.current)
     except ConfigError as exc:
         return fail(f"config: {exc}")

@@ -130,3 +130,15 @@ def test_config_check_prints_the_version(redis: EmbeddedRedis) -> None:
     p = run(redis, "config", "check")
     assert p.returncode == 0 and "valid, version" in p.stdout
     assert "change-me" not in run(redis, "config", "show").stdout  # the audit salt is never printed
+
+
+def test_config_check_warns_about_placeholder_secrets_but_exits_0(redis: EmbeddedRedis, tmp_path: Path) -> None:
+    p = run(redis, "config", "check")
+    assert p.returncode == 0 and "valid, version" in p.stdout
+    assert f"screener: warning: {CONFIG}: screener.audit_salt: still the shipped placeholder" in p.stderr
+    assert f"screener: warning: {CONFIG}: ari.password: still the shipped placeholder" in p.stderr
+    assert "change-me" not in p.stdout + p.stderr
+    from tests.cli.lab_config import write_config
+
+    p = run(redis, "config", "check", config=write_config(tmp_path, redis.url))
+    assert p.returncode == 0 and p.stderr == ""  # a real salt and no ARI: nothing to warn about

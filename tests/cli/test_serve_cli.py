@@ -160,27 +160,34 @@ def test_port_in_use_exits_2(config: Path) -> None:
     assert "cannot listen" in proc.stderr
 
 
-async def test_example_config_runs_ari_beside_fastagi_and_fastagi_serves_while_asterisk_is_away(
-        tmp_path: Path, redis_server: EmbeddedRedis) -> None:
+def example_config(tmp_path: Path) -> Path:
     import shutil
-    import socket
 
     from tests.cli.lab_config import REPO
+
+    folder = tmp_path / "config"
+    shutil.copytree(REPO / "config", folder)
+    example = folder / "screener.toml"
+    example.write_text(example.read_text().replace('state_dir = "var"', f'state_dir = "{tmp_path / "var"}"'))
+    return example
+
+
+async def test_example_config_runs_ari_beside_fastagi_and_fastagi_serves_while_asterisk_is_away(
+        tmp_path: Path, redis_server: EmbeddedRedis) -> None:
+    import socket
 
     with socket.socket() as s:  # a loopback port where no Asterisk answers
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
-    folder = tmp_path / "config"
-    shutil.copytree(REPO / "config", folder)
-    example = folder / "screener.toml"
+    example = example_config(tmp_path)
     text = example.read_text()
     assert "enabled = true" in text.split("[ari]", 1)[1].split("[", 1)[0]  # ARI is on in the example
-    example.write_text(text.replace('url = "http://127.0.0.1:8088"', f'url = "http://127.0.0.1:{dead}"')
-                       .replace('state_dir = "var"', f'state_dir = "{tmp_path / "var"}"'))
+    example.write_text(text.replace('url = "http://127.0.0.1:8088"', f'url = "http://127.0.0.1:{dead}"'))
     proc = subprocess.Popen(
         [*SCREENER, "--config", str(example), "--redis", redis_server.url, "serve", "--port", "0",
          "--log-level", "info"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=ENV)
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        env={**ENV, "SCREENER_LAB": "1"})  # the example's placeholder secrets: the lab sandbox only
     assert proc.stderr is not None
     lines: list[str] = []
     port = 0
@@ -202,3 +209,30 @@ async def test_example_config_runs_ari_beside_fastagi_and_fastagi_serves_while_a
     assert "ARI application 'screener'" in log
     assert log.count("ARI: cannot reach") >= 2 and "ARI: reconnecting" in log  # retried with backoff
     assert "change-me" not in log  # the ARI password is never logged
+
+
+@pytest.mark.parametrize("lab", [None, "0", "yes"])
+def test_serve_refuses_the_shipped_placeholder_secrets_outside_the_lab(
+        tmp_path: Path, redis_server: EmbeddedRedis, lab: str | None) -> None:
+    example = example_config(tmp_path)
+    env = ENV if lab is None else {**ENV, "SCREENER_LAB": lab}
+    proc = subprocess.run([*SCREENER, "--config", str(example), "--redis", redis_server.url, "serve", "--port", "0"],
+                          capture_output=True, text=True, timeout=30, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "refusing to serve with the shipped placeholder secrets" in proc.stderr
+    assert f"{example}: screener.audit_salt: still the shipped placeholder" in proc.stderr
+    assert f"{example}: ari.password: still the shipped placeholder" in proc.stderr
+    assert "openssl rand" in proc.stderr and "ari.conf" in proc.stderr  # how to fix each
+    assert "change-me" not in proc.stderr  # the secrets themselves are never printed
+    assert "FastAGI listening" not in proc.stderr
+
+
+def test_serve_names_only_the_placeholder_left(tmp_path: Path, redis_server: EmbeddedRedis) -> None:
+    example = example_config(tmp_path)
+    example.write_text(example.read_text().replace('audit_salt = "change-me-to-a-long-random-secret"',
+                                                   'audit_salt = "4f1c0e9a7b"'))
+    proc = subprocess.run([*SCREENER, "--config", str(example), "--redis", redis_server.url, "serve", "--port", "0"],
+                          capture_output=True, text=True, timeout=30, env=ENV)
+    assert proc.returncode == 2
+    assert "ari.password" in proc.stderr and "audit_salt" not in proc.stderr
+    assert "4f1c0e9a7b" not in proc.stderr
