@@ -21,6 +21,7 @@ from screener.agi.contract import AgiChannel, ScreenerLike, ScriptOptions
 from screener.agi.masking import mask
 from screener.config.settings import Settings
 from screener.decision import Decision, Reason, ScreenRequest
+from screener.logs import call_fields
 from screener.reasons import ReasonCode, Verdict
 
 log = logging.getLogger("screener.agi.screen")
@@ -141,6 +142,8 @@ async def run_screen(channel: AgiChannel, screener: ScreenerLike, options: Scrip
         "screen %s campaign=%s -> %s %s (call %s)",
         mask(variables.number), variables.campaign or "-", variables.result, variables.reasons or "-",
         variables.call_id or "-",
+        extra=call_fields(call_id=variables.call_id, campaign=variables.campaign, verdict=decision.verdict.value,
+                          reasons=[code.value for code in decision.codes], number=mask(variables.number)),
     )
     for command in variables.commands():
         reply = await channel.execute(command, timeout_s=options.reply_timeout_s)

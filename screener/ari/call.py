@@ -29,6 +29,7 @@ from screener.ari.events import (
 from screener.ari.legs import Ended, Legs, Outcome
 from screener.config.settings import Campaign
 from screener.decision import Decision, Reason, ScreenRequest
+from screener.logs import call_fields
 from screener.numbers import mask
 from screener.reasons import ReasonCode, Verdict
 from screener.service import DisclosureEvent
@@ -117,6 +118,10 @@ class Call(Legs):
     async def _flow(self) -> Outcome:
         decision = await self._decide()
         self.decision = decision
+        codes = [code.value for code in decision.codes]
+        log.info("call %s: %s %s", self.label, decision.verdict.value, ",".join(codes) or "-",
+                 extra=call_fields(call_id=self.agent.id, campaign=decision.campaign, verdict=decision.verdict.value,
+                                   reasons=codes, number=mask(decision.number or self.args.number)))
         await self._drain()  # the agent may have hung up while the decision was made: then dial nothing
         if not decision.allowed:
             await self._block(decision)

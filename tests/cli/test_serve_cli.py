@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -236,3 +237,91 @@ def test_serve_names_only_the_placeholder_left(tmp_path: Path, redis_server: Emb
     assert proc.returncode == 2
     assert "ari.password" in proc.stderr and "audit_salt" not in proc.stderr
     assert "4f1c0e9a7b" not in proc.stderr
+
+
+# -- JSON logs and systemd readiness -------------------------------------------------------------------------
+
+def start_json(config: Path, env: dict[str, str], *extra: str) -> tuple[Served, list[dict[str, object]]]:
+    """serve with JSON logs: every stderr line must be one JSON object; returns once it is ready."""
+    proc = subprocess.Popen(
+        [*SCREENER, "--config", str(config), "serve", "--port", "0", "--watch-interval", "0.2", *extra],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    records: list[dict[str, object]] = []
+    port = 0
+    for line in proc.stderr:
+        lines.append(line)
+        record = json.loads(line)  # not JSON: the test fails here
+        records.append(record)
+        m = re.search(r"FastAGI listening on 127\.0\.0\.1:(\d+)", str(record["message"]))
+        port = int(m.group(1)) if m else port
+        if str(record["message"]).startswith("ready (config version"):
+            return Served(proc, port, lines), records
+    proc.wait(5)
+    raise AssertionError("serve did not start:\n" + "".join(lines))
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+async def test_json_logs_carry_each_decision_as_fields(config: Path, how: str) -> None:
+    from screener.agi.masking import mask
+
+    env = {**ENV, "SCREENER_LOG_FORMAT": "json"} if how == "environment" else ENV
+    served, _ = start_json(config, env, *(["--log-format", "json"] if how == "flag" else []))
+    try:
+        assert (await screen_call(served.port, "2025550123"))["SCREEN_RESULT"] == "ALLOW"
+        assert (await screen_call(served.port, "12"))["SCREEN_RESULT"] == "BLOCK"
+    finally:
+        code, log = stop(served)
+    assert code == 0
+    records = [json.loads(line) for line in log.splitlines()]
+    for record in records:
+        assert {"time", "level", "logger", "message"} <= record.keys()
+        assert record["time"].endswith("+00:00") and record["level"] in ("DEBUG", "INFO", "WARNING", "ERROR")
+    decisions = [r for r in records if "verdict" in r]
+    assert [(r["verdict"], r["reasons"], r["campaign"]) for r in decisions] == [
+        ("allow", [], "lab"), ("block", ["invalid_number"], "lab")]
+    allowed = decisions[0]
+    assert allowed["call_id"] == "1795871312.0"  # agi_uniqueid of the recorded header
+    assert allowed["number"] == mask("+12025550123") and allowed["logger"] == "screener.agi.screen"
+    assert "+12025550123" not in log and "2025550123" not in log  # masked numbers only
+    assert any(str(r["message"]).startswith("screener serve stopped") for r in records)
+
+
+def test_a_bad_log_format_in_the_environment_is_a_usage_error(config: Path) -> None:
+    proc = subprocess.run([*SCREENER, "--config", str(config), "serve", "--port", "0"], capture_output=True,
+                          text=True, timeout=30, env={**ENV, "SCREENER_LOG_FORMAT": "xml"})
+    assert proc.returncode == 2 and "SCREENER_LOG_FORMAT='xml' is not a log format" in proc.stderr
+
+
+def test_a_startup_error_in_json_mode_is_a_json_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[screener]\ntime_budget_ms = 'soon'\n")
+    proc = subprocess.run([*SCREENER, "--config", str(bad), "serve", "--log-format", "json"],
+                          capture_output=True, text=True, timeout=30, env=ENV)
+    assert proc.returncode == 2
+    (record,) = [json.loads(line) for line in proc.stderr.splitlines()]
+    assert record["level"] == "ERROR" and "bad.toml" in record["message"] and "time_budget_ms" in record["message"]
+
+
+def test_serve_tells_systemd_it_is_ready_and_stopping(config: Path, tmp_path: Path) -> None:
+    import socket
+
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(str(path))
+        listener.settimeout(30)
+        proc = subprocess.Popen([*SCREENER, "--config", str(config), "serve", "--port", "0"],
+                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                                env={**ENV, "NOTIFY_SOCKET": str(path)})
+        try:
+            ready = listener.recv(4096).decode().split("\n")
+            assert "READY=1" in ready and f"MAINPID={proc.pid}" in ready
+            assert any(line.startswith("STATUS=screening calls") for line in ready)
+            proc.send_signal(signal.SIGTERM)
+            assert "STOPPING=1" in listener.recv(4096).decode().split("\n")
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
