@@ -36,6 +36,8 @@ COMMANDS: tuple[Command, ...] = (
             "render the spoken prompts (disclosures, opt-out confirmation) with espeak-ng and sox"),
     Command("lint-dialplan", "screener.cli.lint_dialplan",
             "report dialplan routes that reach a trunk without the screener (exit 1)"),
+    Command("doctor", "screener.cli.doctor",
+            "check a deployment (Redis settings, config, prompts, dialplan, clock, port)"),
     Command("demo", "screener.cli.demo",
             "run Redis, the Asterisk 22 sandbox and the screener here and place sample calls with sipp"),
 )

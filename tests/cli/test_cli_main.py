@@ -26,7 +26,7 @@ def test_help_lists_every_subcommand_with_its_summary() -> None:
     text = " ".join(proc.stdout.split())
     for command in COMMANDS:
         assert f"{command.name} {command.summary}" in text
-    assert len(COMMANDS) == 10
+    assert len(COMMANDS) == 11
 
 
 def test_the_summaries_are_what_each_module_registers() -> None:
