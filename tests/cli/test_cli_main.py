@@ -4,6 +4,7 @@ module of the command being run imported (a fast CLI)."""
 from __future__ import annotations
 
 import argparse
+import ast
 import subprocess
 import sys
 
@@ -45,38 +46,35 @@ def test_each_subcommand_registers_itself_and_has_its_own_help(
     assert out.startswith(f"usage: screener {name}") and len(out.splitlines()) > 3
 
 
+def loaded_after(argv: list[str], then: str, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules starting with ``prefixes`` a fresh interpreter has loaded after ``main(argv)`` and ``then``."""
+    code = (
+        "import sys\n"
+        "from screener.cli.main import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"{then}\n"
+        f"print('LOADED', sorted(m for m in sys.modules if m.startswith({prefixes!r}) and m != 'screener.cli.main'))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.splitlines()[-1]
+    assert last.startswith("LOADED ")
+    return list(ast.literal_eval(last[len("LOADED "):]))
+
+
 def test_importing_the_cli_and_its_help_import_no_command_and_no_geocoder() -> None:
-    code = (
-        "import sys\n"
-        "from screener.cli.main import main\n"
-        "try:\n"
-        "    main(['--help'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "heavy = ('phonenumbers', 'redis', 'asyncio', 'screener.cli.', 'screener.config', 'screener.service')\n"
-        "print('LOADED', sorted(m for m in sys.modules if m.startswith(heavy) and m != 'screener.cli.main'))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[-1] == "LOADED []"
+    heavy = ("phonenumbers", "redis", "asyncio", "screener.cli.", "screener.config", "screener.service")
+    assert loaded_after(["--help"], "pass", heavy) == []
 
 
-def test_a_check_imports_its_own_command_only_and_not_the_geocoder(tmp_path: object) -> None:
-    code = (
-        "import sys\n"
-        "from screener.cli.main import main\n"
-        "try:\n"
-        "    main(['check', '--help'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "import screener.service\n"  # what a check runs with, the screening flow included
-        "from screener.numbers import normalize\n"
-        "normalize('+13055551234', 'US')\n"
-        "print('LOADED', sorted(m for m in sys.modules if m.startswith(('screener.cli.', 'phonenumbers.geo'))))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[-1] == "LOADED ['screener.cli.check', 'screener.cli.common', 'screener.cli.main']"
+def test_a_check_imports_its_own_command_only_and_not_the_geocoder() -> None:
+    # what a check runs with, the screening flow included
+    then = "import screener.service\nfrom screener.numbers import normalize\nnormalize('+13055551234', 'US')"
+    loaded = loaded_after(["check", "--help"], then, ("screener.cli.", "phonenumbers.geo"))
+    assert loaded == ["screener.cli.check", "screener.cli.common"]
 
 
 @pytest.mark.parametrize(
