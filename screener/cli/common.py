@@ -10,12 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from screener.config.errors import ConfigError
 from screener.config.settings import Settings
 from screener.embedded_redis import EmbeddedRedisError, ensure_daemon
+from screener.service import AnyClient, RedisUrlError, open_client, parse_redis_url
 
 if TYPE_CHECKING:
     from screener.service import Screener
@@ -42,11 +42,19 @@ def load_cli_settings(args: argparse.Namespace) -> Settings:
 
 
 def redis_url(args: argparse.Namespace, settings: Settings) -> str:
-    """--redis, else SCREENER_REDIS_URL, else the config's redis_url, else the private redis-server."""
-    url = getattr(args, "redis", None) or os.environ.get("SCREENER_REDIS_URL") or settings.redis_url
-    if url:
-        return str(url)
-    return ensure_daemon(state_dir(settings))
+    """--redis, else SCREENER_REDIS_URL, else the config's redis_url, else the private redis-server.
+
+    A URL given is checked here: a bad one is a ``ConfigError`` naming where it came from."""
+    flag, env = getattr(args, "redis", None), os.environ.get("SCREENER_REDIS_URL")
+    url, source, key = ((flag, "--redis", "") if flag else (env, "SCREENER_REDIS_URL", "") if env
+                        else (settings.redis_url, settings.path, "screener.redis_url"))
+    if not url:
+        return ensure_daemon(state_dir(settings))
+    try:
+        parse_redis_url(url)
+    except RedisUrlError as exc:
+        raise ConfigError(source, key, str(exc)) from None
+    return str(url)
 
 
 def project_path(settings: Settings, value: str) -> Path:
@@ -65,8 +73,9 @@ def state_dir(settings: Settings) -> Path:
     return project_path(settings, settings.state_dir)
 
 
-def open_redis(url: str, *, timeout_s: float = 5.0) -> aioredis.Redis:
-    return aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+def open_redis(url: str, *, timeout_s: float = 5.0) -> AnyClient:
+    """A client of the URL's topology (one server, Sentinel master, Cluster); a bad URL raises RedisUrlError."""
+    return open_client(url, socket_timeout=timeout_s, connect_timeout=timeout_s)
 
 
 def fail(message: str, status: int = 2) -> int:
@@ -107,7 +116,7 @@ def run_guarded(func: Callable[[argparse.Namespace], Awaitable[int]]) -> Callabl
             return fail(str(exc))
         except ConfigError as exc:
             return fail(f"config: {exc}")
-        except EmbeddedRedisError as exc:
+        except (EmbeddedRedisError, RedisUrlError) as exc:
             return fail(str(exc))
         except (RedisError, OSError) as exc:
             return fail(f"Redis is not reachable: {type(exc).__name__}: {exc}")

@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from screener.agi.contract import ScriptOptions
 from screener.agi.server import FastAgiServer
@@ -29,7 +28,7 @@ from screener.config.errors import ConfigError
 from screener.config.settings import FastAgiSettings, Settings
 from screener.config.watch import ConfigHolder
 from screener.embedded_redis import EmbeddedRedisError
-from screener.service import Screener
+from screener.service import Screener, redact
 
 log = logging.getLogger("screener.serve")
 
@@ -53,18 +52,7 @@ FRONT_ENDS: list[FrontEnd] = []
 
 def mask_url(url: str) -> str:
     """The Redis URL with any password replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return redact(url)
 
 
 def fastagi_settings(args: argparse.Namespace, settings: Settings) -> FastAgiSettings:

@@ -6,5 +6,7 @@ from ``screener.store``.
 """
 
 from screener.service.screening import DisclosureEvent, Screener, ScreenerLike, StoreUnavailable, connect
+from screener.store.topology import AnyClient, RedisUrlError, open_client, parse_redis_url, redact
 
-__all__ = ["DisclosureEvent", "Screener", "ScreenerLike", "StoreUnavailable", "connect"]
+__all__ = ["AnyClient", "DisclosureEvent", "RedisUrlError", "Screener", "ScreenerLike", "StoreUnavailable", "connect",
+           "open_client", "parse_redis_url", "redact"]

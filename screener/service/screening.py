@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import phonenumbers
-import redis.asyncio as aioredis
 from phonenumbers import shortnumberinfo
 from redis.exceptions import RedisError
 
@@ -32,6 +31,7 @@ from screener.reasons import ReasonCode, Verdict
 from screener.store import audit, dnc, keys
 from screener.store.decisions import encode_reasons, run_decision
 from screener.store.scripts import Scripts
+from screener.store.topology import AnyClient, open_client
 
 log = logging.getLogger("screener.service")
 
@@ -82,17 +82,18 @@ class ScreenerLike(Protocol):
     async def record_disclosure(self, event: DisclosureEvent) -> None: ...
 
 
-def connect(url: str, budget_s: float) -> aioredis.Redis:
-    """A Redis client whose every socket operation is bounded (the decision's own deadline bounds it too)."""
+def connect(url: str, budget_s: float) -> AnyClient:
+    """A client for any supported Redis URL (one server, Sentinel, Cluster: ``store.topology``) whose every
+    socket operation is bounded (the decision's own deadline bounds it too). A bad URL raises
+    ``RedisUrlError`` naming it (passwords hidden)."""
     timeout = max(budget_s, 0.05)
-    return aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                   health_check_interval=0, max_connections=1024)
+    return open_client(url, socket_timeout=timeout, connect_timeout=timeout, max_connections=1024)
 
 
 class Screener:
     """Decides calls against the current settings and one Redis."""
 
-    def __init__(self, holder: ConfigHolder, redis: aioredis.Redis, *,
+    def __init__(self, holder: ConfigHolder, redis: AnyClient, *,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.holder = holder
         self.redis = redis
