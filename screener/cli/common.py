@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from screener.config.errors import ConfigError
 from screener.config.settings import Settings
@@ -41,20 +41,25 @@ def load_cli_settings(args: argparse.Namespace) -> Settings:
     return load_settings(path)
 
 
-def redis_url(args: argparse.Namespace, settings: Settings) -> str:
-    """--redis, else SCREENER_REDIS_URL, else the config's redis_url, else the private redis-server.
-
-    A URL given is checked here: a bad one is a ``ConfigError`` naming where it came from."""
+def given_redis_url(args: argparse.Namespace) -> str | None:
+    """--redis, else SCREENER_REDIS_URL, else None; a bad URL is a ``ConfigError`` naming where it came from."""
     flag, env = getattr(args, "redis", None), os.environ.get("SCREENER_REDIS_URL")
-    url, source, key = ((flag, "--redis", "") if flag else (env, "SCREENER_REDIS_URL", "") if env
-                        else (settings.redis_url, settings.path, "screener.redis_url"))
-    if not url:
-        return ensure_daemon(state_dir(settings))
-    try:
-        parse_redis_url(url)
-    except RedisUrlError as exc:
-        raise ConfigError(source, key, str(exc)) from None
-    return str(url)
+    return _checked(flag, "--redis", "") if flag else _checked(env, "SCREENER_REDIS_URL", "") if env else None
+
+
+def redis_url(args: argparse.Namespace, settings: Settings) -> str:
+    """--redis, else SCREENER_REDIS_URL, else the config's redis_url, else the private redis-server."""
+    url = given_redis_url(args) or _checked(settings.redis_url, settings.path, "screener.redis_url")
+    return url or ensure_daemon(state_dir(settings))
+
+
+def _checked(url: str, source: str, key: str) -> str:
+    if url:
+        try:
+            parse_redis_url(url)
+        except RedisUrlError as exc:
+            raise ConfigError(source, key, str(exc)) from None
+    return url
 
 
 def project_path(settings: Settings, value: str) -> Path:
@@ -120,5 +125,7 @@ def run_guarded(func: Callable[[argparse.Namespace], Awaitable[int]]) -> Callabl
             return fail(str(exc))
         except (RedisError, OSError) as exc:
             return fail(f"Redis is not reachable: {type(exc).__name__}: {exc}")
+        except RedisClusterException as exc:  # e.g. a write whose keys span hash slots: nothing was sent
+            return fail(f"not possible on a Redis Cluster yet: {type(exc).__name__}: {exc}", 1)
 
     return wrapper
