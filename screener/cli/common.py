@@ -16,9 +16,10 @@ from redis.exceptions import RedisError
 from screener.config.errors import ConfigError
 from screener.config.settings import Settings
 from screener.embedded_redis import EmbeddedRedisError, ensure_daemon
+from screener.service.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
-    from screener.service import Screener
+    from screener.service.screening import Screener
 
 DEFAULT_CONFIG = "config/screener.toml"
 
@@ -90,7 +91,7 @@ def parse_when(value: str, flag: str) -> datetime:
 async def open_screener(args: argparse.Namespace) -> Screener:
     """Load the config and connect: the Screener every one-shot command uses."""
     from screener.config.watch import ConfigHolder
-    from screener.service import Screener
+    from screener.service.screening import Screener
 
     settings = load_cli_settings(args)
     holder = ConfigHolder(settings.path, settings)
@@ -103,7 +104,7 @@ def run_guarded(func: Callable[[argparse.Namespace], Awaitable[int]]) -> Callabl
     async def wrapper(args: argparse.Namespace) -> int:
         try:
             return await func(args)
-        except UsageError as exc:
+        except (UsageError, InvalidInput, NotFound) as exc:
             return fail(str(exc))
         except ConfigError as exc:
             return fail(f"config: {exc}")

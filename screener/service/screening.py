@@ -1,9 +1,11 @@
-"""The screening service: every front end (CLI, FastAGI, ARI, admin API) calls ``Screener``.
+"""Screening calls: every front end (FastAGI, classic AGI, ARI, the CLI, the admin API) calls ``Screener``.
 
 ``screen`` runs the decision in the order of PRODUCT.md: campaign, number (normalize, emergency), the
 pure rules (hours, quiet periods, holidays, stale lists), then one Redis round trip (decide.lua) for DNC,
 consent, frequency and rate that also reserves the attempt and writes the audit entry. Any store error
-or a blown time budget blocks the call with ``screening_unavailable``: fail closed.
+or a blown time budget blocks the call with ``screening_unavailable``: fail closed. The decision carries
+what the call needs (caller ID and name, the disclosure prompt and its language), so no front end looks
+the campaign up again.
 """
 
 from __future__ import annotations
@@ -14,22 +16,21 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-import phonenumbers
 import redis.asyncio as aioredis
-from phonenumbers import shortnumberinfo
 from redis.exceptions import RedisError
 
 from screener.config.settings import Campaign, ListKind, Settings
 from screener.config.watch import ConfigHolder
-from screener.decision import Decision, Disclosure, Reason, ScreenRequest, sort_reasons
+from screener.decision import Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest, sort_reasons
 from screener.engine.facts import ListState
-from screener.numbers import InvalidNumber, NumberInfo, mask, normalize
+from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campaign, example_number, mask, normalize
 from screener.reasons import ReasonCode, Verdict
-from screener.store import audit, dnc, keys
+from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.sounds import DEFAULT_SOUNDS, Sounds
+from screener.store import audit, dnc, keys, refusals
 from screener.store.decisions import encode_reasons, run_decision
 from screener.store.scripts import Scripts
 
@@ -39,47 +40,13 @@ log = logging.getLogger("screener.service")
 LIST_STATE_TTL_S = 1.0
 #: an opt-out may take longer than a decision's budget: it must be acknowledged, not rushed
 OPT_OUT_TIMEOUT_S = 5.0
+#: an audit entry written outside a decision's budget (disclosure evidence, a fail-closed block's entry)
+AUDIT_TIMEOUT_S = 1.0
 STORE_ERRORS = (RedisError, OSError, TimeoutError, ConnectionError)
 
 
 class StoreUnavailable(RuntimeError):
     """Redis could not acknowledge a write in time."""
-
-
-@dataclass(frozen=True)
-class DisclosureEvent:
-    """What happened on the callee's channel after answer (recorded in the audit trail as evidence)."""
-
-    number: str
-    campaign: str
-    call_id: str | None
-    #: milliseconds from answer to the start of the disclosure prompt
-    answer_to_prompt_ms: int | None
-    #: True when the prompt played to its end
-    prompt_finished: bool
-    #: True when the callee pressed the opt-out digit
-    opted_out: bool
-    language: str = ""
-    source: str = "fastagi"
-
-
-class ScreenerLike(Protocol):
-    """What a front end (FastAGI, classic AGI, ARI) needs of the service; ``Screener`` is the real one,
-    the front ends' unit tests use small fakes."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    async def screen(self, request: ScreenRequest) -> Decision: ...
-
-    async def opt_out(self, number: str, campaign: str, *, source: str, call_id: str | None = None) -> None: ...
-
-    @staticmethod
-    def _refusal_retention_s(settings: Settings) -> int:
-        """A refusal is kept as long as the longest cool-down any policy gives it (31 days at least)."""
-        return max([keys.ATTEMPT_RETENTION_S, *(p.refusal_cooldown_s for p in settings.policies.values())])
-
-    async def record_disclosure(self, event: DisclosureEvent) -> None: ...
 
 
 def connect(url: str, budget_s: float) -> aioredis.Redis:
@@ -93,8 +60,9 @@ class Screener:
     """Decides calls against the current settings and one Redis."""
 
     def __init__(self, holder: ConfigHolder, redis: aioredis.Redis, *,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, sounds: Sounds = DEFAULT_SOUNDS) -> None:
         self.holder = holder
+        self._sounds = sounds
         self.redis = redis
         self.scripts = Scripts(redis)
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -103,12 +71,26 @@ class Screener:
         self._background: set[asyncio.Task[None]] = set()
 
     @classmethod
-    async def create(cls, holder: ConfigHolder, url: str) -> Screener:
-        return cls(holder, connect(url, holder.current.time_budget_ms / 1000))
+    async def create(cls, holder: ConfigHolder, url: str, *, sounds: Sounds = DEFAULT_SOUNDS) -> Screener:
+        return cls(holder, connect(url, holder.current.time_budget_ms / 1000), sounds=sounds)
 
     @property
     def settings(self) -> Settings:
         return self.holder.current
+
+    @property
+    def sounds(self) -> Sounds:
+        return self._sounds
+
+    @property
+    def decision_timeout_s(self) -> float:
+        """How long a front end waits for a decision: twice the store's time budget, at least 0.5 s (the
+        service answers within its budget; the margin covers a busy event loop)."""
+        return max(0.5, 2 * self.settings.time_budget_ms / 1000)
+
+    def disclosure(self, campaign: str) -> Disclosure | None:
+        found = self.settings.campaigns.get(campaign)
+        return None if found is None else self._sounds.disclosure_of(found)
 
     # -- deciding -------------------------------------------------------------------------------------
 
@@ -119,7 +101,7 @@ class Screener:
         now = request.at or self._clock()
         campaign = settings.campaigns.get(request.campaign)
         if campaign is None:
-            if self._is_emergency_anywhere(request.dialed, settings):
+            if emergency_with_no_campaign(request.dialed, {c.region for c in settings.campaigns.values()} or {"US"}):
                 return await self._final(request, settings, now, started, request.dialed, (
                     Reason(ReasonCode.EMERGENCY_NUMBER, "emergency number: always allowed"),), Verdict.ALLOW)
             known = ", ".join(sorted(settings.campaigns)) or "none"
@@ -195,10 +177,9 @@ class Screener:
         settings = self.settings
         now = self._clock()
         for campaign in settings.campaigns.values():
-            example = phonenumbers.example_number(campaign.region)
-            if example is None:
+            e164 = example_number(campaign.region)
+            if e164 is None:
                 continue
-            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
             number = normalize(e164, campaign.region)
             policy = settings.policies[campaign.policy]
             precheck(number, campaign, policy, settings.lists, {}, now)
@@ -210,39 +191,11 @@ class Screener:
         self._list_states_at = -1e9
 
     @staticmethod
-    def _is_emergency_anywhere(dialed: str, settings: Settings) -> bool:
-        """With no campaign to say the region: an emergency number of some configured region that is not
-        also an ordinary number in any of them (2611 is an emergency number in India and a subscriber in
-        Luxembourg: that one is not let through unscreened)."""
-        text = dialed.strip()
-        digits = "".join(ch for ch in text if ch.isdigit())
-        if not digits or text.startswith("+"):
-            return False
-        regions = {c.region for c in settings.campaigns.values()} or {"US"}
-        if not any(shortnumberinfo.is_emergency_number(digits, r) for r in regions):
-            return False
-        for region in regions:
-            try:
-                if phonenumbers.is_valid_number(phonenumbers.parse(digits, region)):
-                    return False
-            except phonenumbers.NumberParseException:
-                continue
-        return True
-
-    def _audit_fields(self, request: ScreenRequest, settings: Settings, now: datetime, number: str,
+    def _audit_fields(request: ScreenRequest, settings: Settings, now: datetime, number: str,
                       campaign: str) -> dict[str, str]:
-        return {
-            "kind": audit.DECISION,
-            "at": now.isoformat(timespec="milliseconds"),
-            "number": mask(number),
-            "number_hash": audit.number_hash(number, settings.audit_salt.value),
-            "campaign": campaign,
-            "config_version": settings.version,
-            "mode": "live" if request.commit else "dry_run",
-            "source": request.source,
-            "call_id": request.call_id or "",
-            "agent": request.agent or "",
-        }
+        return audit_fields(DECISION, settings, at=now, number=number, campaign=campaign, source=request.source,
+                            call_id=request.call_id, mode="live" if request.commit else "dry_run",
+                            agent=request.agent or "")
 
     async def _final(self, request: ScreenRequest, settings: Settings, now: datetime, started: float,
                      number: str, reasons: tuple[Reason, ...], verdict: Verdict, *,
@@ -253,36 +206,26 @@ class Screener:
                       reserved="0", attempt_id="")
         audit_id = None
         if write_audit_in_background:
-            self._spawn(self._append_audit_quietly(fields, settings.audit_maxlen))
+            self._spawn(self._append_audit(fields, settings.audit_maxlen, timeout_s=AUDIT_TIMEOUT_S))
         else:
-            try:
-                async with asyncio.timeout(settings.time_budget_ms / 1000):
-                    audit_id = await audit.append(self.scripts.connections, fields, settings.audit_maxlen)
-            except STORE_ERRORS as exc:
-                log.error("audit entry not written (%s): %s", type(exc).__name__, fields)
+            audit_id = await self._append_audit(fields, settings.audit_maxlen,
+                                                timeout_s=settings.time_budget_ms / 1000)
         return self._decision(request, settings, now, started, number, reasons, verdict, campaign,
                               audit_id=audit_id)
 
     def _decision(self, request: ScreenRequest, settings: Settings, now: datetime, started: float, number: str,
                   reasons: tuple[Reason, ...], verdict: Verdict, campaign: Campaign | None, *,
                   attempt_id: str | None = None, audit_id: str | None = None) -> Decision:
-        allowed = verdict is Verdict.ALLOW
+        on_allow = campaign if verdict is Verdict.ALLOW else None
         return Decision(
             verdict=verdict, reasons=reasons, number=number, campaign=request.campaign, decided_at=now,
             config_version=settings.version, dry_run=not request.commit,
-            caller_id=campaign.caller_id if (campaign and allowed) else None,
-            disclosure=self._disclosure(campaign) if (campaign and allowed) else None,
+            caller_id=on_allow.caller_id if on_allow else None,
+            caller_id_name=on_allow.company if on_allow else None,
+            disclosure=self._sounds.disclosure_of(on_allow) if on_allow else None,
             attempt_id=attempt_id, audit_id=audit_id,
             elapsed_us=int((time.perf_counter() - started) * 1e6),
         )
-
-    @staticmethod
-    def _disclosure(campaign: Campaign) -> Disclosure:
-        prompts = {d.language: d.recording or f"custom/screener/{campaign.name}-{d.language}"
-                   for d in campaign.disclosures}
-        return Disclosure(company=campaign.company, purpose=campaign.purpose,
-                          callback_number=campaign.callback_number, opt_out_digit=campaign.opt_out_digit,
-                          prompts=prompts)
 
     # -- opt-out and evidence -------------------------------------------------------------------------
 
@@ -294,25 +237,26 @@ class Screener:
         raise StoreUnavailable('the config has no list of kind "internal": an opt-out cannot be recorded')
 
     async def opt_out(self, number: str, campaign: str, *, source: str, call_id: str | None = None) -> None:
-        """Put an E.164 number on the internal DNC list and record the refusal; returns once Redis acknowledged."""
+        """Put the number (E.164, or as dialed in the campaign's region) on the internal DNC list and record the
+        refusal; returns once Redis acknowledged, raises ``StoreUnavailable`` otherwise."""
         settings = self.settings
+        known = settings.campaigns.get(campaign)
+        try:
+            e164 = normalize(number, known.region if known else "ZZ").e164
+        except InvalidNumber as exc:
+            raise StoreUnavailable(f"opt-out of {mask(number)} not recorded: {exc.reason}") from exc
         now = self._clock()
-        now_ms = int(now.timestamp() * 1000)
+        internal = self.internal_list()
+        fields = audit_fields(OPT_OUT, settings, at=now, number=e164, campaign=campaign, source=source,
+                              call_id=call_id, list=internal)
         try:
             async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
-                await dnc.add_numbers(self.redis, self.internal_list(), [number], source=f"opt-out: {source}")
-                fields: dict[Any, Any] = {
-                    "kind": audit.OPT_OUT, "at": now.isoformat(timespec="milliseconds"), "number": mask(number),
-                    "number_hash": audit.number_hash(number, settings.audit_salt.value), "campaign": campaign,
-                    "config_version": settings.version, "source": source, "call_id": call_id or "",
-                    "list": self.internal_list(),
-                }
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.set(keys.refusal_key(number), now_ms, px=self._refusal_retention_s(settings) * 1000)
-                    pipe.xadd(keys.AUDIT_STREAM, fields, maxlen=settings.audit_maxlen, approximate=True)
-                    await pipe.execute()
+                await dnc.add_numbers(self.redis, internal, [e164], source=f"opt-out: {source}")
+                await refusals.record(self.redis, e164, at_ms=int(now.timestamp() * 1000),
+                                      retention_s=self._refusal_retention_s(settings), audit_fields=fields,
+                                      audit_maxlen=settings.audit_maxlen)
         except STORE_ERRORS as exc:
-            raise StoreUnavailable(f"opt-out of {mask(number)} not acknowledged: {type(exc).__name__}: {exc}") from exc
+            raise StoreUnavailable(f"opt-out of {mask(e164)} not acknowledged: {type(exc).__name__}: {exc}") from exc
         self.invalidate_list_states()
 
     @staticmethod
@@ -323,22 +267,24 @@ class Screener:
     async def record_disclosure(self, event: DisclosureEvent) -> None:
         """Append the disclosure evidence to the audit trail (best effort within the time budget)."""
         settings = self.settings
-        fields = {
-            "kind": audit.DISCLOSURE, "at": self._clock().isoformat(timespec="milliseconds"),
-            "number": mask(event.number), "number_hash": audit.number_hash(event.number, settings.audit_salt.value),
-            "campaign": event.campaign, "config_version": settings.version, "source": event.source,
-            "call_id": event.call_id or "", "language": event.language,
-            "answer_to_prompt_ms": "" if event.answer_to_prompt_ms is None else str(event.answer_to_prompt_ms),
-            "prompt_finished": "1" if event.prompt_finished else "0", "opted_out": "1" if event.opted_out else "0",
-        }
-        await self._append_audit_quietly(fields, settings.audit_maxlen)
+        ms = event.answer_to_prompt_ms
+        fields = audit_fields(
+            DISCLOSURE, settings, at=self._clock(), number=event.number, campaign=event.campaign,
+            source=event.source, call_id=event.call_id, language=event.language,
+            answer_to_prompt_ms="" if ms is None else str(ms), prompt_finished="1" if event.prompt_finished else "0",
+            opted_out="1" if event.opted_out else "0")
+        await self._append_audit(fields, settings.audit_maxlen, timeout_s=AUDIT_TIMEOUT_S)
 
-    async def _append_audit_quietly(self, fields: dict[str, str], maxlen: int) -> None:
+    async def _append_audit(self, fields: dict[str, str], maxlen: int, *, timeout_s: float) -> str | None:
+        """Append one entry; its id, or None (logged in one line naming what was not recorded)."""
         try:
-            async with asyncio.timeout(1.0):
-                await audit.append(self.scripts.connections, fields, maxlen)
+            async with asyncio.timeout(timeout_s):
+                return await audit.append(self.scripts.connections, fields, maxlen)
         except STORE_ERRORS as exc:
-            log.error("audit entry not written (%s): %s", type(exc).__name__, fields)
+            log.error("audit entry not written (%s): %s %s of %s, campaign %s, call %s", type(exc).__name__,
+                      fields.get("kind", "?"), fields.get("verdict", ""), fields.get("number", "?"),
+                      fields.get("campaign", "") or "-", fields.get("call_id", "") or "-")
+            return None
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -352,4 +298,4 @@ class Screener:
         await self.redis.aclose()
 
 
-__all__ = ["DisclosureEvent", "Screener", "ScreenerLike", "StoreUnavailable"]
+__all__ = ["Screener", "StoreUnavailable", "connect"]

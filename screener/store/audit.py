@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,11 +13,6 @@ from screener.store.scripts import Connections, pack_command
 DECISION = "decision"
 OPT_OUT = "opt_out"
 DISCLOSURE = "disclosure"
-
-
-def number_hash(e164: str, salt: str) -> str:
-    """A keyed hash of the number: lets an auditor find a number's entries without the trail holding it."""
-    return hmac.new(salt.encode(), e164.encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def _text(value: object) -> str:
