@@ -27,7 +27,7 @@ from screener.agi.disclose import run_disclose
 from screener.agi.errors import AgiError
 from screener.agi.options import ScriptOptions
 from screener.agi.screen import run_screen
-from screener.cli.common import config_path, fail, redis_url
+from screener.cli.common import config_path, fail, redis_url, spool_for
 from screener.config.errors import ConfigError
 from screener.config.watch import ConfigHolder
 from screener.embedded_redis import EmbeddedRedisError
@@ -56,7 +56,8 @@ async def run(args: argparse.Namespace) -> int:
     options = ScriptOptions(
         decision_timeout_s=args.decision_timeout, opt_out_wait_ms=args.opt_out_wait_ms, source="agi",
     )
-    screener = await Screener.create(holder, url, sounds=Sounds(args.prompt_prefix))
+    screener = await Screener.create(holder, url, sounds=Sounds(args.prompt_prefix),
+                                     spool=spool_for(holder.current, "agi"))
     try:
         if args.script == "screen":
             await run_screen(channel, screener, options)

@@ -20,6 +20,7 @@ from screener.service.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from screener.service.screening import Screener
+    from screener.service.spool import Spool
 
 DEFAULT_CONFIG = "config/screener.toml"
 
@@ -64,6 +65,16 @@ def project_path(settings: Settings, value: str) -> Path:
 def state_dir(settings: Settings) -> Path:
     """The state folder (the private redis-server's data)."""
     return project_path(settings, settings.state_dir)
+
+
+def spool_for(settings: Settings, role: str) -> Spool:
+    """The spool of this process (``<state_dir>/spool/<role>-<pid>.jsonl``), with what dead processes left
+    adopted at once (their pending opt-outs block their numbers from the first call)."""
+    from screener.service.spool import Spool
+
+    spool = Spool(state_dir(settings) / "spool", name=f"{role}-{os.getpid()}")
+    spool.adopt_orphans()
+    return spool
 
 
 def open_redis(url: str, *, timeout_s: float = 5.0) -> aioredis.Redis:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from screener.agi.options import ScriptOptions
 from screener.agi.server import FastAgiServer
-from screener.cli.common import config_path, fail, redis_url
+from screener.cli.common import config_path, fail, redis_url, spool_for
 from screener.config.errors import ConfigError
 from screener.config.settings import FastAgiSettings, Settings
 from screener.config.watch import ConfigHolder
@@ -170,12 +170,13 @@ async def run(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     _install_stop_signals(loop, stop)
     holder.install_sighup(loop)
-    screener = await Screener.create(holder, url, sounds=Sounds(args.prompt_prefix))
+    screener = await Screener.create(holder, url, sounds=Sounds(args.prompt_prefix), spool=spool_for(settings, "serve"))
     ctx = ServeContext(args=args, holder=holder, screener=screener, redis_url=url, stop=stop)
     log.info("screener serve starting: config %s version %s, redis %s", path, settings.version, mask_url(url))
     await check_redis(screener, url)
     screener.warm_up()
     watcher = asyncio.create_task(holder.watch(args.watch_interval)) if args.watch_interval > 0 else None
+    flusher = asyncio.create_task(screener.keep_flushing(stop))
     try:
         async with AsyncExitStack() as stack:
             for front_end in (fastagi_front_end, ari_front_end, *FRONT_ENDS):
@@ -186,10 +187,11 @@ async def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot listen: {exc}")
     finally:
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+        for task in (watcher, flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await screener.aclose()
     log.info("screener serve stopped")
     return 0

@@ -11,13 +11,14 @@ the campaign up again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -28,7 +29,9 @@ from screener.decision import Decision, Disclosure, DisclosureEvent, Reason, Scr
 from screener.engine.facts import ListState
 from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campaign, example_number, mask, normalize
 from screener.reasons import ReasonCode, Verdict
+from screener.service import spool as spool_kinds
 from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.spool import PendingWrite, Spool
 from screener.sounds import DEFAULT_SOUNDS, Sounds
 from screener.store import audit, dnc, keys, refusals
 from screener.store.decisions import encode_reasons, run_decision
@@ -60,19 +63,25 @@ class Screener:
     """Decides calls against the current settings and one Redis."""
 
     def __init__(self, holder: ConfigHolder, redis: aioredis.Redis, *,
-                 clock: Callable[[], datetime] | None = None, sounds: Sounds = DEFAULT_SOUNDS) -> None:
+                 clock: Callable[[], datetime] | None = None, sounds: Sounds = DEFAULT_SOUNDS,
+                 spool: Spool | None = None) -> None:
         self.holder = holder
         self._sounds = sounds
+        #: opt-outs and audit entries Redis could not take yet (see ``flush_pending``)
+        self.spool = spool if spool is not None else Spool()
+        self._spool_numbers = self.spool.pending(spool_kinds.OPT_OUT, "number")
+        self._flushing: asyncio.Task[int] | None = None
+        self._flushed_at = -1e9
         self.redis = redis
         self.scripts = Scripts(redis)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
-        self._background: set[asyncio.Task[None]] = set()
 
     @classmethod
-    async def create(cls, holder: ConfigHolder, url: str, *, sounds: Sounds = DEFAULT_SOUNDS) -> Screener:
-        return cls(holder, connect(url, holder.current.time_budget_ms / 1000), sounds=sounds)
+    async def create(cls, holder: ConfigHolder, url: str, *, sounds: Sounds = DEFAULT_SOUNDS,
+                     spool: Spool | None = None) -> Screener:
+        return cls(holder, connect(url, holder.current.time_budget_ms / 1000), sounds=sounds, spool=spool)
 
     @property
     def settings(self) -> Settings:
@@ -117,42 +126,53 @@ class Screener:
                 Reason(ReasonCode.EMERGENCY_NUMBER, f"emergency number in {campaign.region}: always allowed"),),
                 Verdict.ALLOW, campaign=campaign)
         try:
-            async with asyncio.timeout(settings.time_budget_ms / 1000):
-                return await self._screen_with_store(request, settings, campaign, number, now, started)
+            return await self._screen_with_store(request, settings, campaign, number, now, started)
         except STORE_ERRORS as exc:
             detail = f"store did not answer within {settings.time_budget_ms} ms" if isinstance(
                 exc, TimeoutError) else f"store error: {type(exc).__name__}: {exc}"
             log.warning("blocking %s (%s): %s", mask(number.e164), campaign.name, detail)
             return await self._final(request, settings, now, started, number.e164, (
                 Reason(ReasonCode.SCREENING_UNAVAILABLE, detail),), Verdict.BLOCK, campaign=campaign,
-                write_audit_in_background=True)
+                store_failed=True)
 
     async def _screen_with_store(self, request: ScreenRequest, settings: Settings, campaign: Campaign,
                                  number: NumberInfo, now: datetime, started: float) -> Decision:
         from screener.engine import build_plan, evaluate, precheck
 
+        # the time budget is the store's: the pure rules' CPU time (a country's holidays computed the first
+        # time, say) does not eat into it, but the whole stays within 1.5 budgets plus that CPU time
+        budget_s = settings.time_budget_ms / 1000
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget_s
         policy = settings.policies[campaign.policy]
-        states = await self._states(settings)
+        async with asyncio.timeout_at(deadline):
+            states = await self._states(settings)
         pre = precheck(number, campaign, policy, settings.lists, states, now)
         for warning in pre.warnings:
             log.warning("%s: %s", campaign.name, warning)
         plan = build_plan(number, campaign, policy, settings.lists)
         now_ms = int(now.timestamp() * 1000)
         attempt_id = uuid.uuid4().hex[:16]
+        pre_reasons = list(pre.reasons)
+        if number.e164 in self._spool_numbers:
+            pre_reasons.append(Reason(ReasonCode.DNC_INTERNAL, "opt-out pending (Redis has not taken it yet)"))
         fields = self._audit_fields(request, settings, now, number.e164, campaign.name)
-        fields["pre_reasons"] = encode_reasons(list(pre.reasons))
-        outcome = await run_decision(
-            self.scripts, plan, number.e164, {n: s.version for n, s in states.items()},
-            now_ms=now_ms, server_time=request.at is None, commit=request.commit, pre_block=bool(pre.reasons),
-            attempt_id=attempt_id, audit_fields=fields, audit_maxlen=settings.audit_maxlen,
-        )
+        fields["pre_reasons"] = encode_reasons(pre_reasons)
+        async with asyncio.timeout_at(max(deadline, loop.time() + budget_s / 2)):
+            outcome = await run_decision(
+                self.scripts, plan, number.e164, {n: s.version for n, s in states.items()},
+                now_ms=now_ms, server_time=request.at is None, commit=request.commit, pre_block=bool(pre_reasons),
+                attempt_id=attempt_id, audit_fields=fields, audit_maxlen=settings.audit_maxlen,
+            )
+        if self.spool.items:
+            self._flush_soon()
         store_reasons = evaluate(plan, outcome.facts, outcome.now_ms)
         if {r.code for r in store_reasons} != {r.code for r in outcome.reasons}:
             # the engine and the script disagree: report both, and never let the call through on it
             log.error("engine/script disagreement for %s: engine %s, script %s", mask(number.e164),
                       [r.code.value for r in store_reasons], [r.code.value for r in outcome.reasons])
             store_reasons = list(outcome.reasons) + store_reasons
-        reasons = sort_reasons(list(pre.reasons) + list(store_reasons))
+        reasons = sort_reasons(pre_reasons + list(store_reasons))
         verdict = Verdict.BLOCK if reasons else Verdict.ALLOW
         if verdict is Verdict.ALLOW and request.commit and not outcome.reserved:
             reasons = (Reason(ReasonCode.SCREENING_UNAVAILABLE, "the attempt could not be reserved"),)
@@ -199,14 +219,15 @@ class Screener:
 
     async def _final(self, request: ScreenRequest, settings: Settings, now: datetime, started: float,
                      number: str, reasons: tuple[Reason, ...], verdict: Verdict, *,
-                     campaign: Campaign | None = None, write_audit_in_background: bool = False) -> Decision:
+                     campaign: Campaign | None = None, store_failed: bool = False) -> Decision:
         """A decision made without the store's facts: write its audit entry on its own."""
         fields = self._audit_fields(request, settings, now, number, request.campaign)
         fields.update(verdict=verdict.value, pre_reasons=encode_reasons(list(reasons)), store_reasons="",
                       reserved="0", attempt_id="")
         audit_id = None
-        if write_audit_in_background:
-            self._spawn(self._append_audit(fields, settings.audit_maxlen, timeout_s=AUDIT_TIMEOUT_S))
+        if store_failed:
+            # no second round trip for a call the store could not answer: the entry waits in the spool
+            self._keep(spool_kinds.AUDIT, fields)
         else:
             audit_id = await self._append_audit(fields, settings.audit_maxlen,
                                                 timeout_s=settings.time_budget_ms / 1000)
@@ -249,15 +270,81 @@ class Screener:
         internal = self.internal_list()
         fields = audit_fields(OPT_OUT, settings, at=now, number=e164, campaign=campaign, source=source,
                               call_id=call_id, list=internal)
+        pending = {"number": e164, "list": internal, "source": source, "at_ms": str(int(now.timestamp() * 1000)),
+                   "retention_s": str(self._refusal_retention_s(settings)), "audit_maxlen": str(settings.audit_maxlen),
+                   "fields": json.dumps(fields, separators=(",", ":"), ensure_ascii=False)}
         try:
             async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
-                await dnc.add_numbers(self.redis, internal, [e164], source=f"opt-out: {source}")
-                await refusals.record(self.redis, e164, at_ms=int(now.timestamp() * 1000),
-                                      retention_s=self._refusal_retention_s(settings), audit_fields=fields,
-                                      audit_maxlen=settings.audit_maxlen)
+                await self._write_opt_out(pending)
         except STORE_ERRORS as exc:
-            raise StoreUnavailable(f"opt-out of {mask(e164)} not acknowledged: {type(exc).__name__}: {exc}") from exc
+            kept = self._keep(spool_kinds.OPT_OUT, pending)
+            raise StoreUnavailable(
+                f"opt-out of {mask(e164)} not acknowledged: {type(exc).__name__}: {exc}; "
+                + ("kept in the spool, written when Redis answers" if kept else "THE SPOOL IS FULL: it was lost")
+            ) from exc
         self.invalidate_list_states()
+
+    async def _write_opt_out(self, pending: dict[str, str]) -> None:
+        """The internal list, then the refusal time with its audit entry (each acknowledged by Redis)."""
+        e164 = pending["number"]
+        await dnc.add_numbers(self.redis, pending["list"], [e164], source=f"opt-out: {pending['source']}")
+        await refusals.record(self.redis, e164, at_ms=int(pending["at_ms"]), retention_s=int(pending["retention_s"]),
+                              audit_fields=json.loads(pending["fields"]), audit_maxlen=int(pending["audit_maxlen"]))
+
+    # -- writes that wait for Redis --------------------------------------------------------------------
+
+    def _keep(self, kind: str, data: dict[str, str]) -> bool:
+        """Spool a write Redis could not take now; False (logged) when the spool is full."""
+        kept = self.spool.add(kind, data)
+        if not kept:
+            log.error("spool full (%d items): a pending %s was dropped (%d dropped so far)",
+                      len(self.spool), kind, self.spool.overflowed)
+        elif kind == spool_kinds.OPT_OUT:
+            self._spool_numbers.add(data["number"])
+        return kept
+
+    def _flush_soon(self) -> None:
+        """Redis answered and writes are waiting: flush them in the background (once a second at most)."""
+        if (self._flushing is None or self._flushing.done()) and time.monotonic() - self._flushed_at > 1.0:
+            self._flushed_at = time.monotonic()
+            self._flushing = asyncio.ensure_future(self.flush_pending())
+
+    async def flush_pending(self) -> int:
+        """Write what waits in the spool (and what a dead screener process left in its folder), in order,
+        until Redis fails again; returns how many writes landed."""
+        try:
+            async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
+                done = await self.spool.flush(self._write_pending)
+        except STORE_ERRORS as exc:
+            log.warning("pending writes not flushed yet (%s); %d waiting", type(exc).__name__, len(self.spool))
+            done = 0
+        self._spool_numbers = self.spool.pending(spool_kinds.OPT_OUT, "number")
+        if done:
+            log.info("%d pending write(s) flushed to Redis; %d waiting", done, len(self.spool))
+            self.invalidate_list_states()
+        return done
+
+    async def keep_flushing(self, stop: asyncio.Event, every_s: float = 1.0) -> None:
+        """Until ``stop``: every ``every_s``, flush what waits (a serve process runs this beside its front ends)."""
+        while not stop.is_set():
+            if self.spool.items or self.spool.folder is not None:
+                await self.flush_pending()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
+
+    async def _write_pending(self, items: list[PendingWrite]) -> None:
+        entries: list[dict[str, str]] = []
+        for item in items:
+            if item.kind == spool_kinds.AUDIT:
+                entries.append(item.data)
+                continue
+            if entries:
+                await audit.append_many(self.redis, entries, self.settings.audit_maxlen)
+                entries = []
+            if item.kind == spool_kinds.OPT_OUT:
+                await self._write_opt_out(item.data)
+        if entries:
+            await audit.append_many(self.redis, entries, self.settings.audit_maxlen)
 
     @staticmethod
     def _refusal_retention_s(settings: Settings) -> int:
@@ -276,24 +363,22 @@ class Screener:
         await self._append_audit(fields, settings.audit_maxlen, timeout_s=AUDIT_TIMEOUT_S)
 
     async def _append_audit(self, fields: dict[str, str], maxlen: int, *, timeout_s: float) -> str | None:
-        """Append one entry; its id, or None (logged in one line naming what was not recorded)."""
+        """Append one entry; its id, or None when Redis did not take it (it then waits in the spool)."""
         try:
             async with asyncio.timeout(timeout_s):
                 return await audit.append(self.scripts.connections, fields, maxlen)
         except STORE_ERRORS as exc:
-            log.error("audit entry not written (%s): %s %s of %s, campaign %s, call %s", type(exc).__name__,
-                      fields.get("kind", "?"), fields.get("verdict", ""), fields.get("number", "?"),
-                      fields.get("campaign", "") or "-", fields.get("call_id", "") or "-")
+            log.warning("audit entry not written yet (%s): %s of %s kept in the spool", type(exc).__name__,
+                        fields.get("kind", "?"), fields.get("number", "?"))
+            self._keep(spool_kinds.AUDIT, fields)
             return None
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
     async def aclose(self) -> None:
-        if self._background:
-            await asyncio.wait(self._background, timeout=2)
+        if self._flushing is not None:
+            await asyncio.wait([self._flushing], timeout=2)
+        if self.spool.items:
+            await self.flush_pending()  # one last try; what is left stays on disk (or is lost in memory)
+        self.spool.close()
         await self.scripts.aclose()
         await self.redis.aclose()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,3 +95,11 @@ async def scan(redis: Any, start: str = "-", end: str = "+", batch: int = 1000) 
         exclusive = True
         if len(rows) < batch:
             return
+
+
+async def append_many(redis: Any, entries: Sequence[Mapping[str, str]], maxlen: int) -> list[str]:
+    """Append several entries in order, in one round trip (entries that waited for Redis)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for fields in entries:
+            pipe.xadd(keys.AUDIT_STREAM, dict(fields), maxlen=maxlen, approximate=True)
+        return [_text(i) for i in await pipe.execute()]
