@@ -15,10 +15,12 @@ from redis.exceptions import RedisClusterException, RedisError
 from screener.config.errors import ConfigError
 from screener.config.settings import Settings
 from screener.embedded_redis import EmbeddedRedisError, ensure_daemon
-from screener.service import AnyClient, RedisUrlError, open_client, parse_redis_url
+from screener.service.connection import AnyClient, RedisUrlError, open_client, parse_redis_url
+from screener.service.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
-    from screener.service import Screener
+    from screener.service.screening import Screener
+    from screener.service.spool import Spool
 
 DEFAULT_CONFIG = "config/screener.toml"
 
@@ -78,6 +80,16 @@ def state_dir(settings: Settings) -> Path:
     return project_path(settings, settings.state_dir)
 
 
+def spool_for(settings: Settings, role: str) -> Spool:
+    """The spool of this process (``<state_dir>/spool/<role>-<pid>.jsonl``), with what dead processes left
+    adopted at once (their pending opt-outs block their numbers from the first call)."""
+    from screener.service.spool import Spool
+
+    spool = Spool(state_dir(settings) / "spool", name=f"{role}-{os.getpid()}")
+    spool.adopt_orphans()
+    return spool
+
+
 def open_redis(url: str, *, timeout_s: float = 5.0) -> AnyClient:
     """A client of the URL's topology (one server, Sentinel master, Cluster); a bad URL raises RedisUrlError."""
     return open_client(url, socket_timeout=timeout_s, connect_timeout=timeout_s)
@@ -104,7 +116,7 @@ def parse_when(value: str, flag: str) -> datetime:
 async def open_screener(args: argparse.Namespace) -> Screener:
     """Load the config and connect: the Screener every one-shot command uses."""
     from screener.config.watch import ConfigHolder
-    from screener.service import Screener
+    from screener.service.screening import Screener
 
     settings = load_cli_settings(args)
     holder = ConfigHolder(settings.path, settings)
@@ -117,7 +129,7 @@ def run_guarded(func: Callable[[argparse.Namespace], Awaitable[int]]) -> Callabl
     async def wrapper(args: argparse.Namespace) -> int:
         try:
             return await func(args)
-        except UsageError as exc:
+        except (UsageError, InvalidInput, NotFound) as exc:
             return fail(str(exc))
         except ConfigError as exc:
             return fail(f"config: {exc}")
