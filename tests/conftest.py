@@ -54,6 +54,7 @@ def redis_cluster() -> Iterator[ClusterTopology]:
 def redis_sentinel() -> Iterator[SentinelTopology]:
     """A primary with one replica and three Sentinels, password-protected (tests that fail it over start
     their own ``SentinelTopology``)."""
-    topology = SentinelTopology(password=SENTINEL_MASTER_PASSWORD, sentinel_password=SENTINEL_PASSWORD).start()
+    topology = SentinelTopology(password=SENTINEL_MASTER_PASSWORD, sentinel_password=SENTINEL_PASSWORD,
+                                down_after_ms=5000).start()  # no failover of its own on a loaded machine
     yield topology
     topology.stop()
