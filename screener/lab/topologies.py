@@ -76,7 +76,7 @@ class _Topology:
     """Processes under one temp dir, and what can be done to one of them."""
 
     def __init__(self, prefix: str, password: str | None) -> None:
-        if (password and not password.isprintable()) or " " in (password or "") or '"' in (password or ""):
+        if password is not None and (not password.isprintable() or " " in password or '"' in password):
             raise ValueError("a lab password has no spaces, quotes or control characters (it goes on a command line)")
         self.base = Path(tempfile.mkdtemp(prefix=prefix))
         self.password = password
