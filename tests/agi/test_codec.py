@@ -10,7 +10,7 @@ import time
 import pytest
 
 from screener.agi.codec import MAX_LINE_BYTES, AgiConnection, State, parse_200
-from screener.agi.encode import Command
+from screener.agi.commands import Command
 from screener.agi.errors import LocalProtocolError, RemoteProtocolError
 from screener.agi.events import NEED_DATA, AgiEnvironment, ConnectionClosed, HangupNotice, Reply
 from tests.agi import transcripts

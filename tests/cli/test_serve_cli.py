@@ -57,7 +57,7 @@ def config(tmp_path: Path, redis_server: EmbeddedRedis) -> Iterator[Path]:
 
 
 async def screen_call(port: int, number: str) -> dict[str, str]:
-    from tests.agi.fakes import call, header
+    from tests.agi.fake_asterisk import call, header
 
     result = await call(port, header("screen", number, "lab"), timeout_s=10)
     return result.variables()
@@ -123,7 +123,7 @@ def test_allow_option_refuses_other_peers(config: Path) -> None:
     served = start(config, "--allow", "10.1.2.3")
 
     async def attempt() -> list[str]:
-        from tests.agi.fakes import call, header
+        from tests.agi.fake_asterisk import call, header
 
         return (await call(served.port, header("screen", "2025550123", "lab"))).commands
 
@@ -265,7 +265,7 @@ def start_json(config: Path, env: dict[str, str], *extra: str) -> tuple[Served, 
 
 @pytest.mark.parametrize("how", ["flag", "environment"])
 async def test_json_logs_carry_each_decision_as_fields(config: Path, how: str) -> None:
-    from screener.agi.masking import mask
+    from screener.numbers import mask
 
     env = {**ENV, "SCREENER_LOG_FORMAT": "json"} if how == "environment" else ENV
     served, _ = start_json(config, env, *(["--log-format", "json"] if how == "flag" else []))
