@@ -22,7 +22,8 @@ from screener.config.settings import AriSettings, DncList, FastAgiSettings, List
 
 TOP_KEYS = ("include", "screener", "fastagi", "ari", "lists", "policies", "campaigns")
 PRESET_KEYS = ("policies",)
-SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir")
+SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir",
+                 "max_in_flight")
 FASTAGI_KEYS = ("bind", "port", "allowed_peers", "grace_s")
 ARI_KEYS = ("enabled", "url", "username", "password", "app")
 VERSION_CHARS = 12
@@ -129,6 +130,7 @@ def _screener(root: Node) -> dict[str, Any]:
         "audit_salt": Secret(node.string("audit_salt", "")),
         "audit_maxlen": node.integer("audit_maxlen", 10_000_000, low=0),
         "prompts_dir": node.string("prompts_dir", "var/prompts", nonempty=True),
+        "max_in_flight": node.integer("max_in_flight", 64, low=1, high=100_000),
     }
 
 

@@ -197,3 +197,6 @@ class Settings:
     policies: dict[str, Policy]
     campaigns: dict[str, Campaign]
     prompts_dir: str = "var/prompts"
+    #: decisions in flight per process past which a decision is refused at once (screening_unavailable,
+    #: "overloaded"): capacity x acceptable latency (see config/README.md)
+    max_in_flight: int = 64

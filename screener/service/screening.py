@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -29,7 +30,9 @@ from screener.engine.facts import ListState
 from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campaign, example_number, mask, normalize
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
+from screener.service.admission import OVERLOADED, Admission, ScreenerCounters
 from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.log_summary import LogSummary
 from screener.service.spool import PendingWrite, Spool
 from screener.sounds import DEFAULT_SOUNDS, Sounds
 from screener.store import audit, dnc, keys, refusals
@@ -45,7 +48,15 @@ LIST_STATE_TTL_S = 1.0
 OPT_OUT_TIMEOUT_S = 5.0
 #: an audit entry written outside a decision's budget (disclosure evidence, a fail-closed block's entry)
 AUDIT_TIMEOUT_S = 1.0
+#: seconds an audit entry kept in the spool may wait for its fsync (one fsync for all entries of the moment)
+SPOOL_SYNC_DELAY_S = 0.2
 STORE_ERRORS = (RedisError, OSError, TimeoutError, ConnectionError)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a shared future's exception as seen (each waiter gets it; none may be left to see it)."""
+    if not future.cancelled():
+        future.exception()
 
 
 class StoreUnavailable(RuntimeError):
@@ -73,11 +84,19 @@ class Screener:
         self._spool_numbers = self.spool.pending(spool_kinds.OPT_OUT, "number")
         self._flushing: asyncio.Task[int] | None = None
         self._flushed_at = -1e9
+        self._sync_timer: asyncio.TimerHandle | None = None
+        #: the bound on decisions in flight, and what it admitted and refused
+        self.admission = Admission()
+        #: decisions admitted, then blocked because the store did not answer or failed
+        self.store_unavailable = 0
+        #: what would repeat once per call under a storm is logged once per interval with a count
+        self.log_summary = LogSummary(log)
         self.redis = redis
         self.scripts = Scripts(redis)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
+        self._list_states_read: asyncio.Future[dict[str, ListState]] | None = None
 
     @classmethod
     async def create(cls, holder: ConfigHolder, url: str, *, sounds: Sounds = DEFAULT_SOUNDS,
@@ -98,6 +117,15 @@ class Screener:
         service answers within its budget; the margin covers a busy event loop)."""
         return max(0.5, 2 * self.settings.time_budget_ms / 1000)
 
+    @property
+    def counters(self) -> ScreenerCounters:
+        """What this process did since it started (for a metrics endpoint)."""
+        return ScreenerCounters(
+            in_flight=self.admission.in_flight, max_in_flight=self.settings.max_in_flight,
+            admitted=self.admission.admitted, refused_overloaded=self.admission.refused,
+            store_unavailable=self.store_unavailable, spooled=self.spool.added, spool_waiting=len(self.spool),
+            spool_overflowed=self.spool.overflowed)
+
     def disclosure(self, campaign: str) -> Disclosure | None:
         found = self.settings.campaigns.get(campaign)
         return None if found is None else self._sounds.disclosure_of(found)
@@ -105,36 +133,63 @@ class Screener:
     # -- deciding -------------------------------------------------------------------------------------
 
     async def screen(self, request: ScreenRequest) -> Decision:
-        """Decide one call. Never raises for a store failure: blocks with screening_unavailable instead."""
+        """Decide one call. Never raises for a store failure: blocks with screening_unavailable instead.
+
+        Past ``max_in_flight`` decisions in flight the call is refused at once (screening_unavailable,
+        "overloaded"): what needs no store is still decided (an invalid number, an emergency number, which
+        is always allowed), nothing is sent to Redis, and the audit entry waits in the spool."""
         started = time.perf_counter()
         settings = self.settings
+        admitted = self.admission.enter(settings.max_in_flight)
+        if not admitted:
+            self.log_summary.event(logging.WARNING, "overloaded, decisions refused",
+                                   "%d decisions in flight (screener.max_in_flight): refusing more at once",
+                                   self.admission.in_flight)
+            return await self._decide(request, settings, started, admitted=False)
+        try:
+            return await self._decide(request, settings, started, admitted=True)
+        finally:
+            self.admission.leave()
+
+    async def _decide(self, request: ScreenRequest, settings: Settings, started: float, *,
+                      admitted: bool) -> Decision:
         now = request.at or self._clock()
+        spool_audit = not admitted
         campaign = settings.campaigns.get(request.campaign)
         if campaign is None:
             if emergency_with_no_campaign(request.dialed, {c.region for c in settings.campaigns.values()} or {"US"}):
                 return await self._final(request, settings, now, started, request.dialed, (
-                    Reason(ReasonCode.EMERGENCY_NUMBER, "emergency number: always allowed"),), Verdict.ALLOW)
+                    Reason(ReasonCode.EMERGENCY_NUMBER, "emergency number: always allowed"),), Verdict.ALLOW,
+                    spool_audit=spool_audit)
             known = ", ".join(sorted(settings.campaigns)) or "none"
             reason = Reason(ReasonCode.UNKNOWN_CAMPAIGN, f"unknown campaign {request.campaign!r} (known: {known})")
-            return await self._final(request, settings, now, started, request.dialed, (reason,), Verdict.BLOCK)
+            return await self._final(request, settings, now, started, request.dialed, (reason,), Verdict.BLOCK,
+                                     spool_audit=spool_audit)
         try:
             number = normalize(request.dialed, campaign.region)
         except InvalidNumber as exc:
             return await self._final(request, settings, now, started, request.dialed,
-                                     (Reason(ReasonCode.INVALID_NUMBER, exc.reason),), Verdict.BLOCK)
+                                     (Reason(ReasonCode.INVALID_NUMBER, exc.reason),), Verdict.BLOCK,
+                                     spool_audit=spool_audit)
         if number.emergency:
             return await self._final(request, settings, now, started, number.e164, (
                 Reason(ReasonCode.EMERGENCY_NUMBER, f"emergency number in {campaign.region}: always allowed"),),
-                Verdict.ALLOW, campaign=campaign)
+                Verdict.ALLOW, campaign=campaign, spool_audit=spool_audit)
+        if not admitted:
+            return await self._final(request, settings, now, started, number.e164, (
+                Reason(ReasonCode.SCREENING_UNAVAILABLE, OVERLOADED),), Verdict.BLOCK, campaign=campaign,
+                spool_audit=True)
         try:
             return await self._screen_with_store(request, settings, campaign, number, now, started)
         except STORE_ERRORS as exc:
             detail = f"store did not answer within {settings.time_budget_ms} ms" if isinstance(
                 exc, TimeoutError) else f"store error: {type(exc).__name__}: {exc}"
-            log.warning("blocking %s (%s): %s", mask(number.e164), campaign.name, detail)
+            self.store_unavailable += 1
+            self.log_summary.event(logging.WARNING, "blocked, the store did not answer", "%s (%s): %s",
+                                   mask(number.e164), campaign.name, detail)
             return await self._final(request, settings, now, started, number.e164, (
                 Reason(ReasonCode.SCREENING_UNAVAILABLE, detail),), Verdict.BLOCK, campaign=campaign,
-                store_failed=True)
+                spool_audit=True)
 
     async def _screen_with_store(self, request: ScreenRequest, settings: Settings, campaign: Campaign,
                                  number: NumberInfo, now: datetime, started: float) -> Decision:
@@ -150,7 +205,7 @@ class Screener:
             states = await self._states(settings)
         pre = precheck(number, campaign, policy, settings.lists, states, now)
         for warning in pre.warnings:
-            log.warning("%s: %s", campaign.name, warning)
+            self.log_summary.event(logging.WARNING, f"{campaign.name}: {warning}")
         plan = build_plan(number, campaign, policy, settings.lists)
         now_ms = int(now.timestamp() * 1000)
         attempt_id = uuid.uuid4().hex[:16]
@@ -182,12 +237,25 @@ class Screener:
                               attempt_id=attempt_id if outcome.reserved else None, audit_id=outcome.audit_id)
 
     async def _states(self, settings: Settings) -> dict[str, ListState]:
-        # refreshed every second, and at once when the config names a list not read yet (a reload)
-        if time.monotonic() - self._list_states_at > LIST_STATE_TTL_S or not settings.lists.keys() <= set(
-                self._list_states):
-            self._list_states = await dnc.read_list_states(self.redis, settings.lists.keys())
-            self._list_states_at = time.monotonic()
-        return self._list_states
+        """The lists' versions and ages: refreshed every second, and at once when the config names a list not
+        read yet (a reload). One read at a time, shared by every decision that needs it (a decision cut at its
+        deadline does not cancel it for the others)."""
+        names = settings.lists.keys()
+        if time.monotonic() - self._list_states_at <= LIST_STATE_TTL_S and names <= self._list_states.keys():
+            return self._list_states
+        reading = self._list_states_read
+        if reading is None or reading.done():
+            reading = self._list_states_read = asyncio.ensure_future(self._read_states(list(names)))
+            reading.add_done_callback(_retrieved)
+        states = await asyncio.shield(reading)
+        if not names <= states.keys():  # read for an older config: read again for this one
+            return await self._read_states(list(names))
+        return states
+
+    async def _read_states(self, names: list[str]) -> dict[str, ListState]:
+        states = await dnc.read_list_states(self.redis, names)
+        self._list_states, self._list_states_at = states, time.monotonic()
+        return states
 
     def warm_up(self) -> None:
         """Load what the first decisions would load (number metadata, time zones, holidays), then freeze
@@ -220,14 +288,16 @@ class Screener:
 
     async def _final(self, request: ScreenRequest, settings: Settings, now: datetime, started: float,
                      number: str, reasons: tuple[Reason, ...], verdict: Verdict, *,
-                     campaign: Campaign | None = None, store_failed: bool = False) -> Decision:
-        """A decision made without the store's facts: write its audit entry on its own."""
+                     campaign: Campaign | None = None, spool_audit: bool = False) -> Decision:
+        """A decision made without the store's facts: write its audit entry on its own (``spool_audit``: in
+        the spool, for Redis later)."""
         fields = self._audit_fields(request, settings, now, number, request.campaign)
         fields.update(verdict=verdict.value, pre_reasons=encode_reasons(list(reasons)), store_reasons="",
                       reserved="0", attempt_id="")
         audit_id = None
-        if store_failed:
-            # no second round trip for a call the store could not answer: the entry waits in the spool
+        if spool_audit:
+            # no second round trip for a call the store could not answer (or that was refused as
+            # overloaded): the entry waits in the spool
             self._keep(spool_kinds.AUDIT, fields)
         else:
             audit_id = await self._append_audit(fields, settings.audit_maxlen,
@@ -295,14 +365,26 @@ class Screener:
     # -- writes that wait for Redis --------------------------------------------------------------------
 
     def _keep(self, kind: str, data: dict[str, str]) -> bool:
-        """Spool a write Redis could not take now; False (logged) when the spool is full."""
-        kept = self.spool.add(kind, data)
+        """Spool a write Redis could not take now; False (logged) when the spool is full. An opt-out is on
+        disk before this returns; an audit entry is fsynced with the others within SPOOL_SYNC_DELAY_S."""
+        opt_out = kind == spool_kinds.OPT_OUT
+        kept = self.spool.add(kind, data, sync=opt_out)
         if not kept:
-            log.error("spool full (%d items): a pending %s was dropped (%d dropped so far)",
-                      len(self.spool), kind, self.spool.overflowed)
-        elif kind == spool_kinds.OPT_OUT:
+            self.log_summary.event(logging.ERROR, "spool full, pending writes LOST",
+                                   "%d items wait: a pending %s was dropped (%d dropped since the start)",
+                                   len(self.spool), kind, self.spool.overflowed)
+        elif opt_out:
             self._spool_numbers.add(data["number"])
+        elif self._sync_timer is None:
+            self._sync_timer = asyncio.get_running_loop().call_later(SPOOL_SYNC_DELAY_S, self._sync_spool)
         return kept
+
+    def _sync_spool(self) -> None:
+        self._sync_timer = None
+        try:
+            self.spool.sync()
+        except OSError as exc:
+            self.log_summary.event(logging.ERROR, "spool not synced to disk", "%s", exc)
 
     def _flush_soon(self) -> None:
         """Redis answered and writes are waiting: flush them in the background (once a second at most)."""
@@ -317,7 +399,8 @@ class Screener:
             async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
                 done = await self.spool.flush(self._write_pending)
         except STORE_ERRORS as exc:
-            log.warning("pending writes not flushed yet (%s); %d waiting", type(exc).__name__, len(self.spool))
+            self.log_summary.event(logging.WARNING, "pending writes not flushed yet", "%s; %d waiting",
+                                   type(exc).__name__, len(self.spool))
             done = 0
         self._spool_numbers = self.spool.pending(spool_kinds.OPT_OUT, "number")
         if done:
@@ -369,8 +452,9 @@ class Screener:
             async with asyncio.timeout(timeout_s):
                 return await audit.append(self.scripts.connections, fields, maxlen)
         except STORE_ERRORS as exc:
-            log.warning("audit entry not written yet (%s): %s of %s kept in the spool", type(exc).__name__,
-                        fields.get("kind", "?"), fields.get("number", "?"))
+            self.log_summary.event(logging.WARNING, "audit entries kept in the spool (Redis did not take them)",
+                                   "%s: %s of %s", type(exc).__name__, fields.get("kind", "?"),
+                                   fields.get("number", "?"))
             self._keep(spool_kinds.AUDIT, fields)
             return None
 
@@ -379,7 +463,11 @@ class Screener:
             await asyncio.wait([self._flushing], timeout=2)
         if self.spool.items:
             await self.flush_pending()  # one last try; what is left stays on disk (or is lost in memory)
+        if self._sync_timer is not None:
+            self._sync_timer.cancel()
+            self._sync_timer = None
         self.spool.close()
+        self.log_summary.flush()
         await self.scripts.aclose()
         await self.redis.aclose()
 

@@ -2,7 +2,10 @@
 was blocked because the store did not answer.
 
 They are kept in order, in memory and (when the spool has a folder) in an append-only file of JSON lines,
-flushed to disk before ``add`` returns, and written to Redis by ``flush`` once it answers again. Each process
+and written to Redis by ``flush``, in batches, once it answers again. An opt-out is on disk (fsynced) before
+``add`` returns; an audit entry is written to the file at once (a crash of the process loses nothing) and
+fsynced with the others of the moment by ``sync`` (the screener calls it within a fraction of a second), so a
+storm of blocked calls costs one write each, not one fsync each. Each process
 holds a lock on its own file; a file whose process is gone (a crash, a process AGI that ended) is adopted
 and flushed by the next process that flushes the same folder, so a restart loses nothing. An item leaves
 the spool only after Redis acknowledged it; a full spool refuses new items and counts them.
@@ -58,9 +61,11 @@ class Spool:
         self.name = name
         self.max_items = max_items
         self.items: list[PendingWrite] = []
-        #: items refused because the spool was full
+        #: items kept since the process started, and items refused because the spool was full
+        self.added = 0
         self.overflowed = 0
         self._file: IO[str] | None = None
+        self._unsynced = False
 
     def __len__(self) -> int:
         return len(self.items)
@@ -78,8 +83,9 @@ class Spool:
             self._file = handle
         return self._file
 
-    def add(self, kind: str, data: dict[str, str]) -> bool:
-        """Keep one write (on disk first when there is a folder); False when the spool is full."""
+    def add(self, kind: str, data: dict[str, str], *, sync: bool = True) -> bool:
+        """Keep one write (in the file first when there is a folder; fsynced before this returns unless
+        ``sync`` is False, then by the next ``sync``); False when the spool is full."""
         if len(self.items) >= self.max_items:
             self.overflowed += 1
             return False
@@ -88,9 +94,18 @@ class Spool:
             handle = self._open()
             handle.write(item.line() + "\n")
             handle.flush()
-            os.fsync(handle.fileno())
+            self._unsynced = True
+            if sync:
+                self.sync()
         self.items.append(item)
+        self.added += 1
         return True
+
+    def sync(self) -> None:
+        """Make what ``add`` wrote durable (one fsync for every item added since the last one)."""
+        if self._unsynced and self._file is not None:
+            os.fsync(self._file.fileno())
+        self._unsynced = False
 
     def pending(self, kind: str, field: str) -> set[str]:
         """The values of ``field`` in the pending items of ``kind`` (e.g. the numbers of pending opt-outs)."""
@@ -111,7 +126,8 @@ class Spool:
                     continue  # its process is alive and flushes it itself
                 found = [item for item in map(PendingWrite.parse, handle.read().splitlines()) if item is not None]
                 for item in found:
-                    self.add(item.kind, item.data)  # on our own disk first, then the orphan goes
+                    self.add(item.kind, item.data, sync=False)
+                self.sync()  # on our own disk first, then the orphan goes
                 path.unlink()
                 adopted += len(found)
         if adopted:
@@ -146,6 +162,7 @@ class Spool:
         fresh.flush()
         os.fsync(fresh.fileno())
         os.replace(tmp, self.path)
+        self._unsynced = False
         old, self._file = self._file, fresh
         if old is not None:
             old.close()
@@ -163,6 +180,8 @@ class Spool:
 
     def close(self) -> None:
         if self._file is not None:
+            with contextlib.suppress(OSError):
+                self.sync()
             with contextlib.suppress(OSError):
                 self._file.close()
             self._file = None

@@ -248,7 +248,7 @@ async def test_redis_too_slow_blocks_within_budget(private_redis: EmbeddedRedis)
 
 
 async def test_decisions_cut_at_the_deadline_leak_no_connection(private_redis: EmbeddedRedis) -> None:
-    s = Screener(StaticHolder(make_settings()), connect(private_redis.url, 0.15))  # type: ignore[arg-type]
+    s = Screener(StaticHolder(make_settings(max_in_flight=1000)), connect(private_redis.url, 0.15))  # type: ignore[arg-type]
     assert (await decide(s, "open")).allowed
     private_redis.pause()
     try:
@@ -258,7 +258,7 @@ async def test_decisions_cut_at_the_deadline_leak_no_connection(private_redis: E
     assert {tuple(d.codes) for d in stalled} == {(R.SCREENING_UNAVAILABLE,)}
     # after Redis is back, 150 concurrent decisions all get answers (no connection lost with the cut ones);
     # a generous budget here, so that a slow machine setting up 150 connections does not count
-    s.holder.current = make_settings(time_budget_ms=10_000)  # type: ignore[misc]
+    s.holder.current = make_settings(time_budget_ms=10_000, max_in_flight=1000)  # type: ignore[misc]
     answered = await asyncio.gather(*(decide(s, "open", number=f"+1212556{i:04d}") for i in range(150)))
     assert all(d.allowed for d in answered), {r.detail for d in answered for r in d.reasons}
     await s.aclose()

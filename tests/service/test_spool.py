@@ -42,6 +42,18 @@ def test_items_are_on_disk_before_add_returns_and_a_cut_last_line_is_ignored(tmp
     assert again.load() == 2 and [i.kind for i in again.items] == [OPT_OUT, AUDIT]
 
 
+def test_an_entry_added_without_sync_is_in_the_file_at_once_and_counted(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, name="a")
+    assert spool.add(AUDIT, {"kind": "decision", "n": "1"}, sync=False)
+    assert spool.path is not None
+    # written through to the file (a crash of the process loses nothing); the fsync comes with sync()
+    assert Spool(tmp_path, name="reader").adopt_orphans() == 0  # still ours: locked
+    assert '"n":"1"' in spool.path.read_text()
+    spool.sync()
+    assert (spool.added, len(spool)) == (1, 1)
+    spool.close()
+
+
 def test_a_full_spool_refuses_and_counts(tmp_path: Path) -> None:
     spool = Spool(tmp_path, name="a", max_items=2)
     assert [spool.add(AUDIT, {"n": str(i)}) for i in range(4)] == [True, True, False, False]
