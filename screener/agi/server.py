@@ -50,11 +50,14 @@ class FastAgiServer:
         options: ScriptOptions | None = None,
         header_timeout_s: float = 5.0,
         max_sessions: int = 2000,
+        reuse_port: bool = False,
     ) -> None:
         self.screener = screener
         self.options = options or ScriptOptions()
         self.header_timeout_s = header_timeout_s
         self.max_sessions = max_sessions
+        #: SO_REUSEPORT: several processes (``serve --workers``) listen on the one port, the kernel spreads calls
+        self.reuse_port = reuse_port
         self._settings = settings
         self._peers = PeerFilter(settings.allowed_peers)
         self._server: asyncio.Server | None = None
@@ -83,7 +86,8 @@ class FastAgiServer:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._on_connect, self._settings.bind, self._settings.port, reuse_address=True, limit=64 * 1024
+            self._on_connect, self._settings.bind, self._settings.port, reuse_address=True, limit=64 * 1024,
+            reuse_port=self.reuse_port or None,
         )
         if not self._settings.allowed_peers:
             log.warning("fastagi.allowed_peers is empty: every connection will be refused")
