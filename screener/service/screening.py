@@ -30,7 +30,7 @@ from screener.engine.facts import ListState
 from screener.numbers import InvalidNumber, NumberInfo, mask, normalize
 from screener.reasons import ReasonCode, Verdict
 from screener.store import audit, dnc, keys
-from screener.store.decisions import encode_reasons, run_decision
+from screener.store.decide import encode_reasons, run_decision
 from screener.store.scripts import Scripts
 
 log = logging.getLogger("screener.service")

@@ -112,6 +112,7 @@ def test_an_import_killed_mid_way_leaves_the_live_list_and_a_rerun_cleans_up(red
     import redis.asyncio as aioredis
 
     from screener.store import dnc as store
+    from screener.store import keys
 
     small = tmp_path / "old.txt"
     small.write_text("2015550100\n")
@@ -124,7 +125,7 @@ def test_an_import_killed_mid_way_leaves_the_live_list_and_a_rerun_cleans_up(red
 
     async def building_with_keys(client: aioredis.Redis) -> str:
         info = (await store.read_list_infos(client, ["reg"]))["reg"]
-        if info.building and await client.scard(store.version_tags_key("reg", info.building)):
+        if info.building and await client.scard(keys.dnc_version_tags_key("reg", info.building)):
             return info.building
         return ""
 
@@ -159,7 +160,7 @@ def test_an_import_killed_mid_way_leaves_the_live_list_and_a_rerun_cleans_up(red
     async def leftovers() -> int:
         client = aioredis.Redis.from_url(redis.url)
         try:
-            return int(await client.exists(store.version_tags_key("reg", partial)))
+            return int(await client.exists(keys.dnc_version_tags_key("reg", partial)))
         finally:
             await client.aclose()
 
