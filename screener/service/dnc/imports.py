@@ -18,8 +18,9 @@ import gzip
 import time
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from screener.service.dnc.errors import BadImportFile, ImportBusy
 from screener.service.dnc.records import ImportResult, Progress
@@ -92,20 +93,13 @@ async def import_file(redis: AnyRedis, list_name: str, path: str | Path, options
 
 
 @dataclass
-class _Tally:
-    """What an import has done so far (frozen into an ImportResult at the end)."""
+class _Reading:
+    """What the file gave so far (the rest of the result is set once, as each step ends)."""
 
-    mode: str = ""
     lines: int = 0
     numbers: int = 0
-    added: int = 0
-    removed: int = 0
     bad_count: int = 0
     bad: list[BadLine] = field(default_factory=list)
-    version: str = ""
-    old_version: str = ""
-    freed_version: str = ""
-    count: int = 0
 
 
 class _Import:
@@ -117,9 +111,13 @@ class _Import:
         self.list_name = list_name
         self.options = options
         self.progress = progress
-        self.tally = _Tally()
+        self.result = ImportResult(list_name)
+        self.reading = _Reading()
         self.started = time.monotonic()
         self.source: Source | None = None
+
+    def _set(self, **changes: Any) -> None:
+        self.result = replace(self.result, **changes)
 
     async def run(self, path: str | Path) -> ImportResult:
         self.source = Source(path)
@@ -134,14 +132,12 @@ class _Import:
                 await self._edit(batches)
         finally:
             self.source.close()
-        t = self.tally
-        return ImportResult(list_name=self.list_name, mode=t.mode, lines=t.lines, numbers=t.numbers, added=t.added,
-                            removed=t.removed, bad_count=t.bad_count, bad=tuple(t.bad), version=t.version,
-                            old_version=t.old_version, freed_version=t.freed_version, count=t.count,
-                            seconds=time.monotonic() - self.started)
+        r = self.reading
+        return replace(self.result, lines=r.lines, numbers=r.numbers, bad_count=r.bad_count, bad=tuple(r.bad),
+                       seconds=time.monotonic() - self.started)
 
     def _note(self, batch: Batch) -> None:
-        t = self.tally
+        t = self.reading
         t.lines += batch.lines
         t.numbers += len(batch.values) + len(batch.short) + len(batch.ops)
         t.bad_count += len(batch.bad)
@@ -151,8 +147,8 @@ class _Import:
 
     def _report(self) -> None:
         if self.progress is not None and self.source is not None:
-            self.progress(Progress(self.source.position(), self.source.total, self.tally.numbers,
-                                   self.tally.bad_count, time.monotonic() - self.started))
+            self.progress(Progress(self.source.position(), self.source.total, self.reading.numbers,
+                                   self.reading.bad_count, time.monotonic() - self.started))
 
     async def _gather(self, builder: VersionBuilder, batches: Iterator[Batch], build: Build | None = None) -> None:
         """Feed every batch to the bulk writer (flushing over budget; keeping a build's heartbeat)."""
@@ -172,31 +168,28 @@ class _Import:
         await builder.flush()
 
     async def _build(self, batches: Iterator[Batch]) -> None:
-        redis, options, t = self.redis, self.options, self.tally
-        t.mode = "replace"
+        redis, options = self.redis, self.options
         build = await begin_build(redis, self.list_name, stale_after_s=options.stale_after_s)
-        t.version = build.version
+        self._set(mode="replace", version=build.version)
         builder = VersionBuilder(redis, self.list_name, build.version, intset_max=await intset_max(redis),
                                  budget_bytes=options.budget_bytes)
         try:
             await self._gather(builder, batches, build)
-            t.old_version = await switch(redis, build, count=builder.count, source=options.source,
-                                         fmt=options.fmt.value, kind=options.kind)
+            old = await switch(redis, build, count=builder.count, source=options.source, fmt=options.fmt.value,
+                               kind=options.kind)
         except BaseException:
             await asyncio.shield(abort_build(redis, build))
             raise
-        t.added = builder.count
-        t.count = (await read_list_infos(redis, [self.list_name]))[self.list_name].state.count
+        self._set(old_version=old, added=builder.count,
+                  count=(await read_list_infos(redis, [self.list_name]))[self.list_name].state.count)
         self._report()
-        old = t.old_version
         if old and old != build.version and await version_exists(redis, self.list_name, old):
             await asyncio.sleep(options.grace_s)  # screeners that cached the old version may still read it
             await drop_version(redis, self.list_name, old)
-            t.freed_version = old
+            self._set(freed_version=old)
 
     async def _edit(self, batches: Iterator[Batch]) -> None:
-        t = self.tally
-        t.mode = "changes" if self.options.changes else "edit"
+        self._set(mode="changes" if self.options.changes else "edit")
         info = (await read_list_infos(self.redis, [self.list_name]))[self.list_name]
         if not self.options.changes and not info.building:
             # bulk additions; while a build runs, the per-number path below also writes them into the build
@@ -204,26 +197,23 @@ class _Import:
         else:
             await self._edit_ops(batches)
         info = (await read_list_infos(self.redis, [self.list_name]))[self.list_name]
-        t.version = info.state.version
-        t.count = info.state.count
+        self._set(version=info.state.version, count=info.state.count)
 
     async def _bulk_add(self, version: str, batches: Iterator[Batch]) -> None:
         """Add a file to the live version with the bulk writer, merging with what each tag holds."""
         builder = VersionBuilder(self.redis, self.list_name, version, intset_max=await intset_max(self.redis),
                                  budget_bytes=self.options.budget_bytes, existing=True)
         await self._gather(builder, batches)
-        self.tally.added = builder.count
+        self._set(added=builder.count)
         await record_bulk_addition(self.redis, self.list_name, builder.count,
                                    source=self.options.source or "import", at=time.time())
 
     async def _edit_ops(self, batches: Iterator[Batch]) -> None:
-        t = self.tally
         for batch in batches:
             self._note(batch)
             ops = batch.ops or [(ADD, f"+{v + batch.offset}") for v in batch.values] + [(ADD, n) for n in batch.short]
             for start in range(0, len(ops), EDIT_BATCH):
                 added, removed = await apply_ops(self.redis, self.list_name, ops[start:start + EDIT_BATCH],
                                                  source=self.options.source)
-                t.added += added
-                t.removed += removed
+                self._set(added=self.result.added + added, removed=self.result.removed + removed)
             self._report()
