@@ -25,6 +25,7 @@ from screener.service.dnc import (
     ImportResult,
     ListRow,
     Progress,
+    dnc_number,
 )
 from screener.service.dnc.imports import check_import_file
 
@@ -126,23 +127,34 @@ async def _admin(args: argparse.Namespace, settings: Settings | None = None) -> 
         raise UsageError(str(exc)) from None
 
 
+def _number(args: argparse.Namespace) -> str:
+    """NUMBER read by the service before Redis is reached (a typo is reported even while Redis is down)."""
+    try:
+        return dnc_number(args.number, args.region)
+    except DncError as exc:
+        raise UsageError(str(exc)) from None
+
+
 async def _add(args: argparse.Namespace) -> int:
+    number = _number(args)
     async with _admin(args) as admin:
-        change = await admin.add(args.list, args.number, region=args.region, source=args.source)
+        change = await admin.add(args.list, number, region=args.region, source=args.source)
     print(f"{change.number} {'added to' if change.changed else 'was already on'} list {change.list_name}")
     return 0
 
 
 async def _remove(args: argparse.Namespace) -> int:
+    number = _number(args)
     async with _admin(args) as admin:
-        change = await admin.remove(args.list, args.number, region=args.region, source=args.source)
+        change = await admin.remove(args.list, number, region=args.region, source=args.source)
     print(f"{change.number} {'removed from' if change.changed else 'was not on'} list {change.list_name}")
     return 0
 
 
 async def _check(args: argparse.Namespace) -> int:
+    number = _number(args)
     async with _admin(args) as admin:
-        check = await admin.check(args.list, args.number, region=args.region)
+        check = await admin.check(args.list, number, region=args.region)
     print(f"{check.number} {'is' if check.listed else 'is not'} on list {check.list_name}")
     return 0 if check.listed else 1
 

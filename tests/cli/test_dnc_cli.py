@@ -49,6 +49,14 @@ def test_check_with_redis_unreachable_exits_2(capsys: pytest.CaptureFixture[str]
     assert "Redis is not reachable" in capsys.readouterr().err
 
 
+def test_a_bad_number_is_reported_as_such_even_with_redis_unreachable(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", NO_CONFIG, "--redis", "redis://127.0.0.1:1/0", "dnc", "add", "911"]) == 2
+    assert "emergency number" in capsys.readouterr().err
+    assert main(["--config", NO_CONFIG, "--redis", "redis://127.0.0.1:1/0", "dnc", "import", "/nonexistent.txt",
+                 "--list", "reg"]) == 2
+    assert "no such file: /nonexistent.txt" in capsys.readouterr().err
+
+
 def test_import_reports_bad_lines_and_lists_and_exports(redis: EmbeddedRedis, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "201.txt.gz"
