@@ -79,7 +79,8 @@ async def make_screener(url: str, max_in_flight: int | None = None) -> Screener:
     if max_in_flight is not None:
         settings = replace(settings, max_in_flight=max_in_flight)
     screener = await Screener.create(ConfigHolder(str(CONFIG), settings), url)
-    screener.warm_up()  # as `screener serve` does at start
+    await screener.open()  # as `screener serve` does at start
+    screener.warm_up()
     return screener
 
 

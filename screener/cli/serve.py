@@ -141,6 +141,7 @@ async def check_redis(screener: Screener, url: str) -> None:
     try:
         async with asyncio.timeout(2):
             await screener.redis.ping()
+            await screener.open()  # the decisions' connection, before the first call
         log.info("Redis reachable at %s", mask_url(url))
     except Exception as exc:
         log.error("Redis at %s is not reachable (%s): calls are BLOCKED (screening_unavailable) until it is back",

@@ -36,7 +36,7 @@ from screener.service.log_summary import LogSummary
 from screener.service.spool import PendingWrite, Spool
 from screener.sounds import DEFAULT_SOUNDS, Sounds
 from screener.store import audit, dnc, keys, refusals
-from screener.store.decide import encode_reasons, run_decision
+from screener.store.decide import encode_reasons, prepare, run_decision
 from screener.store.scripts import Scripts
 from screener.store.topology import AnyClient, open_client
 
@@ -214,11 +214,13 @@ class Screener:
             pre_reasons.append(Reason(ReasonCode.DNC_INTERNAL, "opt-out pending (Redis has not taken it yet)"))
         fields = self._audit_fields(request, settings, now, number.e164, campaign.name)
         fields["pre_reasons"] = encode_reasons(pre_reasons)
-        async with asyncio.timeout_at(max(deadline, loop.time() + budget_s / 2)):
+        store_deadline = max(deadline, loop.time() + budget_s / 2)
+        async with asyncio.timeout_at(store_deadline):
             outcome = await run_decision(
                 self.scripts, plan, number.e164, {n: s.version for n, s in states.items()},
                 now_ms=now_ms, server_time=request.at is None, commit=request.commit, pre_block=bool(pre_reasons),
                 attempt_id=attempt_id, audit_fields=fields, audit_maxlen=settings.audit_maxlen,
+                time_left_s=store_deadline - loop.time(),
             )
         if self.spool.items:
             self._flush_soon()
@@ -253,9 +255,14 @@ class Screener:
         return states
 
     async def _read_states(self, names: list[str]) -> dict[str, ListState]:
-        states = await dnc.read_list_states(self.redis, names)
+        states = await dnc.read_list_states_on(self.scripts.connections, names)
         self._list_states, self._list_states_at = states, time.monotonic()
         return states
+
+    async def open(self) -> None:
+        """Connect to Redis and load the decision's script now, before the first call (``screener serve``
+        does at start). Raises a store error when Redis does not answer: decisions then block until it does."""
+        await prepare(self.scripts)
 
     def warm_up(self) -> None:
         """Load what the first decisions would load (number metadata, time zones, holidays), then freeze

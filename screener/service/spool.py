@@ -13,6 +13,7 @@ the spool only after Redis acknowledged it; a full spool refuses new items and c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
@@ -66,6 +67,8 @@ class Spool:
         self.overflowed = 0
         self._file: IO[str] | None = None
         self._unsynced = False
+        #: one flush at a time (a periodic flush and one started by a decision may overlap)
+        self._flush_lock = asyncio.Lock()
 
     def __len__(self) -> int:
         return len(self.items)
@@ -136,19 +139,21 @@ class Spool:
 
     async def flush(self, write: Writer, *, batch: int = 500) -> int:
         """Write the pending items in order, ``batch`` at a time, until one batch fails (Redis is away again:
-        the rest stay); returns how many were written. The file is rewritten with what is left."""
-        self.adopt_orphans()
-        done = 0
-        try:
-            while self.items:
-                chunk = self.items[:batch]
-                await write(chunk)
-                del self.items[: len(chunk)]
-                done += len(chunk)
-        finally:
-            if done:
-                self._rewrite()
-        return done
+        the rest stay); returns how many were written. The file is rewritten with what is left. Flushes do
+        not overlap: a second one waits for the first (and finds what it left)."""
+        async with self._flush_lock:
+            self.adopt_orphans()
+            done = 0
+            try:
+                while self.items:
+                    chunk = self.items[:batch]
+                    await write(chunk)
+                    del self.items[: len(chunk)]
+                    done += len(chunk)
+            finally:
+                if done:
+                    self._rewrite()
+            return done
 
     def _rewrite(self) -> None:
         """Replace the file with what is left: a locked temporary file renamed over it (never truncated in

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from screener.store import keys
-from screener.store.scripts import Connections, pack_command
+from screener.store.scripts import Connections, Script, pack_command
+
+_APPEND = Script("audit_append")
 
 #: entry kinds
 DECISION = "decision"
@@ -97,9 +100,16 @@ async def scan(redis: Any, start: str = "-", end: str = "+", batch: int = 1000) 
             return
 
 
+#: entries per call of audit_append.lua: a batch is one script run, and a short one keeps Redis answering
+#: the decisions between two
+APPEND_BATCH = 100
+
+
 async def append_many(redis: Any, entries: Sequence[Mapping[str, str]], maxlen: int) -> list[str]:
-    """Append several entries in order, in one round trip (entries that waited for Redis)."""
-    async with redis.pipeline(transaction=False) as pipe:
-        for fields in entries:
-            pipe.xadd(keys.AUDIT_STREAM, dict(fields), maxlen=maxlen, approximate=True)
-        return [_text(i) for i in await pipe.execute()]
+    """Append several entries in order (entries that waited for Redis): one script call per APPEND_BATCH."""
+    ids: list[str] = []
+    for start in range(0, len(entries), APPEND_BATCH):
+        batch = [json.dumps(dict(fields), separators=(",", ":"), ensure_ascii=False)
+                 for fields in entries[start:start + APPEND_BATCH]]
+        ids += [_text(i) for i in await _APPEND(redis, [keys.AUDIT_STREAM], [maxlen, *batch])]
+    return ids

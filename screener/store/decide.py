@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,6 +16,12 @@ from screener.store import keys
 from screener.store.scripts import Script, Scripts
 
 _DECIDE = Script("decide")
+
+
+async def prepare(scripts: Scripts) -> None:
+    """Open the hot path's connection and load decide.lua, before the first decision needs them."""
+    await scripts.connections.connect()
+    await _DECIDE.load(scripts.connections)
 
 
 @dataclass(frozen=True)
@@ -75,11 +82,13 @@ async def run_decision(
     attempt_id: str,
     audit_fields: Mapping[str, str],
     audit_maxlen: int,
+    time_left_s: float | None = None,
 ) -> StoreOutcome:
     """One EVALSHA: read the facts, reserve the attempt when allowed, append the audit entry.
 
     ``server_time``: decide at the Redis server's "now" (live decisions) instead of ``now_ms``, which then
-    only names the campaign's rate-counter second.
+    only names the campaign's rate-counter second. ``time_left_s``: how long the caller waits for the reply;
+    a script that Redis runs later than that (by the server's clock) changes nothing and fails with EXPIRED.
     """
     keys_ = [
         keys.attempts_key(e164),
@@ -91,11 +100,15 @@ async def run_decision(
     for check in plan.dnc:
         version = list_versions.get(check.list_name, "0")
         keys_ += [keys.dnc_tag_key(check.list_name, version, e164), keys.dnc_block_key(check.list_name, version, e164)]
+    expiry = None if time_left_s is None else scripts.clock.expiry_ms(time_left_s)
     args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
             plan_json(plan), keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
-            json.dumps(audit_fields, separators=(",", ":"), ensure_ascii=False)]
+            json.dumps(audit_fields, separators=(",", ":"), ensure_ascii=False), "" if expiry is None else expiry]
+    sent_ms = time.time() * 1000
     reply = await _DECIDE(scripts.connections, keys_, args)
     hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms = reply
+    if server_time:
+        scripts.clock.observe(int(used_ms), sent_ms)
     parsed = [parse_attempt(_text(m)) for m in attempts]
     refusal_text = _text(refusal)
     facts = StoreFacts(

@@ -7,8 +7,8 @@ One ``Script`` runs two ways:
 
 * on a redis-py client (a plain or a cluster client; in pipelines through ``queue`` and
   ``execute_with_scripts``): the store's administrative paths;
-* on ``Connections``: the decision's hot path, which packs EVALSHA itself (one bytes join instead of
-  redis-py's per-argument encoding) and sends it on connections of its own.
+* on ``Connections`` (``store.connections``): the decision's hot path, which packs EVALSHA itself (one
+  bytes join instead of redis-py's per-argument encoding) and pipelines it on its own connection.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from importlib.resources import files
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import NoScriptError
 
 from screener.store.client import AnyRedis
+from screener.store.connections import Connections, DecisionNeedsOneServer, pack_command
+from screener.store.server_clock import ServerClock
 
 #: a header line naming the lib files a script needs ("-- uses: lib_dnc_edit")
 _USES = re.compile(r"^--\s*uses:\s*(.+)$")
@@ -56,71 +58,6 @@ def script_source(name: str) -> str:
     return "".join(_lua_file(lib) + "\n" for lib in libs) + text
 
 
-def _bulk(value: str | int | bytes) -> bytes:
-    data = value if isinstance(value, bytes) else str(value).encode()
-    return b"$%d\r\n%b\r\n" % (len(data), data)
-
-
-def pack_command(*parts: str | int | bytes) -> bytes:
-    """One RESP command: ``*N`` then each part as a bulk string."""
-    return b"*%d\r\n" % len(parts) + b"".join(_bulk(p) for p in parts)
-
-
-class DecisionNeedsOneServer(RedisError):
-    """The hot path was given a Redis Cluster client: a decision's keys span several slots (not supported
-    yet), so the call is blocked (a store error), never decided on part of its facts."""
-
-
-class Connections:
-    """Connections of the decision's hot path, kept apart from redis-py's pool.
-
-    The idle connections are a plain list, taken and given back without awaiting, so a decision
-    cancelled at its deadline can never leak a connection; a connection is reused only after a complete
-    reply (a timeout, a cancel or a broken socket mid-reply closes it).
-    """
-
-    #: idle connections kept for reuse; more concurrent commands open more, closed when given back
-    MAX_IDLE = 64
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self._idle: list[Any] = []
-
-    async def execute(self, packed: bytes) -> Any:
-        """Send one packed command and read its reply (error replies raise, as redis-py's do)."""
-        conn = self._idle.pop() if self._idle else self._new_connection()
-        reusable = False
-        try:
-            if not conn.is_connected:
-                await conn.connect()
-            await conn.send_packed_command(packed, check_health=False)
-            try:
-                response = await conn.read_response()
-            except ResponseError:
-                reusable = True  # a clean error reply
-                raise
-            reusable = True
-            return response
-        finally:
-            if reusable and len(self._idle) < self.MAX_IDLE:
-                self._idle.append(conn)
-            else:
-                await conn.disconnect()
-
-    def _new_connection(self) -> Any:
-        pool = getattr(self.client, "connection_pool", None)
-        if pool is None:  # a RedisCluster client: one pool per node
-            raise DecisionNeedsOneServer(
-                "live decisions need one Redis server or a Sentinel master: on a Redis Cluster the decision's "
-                "keys (rate counter, audit stream) are in other slots than the number's (not supported yet)")
-        return pool.make_connection()
-
-    async def aclose(self) -> None:
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            await conn.disconnect()
-
-
 class Script:
     """The script ``lua/<name>.lua``, called by EVALSHA and loaded again after NOSCRIPT (a Redis restart,
     a failover or ``SCRIPT FLUSH``)."""
@@ -146,9 +83,11 @@ class Script:
         except NoScriptError:
             return await target.eval(self.source, len(keys), *keys, *args)
 
-    async def load(self, client: AnyRedis) -> None:
-        """Load the script on every primary (before EVALSHA in a pipeline)."""
-        if isinstance(client, RedisCluster):
+    async def load(self, client: AnyRedis | Connections) -> None:
+        """Load the script on every primary (before EVALSHA in a pipeline), or on the hot path's server."""
+        if isinstance(client, Connections):
+            await client.execute(self._load_packed)
+        elif isinstance(client, RedisCluster):
             for node in client.get_primaries():
                 await client.execute_command("SCRIPT", "LOAD", self.source, target_nodes=node)
         else:
@@ -178,10 +117,16 @@ async def execute_with_scripts(client: AnyRedis, scripts: Sequence[Script], queu
 
 
 class Scripts:
-    """The hot path's ``Connections`` to one Redis client (decide.lua and audit appends run on them)."""
+    """The hot path's ``Connections`` to one Redis client (decide.lua and audit appends run on them), and what
+    the decisions' replies tell of the server's clock."""
 
     def __init__(self, client: Any) -> None:
         self.connections = Connections(client)
+        self.clock = ServerClock()
 
     async def aclose(self) -> None:
         await self.connections.aclose()
+
+
+__all__ = ["Connections", "DecisionNeedsOneServer", "Script", "Scripts", "execute_with_scripts", "pack_command",
+           "script_source"]

@@ -155,3 +155,20 @@ async def test_a_restarted_screener_writes_what_the_last_one_could_not(
     finally:
         await second.aclose()
         await client.aclose()
+
+
+async def test_two_flushes_started_together_write_each_item_once(tmp_path: Path) -> None:
+    import asyncio
+
+    spool = Spool(tmp_path, name="a")
+    for i in range(5):
+        spool.add(AUDIT, {"n": str(i)}, sync=False)
+    written: list[str] = []
+
+    async def write(items: list[Any]) -> None:
+        await asyncio.sleep(0.01)  # Redis takes its time: the other flush starts meanwhile
+        written.extend(item.data["n"] for item in items)
+
+    assert sorted(await asyncio.gather(spool.flush(write), spool.flush(write))) == [0, 5]
+    assert written == ["0", "1", "2", "3", "4"] and len(spool) == 0
+    spool.close()

@@ -24,14 +24,26 @@
 -- ARGV[6]  the number's suffix inside its tag      ARGV[7]  its suffix inside its sub-block (0..9999)
 -- ARGV[8]  audit stream max length (approximate)
 -- ARGV[9]  the audit entry's fields, JSON object; the script adds verdict, store_reasons, reserved, attempt_id
+-- ARGV[10] expiry, epoch ms by the Redis server's clock: past it the screener has given up on this decision
+--          (it blocked the call at its deadline while the command waited, e.g. in a stalled server), so the
+--          script changes nothing and replies with an error; "" (or absent) = no expiry
 --
 -- returns { dnc_hits[], consent_valid 0/1, attempts[] (members), last_refusal ms or "",
 --           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms }
+--         or the error "EXPIRED ..." (nothing read or written)
 
+local expires = ARGV[10] or ""
+local server_now
+if ARGV[1] == "" or expires ~= "" then
+  local t = redis.call("TIME")
+  server_now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+if expires ~= "" and server_now > tonumber(expires) then
+  return redis.error_reply("EXPIRED the screener gave up on this decision before Redis ran it")
+end
 local now
 if ARGV[1] == "" then
-  local t = redis.call("TIME")
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  now = server_now
 else
   now = tonumber(ARGV[1])
 end
