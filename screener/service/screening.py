@@ -15,18 +15,19 @@ import contextlib
 import gc
 import json
 import logging
+import os
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from redis.exceptions import RedisError
 
-from screener.config.settings import Campaign, ListKind, Settings
+from screener.config.settings import Campaign, ListKind, Policy, Settings
 from screener.config.watch import ConfigHolder
 from screener.decision import Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest, sort_reasons
 from screener.engine.facts import ListState
+from screener.engine.plan import StorePlan
 from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campaign, example_number, mask, normalize
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
@@ -97,6 +98,8 @@ class Screener:
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
         self._list_states_read: asyncio.Future[dict[str, ListState]] | None = None
+        self._plans: dict[tuple[str, str | None], StorePlan] = {}
+        self._plans_for: Settings | None = None
 
     @classmethod
     async def create(cls, holder: ConfigHolder, url: str, *, sounds: Sounds = DEFAULT_SOUNDS,
@@ -193,7 +196,7 @@ class Screener:
 
     async def _screen_with_store(self, request: ScreenRequest, settings: Settings, campaign: Campaign,
                                  number: NumberInfo, now: datetime, started: float) -> Decision:
-        from screener.engine import build_plan, evaluate, precheck
+        from screener.engine import evaluate, precheck
 
         # the time budget is the store's: the pure rules' CPU time (a country's holidays computed the first
         # time, say) does not eat into it, but the whole stays within 1.5 budgets plus that CPU time
@@ -206,9 +209,9 @@ class Screener:
         pre = precheck(number, campaign, policy, settings.lists, states, now)
         for warning in pre.warnings:
             self.log_summary.event(logging.WARNING, f"{campaign.name}: {warning}")
-        plan = build_plan(number, campaign, policy, settings.lists)
+        plan = self._plan(settings, campaign, policy, number)
         now_ms = int(now.timestamp() * 1000)
-        attempt_id = uuid.uuid4().hex[:16]
+        attempt_id = os.urandom(8).hex()
         pre_reasons = list(pre.reasons)
         if number.e164 in self._spool_numbers:
             pre_reasons.append(Reason(ReasonCode.DNC_INTERNAL, "opt-out pending (Redis has not taken it yet)"))
@@ -237,6 +240,19 @@ class Screener:
             verdict = Verdict.BLOCK
         return self._decision(request, settings, now, started, number.e164, reasons, verdict, campaign,
                               attempt_id=attempt_id if outcome.reserved else None, audit_id=outcome.audit_id)
+
+    def _plan(self, settings: Settings, campaign: Campaign, policy: Policy, number: NumberInfo) -> StorePlan:
+        """The campaign's store plan for the number's state or province (``build_plan`` reads nothing else of
+        the number), built once per config version."""
+        from screener.engine import build_plan
+
+        if self._plans_for is not settings:
+            self._plans, self._plans_for = {}, settings
+        key = (campaign.name, number.subdivision)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = build_plan(number, campaign, policy, settings.lists)
+        return plan
 
     async def _states(self, settings: Settings) -> dict[str, ListState]:
         """The lists' versions and ages: refreshed every second, and at once when the config names a list not

@@ -97,9 +97,10 @@ async def run_decision(
         keys.rate_key(plan.campaign, now_ms // 1000),
         keys.AUDIT_STREAM,
     ]
+    tag, block = keys.number_tag(e164), keys.block_id(e164)
     for check in plan.dnc:
-        version = list_versions.get(check.list_name, "0")
-        keys_ += [keys.dnc_tag_key(check.list_name, version, e164), keys.dnc_block_key(check.list_name, version, e164)]
+        tag_key = keys.dnc_tag_set_key(check.list_name, list_versions.get(check.list_name, "0"), tag)
+        keys_ += [tag_key, keys.dnc_tag_block_key(tag_key, block)]
     expiry = None if time_left_s is None else scripts.clock.expiry_ms(time_left_s)
     args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
             plan_json(plan), keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
