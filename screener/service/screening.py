@@ -204,8 +204,10 @@ class Screener:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget_s
         policy = settings.policies[campaign.policy]
-        async with asyncio.timeout_at(deadline):
-            states = await self._states(settings)
+        states = self._fresh_states(settings)
+        if states is None:
+            async with asyncio.timeout_at(deadline):
+                states = await self._states(settings)
         pre = precheck(number, campaign, policy, settings.lists, states, now)
         for warning in pre.warnings:
             self.log_summary.event(logging.WARNING, f"{campaign.name}: {warning}")
@@ -254,13 +256,21 @@ class Screener:
             plan = self._plans[key] = build_plan(number, campaign, policy, settings.lists)
         return plan
 
+    def _fresh_states(self, settings: Settings) -> dict[str, ListState] | None:
+        """The lists' versions and ages read less than a second ago for every list of the config, else None."""
+        if time.monotonic() - self._list_states_at <= LIST_STATE_TTL_S and settings.lists.keys() <= \
+                self._list_states.keys():
+            return self._list_states
+        return None
+
     async def _states(self, settings: Settings) -> dict[str, ListState]:
         """The lists' versions and ages: refreshed every second, and at once when the config names a list not
         read yet (a reload). One read at a time, shared by every decision that needs it (a decision cut at its
         deadline does not cancel it for the others)."""
         names = settings.lists.keys()
-        if time.monotonic() - self._list_states_at <= LIST_STATE_TTL_S and names <= self._list_states.keys():
-            return self._list_states
+        fresh = self._fresh_states(settings)
+        if fresh is not None:
+            return fresh
         reading = self._list_states_read
         if reading is None or reading.done():
             reading = self._list_states_read = asyncio.ensure_future(self._read_states(list(names)))

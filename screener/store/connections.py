@@ -1,7 +1,8 @@
 """The decision's hot path to Redis: one connection per process, commands pipelined on it.
 
-Every command is written at once and its reply read by an asyncio ``Protocol`` with hiredis' parser:
-replies come back in order, each completes the future of its command. A caller that gives up (a decision
+Commands are written as they come (those of one turn of the event loop in one write) and their replies
+read by an asyncio ``Protocol`` with hiredis' parser: replies come back in order, each completes the future
+of its command. A caller that gives up (a decision
 cut at its deadline) only cancels its future; the reply is parsed and dropped when it comes, and the
 connection goes on. So a storm of late decisions never opens a connection, and the connection count of
 a process is one, whatever the load.
@@ -63,6 +64,8 @@ class _Pipelined(asyncio.Protocol):
         self._waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
         self._transport: asyncio.Transport | None = None
         self.lost = False
+        #: commands packed during this turn of the event loop, written together at its end (one send)
+        self._out: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -106,8 +109,15 @@ class _Pipelined(asyncio.Protocol):
             raise ConnectionError("connection to Redis lost")
         future: asyncio.Future[Any] = self._loop.create_future()
         self._waiting.append((future, self._loop.time()))
-        self._transport.write(packed)
+        if not self._out:
+            self._loop.call_soon(self._write)
+        self._out.append(packed)
         return future
+
+    def _write(self) -> None:
+        out, self._out = self._out, []
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(b"".join(out))
 
     @property
     def pending(self) -> int:
