@@ -135,6 +135,13 @@ def _normalize(raw: str, region: str) -> NumberInfo:
     return NumberInfo(raw=raw, e164=e164, region=number_region, subdivision=subdivision, time_zones=zones)
 
 
+def could_be_emergency(raw: str, region: str) -> bool:
+    """False only when ``normalize(raw, region)`` cannot find an emergency number (a leading '+', or more digits
+    than any emergency number of the region has): a cheap test that never says False of an emergency number."""
+    cleaned = _SEPARATORS.sub("", raw)
+    return not cleaned.startswith("+") and _may_be_emergency(cleaned, region.upper())
+
+
 def _may_be_emergency(digits: str, region: str) -> bool:
     """False when ``digits`` is longer than any emergency number of ``region`` (no need to ask phonenumbers)."""
     longest = nanp_prefix.emergency_max_digits(region)

@@ -1,10 +1,11 @@
 """Admission control: a bound on the decisions in flight in one screener process.
 
 Past the bound (``[screener] max_in_flight``) a decision is refused at once: blocked with
-``screening_unavailable`` (detail "overloaded"), without a Redis command, its audit entry kept in the
-spool. The decisions admitted keep their latency, because the queue in front of Redis and of the event
-loop cannot grow past the bound; without it, an offered load above capacity makes every decision late,
-each late one adds work (a timeout, a retry, a log line), and the screener blocks every call.
+``screening_unavailable`` (detail "overloaded"), without a Redis command and at a cost of microseconds: the
+call is noted in the spool, and its audit entry is built and written when the overload is over. The
+decisions admitted keep their latency, because the queue in front of Redis and of the event loop cannot
+grow past the bound; without it, an offered load above capacity makes every decision late, each late one
+adds work (a timeout, a retry, a log line), and the screener ends up blocking every call.
 
 The bound is a count, not a rate: size it as capacity x acceptable latency (Little's law), see
 config/README.md.
@@ -12,6 +13,7 @@ config/README.md.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 #: the detail of a decision refused past the bound
@@ -28,12 +30,14 @@ class Admission:
         #: decisions admitted and refused since the process started
         self.admitted = 0
         self.refused = 0
+        self._refused_at = -1e9
 
     def enter(self, bound: int) -> bool:
         """True: admitted (call ``leave`` when it is done); False: refused, nothing to undo."""
         self.bound = bound
         if self.in_flight >= bound:
             self.refused += 1
+            self._refused_at = time.monotonic()
             return False
         self.in_flight += 1
         self.admitted += 1
@@ -41,6 +45,10 @@ class Admission:
 
     def leave(self) -> None:
         self.in_flight -= 1
+
+    def refusing(self, within_s: float = 1.0) -> bool:
+        """Whether a decision was refused in the last ``within_s`` (an overload is going on)."""
+        return time.monotonic() - self._refused_at < within_s
 
 
 @dataclass(frozen=True)

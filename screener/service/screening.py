@@ -28,7 +28,15 @@ from screener.config.watch import ConfigHolder
 from screener.decision import Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest, sort_reasons
 from screener.engine.facts import ListState
 from screener.engine.plan import StorePlan
-from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campaign, example_number, mask, normalize
+from screener.numbers import (
+    InvalidNumber,
+    NumberInfo,
+    could_be_emergency,
+    emergency_with_no_campaign,
+    example_number,
+    mask,
+    normalize,
+)
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
 from screener.service.admission import OVERLOADED, Admission, ScreenerCounters
@@ -58,6 +66,10 @@ def _retrieved(future: asyncio.Future[Any]) -> None:
     """Mark a shared future's exception as seen (each waiter gets it; none may be left to see it)."""
     if not future.cancelled():
         future.exception()
+
+
+#: the reason of a decision refused past max_in_flight
+_OVERLOADED = (Reason(ReasonCode.SCREENING_UNAVAILABLE, OVERLOADED),)
 
 
 class StoreUnavailable(RuntimeError):
@@ -139,20 +151,31 @@ class Screener:
         """Decide one call. Never raises for a store failure: blocks with screening_unavailable instead.
 
         Past ``max_in_flight`` decisions in flight the call is refused at once (screening_unavailable,
-        "overloaded"): what needs no store is still decided (an invalid number, an emergency number, which
-        is always allowed), nothing is sent to Redis, and the audit entry waits in the spool."""
+        "overloaded"), nothing is sent to Redis and the call is noted in the spool (its audit entry is built
+        when the overload is over); a number that may be an emergency number is still decided in full (an
+        emergency number is always allowed), as are calls of an unknown campaign, without the store."""
         started = time.perf_counter()
         settings = self.settings
-        admitted = self.admission.enter(settings.max_in_flight)
-        if not admitted:
+        if not self.admission.enter(settings.max_in_flight):
             self.log_summary.event(logging.WARNING, "overloaded, decisions refused",
                                    "%d decisions in flight (screener.max_in_flight): refusing more at once",
                                    self.admission.in_flight)
-            return await self._decide(request, settings, started, admitted=False)
+            return await self._refuse(request, settings, started)
         try:
             return await self._decide(request, settings, started, admitted=True)
         finally:
             self.admission.leave()
+
+    async def _refuse(self, request: ScreenRequest, settings: Settings, started: float) -> Decision:
+        campaign = settings.campaigns.get(request.campaign)
+        if campaign is None or could_be_emergency(request.dialed, campaign.region):
+            return await self._decide(request, settings, started, admitted=False)
+        now = request.at or self._clock()
+        self._keep(spool_kinds.REFUSED, {
+            "dialed": request.dialed, "campaign": request.campaign, "at": now.isoformat(),
+            "commit": "1" if request.commit else "0", "source": request.source, "call_id": request.call_id or "",
+            "agent": request.agent or "", "config_version": settings.version})
+        return self._decision(request, settings, now, started, request.dialed, _OVERLOADED, Verdict.BLOCK, None)
 
     async def _decide(self, request: ScreenRequest, settings: Settings, started: float, *,
                       admitted: bool) -> Decision:
@@ -179,9 +202,8 @@ class Screener:
                 Reason(ReasonCode.EMERGENCY_NUMBER, f"emergency number in {campaign.region}: always allowed"),),
                 Verdict.ALLOW, campaign=campaign, spool_audit=spool_audit)
         if not admitted:
-            return await self._final(request, settings, now, started, number.e164, (
-                Reason(ReasonCode.SCREENING_UNAVAILABLE, OVERLOADED),), Verdict.BLOCK, campaign=campaign,
-                spool_audit=True)
+            return await self._final(request, settings, now, started, number.e164, _OVERLOADED, Verdict.BLOCK,
+                                     campaign=campaign, spool_audit=True)
         try:
             return await self._screen_with_store(request, settings, campaign, number, now, started)
         except STORE_ERRORS as exc:
@@ -324,9 +346,7 @@ class Screener:
                      campaign: Campaign | None = None, spool_audit: bool = False) -> Decision:
         """A decision made without the store's facts: write its audit entry on its own (``spool_audit``: in
         the spool, for Redis later)."""
-        fields = self._audit_fields(request, settings, now, number, request.campaign)
-        fields.update(verdict=verdict.value, pre_reasons=encode_reasons(list(reasons)), store_reasons="",
-                      reserved="0", attempt_id="")
+        fields = self._final_fields(request, settings, now, number, reasons, verdict)
         audit_id = None
         if spool_audit:
             # no second round trip for a call the store could not answer (or that was refused as
@@ -337,6 +357,28 @@ class Screener:
                                                 timeout_s=settings.time_budget_ms / 1000)
         return self._decision(request, settings, now, started, number, reasons, verdict, campaign,
                               audit_id=audit_id)
+
+    def _final_fields(self, request: ScreenRequest, settings: Settings, now: datetime, number: str,
+                      reasons: tuple[Reason, ...], verdict: Verdict) -> dict[str, str]:
+        fields = self._audit_fields(request, settings, now, number, request.campaign)
+        fields.update(verdict=verdict.value, pre_reasons=encode_reasons(list(reasons)), store_reasons="",
+                      reserved="0", attempt_id="")
+        return fields
+
+    def _refused_fields(self, data: dict[str, str]) -> dict[str, str]:
+        """The audit entry of a call refused as overloaded, built from what ``_refuse`` noted."""
+        settings = self.settings
+        request = ScreenRequest(dialed=data["dialed"], campaign=data["campaign"], commit=data["commit"] == "1",
+                                source=data["source"], call_id=data["call_id"] or None, agent=data["agent"] or None)
+        number = request.dialed
+        campaign = settings.campaigns.get(request.campaign)
+        if campaign is not None:
+            with contextlib.suppress(InvalidNumber):
+                number = normalize(number, campaign.region).e164
+        fields = self._final_fields(request, settings, datetime.fromisoformat(data["at"]), number, _OVERLOADED,
+                                    Verdict.BLOCK)
+        fields["config_version"] = data["config_version"]  # the config that refused it
+        return fields
 
     def _decision(self, request: ScreenRequest, settings: Settings, now: datetime, started: float, number: str,
                   reasons: tuple[Reason, ...], verdict: Verdict, campaign: Campaign | None, *,
@@ -425,9 +467,14 @@ class Screener:
             self._flushed_at = time.monotonic()
             self._flushing = asyncio.ensure_future(self.flush_pending())
 
-    async def flush_pending(self) -> int:
+    async def flush_pending(self, *, now: bool = False) -> int:
         """Write what waits in the spool (and what a dead screener process left in its folder), in order,
-        until Redis fails again; returns how many writes landed."""
+        until Redis fails again; returns how many writes landed. While decisions are refused as overloaded it
+        waits (returns 0) unless ``now``, an opt-out waits in it, or the spool is half full: the audit entries
+        of refused calls are built when the overload is over, not in the middle of it."""
+        if not now and self.admission.refusing() and not self._spool_numbers and \
+                len(self.spool) < self.spool.max_items // 2:
+            return 0
         try:
             async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
                 done = await self.spool.flush(self._write_pending)
@@ -454,6 +501,9 @@ class Screener:
         for item in items:
             if item.kind == spool_kinds.AUDIT:
                 entries.append(item.data)
+                continue
+            if item.kind == spool_kinds.REFUSED:
+                entries.append(self._refused_fields(item.data))
                 continue
             if entries:
                 await audit.append_many(self.redis, entries, self.settings.audit_maxlen)
@@ -495,7 +545,7 @@ class Screener:
         if self._flushing is not None:
             await asyncio.wait([self._flushing], timeout=2)
         if self.spool.items:
-            await self.flush_pending()  # one last try; what is left stays on disk (or is lost in memory)
+            await self.flush_pending(now=True)  # one last try; what is left stays on disk (or is lost in memory)
         if self._sync_timer is not None:
             self._sync_timer.cancel()
             self._sync_timer = None

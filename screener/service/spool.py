@@ -3,9 +3,9 @@ was blocked because the store did not answer.
 
 They are kept in order, in memory and (when the spool has a folder) in an append-only file of JSON lines,
 and written to Redis by ``flush``, in batches, once it answers again. An opt-out is on disk (fsynced) before
-``add`` returns; an audit entry is written to the file at once (a crash of the process loses nothing) and
-fsynced with the others of the moment by ``sync`` (the screener calls it within a fraction of a second), so a
-storm of blocked calls costs one write each, not one fsync each. Each process
+``add`` returns; an audit entry goes to the file with the others of the moment at the next ``sync`` (the
+screener calls it within a fraction of a second: a crash loses at most that fraction of a second of them),
+so a storm of blocked calls costs one write and one fsync per moment, not per call. Each process
 holds a lock on its own file; a file whose process is gone (a crash, a process AGI that ended) is adopted
 and flushed by the next process that flushes the same folder, so a restart loses nothing. An item leaves
 the spool only after Redis acknowledged it; a full spool refuses new items and counts them.
@@ -26,9 +26,11 @@ from typing import IO
 
 log = logging.getLogger("screener.service.spool")
 
-#: what an item is: an opt-out to put on the internal list, or an audit entry to append
+#: what an item is: an opt-out to put on the internal list, an audit entry to append, or a call refused as
+#: overloaded (its audit entry is built when it is flushed: refusing must cost next to nothing)
 OPT_OUT = "opt_out"
 AUDIT = "audit"
+REFUSED = "refused"
 #: items kept at most (beyond that new ones are refused and counted)
 DEFAULT_MAX_ITEMS = 100_000
 
@@ -66,7 +68,8 @@ class Spool:
         self.added = 0
         self.overflowed = 0
         self._file: IO[str] | None = None
-        self._unsynced = False
+        #: lines of the items added since the last sync, not in the file yet
+        self._unwritten: list[str] = []
         #: one flush at a time (a periodic flush and one started by a decision may overlap)
         self._flush_lock = asyncio.Lock()
 
@@ -87,28 +90,29 @@ class Spool:
         return self._file
 
     def add(self, kind: str, data: dict[str, str], *, sync: bool = True) -> bool:
-        """Keep one write (in the file first when there is a folder; fsynced before this returns unless
-        ``sync`` is False, then by the next ``sync``); False when the spool is full."""
+        """Keep one write (when there is a folder: on disk before this returns, or with ``sync`` False at
+        the next ``sync``); False when the spool is full."""
         if len(self.items) >= self.max_items:
             self.overflowed += 1
             return False
         item = PendingWrite(kind, data)
-        if self.folder is not None:
-            handle = self._open()
-            handle.write(item.line() + "\n")
-            handle.flush()
-            self._unsynced = True
-            if sync:
-                self.sync()
         self.items.append(item)
         self.added += 1
+        if self.folder is not None:
+            self._unwritten.append(item.line() + "\n")
+            if sync:
+                self.sync()
         return True
 
     def sync(self) -> None:
-        """Make what ``add`` wrote durable (one fsync for every item added since the last one)."""
-        if self._unsynced and self._file is not None:
-            os.fsync(self._file.fileno())
-        self._unsynced = False
+        """Write the items added since the last sync to the file and fsync it (one write, one fsync)."""
+        if not self._unwritten or self.folder is None:
+            return
+        handle = self._open()
+        handle.write("".join(self._unwritten))
+        self._unwritten.clear()
+        handle.flush()
+        os.fsync(handle.fileno())
 
     def pending(self, kind: str, field: str) -> set[str]:
         """The values of ``field`` in the pending items of ``kind`` (e.g. the numbers of pending opt-outs)."""
@@ -167,7 +171,7 @@ class Spool:
         fresh.flush()
         os.fsync(fresh.fileno())
         os.replace(tmp, self.path)
-        self._unsynced = False
+        self._unwritten.clear()  # every item is in the new file
         old, self._file = self._file, fresh
         if old is not None:
             old.close()

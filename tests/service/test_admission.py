@@ -14,10 +14,10 @@ import pytest
 from screener.decision import ScreenRequest
 from screener.embedded_redis import EmbeddedRedis
 from screener.reasons import ReasonCode as R
-from screener.service.admission import OVERLOADED
+from screener.service.admission import OVERLOADED, Admission
 from screener.service.audit import AuditTrail
 from screener.service.screening import Screener, connect
-from screener.service.spool import AUDIT, Spool
+from screener.service.spool import AUDIT, REFUSED, Spool
 from tests.factories import StaticHolder, make_settings
 
 
@@ -54,9 +54,15 @@ async def test_past_the_bound_a_decision_is_refused_at_once_without_a_redis_comm
             emergency = await asyncio.wait_for(decide(s, "911"), 30)
             invalid = await asyncio.wait_for(decide(s, "12"), 30)
             assert not any(t.done() for t in admitted)
-            # their audit entries wait in the spool, on disk
-            assert [item.kind for item in s.spool.items] == [AUDIT] * 3
-            assert s.spool.path is not None and len(s.spool.path.read_text().splitlines()) == 3
+            # the refused call is noted in the spool, the two decided without Redis have their audit entries
+            # there; all three reach the disk within a fraction of a second, together
+            assert [item.kind for item in s.spool.items] == [REFUSED, AUDIT, AUDIT]
+            assert s.spool.path is not None
+            for _ in range(500):
+                await asyncio.sleep(0.01)
+                if s.spool.path.exists() and len(s.spool.path.read_text().splitlines()) == 3:
+                    break
+            assert len(s.spool.path.read_text().splitlines()) == 3
         finally:
             private_redis.resume()
         assert refused.codes == (R.SCREENING_UNAVAILABLE,) and refused.reasons[0].detail == OVERLOADED
@@ -70,8 +76,8 @@ async def test_past_the_bound_a_decision_is_refused_at_once_without_a_redis_comm
         # the load fell: the next decision is admitted and decided by the store again
         assert (await decide(s, "+12125550104")).allowed
         if s._flushing is not None:
-            await s._flushing  # Redis answered: the spool is being flushed in the background
-        await s.flush_pending()
+            await s._flushing  # Redis answered: a flush started (it waits while decisions are refused)
+        await s.flush_pending(now=True)
         assert len(s.spool) == 0
         after = await command_calls(client)
         # one EVALSHA per admitted decision (its script appends its audit entry), none for the refused ones,
@@ -111,3 +117,12 @@ async def test_a_storm_of_blocked_calls_logs_a_line_and_a_count_not_a_line_per_c
         assert len(lines) <= 6, lines  # nothing per call
     finally:
         await s.aclose()
+
+
+def test_the_admission_counts_and_knows_when_it_refused_last() -> None:
+    admission = Admission()
+    assert [admission.enter(2) for _ in range(3)] == [True, True, False]
+    assert (admission.in_flight, admission.admitted, admission.refused) == (2, 2, 1)
+    assert admission.refusing() and not admission.refusing(within_s=0)
+    admission.leave()
+    assert admission.enter(2) and admission.in_flight == 2
