@@ -66,6 +66,8 @@ MAIN_CASES = [
      "not found"),
     ("budget out of range", lambda m: m.replace('[screener]\n', "[screener]\ntime_budget_ms = 0\n"),
      "screener.time_budget_ms", "out of range"),
+    ("no decision in flight", lambda m: m.replace('[screener]\n', "[screener]\nmax_in_flight = 0\n"),
+     "screener.max_in_flight", "out of range"),
     ("nan grace", lambda m: m + "\n[fastagi]\ngrace_s = nan\n", "fastagi.grace_s", "nan is not a finite number"),
     ("inf grace", lambda m: m + "\n[fastagi]\ngrace_s = inf\n", "fastagi.grace_s", "inf is not a finite number"),
     ("-inf grace", lambda m: m + "\n[fastagi]\ngrace_s = -inf\n", "fastagi.grace_s", "-inf is not a finite number"),
