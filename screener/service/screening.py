@@ -59,6 +59,9 @@ OPT_OUT_TIMEOUT_S = 5.0
 AUDIT_TIMEOUT_S = 1.0
 #: seconds an audit entry kept in the spool may wait for its fsync (one fsync for all entries of the moment)
 SPOOL_SYNC_DELAY_S = 0.2
+#: spooled writes per round trip when they are flushed (the audit entry of a refused call is built then: a
+#: small batch keeps the event loop answering the decisions between two)
+SPOOL_BATCH = 100
 STORE_ERRORS = (RedisError, OSError, TimeoutError, ConnectionError)
 
 
@@ -476,8 +479,7 @@ class Screener:
                 len(self.spool) < self.spool.max_items // 2:
             return 0
         try:
-            async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
-                done = await self.spool.flush(self._write_pending)
+            done = await self.spool.flush(self._write_pending, batch=SPOOL_BATCH)
         except STORE_ERRORS as exc:
             self.log_summary.event(logging.WARNING, "pending writes not flushed yet", "%s; %d waiting",
                                    type(exc).__name__, len(self.spool))
@@ -497,6 +499,11 @@ class Screener:
                 await asyncio.wait_for(stop.wait(), every_s)
 
     async def _write_pending(self, items: list[PendingWrite]) -> None:
+        """One batch of the spool, in order, within OPT_OUT_TIMEOUT_S (a store error leaves it in the spool)."""
+        async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
+            await self._write_batch(items)
+
+    async def _write_batch(self, items: list[PendingWrite]) -> None:
         entries: list[dict[str, str]] = []
         for item in items:
             if item.kind == spool_kinds.AUDIT:
