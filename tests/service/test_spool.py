@@ -3,6 +3,7 @@ kept (on disk), block what they must meanwhile, and land in order once Redis ans
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from screener.embedded_redis import EmbeddedRedis
 from screener.reasons import ReasonCode as R
 from screener.service.audit import AuditTrail
 from screener.service.screening import Screener, StoreUnavailable, connect
-from screener.service.spool import AUDIT, OPT_OUT, Spool
+from screener.service.spool import AUDIT, OPT_OUT, REFUSED, Spool
 from screener.store import audit, dnc, refusals
 from tests.factories import StaticHolder, make_settings
 
@@ -134,6 +135,38 @@ async def test_audit_entries_of_calls_blocked_while_redis_was_away_land_all_and_
         await client.aclose()
 
 
+async def test_calls_refused_as_overloaded_and_blocked_by_a_stall_land_all_and_in_order(
+        private_redis: EmbeddedRedis, tmp_path: Path) -> None:
+    s = Screener(StaticHolder(make_settings(max_in_flight=4)), connect(private_redis.url, 0.15),  # type: ignore[arg-type]
+                 spool=Spool(tmp_path, name="serve-1"))
+    client = connect(private_redis.url, 5)
+    numbers = [f"+1212556{i:04d}" for i in range(40)]
+    try:
+        assert (await decide(s, "+12125559999")).allowed
+        private_redis.pause()
+        try:  # 4 admitted (then cut at their deadline), 36 refused at once
+            blocked = await asyncio.gather(*(decide(s, n) for n in numbers))
+        finally:
+            private_redis.resume()
+        assert {d.codes for d in blocked} == {(R.SCREENING_UNAVAILABLE,)}
+        assert sorted(d.reasons[0].detail == "overloaded" for d in blocked) == [False] * 4 + [True] * 36
+        trail = AuditTrail(client, "test-salt")
+        spooled = [trail.hash_of(item.data.get("dialed") or "") if item.kind == REFUSED else item.data["number_hash"]
+                   for item in s.spool.items]
+        assert sorted(spooled) == sorted(trail.hash_of(n) for n in numbers)
+        before = await client.xlen("scr:audit")
+        assert await s.flush_pending(now=True) == len(numbers)
+        rows = (await audit.tail(client, 100))[-len(numbers):]
+        assert await client.xlen("scr:audit") == before + len(numbers)  # every one, once
+        assert [r.fields["number_hash"] for r in rows] == spooled  # in the order the spool kept them
+        assert {(r.fields["verdict"], r.fields["reserved"]) for r in rows} == {("block", "0")}
+        details = [detail for r in rows for code, detail in r.reasons if code == "screening_unavailable"]
+        assert details.count("overloaded") == 36 and len(details) == 40
+    finally:
+        await s.aclose()
+        await client.aclose()
+
+
 async def test_a_restarted_screener_writes_what_the_last_one_could_not(
         private_redis: EmbeddedRedis, tmp_path: Path) -> None:
     first = screener_on(private_redis, tmp_path, name="serve-old")
@@ -159,8 +192,6 @@ async def test_a_restarted_screener_writes_what_the_last_one_could_not(
 
 
 async def test_two_flushes_started_together_write_each_item_once(tmp_path: Path) -> None:
-    import asyncio
-
     spool = Spool(tmp_path, name="a")
     for i in range(5):
         spool.add(AUDIT, {"n": str(i)}, sync=False)
