@@ -23,6 +23,7 @@ from screener.agi.peers import PeerFilter
 from screener.agi.screen import run_screen
 from screener.agi.session import StreamSession
 from screener.config.settings import FastAgiSettings
+from screener.service.log_summary import LogSummary
 from screener.service.protocol import ScreenerLike
 
 log = logging.getLogger("screener.agi.server")
@@ -63,6 +64,8 @@ class FastAgiServer:
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self.stats: dict[str, int] = {"sessions": 0, "refused": 0, "errors": 0}
+        #: a flood of refused connections is logged once per interval with a count
+        self._log_summary = LogSummary(log)
 
     @property
     def settings(self) -> FastAgiSettings:
@@ -124,7 +127,7 @@ class FastAgiServer:
         if not self._peers.allows(host) or len(self._sessions) >= self.max_sessions:
             self.stats["refused"] += 1
             why = "not in fastagi.allowed_peers" if not self._peers.allows(host) else "too many sessions"
-            log.warning("refused FastAGI connection from %s: %s", host, why)
+            self._log_summary.event(logging.WARNING, f"refused FastAGI connections ({why})", "from %s", host)
             await _close(writer)
             return
         self._sessions.add(task)
