@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "screener.cli.agi",
     "screener.cli.prompts",
     "screener.cli.lint_dialplan",
+    "screener.cli.admin",
     "screener.cli.demo",
 )
 

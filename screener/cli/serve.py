@@ -4,7 +4,9 @@ It loads the config (reloaded on SIGHUP and when its files change), connects to 
 FastAGI on the configured address and, with `[ari] enabled = true`, runs the Stasis application on the
 configured ARI URL (retrying with backoff while Asterisk does not answer; FastAGI serves meanwhile). It
 stops gracefully on SIGTERM/SIGINT: it stops accepting, lets calls in flight finish within grace_s, then
-cancels the rest. Redis being down at start is not fatal: the service starts and blocks every call with
+cancels the rest. With ``[admin] enabled`` (the default) it also runs the admin HTTP server (JSON API, health,
+metrics, the supervisor page) on ``[admin] listen``, and every screener heartbeats in Redis and counts its
+decisions there for the page. Redis being down at start is not fatal: the service starts and blocks every call with
 screening_unavailable until Redis is back.
 """
 
@@ -13,12 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,6 +33,8 @@ from screener.config.settings import FastAgiSettings, Settings
 from screener.config.watch import ConfigHolder
 from screener.embedded_redis import EmbeddedRedisError
 from screener.service import Screener
+from screener.service.operations import background_operations
+from screener.service.probes import FASTAGI_SESSIONS, Probes
 
 log = logging.getLogger("screener.serve")
 
@@ -43,6 +48,8 @@ class ServeContext:
     screener: Screener
     redis_url: str
     stop: asyncio.Event
+    #: what each front end reports about itself (calls in flight, ARI connected), read by the admin server
+    probes: Probes = field(default_factory=Probes)
 
 
 #: front ends started by `screener serve`, in order; each is an async context manager factory that runs
@@ -93,6 +100,7 @@ async def fastagi_front_end(ctx: ServeContext) -> AsyncIterator[None]:
     settings: Settings = ctx.holder.current
     server = FastAgiServer(ctx.screener, fastagi_settings(ctx.args, settings), options=script_options(ctx.args))
     await server.start()
+    ctx.probes.add_gauge(FASTAGI_SESSIONS, lambda: server.in_flight)
     addresses = ", ".join(f"{h}:{p}" for h, p in server.addresses)
     log.info("FastAGI listening on %s (allowed peers: %s; scripts: screen, disclose)",
              addresses, ", ".join(server.settings.allowed_peers) or "none")
@@ -120,7 +128,7 @@ async def ari_front_end(ctx: ServeContext) -> AsyncIterator[None]:
     from screener.ari import run_ari
 
     grace_s = settings.fastagi.grace_s
-    task = asyncio.create_task(run_ari(ctx.screener, ctx.stop, grace_s=grace_s))
+    task = asyncio.create_task(run_ari(ctx.screener, ctx.stop, grace_s=grace_s, probes=ctx.probes))
     print(f"screener serve: ARI application {settings.ari.app!r} on {settings.ari.url}", file=sys.stderr, flush=True)
     try:
         yield
@@ -132,6 +140,35 @@ async def ari_front_end(ctx: ServeContext) -> AsyncIterator[None]:
             log.error("ARI: the application did not stop within %.0f s", grace_s + 10)
         except Exception:
             log.exception("ARI: the application ended with an error")
+
+
+@contextlib.asynccontextmanager
+async def operations_front_end(ctx: ServeContext) -> AsyncIterator[None]:
+    """The heartbeat (screeners alive) and the decision statistics, admin server or not."""
+    async with background_operations(ctx.screener):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def admin_front_end(ctx: ServeContext) -> AsyncIterator[None]:
+    """The admin HTTP server, when ``[admin] enabled`` (the default)."""
+    settings = ctx.holder.current.admin
+    if ctx.args.admin_listen is not None:
+        settings = replace(settings, listen=ctx.args.admin_listen)
+    if not settings.enabled or ctx.args.no_admin:
+        yield
+        return
+    try:
+        ipaddress.ip_address(settings.host)
+        settings.port  # noqa: B018 (raises ValueError when it is no number)
+    except ValueError:
+        raise OSError(f"admin listen address {settings.listen!r} is not IP:PORT") from None
+    from screener.admin import admin_context, admin_server
+
+    async with admin_server(admin_context(ctx.screener, ctx.redis_url, ctx.probes, settings)) as server:
+        log.info("admin server listening on %s", server.url)
+        print(f"screener serve: admin server on {server.url}", file=sys.stderr, flush=True)
+        yield
 
 
 async def check_redis(screener: Screener, url: str) -> None:
@@ -178,7 +215,8 @@ async def run(args: argparse.Namespace) -> int:
     watcher = asyncio.create_task(holder.watch(args.watch_interval)) if args.watch_interval > 0 else None
     try:
         async with AsyncExitStack() as stack:
-            for front_end in (fastagi_front_end, ari_front_end, *FRONT_ENDS):
+            for front_end in (operations_front_end, fastagi_front_end, ari_front_end, admin_front_end,
+                              *FRONT_ENDS):
                 await stack.enter_async_context(front_end(ctx))
             print(f"screener serve: ready (config version {settings.version}, redis {mask_url(url)})",
                   file=sys.stderr, flush=True)
@@ -232,5 +270,8 @@ def register(sub: Any) -> None:
                    help="sound folder of the prompts as Asterisk names it (default custom/screener)")
     p.add_argument("--watch-interval", type=float, default=1.0, metavar="S",
                    help="seconds between config file checks; 0 = reload on SIGHUP only (default 1)")
+    p.add_argument("--admin-listen", metavar="HOST:PORT",
+                   help="admin HTTP server address (default: the config's admin.listen, 127.0.0.1:8090; port 0 = any)")
+    p.add_argument("--no-admin", action="store_true", help="do not run the admin HTTP server")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)

@@ -6,8 +6,9 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from screener.config.errors import ConfigError
 from screener.config.load import fingerprint, load_settings
@@ -25,6 +26,8 @@ class ReloadResult:
     error: ConfigError | None = None
     #: True when a new version became current
     changed: bool = False
+    #: epoch seconds of the attempt
+    at: float = field(default=0.0, compare=False)
 
 
 class ConfigHolder:
@@ -35,6 +38,9 @@ class ConfigHolder:
         self._settings = settings if settings is not None else load_settings(self.path)
         self._seen = fingerprint(self.path)
         self._listeners: list[Callable[[Settings], None]] = []
+        #: the latest reload attempt (None before the first), and how many were refused since the start
+        self.last_reload: ReloadResult | None = None
+        self.reload_failures = 0
 
     @property
     def current(self) -> Settings:
@@ -45,7 +51,15 @@ class ConfigHolder:
         self._listeners.append(listener)
 
     def reload(self) -> ReloadResult:
+        result = self._reload()
+        self.last_reload = result
+        if not result.ok:
+            self.reload_failures += 1
+        return result
+
+    def _reload(self) -> ReloadResult:
         old = self._settings
+        now = time.time()
         self._seen = fingerprint(self.path)
         try:
             new = load_settings(self.path)
@@ -57,10 +71,10 @@ class ConfigHolder:
                 exc.key or "-",
                 exc.problem,
             )
-            return ReloadResult(False, old.version, exc, False)
+            return ReloadResult(False, old.version, exc, False, now)
         if new.version == old.version:
             log.info("config reloaded: version %s unchanged", old.version)
-            return ReloadResult(True, old.version, None, False)
+            return ReloadResult(True, old.version, None, False, now)
         self._settings = new
         log.info("config reloaded: version %s -> %s", old.version, new.version)
         for listener in self._listeners:
@@ -68,7 +82,7 @@ class ConfigHolder:
                 listener(new)
             except Exception:
                 log.exception("config listener failed")
-        return ReloadResult(True, new.version, None, True)
+        return ReloadResult(True, new.version, None, True, now)
 
     async def watch(self, interval_s: float = 1.0) -> None:
         """Poll the config and its includes every ``interval_s``; reload when their content changes."""

@@ -29,6 +29,7 @@ from screener.decision import Decision, Disclosure, Reason, ScreenRequest, sort_
 from screener.engine.facts import ListState
 from screener.numbers import InvalidNumber, NumberInfo, mask, normalize
 from screener.reasons import ReasonCode, Verdict
+from screener.service.observe import Observers, OptOut
 from screener.store import audit, dnc, keys
 from screener.store.decisions import encode_reasons, run_decision
 from screener.store.scripts import Scripts
@@ -101,6 +102,8 @@ class Screener:
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
         self._background: set[asyncio.Task[None]] = set()
+        #: told of every Decision, DisclosureEvent and OptOut (metrics, statistics)
+        self.observers = Observers()
 
     @classmethod
     async def create(cls, holder: ConfigHolder, url: str) -> Screener:
@@ -267,7 +270,7 @@ class Screener:
                   reasons: tuple[Reason, ...], verdict: Verdict, campaign: Campaign | None, *,
                   attempt_id: str | None = None, audit_id: str | None = None) -> Decision:
         allowed = verdict is Verdict.ALLOW
-        return Decision(
+        decision = Decision(
             verdict=verdict, reasons=reasons, number=number, campaign=request.campaign, decided_at=now,
             config_version=settings.version, dry_run=not request.commit,
             caller_id=campaign.caller_id if (campaign and allowed) else None,
@@ -275,6 +278,8 @@ class Screener:
             attempt_id=attempt_id, audit_id=audit_id,
             elapsed_us=int((time.perf_counter() - started) * 1e6),
         )
+        self.observers.notify(decision)
+        return decision
 
     @staticmethod
     def _disclosure(campaign: Campaign) -> Disclosure:
@@ -314,6 +319,7 @@ class Screener:
         except STORE_ERRORS as exc:
             raise StoreUnavailable(f"opt-out of {mask(number)} not acknowledged: {type(exc).__name__}: {exc}") from exc
         self.invalidate_list_states()
+        self.observers.notify(OptOut(number, campaign, source))
 
     @staticmethod
     def _refusal_retention_s(settings: Settings) -> int:
@@ -331,6 +337,7 @@ class Screener:
             "answer_to_prompt_ms": "" if event.answer_to_prompt_ms is None else str(event.answer_to_prompt_ms),
             "prompt_finished": "1" if event.prompt_finished else "0", "opted_out": "1" if event.opted_out else "0",
         }
+        self.observers.notify(event)
         await self._append_audit_quietly(fields, settings.audit_maxlen)
 
     async def _append_audit_quietly(self, fields: dict[str, str], maxlen: int) -> None:
