@@ -21,7 +21,7 @@ from screener.service.screening import STORE_ERRORS
 from screener.service.tokens import Caller, Role, authenticate
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-CALLER_KEY = "screener.caller"
+CALLER_KEY = web.RequestKey("caller", Caller)
 
 
 @dataclass
@@ -110,7 +110,6 @@ async def authorize(request: web.Request, needed: Role, throttle: BadTokenThrott
 
 
 def caller_of(request: web.Request) -> Caller:
-    caller = request.get(CALLER_KEY)
-    if not isinstance(caller, Caller):
+    if CALLER_KEY not in request:
         raise RuntimeError("handler reached without authorize()")
-    return caller
+    return request[CALLER_KEY]
