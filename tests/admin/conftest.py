@@ -102,9 +102,8 @@ async def make_admin(tmp_path: Path, redis_server: EmbeddedRedis,
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         started.append((server_cm, operations, screener, session))
         admin = Admin(server, screener, holder, config, redis_client, session, probes)
-        if redis_url is None:
-            for role in Role:
-                admin.tokens[role] = await create_token(redis_client, f"{role.value}-{index}", role)
+        for role in Role:
+            admin.tokens[role] = await create_token(screener.redis, f"{role.value}-{index}", role)
         return admin
 
     yield factory

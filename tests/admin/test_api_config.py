@@ -45,7 +45,8 @@ async def test_put_writes_loads_and_audits(admin: Admin) -> None:
     assert status == 200, answer
     assert answer["version"] != body["version"] and answer["version"] == admin.holder.current.version
     assert headers["ETag"] == f'"{answer["version"]}"'
-    assert "-company = \"Example Solar Inc. test lab\"" in answer["diff"] and "+company = \"Renamed Lab\"" in answer["diff"]
+    assert '-company = "Example Solar Inc. test lab"' in answer["diff"]
+    assert '+company = "Renamed Lab"' in answer["diff"]
     assert admin.config.read_text() == edited
     assert admin.holder.current.campaigns["lab"].company == "Renamed Lab"
     assert (await admin.decide()).disclosure.company == "Renamed Lab"  # type: ignore[union-attr]
