@@ -50,6 +50,10 @@ class ConfigHolder:
         """Call ``listener(new_settings)`` after every reload that changes the version."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[Settings], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def reload(self) -> ReloadResult:
         result = self._reload()
         self.last_reload = result

@@ -59,18 +59,31 @@ class Presence:
         await presence.beat(self.redis, self.id, info, int(self.ttl_s * 1000))
 
     async def run(self) -> None:
-        """Heartbeat until cancelled; a Redis outage is logged once and retried at the next beat."""
+        """Heartbeat until cancelled, and at once when the config version changes; a Redis outage is logged
+        once and retried at the next beat."""
+        changed = asyncio.Event()
+
+        def on_reload(_: object) -> None:
+            changed.set()
+
+        self.holder.add_listener(on_reload)
         failing = False
-        while True:
-            try:
-                async with asyncio.timeout(self.interval_s):
-                    await self.beat()
-                failing = False
-            except STORE_ERRORS as exc:
-                if not failing:
-                    log.warning("heartbeat not written (%s: %s); retrying", type(exc).__name__, exc)
-                failing = True
-            await asyncio.sleep(self.interval_s)
+        try:
+            while True:
+                changed.clear()
+                try:
+                    async with asyncio.timeout(self.interval_s):
+                        await self.beat()
+                    failing = False
+                except STORE_ERRORS as exc:
+                    if not failing:
+                        log.warning("heartbeat not written (%s: %s); retrying", type(exc).__name__, exc)
+                    failing = True
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.interval_s):
+                        await changed.wait()
+        finally:
+            self.holder.remove_listener(on_reload)
 
     async def leave(self) -> None:
         with contextlib.suppress(*STORE_ERRORS):

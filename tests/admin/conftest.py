@@ -85,7 +85,8 @@ async def make_admin(tmp_path: Path, redis_server: EmbeddedRedis,
     started: list[tuple[Any, Any, Screener, aiohttp.ClientSession]] = []
 
     async def factory(*, redis_url: str | None = None, throttle: BadTokenThrottle | None = None,
-                      config_text: Callable[[str], str] | None = None, **admin_settings: Any) -> Admin:
+                      config_text: Callable[[str], str] | None = None, heartbeat_s: float | None = None,
+                      **admin_settings: Any) -> Admin:
         url = redis_url or redis_server.url
         index = len(started)
         config = lab_config(tmp_path / f"admin{index}", url)
@@ -95,7 +96,7 @@ async def make_admin(tmp_path: Path, redis_server: EmbeddedRedis,
         screener = await Screener.create(holder, url)
         probes = Probes()
         settings = replace(holder.current.admin, **admin_settings)
-        operations = background_operations(screener, flush_s=0.1)
+        operations = background_operations(screener, flush_s=0.1, heartbeat_s=heartbeat_s)
         await operations.__aenter__()
         server_cm = admin_server(admin_context(screener, url, probes, settings, throttle))
         server = await server_cm.__aenter__()

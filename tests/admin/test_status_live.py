@@ -24,7 +24,8 @@ async def eventually(admin: Admin, path: str, ok: Any, timeout_s: float = 15.0) 
         await asyncio.sleep(0.1)
 
 
-async def test_status_shows_config_lists_and_screeners(admin: Admin) -> None:
+async def test_status_shows_config_lists_and_screeners(make_admin: AdminFactory) -> None:
+    admin: Admin = await make_admin(heartbeat_s=60)  # only a config change makes it beat again in this test
     status, body, _ = await admin.request("GET", "/api/v1/status", Role.VIEWER)
     assert status == 200
     assert body["config"] == {"version": admin.holder.current.version, "last_reload": None, "reload_failures": 0}
@@ -33,6 +34,10 @@ async def test_status_shows_config_lists_and_screeners(admin: Admin) -> None:
     [me] = body["screeners"]
     assert me["config_version"] == admin.holder.current.version and me["pid"] > 0
     await admin.request("PATCH", "/api/v1/campaigns/lab", Role.SUPERVISOR, json={"calls_per_second": 3})
+    # the heartbeat follows a new config version at once, not at the next beat
+    body = await eventually(admin, "/api/v1/status",
+                            lambda b: b["screeners"][0]["config_version"] == admin.holder.current.version)
+    assert body["screeners"][0]["config_version"] == body["config"]["version"]
     admin.config.write_text(admin.config.read_text() + "\n[oops\n")
     admin.holder.reload()
     status, body, _ = await admin.request("GET", "/api/v1/status", Role.VIEWER)
