@@ -4,6 +4,10 @@ own parser and move when decisions, opt-outs and disclosures happen."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import time
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -11,6 +15,7 @@ from screener.embedded_redis import EmbeddedRedis
 from screener.service import DisclosureEvent
 from screener.service.probes import ARI_CALLS, ARI_CONNECTED, FASTAGI_SESSIONS
 from screener.service.tokens import Role
+from screener.store import keys
 from tests.admin.conftest import Admin, AdminFactory
 
 ARI_ON = '\n[ari]\nenabled = true\nurl = "http://127.0.0.1:1"\n'
@@ -147,3 +152,19 @@ async def test_two_apps_keep_their_own_registries(make_admin: AdminFactory) -> N
     await first.decide()
     assert value(await scrape(first), "screener_decisions_total", campaign="lab", verdict="allow", mode="live") == 1
     assert value(await scrape(second), "screener_decisions_total", campaign="lab", verdict="allow", mode="live") == 0
+
+
+async def test_every_metric_in_the_shipped_rules_and_dashboard_is_exposed(admin: Admin) -> None:
+    root = Path(__file__).resolve().parents[2] / "deploy"
+    rules = (root / "prometheus" / "screener-rules.yml").read_text()
+    dashboard = json.loads((root / "grafana" / "screener-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    # metric names, not the recording rules' level:metric:operation names
+    named = set(re.findall(r"(?<![:\w])screener_[a-z_]+(?![:\w])", rules + "\n".join(exprs)))
+    assert len(named) >= 12
+    await admin.redis.hset(keys.dnc_meta_key("internal"), mapping={"version": "0", "imported_at": time.time()})
+    await admin.decide()
+    await admin.decide(campaign="nope")
+    await admin.screener.opt_out("+12125550142", "lab", source="test")
+    exposed = {name for name, _ in await scrape(admin)}
+    assert named <= exposed, named - exposed
