@@ -20,7 +20,6 @@ def build_app(ctx: AdminContext) -> web.Application:
 
     async def on_startup(app: web.Application) -> None:
         ctx.screener.observers.add(ctx.metrics.observe)
-        ctx.feed.start()
 
     async def on_shutdown(app: web.Application) -> None:
         await ctx.feed.aclose()  # ends the live streams, so the server stops at once

@@ -35,7 +35,8 @@ def live_view(entry: audit.AuditEntry) -> dict[str, object]:
 
 
 class LiveFeed:
-    """Reads the audit stream from its own connection (a blocking read must not hold the decisions' ones)."""
+    """Reads the audit stream from its own connection (a blocking read must not hold the decisions' ones),
+    only while someone watches: with no page open it costs the screener nothing."""
 
     def __init__(self, url: str, *, block_ms: int = 1000) -> None:
         self.block_ms = block_ms
@@ -44,12 +45,16 @@ class LiveFeed:
         self._watchers: set[asyncio.Queue[dict[str, object]]] = set()
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
+    def _start(self, after_id: str) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(after_id))
 
-    async def _run(self) -> None:
-        last_id = "$"
+    def _stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self, last_id: str) -> None:
         failing = False
         while True:
             try:
@@ -77,14 +82,24 @@ class LiveFeed:
         """A new watcher: the latest entries first, then every new one."""
         watcher = Watcher(self)
         self._watchers.add(watcher.queue)
+        after = "$"
         try:
             watcher.backlog.extend(await self.recent())
+            # read on from the newest entry shown, so that nothing appended meanwhile is missed
+            after = str(watcher.backlog[-1]["id"]) if watcher.backlog else "0-0"
         except STORE_ERRORS as exc:
             log.warning("live feed: recent entries not readable (%s)", type(exc).__name__)
+        self._start(after)
         return watcher
 
     def _forget(self, queue: asyncio.Queue[dict[str, object]]) -> None:
         self._watchers.discard(queue)
+        if not self._watchers:
+            self._stop()
+
+    @property
+    def reading(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     async def aclose(self) -> None:
         for queue in list(self._watchers):

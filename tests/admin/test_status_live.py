@@ -114,3 +114,17 @@ async def test_live_feed_streams_decisions_as_they_happen(admin: Admin) -> None:
 async def test_live_feed_needs_a_viewer_token(admin: Admin) -> None:
     status, body, _ = await admin.request("GET", "/api/v1/live")
     assert status == 401 and body["error"] == "unauthorized"
+
+
+async def test_live_feed_reads_the_stream_only_while_watched(admin: Admin) -> None:
+    feed = admin.server.context.feed
+    assert not feed.reading
+    first, second = await feed.watch(), await feed.watch()
+    assert feed.reading
+    decision = await admin.decide()
+    view = await first.next(10.0)
+    assert view is not None and view["id"] == decision.audit_id
+    first.close()
+    assert feed.reading
+    second.close()
+    assert not feed.reading
