@@ -94,6 +94,7 @@ class Metrics:
         self.probes = probes
         self.facts = RedisFacts()
         self._lock = asyncio.Lock()
+        self._children: dict[tuple[str, ...], Any] = {}
         r = self.registry = CollectorRegistry()
         self.decisions = Counter("screener_decisions", "decisions made by this screener",
                                  ["campaign", "verdict", "mode"], registry=r)
@@ -121,12 +122,20 @@ class Metrics:
         return name if name in self.holder.current.campaigns else UNKNOWN_CAMPAIGN
 
     def observe(self, event: object) -> None:
-        """The Screener's observer: counts only, no I/O."""
+        """The Screener's observer: counts only, no I/O (labelled children are looked up once, then cached)."""
         if isinstance(event, Decision):
             campaign = self._campaign(event.campaign)
-            self.decisions.labels(campaign, event.verdict.value, "dry_run" if event.dry_run else "live").inc()
+            key = (campaign, event.verdict.value, "dry_run" if event.dry_run else "live")
+            child = self._children.get(key)
+            if child is None:
+                child = self._children[key] = self.decisions.labels(*key)
+            child.inc()
             for reason in event.reasons:
-                self.reasons.labels(campaign, reason.code.value).inc()
+                rkey = (campaign, reason.code.value)
+                child = self._children.get(rkey)
+                if child is None:
+                    child = self._children[rkey] = self.reasons.labels(*rkey)
+                child.inc()
                 if reason.code is ReasonCode.SCREENING_UNAVAILABLE:
                     self.redis_errors.labels("timeout" if TIMEOUT_DETAIL in reason.detail else "error").inc()
             self.latency.observe(event.elapsed_us / 1e6)

@@ -70,29 +70,44 @@ class DecisionStats:
         self._clock = clock
         self._pending: dict[tuple[str, str], Counter[str]] = {}
         self._regions = RegionLabels()
+        self._minute = -1
+        self._buckets: tuple[tuple[str, str], ...] = ()
 
     def observe(self, event: object) -> None:
+        """Counts only (it runs in the decision's path): a few dictionary updates."""
         if isinstance(event, Decision):
             if event.dry_run:
                 return
             campaign = event.campaign if event.campaign in self.holder.current.campaigns else UNKNOWN_CAMPAIGN
             verdict = event.verdict.value
-            fields = [f"v|{campaign}|{verdict}", f"g|{self._regions(event.number)}|{verdict}"]
-            fields += [f"r|{campaign}|{code.value}" for code in event.codes]
-            self._count(fields)
+            counts = self._counters()
+            if counts is None:
+                return
+            for key in (f"v|{campaign}|{verdict}", f"g|{self._regions(event.number)}|{verdict}",
+                        *(f"r|{campaign}|{reason.code.value}" for reason in event.reasons)):
+                for counter in counts:
+                    counter[key] = counter.get(key, 0) + 1
         elif isinstance(event, OptOut):
             campaign = event.campaign if event.campaign in self.holder.current.campaigns else UNKNOWN_CAMPAIGN
-            self._count([f"o|{campaign}"])
+            for counter in self._counters() or ():
+                counter[f"o|{campaign}"] = counter.get(f"o|{campaign}", 0) + 1
 
-    def _count(self, fields: list[str]) -> None:
-        now = datetime.fromtimestamp(self._clock(), UTC)
-        for bucket in (("m", minute_bucket(now)), ("h", hour_bucket(now))):
+    def _counters(self) -> tuple[Counter[str], Counter[str]] | None:
+        """The counters of the current minute and hour (the bucket names are worked out once a minute)."""
+        minute = int(self._clock() // 60)
+        if minute != self._minute:
+            at = datetime.fromtimestamp(minute * 60, UTC)
+            self._minute = minute
+            self._buckets = (("m", minute_bucket(at)), ("h", hour_bucket(at)))
+        out = []
+        for bucket in self._buckets:
             counter = self._pending.get(bucket)
             if counter is None:
                 if len(self._pending) >= _MAX_PENDING_BUCKETS:
-                    return  # Redis has been away for hours: drop rather than grow without bound
+                    return None  # Redis has been away for hours: drop rather than grow without bound
                 counter = self._pending[bucket] = Counter()
-            counter.update(fields)
+            out.append(counter)
+        return out[0], out[1]
 
     async def flush(self, redis: Any) -> None:
         """Add the pending counts to Redis; on failure they stay pending for the next flush."""
