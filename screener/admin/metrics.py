@@ -98,7 +98,7 @@ class Metrics:
         r = self.registry = CollectorRegistry()
         self.decisions = Counter("screener_decisions", "decisions made by this screener",
                                  ["campaign", "verdict", "mode"], registry=r)
-        self.reasons = Counter("screener_decision_reasons", "reasons given, one per reason of each decision",
+        self.reasons = Counter("screener_decision_reasons", "decisions that gave each reason (once per decision)",
                                ["campaign", "reason"], registry=r)
         self.latency = Histogram("screener_decision_seconds", "time to decide one call", buckets=DECISION_BUCKETS,
                                  registry=r)
@@ -130,7 +130,7 @@ class Metrics:
             if child is None:
                 child = self._children[key] = self.decisions.labels(*key)
             child.inc()
-            for reason in event.reasons:
+            for reason in {r.code: r for r in event.reasons}.values():  # each code once per decision
                 rkey = (campaign, reason.code.value)
                 child = self._children.get(rkey)
                 if child is None:

@@ -84,7 +84,7 @@ class DecisionStats:
             if counts is None:
                 return
             for key in (f"v|{campaign}|{verdict}", f"g|{self._regions(event.number)}|{verdict}",
-                        *(f"r|{campaign}|{reason.code.value}" for reason in event.reasons)):
+                        *(f"r|{campaign}|{code.value}" for code in dict.fromkeys(event.codes))):
                 for counter in counts:
                     counter[key] = counter.get(key, 0) + 1
         elif isinstance(event, OptOut):

@@ -34,7 +34,9 @@ def test_counts_by_minute_and_hour_bucket() -> None:
     clock = Clock()
     stats = DecisionStats(StaticHolder(make_settings()), clock)  # type: ignore[arg-type]
     stats.observe(decision(Verdict.ALLOW))
-    stats.observe(decision(Verdict.BLOCK, ReasonCode.DNC_INTERNAL, ReasonCode.FREQUENCY_LIMIT))
+    # two reasons of one code (the policy's hours and the state's) count once
+    stats.observe(decision(Verdict.BLOCK, ReasonCode.DNC_INTERNAL, ReasonCode.FREQUENCY_LIMIT,
+                           ReasonCode.FREQUENCY_LIMIT))
     stats.observe(decision(Verdict.ALLOW, dry_run=True))
     stats.observe(decision(Verdict.BLOCK, ReasonCode.UNKNOWN_CAMPAIGN, campaign="made-up"))
     clock.now += 60  # 15:00:30: a new minute and a new hour
