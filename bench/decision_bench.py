@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from screener.config.watch import ConfigHolder  # noqa: E402
 from screener.decision import ScreenRequest  # noqa: E402
 from screener.embedded_redis import EmbeddedRedis  # noqa: E402
-from screener.service import Screener, connect  # noqa: E402
+from screener.service.screening import Screener, connect  # noqa: E402
 from screener.store import dnc, keys  # noqa: E402
 
 CONFIG = ROOT / "bench" / "bench.toml"

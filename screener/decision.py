@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from screener.reasons import REASON_ORDER, ReasonCode, Verdict
 
@@ -27,6 +28,14 @@ class ScreenRequest:
     call_id: str | None = None
 
 
+_CAMPAIGN_NAME = re.compile(r"[^A-Za-z0-9_.:-]")
+
+
+def clean_campaign(value: str) -> str:
+    """A campaign name as a front end may pass it on: letters, digits and ``_.:-`` only, at most 64."""
+    return _CAMPAIGN_NAME.sub("", value)[:64]
+
+
 @dataclass(frozen=True)
 class Reason:
     """One applicable reason, with a human detail (which list, which window...)."""
@@ -40,14 +49,25 @@ class Reason:
 
 @dataclass(frozen=True)
 class Disclosure:
-    """What an allowed call needs on answer: who calls and why, and the opt-out digit."""
+    """What an allowed call needs on answer: who calls and why, the prompt that says it, the opt-out digit."""
 
     company: str
     purpose: str
     callback_number: str
     opt_out_digit: str
-    #: prompt file per language, without extension, as Asterisk plays it (``custom/<campaign>-<lang>``)
+    #: the sound Asterisk plays to the callee on answer (``custom/screener/<campaign>-<lang>``, or the admin's
+    #: recording), in the campaign's first disclosure language
+    prompt: str
+    language: str
+    #: the confirmation played after the opt-out digit, in the same language
+    optout_prompt: str
+    #: the disclosure sound of every language the campaign has
     prompts: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {"company": self.company, "purpose": self.purpose, "callback_number": self.callback_number,
+                "opt_out_digit": self.opt_out_digit, "prompt": self.prompt, "language": self.language,
+                "optout_prompt": self.optout_prompt, "prompts": dict(self.prompts)}
 
 
 @dataclass(frozen=True)
@@ -62,7 +82,9 @@ class Decision:
     decided_at: datetime
     config_version: str
     dry_run: bool
+    #: on allow: the caller ID (number) and caller-ID name to present, from the campaign
     caller_id: str | None = None
+    caller_id_name: str | None = None
     disclosure: Disclosure | None = None
     #: id of the reserved attempt (frequency state), when one was reserved
     attempt_id: str | None = None
@@ -70,6 +92,14 @@ class Decision:
     audit_id: str | None = None
     #: wall time the screener spent, in microseconds
     elapsed_us: int = 0
+
+    @classmethod
+    def unavailable(cls, request: ScreenRequest, detail: str) -> Decision:
+        """The fail-closed answer when no decision could be had (the screener raised, was too slow, or the
+        call lacks what it needs): block with ``screening_unavailable``."""
+        return cls(verdict=Verdict.BLOCK, reasons=(Reason(ReasonCode.SCREENING_UNAVAILABLE, detail),),
+                   number=request.dialed, campaign=request.campaign, decided_at=datetime.now(UTC),
+                   config_version="", dry_run=not request.commit)
 
     @property
     def allowed(self) -> bool:
@@ -89,6 +119,8 @@ class Decision:
             "config_version": self.config_version,
             "dry_run": self.dry_run,
             "caller_id": self.caller_id,
+            "caller_id_name": self.caller_id_name,
+            "disclosure": self.disclosure.to_json() if self.disclosure else None,
             "attempt_id": self.attempt_id,
             "audit_id": self.audit_id,
             "elapsed_us": self.elapsed_us,
@@ -104,3 +136,20 @@ def sort_reasons(reasons: list[Reason]) -> tuple[Reason, ...]:
             seen.add((r.code, r.detail))
             unique.append(r)
     return tuple(sorted(unique, key=lambda r: REASON_ORDER.index(r.code)))
+
+
+@dataclass(frozen=True)
+class DisclosureEvent:
+    """What happened on the callee's channel after answer (recorded in the audit trail as evidence)."""
+
+    number: str
+    campaign: str
+    call_id: str | None
+    #: milliseconds from answer to the start of the disclosure prompt
+    answer_to_prompt_ms: int | None
+    #: True when the prompt played to its end
+    prompt_finished: bool
+    #: True when the callee pressed the opt-out digit
+    opted_out: bool
+    language: str = ""
+    source: str = "fastagi"

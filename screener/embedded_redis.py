@@ -25,11 +25,13 @@ class EmbeddedRedis:
     """Starts ``redis-server`` on loopback with its data under ``state_dir``; ``stop()`` ends only that process."""
 
     def __init__(self, state_dir: str | Path, port: int | None = None, *, persist: bool = True,
-                 extra_args: tuple[str, ...] = ()) -> None:
+                 extra_args: tuple[str, ...] = (), config_file: Path | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.port = port or free_port()
         self.persist = persist
         self.extra_args = extra_args
+        #: a config file read first (a Sentinel needs one it can rewrite); the arguments override it
+        self.config_file = config_file
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -44,7 +46,8 @@ class EmbeddedRedis:
                 "or set a Redis URL with --redis / SCREENER_REDIS_URL"
             )
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        args = [exe, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.state_dir),
+        config = [str(self.config_file)] if self.config_file else []
+        args = [exe, *config, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.state_dir),
                 "--daemonize", "no", "--save", "", "--protected-mode", "yes", "--logfile",
                 str(self.state_dir / "redis.log")]
         if self.persist:
@@ -62,7 +65,7 @@ class EmbeddedRedis:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
                     s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith(b"+PONG"):
+                    if s.recv(64).startswith((b"+PONG", b"-NOAUTH")):  # up (with a password: asks for it)
                         return self
             except OSError:
                 pass
@@ -78,6 +81,12 @@ class EmbeddedRedis:
     def resume(self) -> None:
         if self.proc:
             os.kill(self.proc.pid, signal.SIGCONT)
+
+    def kill(self) -> None:
+        """End the server at once (SIGKILL), as a crash would: no shutdown, no final save."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

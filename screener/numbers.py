@@ -49,6 +49,16 @@ _UNKNOWN_ZONE = "Etc/Unknown"
 _SEPARATORS = re.compile(r"[\s\-.()]")
 _DIALABLE = re.compile(r"\+?[0-9]+")
 _CITY_STATE = re.compile(r",\s*([A-Z]{2})$")
+_NOT_DIALABLE = re.compile(r"[^0-9+*#]")
+#: the longest dialed string a front end passes on
+MAX_DIALED_CHARS = 32
+
+
+def clean_dialed(value: str) -> str:
+    """The dialed string as a front end may pass it to the screener: digits, ``+``, ``*`` and ``#`` only
+    (``*`` and ``#`` are kept so that a service code is refused as ``invalid_number`` rather than screened
+    as the number its digits would make), at most 32 characters."""
+    return _NOT_DIALABLE.sub("", value)[:MAX_DIALED_CHARS]
 
 
 class InvalidNumber(ValueError):
@@ -141,6 +151,31 @@ def _where_cached(prefix: str, region: str | None,
             _where_cache.clear()
         found = _where_cache[key] = (_subdivision(parsed, region), _time_zones(parsed, region))
     return found
+
+
+def emergency_with_no_campaign(dialed: str, regions: set[str]) -> bool:
+    """With no campaign to say the region: True for an emergency number of one of ``regions`` that is not
+    also an ordinary number in any of them (2611 is an emergency number in India and a subscriber in
+    Luxembourg: that one is not let through unscreened)."""
+    text = dialed.strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if not digits or text.startswith("+"):
+        return False
+    if not any(shortnumberinfo.is_emergency_number(digits, r) for r in regions):
+        return False
+    for region in regions:
+        try:
+            if phonenumbers.is_valid_number(phonenumbers.parse(digits, region)):
+                return False
+        except phonenumbers.NumberParseException:
+            continue
+    return True
+
+
+def example_number(region: str) -> str | None:
+    """An ordinary E.164 number of ``region`` (phonenumbers' example), to warm caches up; None if it has none."""
+    example = phonenumbers.example_number(region)
+    return None if example is None else phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
 
 
 def mask(e164: str) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from screener.config.settings import Campaign, Settings
+from screener.sounds import blocked_file, disclosure_file, optout_file
 
 #: espeak-ng voice per disclosure language; others use the language code as the voice name
 VOICES = {"en": "en-us", "zh": "cmn", "cmn": "cmn"}
@@ -73,10 +74,11 @@ def specs_for(campaigns: Iterable[Campaign]) -> list[PromptSpec]:
                 languages.append(disclosure.language)
             if disclosure.recording:
                 continue
-            specs.append(PromptSpec(f"{campaign.name}-{disclosure.language}", disclosure.language, disclosure.text))
+            specs.append(PromptSpec(disclosure_file(campaign.name, disclosure.language), disclosure.language,
+                                    disclosure.text))
     for language in languages:
-        specs.append(PromptSpec(f"optout-{language}", language, OPTOUT_TEXT.get(language, OPTOUT_TEXT["en"])))
-        specs.append(PromptSpec(f"blocked-{language}", language, BLOCKED_TEXT.get(language, BLOCKED_TEXT["en"])))
+        specs.append(PromptSpec(optout_file(language), language, OPTOUT_TEXT.get(language, OPTOUT_TEXT["en"])))
+        specs.append(PromptSpec(blocked_file(language), language, BLOCKED_TEXT.get(language, BLOCKED_TEXT["en"])))
     for spec in specs:
         if not _SAFE.fullmatch(spec.name):
             raise PromptError(f"unsafe prompt name {spec.name!r}")

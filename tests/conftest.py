@@ -1,4 +1,5 @@
-"""Shared fixtures: a real redis-server started for the test session (never a fake)."""
+"""Shared fixtures: a real redis-server started for the test session (never a fake), and the real
+topologies (a Redis Cluster; a primary, a replica and three Sentinels) started once per session."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from screener.embedded_redis import EmbeddedRedis
+from screener.lab.topologies import ClusterTopology, SentinelTopology
+
+#: passwords of the session's Sentinel topology: the master's and the Sentinels' differ on purpose, and
+#: hold characters a URL must percent-encode
+SENTINEL_MASTER_PASSWORD = "m@ster:pw/1"
+SENTINEL_PASSWORD = "sentinel#pw"
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +40,21 @@ async def redis_client(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Re
     await client.flushall()
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[ClusterTopology]:
+    """Three masters, no replicas, slots spread by ``redis-cli --cluster create`` (never failed over)."""
+    cluster = ClusterTopology(masters=3, replicas=0).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[SentinelTopology]:
+    """A primary with one replica and three Sentinels, password-protected (tests that fail it over start
+    their own ``SentinelTopology``)."""
+    topology = SentinelTopology(password=SENTINEL_MASTER_PASSWORD, sentinel_password=SENTINEL_PASSWORD,
+                                down_after_ms=5000).start()  # no failover of its own on a loaded machine
+    yield topology
+    topology.stop()

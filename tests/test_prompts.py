@@ -11,8 +11,8 @@ import pytest
 
 from screener.config.settings import DisclosureText
 from screener.prompts import PromptError, build, check_tools, specs_for
-from tests.agi.fakes import lab_campaign, lab_settings
 from tests.cli.lab_config import write_config
+from tests.factories import lab_campaign, lab_settings
 
 
 def soxi(path: Path, flag: str) -> str:

@@ -13,10 +13,10 @@ from screener.admin.auth import CALLER_KEY, BadTokenThrottle, Handler, authorize
 from screener.admin.metrics import Metrics
 from screener.config.settings import AdminSettings
 from screener.config.watch import ConfigHolder
-from screener.service import Screener
 from screener.service.config_edit import ConfigEditor
 from screener.service.live import LiveFeed
 from screener.service.probes import Probes
+from screener.service.screening import Screener
 from screener.service.tokens import Role
 
 

@@ -19,9 +19,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from screener.config.watch import ConfigHolder
-from screener.decision import Decision
+from screener.decision import Decision, DisclosureEvent
 from screener.reasons import ReasonCode
-from screener.service import DisclosureEvent
 from screener.service.list_status import ListStatus, list_statuses
 from screener.service.observe import OptOut
 from screener.service.presence import screeners_alive

@@ -15,10 +15,10 @@ from screener.admin.auth import BadTokenThrottle
 from screener.admin.context import AdminContext
 from screener.admin.metrics import Metrics
 from screener.config.settings import AdminSettings
-from screener.service import Screener
 from screener.service.config_edit import ConfigEditor
 from screener.service.live import LiveFeed
 from screener.service.probes import Probes
+from screener.service.screening import Screener
 
 
 @dataclass(frozen=True)

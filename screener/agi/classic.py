@@ -2,7 +2,7 @@
 
 pyst2 reads the ``agi_*`` header and turns Asterisk's SIGHUP into a flag (it must run in the main
 thread). Commands are NOT sent through pyst2's helpers (``set_variable`` quotes without escaping): they
-are built by ``screener.agi.encode`` and their replies parsed by the same codec as FastAGI, so a process
+are built by ``screener.agi.commands`` and their replies parsed by the same codec as FastAGI, so a process
 AGI gets the same injection safety, the same scripts and the same variables.
 """
 
@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from asterisk.agi import AGI
 
 from screener.agi.codec import AgiConnection, awaited_reply
-from screener.agi.encode import Command
+from screener.agi.commands import Command
 from screener.agi.errors import ConnectionLost
 from screener.agi.events import AgiEnvironment, NeedData, Reply
 

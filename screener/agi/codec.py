@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from screener.agi.encode import Command
+from screener.agi.commands import Command
 from screener.agi.errors import ConnectionLost, LocalProtocolError, RemoteProtocolError
 from screener.agi.events import (
     NEED_DATA,

@@ -22,13 +22,13 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from screener.agi import encode
-from screener.agi.contract import AgiChannel, ScreenerLike, ScriptOptions
+from screener.agi import commands
+from screener.agi.channel import AgiChannel
 from screener.agi.errors import AgiError, UnsafeValueError
-from screener.agi.masking import mask
-from screener.agi.screen import clean_campaign, clean_dialed, current_settings
-from screener.config.settings import Campaign
-from screener.service import DisclosureEvent
+from screener.agi.options import ScriptOptions
+from screener.decision import Disclosure, DisclosureEvent, clean_campaign
+from screener.numbers import clean_dialed, mask
+from screener.service.protocol import ScreenerLike
 
 log = logging.getLogger("screener.agi.disclose")
 
@@ -56,16 +56,6 @@ class DiscloseOutcome:
     opt_out_recorded: bool = False
 
 
-def prompt_for(campaign: Campaign, prefix: str) -> tuple[str, str]:
-    """(sound name, language) of the campaign's first disclosure language."""
-    if not campaign.disclosures:
-        return f"{prefix}/{campaign.name}-en", "en"
-    first = campaign.disclosures[0]
-    if first.recording:
-        return first.recording, first.language
-    return f"{prefix}/{campaign.name}-{first.language}", first.language
-
-
 def answer_epoch(value: str) -> float | None:
     """``agi_arg_4``: the answer time as Unix epoch seconds (fractions allowed), when plausible (last hour)."""
     try:
@@ -85,22 +75,25 @@ class _Disclosure:
         env = channel.env
         self.number = clean_dialed(env.arg(1))
         self.campaign_name = clean_campaign(env.arg(2))
-        self.call_id = encode.sanitize(env.arg(3), max_chars=64) or encode.sanitize(env.uniqueid, max_chars=64)
+        self.call_id = commands.sanitize(env.arg(3), max_chars=64) or commands.sanitize(env.uniqueid, max_chars=64)
         self.answered_at = answer_epoch(env.arg(4))
 
     async def run(self) -> DiscloseOutcome:
-        settings = current_settings(self.screener)
-        campaign = settings.campaigns.get(self.campaign_name) if settings is not None else None
-        if campaign is None:
+        try:
+            disclosure = self.screener.disclosure(self.campaign_name)
+        except Exception:  # the screener may not have loaded its config: fail closed
+            log.exception("disclose: the screener could not say what to disclose")
+            disclosure = None
+        if disclosure is None:
             log.error("disclose: unknown campaign %r: call aborted", self.campaign_name)
             outcome = DiscloseOutcome(DiscloseResult.FAILED, "", "", None, False, False)
             await self._finish(outcome)
             return outcome
-        prompt, language = prompt_for(campaign, self.options.prompt_prefix)
+        prompt, language = disclosure.prompt, disclosure.language
         try:
-            outcome = await self._play(campaign, prompt, language)
+            outcome = await self._play(disclosure)
         except UnsafeValueError:
-            log.error("disclose: unsafe prompt name %r in campaign %s: call aborted", prompt, campaign.name)
+            log.error("disclose: unsafe prompt name %r in campaign %s: call aborted", prompt, self.campaign_name)
             outcome = DiscloseOutcome(DiscloseResult.FAILED, prompt, language, None, False, False)
         except AgiError as exc:
             log.warning("disclose %s: session ended early: %s", mask(self.number), exc)
@@ -108,9 +101,9 @@ class _Disclosure:
         await self._finish(outcome)
         return outcome
 
-    async def _play(self, campaign: Campaign, prompt: str, language: str) -> DiscloseOutcome:
-        digit = campaign.opt_out_digit
-        command = encode.stream_file(prompt, digit)
+    async def _play(self, disclosure: Disclosure) -> DiscloseOutcome:
+        prompt, language, digit = disclosure.prompt, disclosure.language, disclosure.opt_out_digit
+        command = commands.stream_file(prompt, digit)
         started_ms = self._answer_to_prompt_ms()
         reply = await self.channel.execute(command, timeout_s=self.options.prompt_timeout_s)
         pressed = reply.digit
@@ -118,7 +111,7 @@ class _Disclosure:
         if not reply.ok or reply.result_int is None or reply.result_int < 0 or self.channel.hung_up:
             # -1 means a missing file or a hang-up; the HANGUP notice, if any, comes before the next reply
             if not self.channel.hung_up and reply.code != 511:
-                await self.channel.execute(encode.noop(), timeout_s=self.options.reply_timeout_s)
+                await self.channel.execute(commands.noop(), timeout_s=self.options.reply_timeout_s)
             result = DiscloseResult.HANGUP if self.channel.hung_up or reply.code == 511 else DiscloseResult.FAILED
             log.warning("disclose %s: prompt %s not played (%d result=%s)", mask(self.number), prompt,
                         reply.code, reply.result)
@@ -128,7 +121,7 @@ class _Disclosure:
         if pressed is None:
             return DiscloseOutcome(DiscloseResult.HANGUP, prompt, language, started_ms, finished, False)
         if pressed == digit:
-            recorded = await self._opt_out(campaign, language)
+            recorded = await self._opt_out(disclosure)
             return DiscloseOutcome(DiscloseResult.OPTOUT, prompt, language, started_ms, finished, True, recorded)
         return DiscloseOutcome(DiscloseResult.DONE, prompt, language, started_ms, finished, False)
 
@@ -146,7 +139,7 @@ class _Disclosure:
             if remaining_ms <= 0:
                 return ""
             reply = await self.channel.execute(
-                encode.wait_for_digit(remaining_ms), timeout_s=remaining_ms / 1000 + self.options.reply_timeout_s
+                commands.wait_for_digit(remaining_ms), timeout_s=remaining_ms / 1000 + self.options.reply_timeout_s
             )
             if not reply.ok or (reply.result_int or 0) < 0 or self.channel.hung_up:
                 return None
@@ -155,24 +148,24 @@ class _Disclosure:
                 return pressed or ""
             remaining_ms = int((deadline - time.monotonic()) * 1000)
 
-    async def _opt_out(self, campaign: Campaign, language: str) -> bool:
+    async def _opt_out(self, disclosure: Disclosure) -> bool:
         """Record the opt-out (acknowledged by Redis) before anything else, then confirm to the callee."""
+        campaign = self.campaign_name
         try:
             async with asyncio.timeout(self.options.opt_out_timeout_s):
-                await self.screener.opt_out(
-                    self.number, campaign.name, source="fastagi-disclose", call_id=self.call_id or None
-                )
+                await self.screener.opt_out(self.number, campaign, source="fastagi-disclose",
+                                            call_id=self.call_id or None)
         except Exception:
             log.critical(
                 "OPT-OUT NOT RECORDED for %s campaign %s (call %s): the call is ended anyway; add it by hand "
-                "with `screener dnc add`", mask(self.number), campaign.name, self.call_id, exc_info=True,
+                "with `screener dnc add`", mask(self.number), campaign, self.call_id, exc_info=True,
             )
             return False
-        log.info("opt-out recorded for %s campaign %s (call %s)", mask(self.number), campaign.name, self.call_id)
+        log.info("opt-out recorded for %s campaign %s (call %s)", mask(self.number), campaign, self.call_id)
         if not self.channel.hung_up:
-            confirm = f"{self.options.prompt_prefix}/optout-{language}"
             try:
-                await self.channel.execute(encode.stream_file(confirm, ""), timeout_s=self.options.prompt_timeout_s)
+                await self.channel.execute(commands.stream_file(disclosure.optout_prompt, ""),
+                                           timeout_s=self.options.prompt_timeout_s)
             except AgiError as exc:
                 log.warning("opt-out confirmation not played: %s", exc)
         return True
@@ -181,11 +174,11 @@ class _Disclosure:
         """Set the variables (DISCLOSE_RESULT; GOSUB_RESULT=ABORT unless DONE), then record the evidence."""
         try:
             await self.channel.execute(
-                encode.set_variable("DISCLOSE_RESULT", outcome.result.value), timeout_s=self.options.reply_timeout_s
+                commands.set_variable("DISCLOSE_RESULT", outcome.result.value), timeout_s=self.options.reply_timeout_s
             )
             if outcome.result is not DiscloseResult.DONE:
                 await self.channel.execute(
-                    encode.set_variable("GOSUB_RESULT", "ABORT"), timeout_s=self.options.reply_timeout_s
+                    commands.set_variable("GOSUB_RESULT", "ABORT"), timeout_s=self.options.reply_timeout_s
                 )
         except AgiError as exc:
             log.warning("disclose %s: result variables not set (%s): the dialplan aborts", mask(self.number), exc)

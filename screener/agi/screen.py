@@ -10,23 +10,17 @@ answers too late gives BLOCK with screening_unavailable.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from screener.agi import encode
-from screener.agi.contract import AgiChannel, ScreenerLike, ScriptOptions
-from screener.agi.masking import mask
-from screener.config.settings import Settings
-from screener.decision import Decision, Reason, ScreenRequest
-from screener.reasons import ReasonCode, Verdict
+from screener.agi import commands
+from screener.agi.channel import AgiChannel
+from screener.agi.options import ScriptOptions
+from screener.decision import Decision, ScreenRequest, clean_campaign
+from screener.numbers import clean_dialed, mask
+from screener.service.protocol import ScreenerLike, screen_or_block
 
 log = logging.getLogger("screener.agi.screen")
-
-_DIALED = re.compile(r"[^0-9+*#]")
-_CAMPAIGN = re.compile(r"[^A-Za-z0-9_.:-]")
 
 
 @dataclass(frozen=True)
@@ -41,52 +35,27 @@ class ScreenVariables:
     campaign: str
     call_id: str
 
-    def commands(self) -> list[encode.Command]:
+    def to_commands(self) -> list[commands.Command]:
         return [
-            encode.set_variable("SCREEN_REASONS", self.reasons),
-            encode.set_variable("SCREEN_NUMBER", self.number),
-            encode.set_variable("SCREEN_CALLERID", self.callerid),
-            encode.set_variable("SCREEN_CALLERID_NAME", self.callerid_name),
-            encode.set_variable("SCREEN_CAMPAIGN", self.campaign),
-            encode.set_variable("SCREEN_CALL_ID", self.call_id),
-            encode.set_variable("SCREEN_RESULT", self.result),  # last: the dialplan acts on it
+            commands.set_variable("SCREEN_REASONS", self.reasons),
+            commands.set_variable("SCREEN_NUMBER", self.number),
+            commands.set_variable("SCREEN_CALLERID", self.callerid),
+            commands.set_variable("SCREEN_CALLERID_NAME", self.callerid_name),
+            commands.set_variable("SCREEN_CAMPAIGN", self.campaign),
+            commands.set_variable("SCREEN_CALL_ID", self.call_id),
+            commands.set_variable("SCREEN_RESULT", self.result),  # last: the dialplan acts on it
         ]
 
 
-def clean_dialed(value: str) -> str:
-    """The dialed number as the screener may see it: digits, ``+``, ``*``, ``#`` only, at most 32."""
-    return _DIALED.sub("", value)[:32]
-
-
-def clean_campaign(value: str) -> str:
-    return _CAMPAIGN.sub("", value)[:64]
-
-
-def unavailable(request: ScreenRequest, detail: str) -> Decision:
-    """The front end's own fail-closed decision when the screener raised or was too slow."""
-    return Decision(
-        verdict=Verdict.BLOCK,
-        reasons=(Reason(ReasonCode.SCREENING_UNAVAILABLE, detail),),
-        number=request.dialed,
-        campaign=request.campaign,
-        decided_at=datetime.now(UTC),
-        config_version="",
-        dry_run=False,
-    )
-
-
-def variables_for(decision: Decision, request: ScreenRequest, settings: Settings | None) -> ScreenVariables:
-    campaign = settings.campaigns.get(request.campaign) if settings is not None else None
-    allowed = decision.verdict is Verdict.ALLOW
-    callerid = decision.caller_id or (campaign.caller_id if campaign else "")
+def variables_for(decision: Decision, request: ScreenRequest) -> ScreenVariables:
     return ScreenVariables(
-        result="ALLOW" if allowed else "BLOCK",
+        result="ALLOW" if decision.allowed else "BLOCK",
         reasons=",".join(code.value for code in decision.codes),
         number=clean_dialed(decision.number),
-        callerid=clean_dialed(callerid),
-        callerid_name=encode.sanitize(campaign.company if campaign else "", max_chars=80),
+        callerid=clean_dialed(decision.caller_id or ""),
+        callerid_name=commands.sanitize(decision.caller_id_name or "", max_chars=80),
         campaign=clean_campaign(request.campaign),
-        call_id=encode.sanitize(request.call_id or "", max_chars=64),
+        call_id=commands.sanitize(request.call_id or "", max_chars=64),
     )
 
 
@@ -95,31 +64,10 @@ async def campaign_of(channel: AgiChannel, options: ScriptOptions) -> str:
     arg = clean_campaign(channel.env.arg(2))
     if arg:
         return arg
-    reply = await channel.execute(encode.get_variable("SCREENER_CAMPAIGN"), timeout_s=options.reply_timeout_s)
+    reply = await channel.execute(commands.get_variable("SCREENER_CAMPAIGN"), timeout_s=options.reply_timeout_s)
     if reply.ok and reply.result == "1" and reply.data:
         return clean_campaign(reply.data)
     return ""
-
-
-def current_settings(screener: ScreenerLike) -> Settings | None:
-    try:
-        return screener.settings
-    except Exception:  # the screener may not have loaded its config: the decision still fails closed
-        log.exception("screener settings unavailable")
-        return None
-
-
-async def decide(screener: ScreenerLike, request: ScreenRequest, timeout_s: float) -> Decision:
-    """Ask the screener, with a deadline; any failure is a block (screening_unavailable)."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            return await screener.screen(request)
-    except TimeoutError:
-        log.error("screening %s took longer than %.3f s: blocked", mask(request.dialed), timeout_s)
-        return unavailable(request, f"no decision within {timeout_s:g} s")
-    except Exception as exc:
-        log.exception("screening %s failed: blocked", mask(request.dialed))
-        return unavailable(request, f"screener error: {type(exc).__name__}")
 
 
 async def run_screen(channel: AgiChannel, screener: ScreenerLike, options: ScriptOptions) -> ScreenVariables:
@@ -129,20 +77,19 @@ async def run_screen(channel: AgiChannel, screener: ScreenerLike, options: Scrip
         dialed=clean_dialed(env.arg(1)),
         campaign=campaign,
         commit=True,
-        caller_id=encode.sanitize(env.callerid, max_chars=64) or None,
+        caller_id=commands.sanitize(env.callerid, max_chars=64) or None,
         source=options.source,
-        call_id=encode.sanitize(env.uniqueid, max_chars=64) or None,
-        agent=encode.sanitize(env.channel, max_chars=128) or None,
+        call_id=commands.sanitize(env.uniqueid, max_chars=64) or None,
+        agent=commands.sanitize(env.channel, max_chars=128) or None,
     )
-    settings = current_settings(screener)
-    decision = await decide(screener, request, options.decision_timeout(settings))
-    variables = variables_for(decision, request, settings)
+    decision = await screen_or_block(screener, request, options.decision_timeout_s)
+    variables = variables_for(decision, request)
     log.info(
         "screen %s campaign=%s -> %s %s (call %s)",
         mask(variables.number), variables.campaign or "-", variables.result, variables.reasons or "-",
         variables.call_id or "-",
     )
-    for command in variables.commands():
+    for command in variables.to_commands():
         reply = await channel.execute(command, timeout_s=options.reply_timeout_s)
         if not reply.ok:
             log.warning("%s answered %d %s", command.line.split('"')[0].strip(), reply.code, reply.text)

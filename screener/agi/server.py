@@ -14,14 +14,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from screener.agi import encode
-from screener.agi.contract import AgiChannel, ScreenerLike, ScriptOptions
+from screener.agi import commands
+from screener.agi.channel import AgiChannel
 from screener.agi.disclose import run_disclose
 from screener.agi.errors import AgiError
+from screener.agi.options import ScriptOptions
 from screener.agi.peers import PeerFilter
 from screener.agi.screen import run_screen
 from screener.agi.session import StreamSession
 from screener.config.settings import FastAgiSettings
+from screener.service.protocol import ScreenerLike
 
 log = logging.getLogger("screener.agi.server")
 
@@ -139,7 +141,7 @@ class FastAgiServer:
                 return
             script = SCRIPTS.get(env.script)
             if script is None:
-                log.warning("unknown AGI script %r from %s", encode.sanitize(env.script, max_chars=60), host)
+                log.warning("unknown AGI script %r from %s", commands.sanitize(env.script, max_chars=60), host)
                 return
             await script(session, self.screener, self.options, arrived)
         except AgiError as exc:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from screener.agi.codec import AgiConnection, awaited_reply
-from screener.agi.encode import Command
+from screener.agi.commands import Command
 from screener.agi.errors import AgiTimeout, ConnectionLost, RemoteProtocolError
 from screener.agi.events import AgiEnvironment, ConnectionClosed, Event, NeedData, Reply
 

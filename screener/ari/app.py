@@ -15,9 +15,10 @@ from typing import Any
 
 from screener.ari.call import Call
 from screener.ari.client import AriClient, AriError, AriNotFound
-from screener.ari.contract import AppOptions, ScreenerLike
 from screener.ari.events import ApplicationReplaced, Event, Reconnected, StasisStart
 from screener.ari.legs import Outcome
+from screener.ari.options import AppOptions
+from screener.service.protocol import ScreenerLike
 
 log = logging.getLogger("screener.ari.app")
 

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from screener.ari.client import AriClient, AriError, new_id
-from screener.ari.contract import AppOptions, ScreenerLike
 from screener.ari.events import (
     ChannelDtmfReceived,
     ChannelStateChange,
@@ -27,23 +26,17 @@ from screener.ari.events import (
     StasisStart,
 )
 from screener.ari.legs import Ended, Legs, Outcome
-from screener.config.settings import Campaign
-from screener.decision import Decision, Reason, ScreenRequest
-from screener.numbers import mask
-from screener.reasons import ReasonCode, Verdict
-from screener.service import DisclosureEvent
+from screener.ari.options import AppOptions
+from screener.decision import Decision, Disclosure, DisclosureEvent, ScreenRequest, clean_campaign
+from screener.numbers import clean_dialed, mask
+from screener.reasons import ReasonCode
+from screener.service.protocol import ScreenerLike, screen_or_block
 
 log = logging.getLogger("screener.ari.call")
 
-_CAMPAIGN_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
-_NUMBER_CHARS = set("+0123456789")
 #: Dial statuses that end the attempt, and the hang-up reason the agent gets for each
 _DIAL_FAILURES = {"BUSY": "busy", "NOANSWER": "no_answer", "CONGESTION": "congestion",
                   "CHANUNAVAIL": "congestion", "CANCEL": "normal"}
-
-
-def clean(value: str, allowed: set[str], max_chars: int = 64) -> str:
-    return "".join(ch for ch in value if ch in allowed)[:max_chars]
 
 
 @dataclass(frozen=True)
@@ -57,8 +50,8 @@ class CallArgs:
     @classmethod
     def parse(cls, start: StasisStart) -> CallArgs:
         args = [*start.args, "", "", ""]
-        number = clean(args[0], _NUMBER_CHARS) or clean(start.channel.dialplan_exten, _NUMBER_CHARS)
-        return cls(number=number, campaign=clean(args[1], _CAMPAIGN_CHARS), trunk=clean(args[2], _CAMPAIGN_CHARS))
+        number = clean_dialed(args[0]) or clean_dialed(start.channel.dialplan_exten)
+        return cls(number=number, campaign=clean_campaign(args[1]), trunk=clean_campaign(args[2]))
 
 
 class Call(Legs):
@@ -126,12 +119,12 @@ class Call(Legs):
             await self._place(decision)
             await self._bridge()
             return await self._until_hangup()
-        campaign = self.screener.settings.campaigns.get(decision.campaign)
-        if campaign is None:  # the config changed under the call: fail closed
+        disclosure = decision.disclosure
+        if disclosure is None:  # an allowed call must say what to disclose: fail closed
             await self._block(decision)
             return Outcome.BLOCKED
         await self._place(decision)
-        opted_out = await self._disclose(decision, campaign)
+        opted_out = await self._disclose(decision, disclosure)
         if opted_out:
             return Outcome.OPTED_OUT
         await self._bridge()
@@ -141,17 +134,10 @@ class Call(Legs):
         request = ScreenRequest(dialed=self.args.number, campaign=self.args.campaign, source="ari",
                                 call_id=self.agent.id, agent=self.agent.name or None,
                                 trunk=self.args.trunk or None, caller_id=self.agent.caller_number or None)
-        budget = self.options.decision_timeout(self.screener.settings)
-        try:
-            async with asyncio.timeout(budget):
-                decision = await self.screener.screen(request)
-        except Exception as exc:  # never let a failure through: block
-            detail = "decision timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}"
-            log.error("call %s: no decision (%s): blocked", self.label, detail)
-            return _blocked(request, ReasonCode.SCREENING_UNAVAILABLE, detail)
+        decision = await screen_or_block(self.screener, request, self.options.decision_timeout_s)
         if decision.allowed and not self.args.trunk:
             log.error("call %s: SCREENER_TRUNK is empty: blocked", self.label)
-            return _blocked(request, ReasonCode.SCREENING_UNAVAILABLE, "no trunk")
+            return Decision.unavailable(request, "no trunk")
         return decision
 
     async def _block(self, decision: Decision) -> None:
@@ -162,7 +148,7 @@ class Call(Legs):
             await self.client.progress(self.agent.id)
             pb = new_id("playback")
             self.playback_id = pb
-            prompt = f"{self.options.prompt_prefix}/blocked-{self.options.agent_language}"
+            prompt = self.screener.sounds.blocked(self.options.agent_language)
             await self.client.play(self.agent.id, f"sound:{prompt}", pb)
             await self._wait(lambda e: isinstance(e, PlaybackEvent) and e.type == "PlaybackFinished"
                              and e.playback_id == pb, self.options.blocked_prompt_timeout_s)
@@ -177,7 +163,7 @@ class Call(Legs):
         self._register(callee, self)
         variables: dict[str, str] = {}
         if decision.caller_id:
-            cid = clean(decision.caller_id, _NUMBER_CHARS)
+            cid = clean_dialed(decision.caller_id)
             variables = {"CALLERID(num)": cid, "CONNECTEDLINE(num,i)": cid}
         endpoint = f"PJSIP/{decision.number}@{self.args.trunk}"
         await self.client.create_channel(callee, endpoint, originator=self.agent.id, variables=variables)
@@ -205,14 +191,14 @@ class Call(Legs):
         return isinstance(event, ChannelStateChange) and event.channel.id == self.callee_id \
             and event.channel.state == "Up"
 
-    async def _disclose(self, decision: Decision, campaign: Campaign) -> bool:
+    async def _disclose(self, decision: Decision, disclosure: Disclosure) -> bool:
         """Play the disclosure to the callee only; True when the callee pressed the opt-out digit."""
         assert self.callee_id is not None and self._answered_at is not None
-        callee, digit = self.callee_id, campaign.opt_out_digit
-        prompt, language = self._prompt(decision, campaign)
+        callee, digit = self.callee_id, disclosure.opt_out_digit
+        prompt, language = disclosure.prompt, disclosure.language
         pb = new_id("playback")
         self.playback_id = pb
-        self._evidence = DisclosureEvent(number=decision.number, campaign=campaign.name, call_id=self.agent.id,
+        self._evidence = DisclosureEvent(number=decision.number, campaign=decision.campaign, call_id=self.agent.id,
                                          answer_to_prompt_ms=None, prompt_finished=False, opted_out=False,
                                          language=language, source="ari")
         await self.client.play(callee, f"sound:{prompt}", pb)
@@ -247,7 +233,7 @@ class Call(Legs):
         if not opted:
             await self._record_evidence()
             return False
-        await self._opt_out(decision, campaign, language)
+        await self._opt_out(decision, disclosure)
         return True
 
     def _evidence_now(self, started_ms: int | None, finished: bool, opted: bool) -> DisclosureEvent:
@@ -257,14 +243,7 @@ class Call(Legs):
                                answer_to_prompt_ms=started_ms, prompt_finished=finished, opted_out=opted,
                                language=ev.language, source=ev.source)
 
-    def _prompt(self, decision: Decision, campaign: Campaign) -> tuple[str, str]:
-        if campaign.disclosures:
-            first = campaign.disclosures[0]
-            return (first.recording or f"{self.options.prompt_prefix}/{campaign.name}-{first.language}",
-                    first.language)
-        return f"{self.options.prompt_prefix}/{campaign.name}-en", "en"
-
-    async def _opt_out(self, decision: Decision, campaign: Campaign, language: str) -> None:
+    async def _opt_out(self, decision: Decision, disclosure: Disclosure) -> None:
         """Redis acknowledges the opt-out FIRST; then the confirmation to the callee; then both legs end."""
         assert self.callee_id is not None
         if self.playback_id is not None:
@@ -273,7 +252,7 @@ class Call(Legs):
             self.playback_id = None
         try:
             async with asyncio.timeout(self.options.opt_out_timeout_s):
-                await self.screener.opt_out(decision.number, campaign.name, source="ari", call_id=self.agent.id)
+                await self.screener.opt_out(decision.number, decision.campaign, source="ari", call_id=self.agent.id)
             log.info("call %s: opt-out recorded", self.label)
         except Exception:
             log.critical("call %s: OPT-OUT NOT RECORDED: the call is ended anyway; add the number by hand with "
@@ -286,7 +265,7 @@ class Call(Legs):
             return
         pb = new_id("playback")
         try:
-            await self.client.play(self.callee_id, f"sound:{self.options.prompt_prefix}/optout-{language}", pb)
+            await self.client.play(self.callee_id, f"sound:{disclosure.optout_prompt}", pb)
             await self._wait(lambda e: isinstance(e, PlaybackEvent) and e.type == "PlaybackFinished"
                              and e.playback_id == pb, self.options.blocked_prompt_timeout_s, callee_needed=True)
         except (AriError, Ended):
@@ -315,12 +294,3 @@ class Call(Legs):
     async def _until_hangup(self) -> Outcome:
         while True:
             await self._wait(lambda e: False, None, callee_needed=True)
-
-    # -- events ---------------------------------------------------------------------------------------
-
-
-def _blocked(request: ScreenRequest, code: ReasonCode, detail: str) -> Decision:
-    from datetime import UTC, datetime
-
-    return Decision(verdict=Verdict.BLOCK, reasons=(Reason(code, detail),), number=request.dialed,
-                    campaign=request.campaign, decided_at=datetime.now(UTC), config_version="", dry_run=False)

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from screener.ari.client import AriClient, AriError, AriNotFound
-from screener.ari.contract import AppOptions
 from screener.ari.events import (
     Channel,
     ChannelDestroyed,
@@ -23,6 +22,7 @@ from screener.ari.events import (
     StasisEnd,
     StasisStart,
 )
+from screener.ari.options import AppOptions
 
 log = logging.getLogger("screener.ari.call")
 

@@ -23,15 +23,16 @@ import time
 from typing import Any
 
 from screener.agi.classic import ProcessChannel
-from screener.agi.contract import ScriptOptions
 from screener.agi.disclose import run_disclose
 from screener.agi.errors import AgiError
+from screener.agi.options import ScriptOptions
 from screener.agi.screen import run_screen
-from screener.cli.common import config_path, fail, redis_url
+from screener.cli.common import config_path, fail, redis_url, spool_for
 from screener.config.errors import ConfigError
 from screener.config.watch import ConfigHolder
 from screener.embedded_redis import EmbeddedRedisError
-from screener.service import Screener
+from screener.service.screening import Screener
+from screener.sounds import DEFAULT_DIR, Sounds
 
 log = logging.getLogger("screener.agi.process")
 
@@ -53,10 +54,10 @@ async def run(args: argparse.Namespace) -> int:
     except (EmbeddedRedisError, OSError) as exc:
         return fail(f"cannot start the private redis-server: {exc}")
     options = ScriptOptions(
-        decision_timeout_s=args.decision_timeout, opt_out_wait_ms=args.opt_out_wait_ms,
-        prompt_prefix=args.prompt_prefix.rstrip("/"), source="agi",
+        decision_timeout_s=args.decision_timeout, opt_out_wait_ms=args.opt_out_wait_ms, source="agi",
     )
-    screener = await Screener.create(holder, url)
+    screener = await Screener.create(holder, url, sounds=Sounds(args.prompt_prefix),
+                                     spool=spool_for(holder.current, "agi"))
     try:
         if args.script == "screen":
             await run_screen(channel, screener, options)
@@ -82,7 +83,7 @@ def register(sub: Any) -> None:
                    help="block with screening_unavailable after this long (default: 2 x time_budget_ms, >= 0.5 s)")
     p.add_argument("--opt-out-wait-ms", type=int, default=3000, metavar="MS",
                    help="how long `disclose` listens for the opt-out key after the prompt (default 3000)")
-    p.add_argument("--prompt-prefix", default="custom/screener", metavar="DIR",
-                   help="sound folder of the prompts as Asterisk names it (default custom/screener)")
+    p.add_argument("--prompt-prefix", default=DEFAULT_DIR, metavar="DIR",
+                   help=f"sound folder of the prompts as Asterisk names it (default {DEFAULT_DIR})")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)

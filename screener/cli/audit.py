@@ -6,11 +6,13 @@ import argparse
 import csv
 import json
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import IO, Any
 
-from screener.cli.common import UsageError, load_cli_settings, open_redis, parse_when, redis_url, run_guarded
-from screener.numbers import InvalidNumber, normalize
-from screener.store import audit
+from screener.cli.common import load_cli_settings, open_redis, parse_when, redis_url, run_guarded
+from screener.service import audit
+from screener.service.audit import AuditTrail
 
 HELP = """\
 Every decision (live or dry run), opt-out and disclosure is appended to the audit stream with its
@@ -59,53 +61,47 @@ def _line(entry: audit.AuditEntry) -> str:
             f"{f.get('source', '')}")
 
 
-async def _tail(args: argparse.Namespace) -> int:
+@asynccontextmanager
+async def _trail(args: argparse.Namespace) -> AsyncIterator[AuditTrail]:
     settings = load_cli_settings(args)
     redis = open_redis(redis_url(args, settings))
     try:
-        entries = await audit.tail(redis, max(1, args.count))
+        yield AuditTrail(redis, settings.audit_salt.value)
+    finally:
+        await redis.aclose()
+
+
+async def _tail(args: argparse.Namespace) -> int:
+    async with _trail(args) as trail:
+        entries = await trail.tail(args.count)
         for entry in entries:
             print(json.dumps(entry.to_json(), ensure_ascii=False) if args.json else _line(entry), flush=True)
         if args.follow:
-            async for entry in audit.follow(redis, entries[-1].id if entries else "$"):
+            async for entry in trail.follow(entries[-1].id if entries else "$"):
                 print(json.dumps(entry.to_json(), ensure_ascii=False) if args.json else _line(entry), flush=True)
-    finally:
-        await redis.aclose()
     return 0
 
 
 async def _export(args: argparse.Namespace) -> int:
-    settings = load_cli_settings(args)
-    start = str(int(parse_when(args.since, "--since").timestamp() * 1000)) if args.since else "-"
-    end = str(int(parse_when(args.until, "--until").timestamp() * 1000)) if args.until else "+"
-    wanted_hash = None
-    if args.number:
-        try:
-            e164 = normalize(args.number, args.region).e164
-        except InvalidNumber as exc:
-            raise UsageError(f"invalid --number {args.number!r}: {exc.reason}") from None
-        wanted_hash = audit.number_hash(e164, settings.audit_salt.value)
-    out: IO[str] = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore") if args.format == "csv" else None
-    if writer:
-        writer.writeheader()
+    since = parse_when(args.since, "--since") if args.since else None
+    until = parse_when(args.until, "--until") if args.until else None
     count = 0
-    redis = open_redis(redis_url(args, settings))
-    try:
-        async for entry in audit.scan(redis, start, end):
-            if wanted_hash and entry.fields.get("number_hash") != wanted_hash:
-                continue
-            if args.campaign and entry.fields.get("campaign") != args.campaign:
-                continue
+    async with _trail(args) as trail:
+        entries = trail.entries(since=since, until=until, number=args.number, region=args.region,
+                                campaign=args.campaign)
+        out: IO[str] = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+        try:
+            writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore") if args.format == "csv" else None
             if writer:
-                row = dict(entry.fields, id=entry.id, reasons=";".join(c for c, _ in entry.reasons))
-                writer.writerow(row)
-            else:
-                out.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
-            count += 1
-    finally:
-        await redis.aclose()
-        if args.out:
-            out.close()
+                writer.writeheader()
+            async for entry in entries:
+                if writer:
+                    writer.writerow(dict(entry.fields, id=entry.id, reasons=";".join(c for c, _ in entry.reasons)))
+                else:
+                    out.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
+                count += 1
+        finally:
+            if args.out:
+                out.close()
     print(f"exported {count} entries" + (f" to {args.out}" if args.out else ""), file=sys.stderr)
     return 0

@@ -59,7 +59,12 @@ def render(decision: Decision) -> str:
              f"({mode}, {decision.decided_at.isoformat(timespec='seconds')}, config {decision.config_version})"]
     lines += [f"  - {r.code.value}: {r.detail}" if r.detail else f"  - {r.code.value}" for r in decision.reasons]
     if decision.allowed and decision.caller_id:
-        lines.append(f"  caller ID to present: {decision.caller_id}")
+        name = f" ({decision.caller_id_name})" if decision.caller_id_name else ""
+        lines.append(f"  caller ID to present: {decision.caller_id}{name}")
+    if decision.disclosure is not None:
+        d = decision.disclosure
+        lines.append(f"  disclosure on answer: {d.prompt} ({d.language}); opt-out digit {d.opt_out_digit}, "
+                     f"then {d.optout_prompt}")
     if decision.attempt_id:
         lines.append(f"  attempt reserved: {decision.attempt_id}")
     return "\n".join(lines)

@@ -10,16 +10,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from screener.config.errors import ConfigError
 from screener.config.settings import Settings
 from screener.embedded_redis import EmbeddedRedisError, ensure_daemon
+from screener.service.connection import AnyClient, RedisUrlError, open_client, parse_redis_url
+from screener.service.errors import InvalidInput, NotFound
 from screener.times import parse_aware
 
 if TYPE_CHECKING:
-    from screener.service import Screener
+    from screener.service.screening import Screener
+    from screener.service.spool import Spool
 
 DEFAULT_CONFIG = "config/screener.toml"
 
@@ -42,12 +44,25 @@ def load_cli_settings(args: argparse.Namespace) -> Settings:
     return load_settings(path)
 
 
+def given_redis_url(args: argparse.Namespace) -> str | None:
+    """--redis, else SCREENER_REDIS_URL, else None; a bad URL is a ``ConfigError`` naming where it came from."""
+    flag, env = getattr(args, "redis", None), os.environ.get("SCREENER_REDIS_URL")
+    return _checked(flag, "--redis", "") if flag else _checked(env, "SCREENER_REDIS_URL", "") if env else None
+
+
 def redis_url(args: argparse.Namespace, settings: Settings) -> str:
     """--redis, else SCREENER_REDIS_URL, else the config's redis_url, else the private redis-server."""
-    url = getattr(args, "redis", None) or os.environ.get("SCREENER_REDIS_URL") or settings.redis_url
+    url = given_redis_url(args) or _checked(settings.redis_url, settings.path, "screener.redis_url")
+    return url or ensure_daemon(state_dir(settings))
+
+
+def _checked(url: str, source: str, key: str) -> str:
     if url:
-        return str(url)
-    return ensure_daemon(state_dir(settings))
+        try:
+            parse_redis_url(url)
+        except RedisUrlError as exc:
+            raise ConfigError(source, key, str(exc)) from None
+    return url
 
 
 def project_path(settings: Settings, value: str) -> Path:
@@ -66,8 +81,19 @@ def state_dir(settings: Settings) -> Path:
     return project_path(settings, settings.state_dir)
 
 
-def open_redis(url: str, *, timeout_s: float = 5.0) -> aioredis.Redis:
-    return aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+def spool_for(settings: Settings, role: str) -> Spool:
+    """The spool of this process (``<state_dir>/spool/<role>-<pid>.jsonl``), with what dead processes left
+    adopted at once (their pending opt-outs block their numbers from the first call)."""
+    from screener.service.spool import Spool
+
+    spool = Spool(state_dir(settings) / "spool", name=f"{role}-{os.getpid()}")
+    spool.adopt_orphans()
+    return spool
+
+
+def open_redis(url: str, *, timeout_s: float = 5.0) -> AnyClient:
+    """A client of the URL's topology (one server, Sentinel master, Cluster); a bad URL raises RedisUrlError."""
+    return open_client(url, socket_timeout=timeout_s, connect_timeout=timeout_s)
 
 
 def fail(message: str, status: int = 2) -> int:
@@ -88,7 +114,7 @@ def parse_when(value: str, flag: str) -> datetime:
 async def open_screener(args: argparse.Namespace) -> Screener:
     """Load the config and connect: the Screener every one-shot command uses."""
     from screener.config.watch import ConfigHolder
-    from screener.service import Screener
+    from screener.service.screening import Screener
 
     settings = load_cli_settings(args)
     holder = ConfigHolder(settings.path, settings)
@@ -101,13 +127,15 @@ def run_guarded(func: Callable[[argparse.Namespace], Awaitable[int]]) -> Callabl
     async def wrapper(args: argparse.Namespace) -> int:
         try:
             return await func(args)
-        except UsageError as exc:
+        except (UsageError, InvalidInput, NotFound) as exc:
             return fail(str(exc))
         except ConfigError as exc:
             return fail(f"config: {exc}")
-        except EmbeddedRedisError as exc:
+        except (EmbeddedRedisError, RedisUrlError) as exc:
             return fail(str(exc))
         except (RedisError, OSError) as exc:
             return fail(f"Redis is not reachable: {type(exc).__name__}: {exc}")
+        except RedisClusterException as exc:  # e.g. a write whose keys span hash slots: nothing was sent
+            return fail(f"not possible on a Redis Cluster yet: {type(exc).__name__}: {exc}", 1)
 
     return wrapper

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from screener.cli.common import UsageError, load_cli_settings, open_redis, parse_when, redis_url, run_guarded
-from screener.config.settings import Campaign, Settings
-from screener.numbers import InvalidNumber, normalize
-from screener.store import consent
+from screener.cli.common import load_cli_settings, open_redis, parse_when, redis_url, run_guarded
+from screener.service.consent import ConsentLedger
 
 HELP = """\
 Record, revoke and show consent: who agreed to be called, for which purpose, where that consent
@@ -53,81 +53,47 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--purpose", metavar="P", help="consent purpose (default: the campaign's)")
 
 
-def _campaign(settings: Settings, name: str) -> Campaign:
-    campaign = settings.campaigns.get(name)
-    if campaign is None:
-        raise UsageError(f"unknown campaign {name!r} (known: {', '.join(sorted(settings.campaigns))})")
-    return campaign
-
-
-def _number(raw: str, region: str) -> str:
+@asynccontextmanager
+async def _ledger(args: argparse.Namespace) -> AsyncIterator[ConsentLedger]:
+    settings = load_cli_settings(args)
+    redis = open_redis(redis_url(args, settings))
     try:
-        return normalize(raw, region).e164
-    except InvalidNumber as exc:
-        raise UsageError(f"invalid number {raw!r}: {exc.reason}") from None
-
-
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
+        yield ConsentLedger(redis, settings)
+    finally:
+        await redis.aclose()
 
 
 async def _grant(args: argparse.Namespace) -> int:
-    settings = load_cli_settings(args)
-    campaign = _campaign(settings, args.campaign)
-    granted = parse_when(args.granted, "--granted") if args.granted else datetime.now(UTC)
+    granted = parse_when(args.granted, "--granted") if args.granted else None
     expires = parse_when(args.expires, "--expires") if args.expires else None
-    if expires is not None and expires <= granted:
-        raise UsageError(f"--expires {args.expires} is not after the grant time {granted.isoformat()}")
-    record = consent.ConsentRecord(
-        number=_number(args.number, campaign.region), purpose=args.purpose or campaign.consent_purpose,
-        source=args.source, campaign=campaign.name, text_version=args.text_version, channel=args.channel,
-        evidence=args.evidence, granted_ms=_ms(granted), expires_ms=_ms(expires) if expires else 0,
-    )
-    redis = open_redis(redis_url(args, settings))
-    try:
-        await consent.grant(redis, record)
-    finally:
-        await redis.aclose()
-    until = f" until {expires.isoformat()}" if expires else ""
+    async with _ledger(args) as ledger:
+        record = await ledger.grant(args.number, args.campaign, source=args.source, purpose=args.purpose,
+                                    granted=granted, expires=expires, text_version=args.text_version,
+                                    channel=args.channel, evidence=args.evidence)
+    until = f" until {_iso(record.expires_ms)}" if record.expires_ms else ""
     print(f"consent granted: {record.number} purpose {record.purpose!r}{until} (source: {record.source})")
     return 0
 
 
 async def _revoke(args: argparse.Namespace) -> int:
-    settings = load_cli_settings(args)
-    campaign = _campaign(settings, args.campaign)
-    number = _number(args.number, campaign.region)
-    at = parse_when(args.at, "--at") if args.at else datetime.now(UTC)
-    redis = open_redis(redis_url(args, settings))
-    try:
-        record = await consent.revoke(redis, number, args.purpose or campaign.consent_purpose, _ms(at))
-    except consent.ConsentNotFound as exc:
-        raise UsageError(str(exc)) from None
-    finally:
-        await redis.aclose()
-    print(f"consent revoked: {record.number} purpose {record.purpose!r} at {at.isoformat()}")
+    at = parse_when(args.at, "--at") if args.at else None
+    async with _ledger(args) as ledger:
+        record = await ledger.revoke(args.number, args.campaign, purpose=args.purpose, at=at)
+    print(f"consent revoked: {record.number} purpose {record.purpose!r} at {_iso(record.revoked_ms)}")
     return 0
 
 
 async def _show(args: argparse.Namespace) -> int:
-    settings = load_cli_settings(args)
-    region = _campaign(settings, args.campaign).region if args.campaign else "US"
-    number = _number(args.number, region)
-    redis = open_redis(redis_url(args, settings))
-    try:
-        found = await consent.records(redis, number)
-    finally:
-        await redis.aclose()
+    async with _ledger(args) as ledger:
+        found = await ledger.show(args.number, args.campaign)
     if args.json:
-        print(json.dumps([asdict(r) for r in found]))
+        print(json.dumps([asdict(r) for r in found.records]))
         return 0
-    if not found:
-        print(f"no consent records for {number}")
+    if not found.records:
+        print(f"no consent records for {found.number}")
         return 1
-    now = _ms(datetime.now(UTC))
-    for r in found:
-        state = "valid" if r.valid_at(now) else ("revoked" if r.revoked_ms else "not valid now")
-        print(f"{r.number}  purpose {r.purpose!r}  {state}  source {r.source!r}  campaign {r.campaign!r}  "
+    for r in found.records:
+        print(f"{r.number}  purpose {r.purpose!r}  {found.state(r)}  source {r.source!r}  campaign {r.campaign!r}  "
               f"granted {_iso(r.granted_ms)}  expires {_iso(r.expires_ms) or 'never'}"
               + (f"  revoked {_iso(r.revoked_ms)}" if r.revoked_ms else ""))
     return 0

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from redis.asyncio.cluster import RedisCluster
 
-from screener.cli.common import UsageError, load_cli_settings, open_redis, redis_url, run_guarded
+from screener.cli.common import UsageError, given_redis_url, load_cli_settings, open_redis, redis_url, run_guarded
 from screener.config.settings import Settings
 from screener.numbers import InvalidNumber, normalize
 from screener.store import dnc
@@ -113,7 +113,7 @@ def _optional_settings(args: argparse.Namespace) -> Settings | None:
 @asynccontextmanager
 async def _redis(args: argparse.Namespace) -> AsyncIterator[AnyRedis]:
     """Redis from --redis / SCREENER_REDIS_URL (no config needed), else from the config."""
-    url = getattr(args, "redis", None) or os.environ.get("SCREENER_REDIS_URL")
+    url = given_redis_url(args)
     if not url:
         url = redis_url(args, load_cli_settings(args))
     timeout_s = 60.0 if args.action in ("import", "export") else 5.0

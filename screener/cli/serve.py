@@ -23,18 +23,19 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from screener.agi.contract import ScriptOptions
+from screener.agi.options import ScriptOptions
 from screener.agi.server import FastAgiServer
-from screener.cli.common import config_path, fail, redis_url
+from screener.cli.common import config_path, fail, redis_url, spool_for
 from screener.config.errors import ConfigError
 from screener.config.settings import FastAgiSettings, Settings
 from screener.config.watch import ConfigHolder
 from screener.embedded_redis import EmbeddedRedisError
-from screener.service import Screener
+from screener.service.connection import redact
 from screener.service.operations import background_operations
 from screener.service.probes import FASTAGI_SESSIONS, Probes
+from screener.service.screening import Screener
+from screener.sounds import DEFAULT_DIR, Sounds
 
 log = logging.getLogger("screener.serve")
 
@@ -60,18 +61,7 @@ FRONT_ENDS: list[FrontEnd] = []
 
 def mask_url(url: str) -> str:
     """The Redis URL with any password replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return redact(url)
 
 
 def fastagi_settings(args: argparse.Namespace, settings: Settings) -> FastAgiSettings:
@@ -91,7 +81,6 @@ def script_options(args: argparse.Namespace) -> ScriptOptions:
     return ScriptOptions(
         decision_timeout_s=args.decision_timeout,
         opt_out_wait_ms=args.opt_out_wait_ms,
-        prompt_prefix=args.prompt_prefix.rstrip("/"),
     )
 
 
@@ -128,7 +117,7 @@ async def ari_front_end(ctx: ServeContext) -> AsyncIterator[None]:
     from screener.ari import run_ari
 
     grace_s = settings.fastagi.grace_s
-    task = asyncio.create_task(run_ari(ctx.screener, ctx.stop, grace_s=grace_s, probes=ctx.probes))
+    task = asyncio.create_task(run_ari(ctx.screener, settings.ari, ctx.stop, grace_s=grace_s, probes=ctx.probes))
     print(f"screener serve: ARI application {settings.ari.app!r} on {settings.ari.url}", file=sys.stderr, flush=True)
     try:
         yield
@@ -207,12 +196,13 @@ async def run(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     _install_stop_signals(loop, stop)
     holder.install_sighup(loop)
-    screener = await Screener.create(holder, url)
+    screener = await Screener.create(holder, url, sounds=Sounds(args.prompt_prefix), spool=spool_for(settings, "serve"))
     ctx = ServeContext(args=args, holder=holder, screener=screener, redis_url=url, stop=stop)
     log.info("screener serve starting: config %s version %s, redis %s", path, settings.version, mask_url(url))
     await check_redis(screener, url)
     screener.warm_up()
     watcher = asyncio.create_task(holder.watch(args.watch_interval)) if args.watch_interval > 0 else None
+    flusher = asyncio.create_task(screener.keep_flushing(stop))
     try:
         async with AsyncExitStack() as stack:
             for front_end in (operations_front_end, fastagi_front_end, ari_front_end, admin_front_end,
@@ -224,10 +214,11 @@ async def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot listen: {exc}")
     finally:
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+        for task in (watcher, flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await screener.aclose()
     log.info("screener serve stopped")
     return 0
@@ -266,8 +257,8 @@ def register(sub: Any) -> None:
                    help="block with screening_unavailable after this long (default: 2 x time_budget_ms, >= 0.5 s)")
     p.add_argument("--opt-out-wait-ms", type=int, default=3000, metavar="MS",
                    help="how long `disclose` listens for the opt-out key after the prompt (default 3000)")
-    p.add_argument("--prompt-prefix", default="custom/screener", metavar="DIR",
-                   help="sound folder of the prompts as Asterisk names it (default custom/screener)")
+    p.add_argument("--prompt-prefix", default=DEFAULT_DIR, metavar="DIR",
+                   help=f"sound folder of the prompts as Asterisk names it (default {DEFAULT_DIR})")
     p.add_argument("--watch-interval", type=float, default=1.0, metavar="S",
                    help="seconds between config file checks; 0 = reload on SIGHUP only (default 1)")
     p.add_argument("--admin-listen", metavar="HOST:PORT",

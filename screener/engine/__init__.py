@@ -2,13 +2,13 @@
 
 Public API (what the service calls)::
 
-    precheck(number, campaign, policy, lists, list_states, now) -> Precheck
-    build_plan(number, campaign, policy, lists) -> StorePlan
-    evaluate(plan, facts, now_ms) -> list[Reason]
+    precheck(number, campaign, policy, lists, list_states, now) -> Precheck   # local_rules: without the store
+    build_plan(number, campaign, policy, lists) -> StorePlan                   # plan: what the store looks up
+    evaluate(plan, facts, now_ms) -> list[Reason]                              # store_rules: on the store's facts
 """
 
-from screener.engine.evaluate import evaluate
-from screener.engine.planner import build_plan
-from screener.engine.precheck import Precheck, precheck
+from screener.engine.local_rules import Precheck, precheck
+from screener.engine.plan import build_plan
+from screener.engine.store_rules import evaluate
 
 __all__ = ["Precheck", "build_plan", "evaluate", "precheck"]

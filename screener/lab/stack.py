@@ -19,8 +19,9 @@ import redis.asyncio as aioredis
 from screener.lab.rtp import RtpListener
 from screener.lab.sandbox import REPO
 from screener.lab.sipp import AGENT_IP, CARRIER_IP, CallResult, SippUas, place_call
-from screener.store import audit, dnc, keys
-from screener.store.audit import AuditEntry
+from screener.service import refusals
+from screener.service.audit import DECISION, AuditEntry, AuditTrail
+from screener.store import dnc
 
 #: the example config's audit salt (config/screener.toml); lab copies keep it
 AUDIT_SALT = "change-me-to-a-long-random-secret"
@@ -128,7 +129,7 @@ def place_lab_call(workdir: Path, number: str, *, callee: str = "uas_answer.xml"
     return Call(result=result, callee=uas, rtp=rtp)
 
 
-# -- Redis-side checks (the store's own API) ------------------------------------------------------------
+# -- Redis-side checks (through the service, as the CLI reads them) ------------------------------------
 
 def _run(coro_factory: Any) -> Any:
     return asyncio.run(coro_factory())
@@ -136,12 +137,10 @@ def _run(coro_factory: Any) -> Any:
 
 def audit_entries(redis_url: str, e164: str, salt: str = AUDIT_SALT) -> list[AuditEntry]:
     """Every audit entry of a number (found by its hash with the config's audit salt), oldest first."""
-    wanted = audit.number_hash(e164, salt)
-
     async def go() -> list[AuditEntry]:
         client = aioredis.Redis.from_url(redis_url)
         try:
-            return [e async for e in audit.scan(client) if e.fields.get("number_hash") == wanted]
+            return [e async for e in AuditTrail(client, salt).entries(number=e164)]
         finally:
             await client.aclose()
     return cast(list[AuditEntry], _run(go))
@@ -149,7 +148,7 @@ def audit_entries(redis_url: str, e164: str, salt: str = AUDIT_SALT) -> list[Aud
 
 def decision_reasons(redis_url: str, e164: str) -> list[list[str]]:
     """The reason codes of each decision about a number, oldest first."""
-    return [[code for code, _ in e.reasons] for e in audit_entries(redis_url, e164) if e.kind == audit.DECISION]
+    return [[code for code, _ in e.reasons] for e in audit_entries(redis_url, e164) if e.kind == DECISION]
 
 
 def dnc_add(redis_url: str, e164: str) -> None:
@@ -176,8 +175,7 @@ def refused_at_ms(redis_url: str, e164: str) -> int | None:
     async def go() -> int | None:
         client = aioredis.Redis.from_url(redis_url)
         try:
-            raw = await client.get(keys.refusal_key(e164))
-            return int(raw) if raw is not None else None
+            return await refusals.last_refusal_ms(client, e164)
         finally:
             await client.aclose()
     return cast("int | None", _run(go))

@@ -1,5 +1,5 @@
 """Writes through the admin API land in the audit trail as entries of kind ``admin``, with the token's
-name as the actor."""
+name as the actor (the shared audit-entry fields from ``audit_fields``, then who did what to what)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,35 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+from screener.service.audit_fields import audit_fields
 from screener.service.screening import STORE_ERRORS, Screener
 from screener.store import audit
+from screener.store.audit import ADMIN
 
 log = logging.getLogger("screener.admin")
 
-
-def admin_audit_fields(actor: str, action: str, target: str, detail: str, config_version: str,
-                       at: datetime) -> dict[str, str]:
-    """The audit entry of one admin action (one function, to follow the shared audit-field builder)."""
-    return {"kind": audit.ADMIN, "at": at.isoformat(timespec="milliseconds"), "actor": actor, "action": action,
-            "target": target, "detail": detail, "config_version": config_version, "source": "api"}
+#: seconds an admin action's audit entry may take
+AUDIT_TIMEOUT_S = 1.0
 
 
-async def record_admin_action(screener: Screener, actor: str, action: str, target: str, detail: str = "") -> str | None:
+def admin_audit_fields(screener: Screener, actor: str, action: str, target: str, detail: str, *,
+                       number: str = "", campaign: str = "") -> dict[str, str]:
+    """The audit entry of one admin action; ``number`` (E.164) when the action concerns one (masked and
+    hashed like every entry's, so an auditor finds who changed what about a number)."""
+    fields = audit_fields(ADMIN, screener.settings, at=datetime.now(UTC), number=number, campaign=campaign,
+                          source="api", actor=actor, action=action, target=target, detail=detail)
+    if not number:
+        fields["number_hash"] = ""
+    return fields
+
+
+async def record_admin_action(screener: Screener, actor: str, action: str, target: str, detail: str = "", *,
+                              number: str = "", campaign: str = "") -> str | None:
     """Append the entry; its id, or None (logged) when Redis did not take it within a second."""
-    settings = screener.settings
-    fields = admin_audit_fields(actor, action, target, detail, settings.version, datetime.now(UTC))
+    fields = admin_audit_fields(screener, actor, action, target, detail, number=number, campaign=campaign)
     try:
-        async with asyncio.timeout(1.0):
-            return await audit.append(screener.scripts.connections, fields, settings.audit_maxlen)
+        async with asyncio.timeout(AUDIT_TIMEOUT_S):
+            return await audit.append(screener.scripts.connections, fields, screener.settings.audit_maxlen)
     except STORE_ERRORS as exc:
         log.error("admin action not in the audit trail (%s): %s", type(exc).__name__, fields)
         return None

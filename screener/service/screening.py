@@ -1,38 +1,42 @@
-"""The screening service: every front end (CLI, FastAGI, ARI, admin API) calls ``Screener``.
+"""Screening calls: every front end (FastAGI, classic AGI, ARI, the CLI, the admin API) calls ``Screener``.
 
 ``screen`` runs the decision in the order of PRODUCT.md: campaign, number (normalize, emergency), the
 pure rules (hours, quiet periods, holidays, stale lists), then one Redis round trip (decide.lua) for DNC,
 consent, frequency and rate that also reserves the attempt and writes the audit entry. Any store error
-or a blown time budget blocks the call with ``screening_unavailable``: fail closed.
+or a blown time budget blocks the call with ``screening_unavailable``: fail closed. The decision carries
+what the call needs (caller ID and name, the disclosure prompt and its language), so no front end looks
+the campaign up again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
-import phonenumbers
-import redis.asyncio as aioredis
-from phonenumbers import shortnumberinfo
 from redis.exceptions import RedisError
 
 from screener.config.settings import Campaign, ListKind, Settings
 from screener.config.watch import ConfigHolder
-from screener.decision import Decision, Disclosure, Reason, ScreenRequest, sort_reasons
+from screener.decision import Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest, sort_reasons
 from screener.engine.facts import ListState
-from screener.numbers import InvalidNumber, NumberInfo, mask, normalize
+from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campaign, example_number, mask, normalize
 from screener.reasons import ReasonCode, Verdict
+from screener.service import spool as spool_kinds
+from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
 from screener.service.observe import Observers, OptOut
-from screener.store import audit, dnc, keys
+from screener.service.spool import PendingWrite, Spool
+from screener.sounds import DEFAULT_SOUNDS, Sounds
+from screener.store import audit, dnc, keys, refusals
 from screener.store.decisions import encode_reasons, run_decision
 from screener.store.scripts import Scripts
+from screener.store.topology import AnyClient, open_client
 
 log = logging.getLogger("screener.service")
 
@@ -40,6 +44,8 @@ log = logging.getLogger("screener.service")
 LIST_STATE_TTL_S = 1.0
 #: an opt-out may take longer than a decision's budget: it must be acknowledged, not rushed
 OPT_OUT_TIMEOUT_S = 5.0
+#: an audit entry written outside a decision's budget (disclosure evidence, a fail-closed block's entry)
+AUDIT_TIMEOUT_S = 1.0
 STORE_ERRORS = (RedisError, OSError, TimeoutError, ConnectionError)
 
 
@@ -47,71 +53,57 @@ class StoreUnavailable(RuntimeError):
     """Redis could not acknowledge a write in time."""
 
 
-@dataclass(frozen=True)
-class DisclosureEvent:
-    """What happened on the callee's channel after answer (recorded in the audit trail as evidence)."""
-
-    number: str
-    campaign: str
-    call_id: str | None
-    #: milliseconds from answer to the start of the disclosure prompt
-    answer_to_prompt_ms: int | None
-    #: True when the prompt played to its end
-    prompt_finished: bool
-    #: True when the callee pressed the opt-out digit
-    opted_out: bool
-    language: str = ""
-    source: str = "fastagi"
-
-
-class ScreenerLike(Protocol):
-    """What a front end (FastAGI, classic AGI, ARI) needs of the service; ``Screener`` is the real one,
-    the front ends' unit tests use small fakes."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    async def screen(self, request: ScreenRequest) -> Decision: ...
-
-    async def opt_out(self, number: str, campaign: str, *, source: str, call_id: str | None = None) -> None: ...
-
-    @staticmethod
-    def _refusal_retention_s(settings: Settings) -> int:
-        """A refusal is kept as long as the longest cool-down any policy gives it (31 days at least)."""
-        return max([keys.ATTEMPT_RETENTION_S, *(p.refusal_cooldown_s for p in settings.policies.values())])
-
-    async def record_disclosure(self, event: DisclosureEvent) -> None: ...
-
-
-def connect(url: str, budget_s: float) -> aioredis.Redis:
-    """A Redis client whose every socket operation is bounded (the decision's own deadline bounds it too)."""
+def connect(url: str, budget_s: float) -> AnyClient:
+    """A client for any supported Redis URL (one server, Sentinel, Cluster: ``store.topology``) whose every
+    socket operation is bounded (the decision's own deadline bounds it too). A bad URL raises
+    ``RedisUrlError`` naming it (passwords hidden)."""
     timeout = max(budget_s, 0.05)
-    return aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                   health_check_interval=0, max_connections=1024)
+    return open_client(url, socket_timeout=timeout, connect_timeout=timeout, max_connections=1024)
 
 
 class Screener:
     """Decides calls against the current settings and one Redis."""
 
-    def __init__(self, holder: ConfigHolder, redis: aioredis.Redis, *,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, holder: ConfigHolder, redis: AnyClient, *,
+                 clock: Callable[[], datetime] | None = None, sounds: Sounds = DEFAULT_SOUNDS,
+                 spool: Spool | None = None) -> None:
         self.holder = holder
+        self._sounds = sounds
+        #: opt-outs and audit entries Redis could not take yet (see ``flush_pending``)
+        self.spool = spool if spool is not None else Spool()
+        self._spool_numbers = self.spool.pending(spool_kinds.OPT_OUT, "number")
+        self._flushing: asyncio.Task[int] | None = None
+        self._flushed_at = -1e9
         self.redis = redis
         self.scripts = Scripts(redis)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
-        self._background: set[asyncio.Task[None]] = set()
         #: told of every Decision, DisclosureEvent and OptOut (metrics, statistics)
         self.observers = Observers()
 
     @classmethod
-    async def create(cls, holder: ConfigHolder, url: str) -> Screener:
-        return cls(holder, connect(url, holder.current.time_budget_ms / 1000))
+    async def create(cls, holder: ConfigHolder, url: str, *, sounds: Sounds = DEFAULT_SOUNDS,
+                     spool: Spool | None = None) -> Screener:
+        return cls(holder, connect(url, holder.current.time_budget_ms / 1000), sounds=sounds, spool=spool)
 
     @property
     def settings(self) -> Settings:
         return self.holder.current
+
+    @property
+    def sounds(self) -> Sounds:
+        return self._sounds
+
+    @property
+    def decision_timeout_s(self) -> float:
+        """How long a front end waits for a decision: twice the store's time budget, at least 0.5 s (the
+        service answers within its budget; the margin covers a busy event loop)."""
+        return max(0.5, 2 * self.settings.time_budget_ms / 1000)
+
+    def disclosure(self, campaign: str) -> Disclosure | None:
+        found = self.settings.campaigns.get(campaign)
+        return None if found is None else self._sounds.disclosure_of(found)
 
     # -- deciding -------------------------------------------------------------------------------------
 
@@ -122,7 +114,7 @@ class Screener:
         now = request.at or self._clock()
         campaign = settings.campaigns.get(request.campaign)
         if campaign is None:
-            if self._is_emergency_anywhere(request.dialed, settings):
+            if emergency_with_no_campaign(request.dialed, {c.region for c in settings.campaigns.values()} or {"US"}):
                 return await self._final(request, settings, now, started, request.dialed, (
                     Reason(ReasonCode.EMERGENCY_NUMBER, "emergency number: always allowed"),), Verdict.ALLOW)
             known = ", ".join(sorted(settings.campaigns)) or "none"
@@ -138,42 +130,53 @@ class Screener:
                 Reason(ReasonCode.EMERGENCY_NUMBER, f"emergency number in {campaign.region}: always allowed"),),
                 Verdict.ALLOW, campaign=campaign)
         try:
-            async with asyncio.timeout(settings.time_budget_ms / 1000):
-                return await self._screen_with_store(request, settings, campaign, number, now, started)
+            return await self._screen_with_store(request, settings, campaign, number, now, started)
         except STORE_ERRORS as exc:
             detail = f"store did not answer within {settings.time_budget_ms} ms" if isinstance(
                 exc, TimeoutError) else f"store error: {type(exc).__name__}: {exc}"
             log.warning("blocking %s (%s): %s", mask(number.e164), campaign.name, detail)
             return await self._final(request, settings, now, started, number.e164, (
                 Reason(ReasonCode.SCREENING_UNAVAILABLE, detail),), Verdict.BLOCK, campaign=campaign,
-                write_audit_in_background=True)
+                store_failed=True)
 
     async def _screen_with_store(self, request: ScreenRequest, settings: Settings, campaign: Campaign,
                                  number: NumberInfo, now: datetime, started: float) -> Decision:
         from screener.engine import build_plan, evaluate, precheck
 
+        # the time budget is the store's: the pure rules' CPU time (a country's holidays computed the first
+        # time, say) does not eat into it, but the whole stays within 1.5 budgets plus that CPU time
+        budget_s = settings.time_budget_ms / 1000
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget_s
         policy = settings.policies[campaign.policy]
-        states = await self._states(settings)
+        async with asyncio.timeout_at(deadline):
+            states = await self._states(settings)
         pre = precheck(number, campaign, policy, settings.lists, states, now)
         for warning in pre.warnings:
             log.warning("%s: %s", campaign.name, warning)
         plan = build_plan(number, campaign, policy, settings.lists)
         now_ms = int(now.timestamp() * 1000)
         attempt_id = uuid.uuid4().hex[:16]
+        pre_reasons = list(pre.reasons)
+        if number.e164 in self._spool_numbers:
+            pre_reasons.append(Reason(ReasonCode.DNC_INTERNAL, "opt-out pending (Redis has not taken it yet)"))
         fields = self._audit_fields(request, settings, now, number.e164, campaign.name)
-        fields["pre_reasons"] = encode_reasons(list(pre.reasons))
-        outcome = await run_decision(
-            self.scripts, plan, number.e164, {n: s.version for n, s in states.items()},
-            now_ms=now_ms, server_time=request.at is None, commit=request.commit, pre_block=bool(pre.reasons),
-            attempt_id=attempt_id, audit_fields=fields, audit_maxlen=settings.audit_maxlen,
-        )
+        fields["pre_reasons"] = encode_reasons(pre_reasons)
+        async with asyncio.timeout_at(max(deadline, loop.time() + budget_s / 2)):
+            outcome = await run_decision(
+                self.scripts, plan, number.e164, {n: s.version for n, s in states.items()},
+                now_ms=now_ms, server_time=request.at is None, commit=request.commit, pre_block=bool(pre_reasons),
+                attempt_id=attempt_id, audit_fields=fields, audit_maxlen=settings.audit_maxlen,
+            )
+        if self.spool.items:
+            self._flush_soon()
         store_reasons = evaluate(plan, outcome.facts, outcome.now_ms)
         if {r.code for r in store_reasons} != {r.code for r in outcome.reasons}:
             # the engine and the script disagree: report both, and never let the call through on it
             log.error("engine/script disagreement for %s: engine %s, script %s", mask(number.e164),
                       [r.code.value for r in store_reasons], [r.code.value for r in outcome.reasons])
             store_reasons = list(outcome.reasons) + store_reasons
-        reasons = sort_reasons(list(pre.reasons) + list(store_reasons))
+        reasons = sort_reasons(pre_reasons + list(store_reasons))
         verdict = Verdict.BLOCK if reasons else Verdict.ALLOW
         if verdict is Verdict.ALLOW and request.commit and not outcome.reserved:
             reasons = (Reason(ReasonCode.SCREENING_UNAVAILABLE, "the attempt could not be reserved"),)
@@ -198,10 +201,9 @@ class Screener:
         settings = self.settings
         now = self._clock()
         for campaign in settings.campaigns.values():
-            example = phonenumbers.example_number(campaign.region)
-            if example is None:
+            e164 = example_number(campaign.region)
+            if e164 is None:
                 continue
-            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
             number = normalize(e164, campaign.region)
             policy = settings.policies[campaign.policy]
             precheck(number, campaign, policy, settings.lists, {}, now)
@@ -213,81 +215,44 @@ class Screener:
         self._list_states_at = -1e9
 
     @staticmethod
-    def _is_emergency_anywhere(dialed: str, settings: Settings) -> bool:
-        """With no campaign to say the region: an emergency number of some configured region that is not
-        also an ordinary number in any of them (2611 is an emergency number in India and a subscriber in
-        Luxembourg: that one is not let through unscreened)."""
-        text = dialed.strip()
-        digits = "".join(ch for ch in text if ch.isdigit())
-        if not digits or text.startswith("+"):
-            return False
-        regions = {c.region for c in settings.campaigns.values()} or {"US"}
-        if not any(shortnumberinfo.is_emergency_number(digits, r) for r in regions):
-            return False
-        for region in regions:
-            try:
-                if phonenumbers.is_valid_number(phonenumbers.parse(digits, region)):
-                    return False
-            except phonenumbers.NumberParseException:
-                continue
-        return True
-
-    def _audit_fields(self, request: ScreenRequest, settings: Settings, now: datetime, number: str,
+    def _audit_fields(request: ScreenRequest, settings: Settings, now: datetime, number: str,
                       campaign: str) -> dict[str, str]:
-        return {
-            "kind": audit.DECISION,
-            "at": now.isoformat(timespec="milliseconds"),
-            "number": mask(number),
-            "number_hash": audit.number_hash(number, settings.audit_salt.value),
-            "campaign": campaign,
-            "config_version": settings.version,
-            "mode": "live" if request.commit else "dry_run",
-            "source": request.source,
-            "call_id": request.call_id or "",
-            "agent": request.agent or "",
-        }
+        return audit_fields(DECISION, settings, at=now, number=number, campaign=campaign, source=request.source,
+                            call_id=request.call_id, mode="live" if request.commit else "dry_run",
+                            agent=request.agent or "")
 
     async def _final(self, request: ScreenRequest, settings: Settings, now: datetime, started: float,
                      number: str, reasons: tuple[Reason, ...], verdict: Verdict, *,
-                     campaign: Campaign | None = None, write_audit_in_background: bool = False) -> Decision:
+                     campaign: Campaign | None = None, store_failed: bool = False) -> Decision:
         """A decision made without the store's facts: write its audit entry on its own."""
         fields = self._audit_fields(request, settings, now, number, request.campaign)
         fields.update(verdict=verdict.value, pre_reasons=encode_reasons(list(reasons)), store_reasons="",
                       reserved="0", attempt_id="")
         audit_id = None
-        if write_audit_in_background:
-            self._spawn(self._append_audit_quietly(fields, settings.audit_maxlen))
+        if store_failed:
+            # no second round trip for a call the store could not answer: the entry waits in the spool
+            self._keep(spool_kinds.AUDIT, fields)
         else:
-            try:
-                async with asyncio.timeout(settings.time_budget_ms / 1000):
-                    audit_id = await audit.append(self.scripts.connections, fields, settings.audit_maxlen)
-            except STORE_ERRORS as exc:
-                log.error("audit entry not written (%s): %s", type(exc).__name__, fields)
+            audit_id = await self._append_audit(fields, settings.audit_maxlen,
+                                                timeout_s=settings.time_budget_ms / 1000)
         return self._decision(request, settings, now, started, number, reasons, verdict, campaign,
                               audit_id=audit_id)
 
     def _decision(self, request: ScreenRequest, settings: Settings, now: datetime, started: float, number: str,
                   reasons: tuple[Reason, ...], verdict: Verdict, campaign: Campaign | None, *,
                   attempt_id: str | None = None, audit_id: str | None = None) -> Decision:
-        allowed = verdict is Verdict.ALLOW
+        on_allow = campaign if verdict is Verdict.ALLOW else None
         decision = Decision(
             verdict=verdict, reasons=reasons, number=number, campaign=request.campaign, decided_at=now,
             config_version=settings.version, dry_run=not request.commit,
-            caller_id=campaign.caller_id if (campaign and allowed) else None,
-            disclosure=self._disclosure(campaign) if (campaign and allowed) else None,
+            caller_id=on_allow.caller_id if on_allow else None,
+            caller_id_name=on_allow.company if on_allow else None,
+            disclosure=self._sounds.disclosure_of(on_allow) if on_allow else None,
             attempt_id=attempt_id, audit_id=audit_id,
             elapsed_us=int((time.perf_counter() - started) * 1e6),
         )
         self.observers.notify(decision)
         return decision
-
-    @staticmethod
-    def _disclosure(campaign: Campaign) -> Disclosure:
-        prompts = {d.language: d.recording or f"custom/screener/{campaign.name}-{d.language}"
-                   for d in campaign.disclosures}
-        return Disclosure(company=campaign.company, purpose=campaign.purpose,
-                          callback_number=campaign.callback_number, opt_out_digit=campaign.opt_out_digit,
-                          prompts=prompts)
 
     # -- opt-out and evidence -------------------------------------------------------------------------
 
@@ -299,27 +264,94 @@ class Screener:
         raise StoreUnavailable('the config has no list of kind "internal": an opt-out cannot be recorded')
 
     async def opt_out(self, number: str, campaign: str, *, source: str, call_id: str | None = None) -> None:
-        """Put an E.164 number on the internal DNC list and record the refusal; returns once Redis acknowledged."""
+        """Put the number (E.164, or as dialed in the campaign's region) on the internal DNC list and record the
+        refusal; returns once Redis acknowledged, raises ``StoreUnavailable`` otherwise."""
         settings = self.settings
+        known = settings.campaigns.get(campaign)
+        try:
+            e164 = normalize(number, known.region if known else "ZZ").e164
+        except InvalidNumber as exc:
+            raise StoreUnavailable(f"opt-out of {mask(number)} not recorded: {exc.reason}") from exc
         now = self._clock()
-        now_ms = int(now.timestamp() * 1000)
+        internal = self.internal_list()
+        fields = audit_fields(OPT_OUT, settings, at=now, number=e164, campaign=campaign, source=source,
+                              call_id=call_id, list=internal)
+        pending = {"number": e164, "list": internal, "source": source, "at_ms": str(int(now.timestamp() * 1000)),
+                   "retention_s": str(self._refusal_retention_s(settings)), "audit_maxlen": str(settings.audit_maxlen),
+                   "fields": json.dumps(fields, separators=(",", ":"), ensure_ascii=False)}
         try:
             async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
-                await dnc.add_numbers(self.redis, self.internal_list(), [number], source=f"opt-out: {source}")
-                fields: dict[Any, Any] = {
-                    "kind": audit.OPT_OUT, "at": now.isoformat(timespec="milliseconds"), "number": mask(number),
-                    "number_hash": audit.number_hash(number, settings.audit_salt.value), "campaign": campaign,
-                    "config_version": settings.version, "source": source, "call_id": call_id or "",
-                    "list": self.internal_list(),
-                }
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.set(keys.refusal_key(number), now_ms, px=self._refusal_retention_s(settings) * 1000)
-                    pipe.xadd(keys.AUDIT_STREAM, fields, maxlen=settings.audit_maxlen, approximate=True)
-                    await pipe.execute()
+                await self._write_opt_out(pending)
         except STORE_ERRORS as exc:
-            raise StoreUnavailable(f"opt-out of {mask(number)} not acknowledged: {type(exc).__name__}: {exc}") from exc
+            kept = self._keep(spool_kinds.OPT_OUT, pending)
+            raise StoreUnavailable(
+                f"opt-out of {mask(e164)} not acknowledged: {type(exc).__name__}: {exc}; "
+                + ("kept in the spool, written when Redis answers" if kept else "THE SPOOL IS FULL: it was lost")
+            ) from exc
         self.invalidate_list_states()
-        self.observers.notify(OptOut(number, campaign, source))
+        self.observers.notify(OptOut(e164, campaign, source))
+
+    async def _write_opt_out(self, pending: dict[str, str]) -> None:
+        """The internal list, then the refusal time with its audit entry (each acknowledged by Redis)."""
+        e164 = pending["number"]
+        await dnc.add_numbers(self.redis, pending["list"], [e164], source=f"opt-out: {pending['source']}")
+        await refusals.record(self.redis, e164, at_ms=int(pending["at_ms"]), retention_s=int(pending["retention_s"]),
+                              audit_fields=json.loads(pending["fields"]), audit_maxlen=int(pending["audit_maxlen"]))
+
+    # -- writes that wait for Redis --------------------------------------------------------------------
+
+    def _keep(self, kind: str, data: dict[str, str]) -> bool:
+        """Spool a write Redis could not take now; False (logged) when the spool is full."""
+        kept = self.spool.add(kind, data)
+        if not kept:
+            log.error("spool full (%d items): a pending %s was dropped (%d dropped so far)",
+                      len(self.spool), kind, self.spool.overflowed)
+        elif kind == spool_kinds.OPT_OUT:
+            self._spool_numbers.add(data["number"])
+        return kept
+
+    def _flush_soon(self) -> None:
+        """Redis answered and writes are waiting: flush them in the background (once a second at most)."""
+        if (self._flushing is None or self._flushing.done()) and time.monotonic() - self._flushed_at > 1.0:
+            self._flushed_at = time.monotonic()
+            self._flushing = asyncio.ensure_future(self.flush_pending())
+
+    async def flush_pending(self) -> int:
+        """Write what waits in the spool (and what a dead screener process left in its folder), in order,
+        until Redis fails again; returns how many writes landed."""
+        try:
+            async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
+                done = await self.spool.flush(self._write_pending)
+        except STORE_ERRORS as exc:
+            log.warning("pending writes not flushed yet (%s); %d waiting", type(exc).__name__, len(self.spool))
+            done = 0
+        self._spool_numbers = self.spool.pending(spool_kinds.OPT_OUT, "number")
+        if done:
+            log.info("%d pending write(s) flushed to Redis; %d waiting", done, len(self.spool))
+            self.invalidate_list_states()
+        return done
+
+    async def keep_flushing(self, stop: asyncio.Event, every_s: float = 1.0) -> None:
+        """Until ``stop``: every ``every_s``, flush what waits (a serve process runs this beside its front ends)."""
+        while not stop.is_set():
+            if self.spool.items or self.spool.folder is not None:
+                await self.flush_pending()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
+
+    async def _write_pending(self, items: list[PendingWrite]) -> None:
+        entries: list[dict[str, str]] = []
+        for item in items:
+            if item.kind == spool_kinds.AUDIT:
+                entries.append(item.data)
+                continue
+            if entries:
+                await audit.append_many(self.redis, entries, self.settings.audit_maxlen)
+                entries = []
+            if item.kind == spool_kinds.OPT_OUT:
+                await self._write_opt_out(item.data)
+        if entries:
+            await audit.append_many(self.redis, entries, self.settings.audit_maxlen)
 
     @staticmethod
     def _refusal_retention_s(settings: Settings) -> int:
@@ -329,34 +361,34 @@ class Screener:
     async def record_disclosure(self, event: DisclosureEvent) -> None:
         """Append the disclosure evidence to the audit trail (best effort within the time budget)."""
         settings = self.settings
-        fields = {
-            "kind": audit.DISCLOSURE, "at": self._clock().isoformat(timespec="milliseconds"),
-            "number": mask(event.number), "number_hash": audit.number_hash(event.number, settings.audit_salt.value),
-            "campaign": event.campaign, "config_version": settings.version, "source": event.source,
-            "call_id": event.call_id or "", "language": event.language,
-            "answer_to_prompt_ms": "" if event.answer_to_prompt_ms is None else str(event.answer_to_prompt_ms),
-            "prompt_finished": "1" if event.prompt_finished else "0", "opted_out": "1" if event.opted_out else "0",
-        }
+        ms = event.answer_to_prompt_ms
+        fields = audit_fields(
+            DISCLOSURE, settings, at=self._clock(), number=event.number, campaign=event.campaign,
+            source=event.source, call_id=event.call_id, language=event.language,
+            answer_to_prompt_ms="" if ms is None else str(ms), prompt_finished="1" if event.prompt_finished else "0",
+            opted_out="1" if event.opted_out else "0")
         self.observers.notify(event)
-        await self._append_audit_quietly(fields, settings.audit_maxlen)
+        await self._append_audit(fields, settings.audit_maxlen, timeout_s=AUDIT_TIMEOUT_S)
 
-    async def _append_audit_quietly(self, fields: dict[str, str], maxlen: int) -> None:
+    async def _append_audit(self, fields: dict[str, str], maxlen: int, *, timeout_s: float) -> str | None:
+        """Append one entry; its id, or None when Redis did not take it (it then waits in the spool)."""
         try:
-            async with asyncio.timeout(1.0):
-                await audit.append(self.scripts.connections, fields, maxlen)
+            async with asyncio.timeout(timeout_s):
+                return await audit.append(self.scripts.connections, fields, maxlen)
         except STORE_ERRORS as exc:
-            log.error("audit entry not written (%s): %s", type(exc).__name__, fields)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+            log.warning("audit entry not written yet (%s): %s of %s kept in the spool", type(exc).__name__,
+                        fields.get("kind", "?"), fields.get("number", "?"))
+            self._keep(spool_kinds.AUDIT, fields)
+            return None
 
     async def aclose(self) -> None:
-        if self._background:
-            await asyncio.wait(self._background, timeout=2)
+        if self._flushing is not None:
+            await asyncio.wait([self._flushing], timeout=2)
+        if self.spool.items:
+            await self.flush_pending()  # one last try; what is left stays on disk (or is lost in memory)
+        self.spool.close()
         await self.scripts.aclose()
         await self.redis.aclose()
 
 
-__all__ = ["DisclosureEvent", "Screener", "ScreenerLike", "StoreUnavailable"]
+__all__ = ["Screener", "StoreUnavailable", "connect"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +15,6 @@ OPT_OUT = "opt_out"
 DISCLOSURE = "disclosure"
 #: a change made through the admin API (actor: the token's name)
 ADMIN = "admin"
-
-
-def number_hash(e164: str, salt: str) -> str:
-    """A keyed hash of the number: lets an auditor find a number's entries without the trail holding it."""
-    return hmac.new(salt.encode(), e164.encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def _text(value: object) -> str:
@@ -104,3 +97,11 @@ async def scan(redis: Any, start: str = "-", end: str = "+", batch: int = 1000) 
         exclusive = True
         if len(rows) < batch:
             return
+
+
+async def append_many(redis: Any, entries: Sequence[Mapping[str, str]], maxlen: int) -> list[str]:
+    """Append several entries in order, in one round trip (entries that waited for Redis)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for fields in entries:
+            pipe.xadd(keys.AUDIT_STREAM, dict(fields), maxlen=maxlen, approximate=True)
+        return [_text(i) for i in await pipe.execute()]

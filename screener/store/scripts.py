@@ -13,7 +13,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 
 @cache
@@ -30,6 +30,11 @@ def _bulk(value: str | int | bytes) -> bytes:
 def pack_command(*parts: str | int | bytes) -> bytes:
     """One RESP command: ``*N`` then each part as a bulk string."""
     return b"*%d\r\n" % len(parts) + b"".join(_bulk(p) for p in parts)
+
+
+class DecisionNeedsOneServer(RedisError):
+    """The hot path was given a Redis Cluster client: a decision's keys span several slots (not supported
+    yet), so the call is blocked (a store error), never decided on part of its facts."""
 
 
 class Connections:
@@ -49,7 +54,7 @@ class Connections:
 
     async def execute(self, packed: bytes) -> Any:
         """Send one packed command and read its reply (error replies raise, as redis-py's do)."""
-        conn = self._idle.pop() if self._idle else self.client.connection_pool.make_connection()
+        conn = self._idle.pop() if self._idle else self._new_connection()
         reusable = False
         try:
             if not conn.is_connected:
@@ -67,6 +72,14 @@ class Connections:
                 self._idle.append(conn)
             else:
                 await conn.disconnect()
+
+    def _new_connection(self) -> Any:
+        pool = getattr(self.client, "connection_pool", None)
+        if pool is None:  # a RedisCluster client: one pool per node
+            raise DecisionNeedsOneServer(
+                "live decisions need one Redis server or a Sentinel master: on a Redis Cluster the decision's "
+                "keys (rate counter, audit stream) are in other slots than the number's (not supported yet)")
+        return pool.make_connection()
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []

@@ -20,9 +20,9 @@ from screener.admin.auth import BadTokenThrottle
 from screener.config.watch import ConfigHolder
 from screener.decision import Decision, ScreenRequest
 from screener.embedded_redis import EmbeddedRedis
-from screener.service import Screener
 from screener.service.operations import background_operations
 from screener.service.probes import Probes
+from screener.service.screening import Screener
 from screener.service.tokens import Role, create_token
 from tests.cli.lab_config import write_config
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from screener.decision import DisclosureEvent
 from screener.embedded_redis import EmbeddedRedis
-from screener.service import DisclosureEvent
 from screener.service.probes import ARI_CALLS, ARI_CONNECTED, FASTAGI_SESSIONS
 from screener.service.tokens import Role
 from screener.store import keys

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from screener.agi.contract import ScriptOptions
+from screener.agi.options import ScriptOptions
 from screener.agi.server import FastAgiServer
 from screener.config.settings import FastAgiSettings
-from tests.agi.fakes import FakeScreener, ServerFactory
+from tests.agi.fake_asterisk import ServerFactory
+from tests.fakes import FakeScreener
 
 
 @pytest.fixture

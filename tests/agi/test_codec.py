@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from screener.agi.codec import AgiConnection, State
-from screener.agi.encode import Command
+from screener.agi.commands import Command
 from screener.agi.errors import LocalProtocolError, RemoteProtocolError
 from screener.agi.events import NEED_DATA, AgiEnvironment, ConnectionClosed, HangupNotice, Reply
 from tests.agi import transcripts

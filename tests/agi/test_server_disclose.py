@@ -8,16 +8,9 @@ from collections.abc import Callable
 
 from screener.config.settings import DisclosureText
 from tests.agi import transcripts
-from tests.agi.fakes import (
-    FakeScreener,
-    ServerFactory,
-    call,
-    default_reply,
-    header,
-    lab_campaign,
-    lab_settings,
-    port_of,
-)
+from tests.agi.fake_asterisk import ServerFactory, call, default_reply, header, port_of
+from tests.factories import lab_campaign, lab_settings
+from tests.fakes import FakeScreener
 
 CALLEE = dict(base="disclose-press9")
 
@@ -56,7 +49,7 @@ async def test_press9_after_prompt_opts_out_before_anything_else(make_server: Se
     result = await call(port_of(server), disclose_header("+15551234567", "lab", "c1"), responder,
                         log=screener.log)
     assert screener.opt_outs == [("+15551234567", "lab", "fastagi-disclose", "c1")]
-    after = screener.log[screener.log.index("opt_out") + 1:]
+    after = screener.log[screener.log.index("opt_out acknowledged") + 1:]
     assert after[0] == 'STREAM FILE custom/screener/optout-en ""'  # the confirmation comes after Redis said yes
     assert result.variables() == {"DISCLOSE_RESULT": "OPTOUT", "GOSUB_RESULT": "ABORT"}
     [event] = screener.disclosures
@@ -88,7 +81,7 @@ async def test_other_digits_do_not_opt_out(make_server: ServerFactory) -> None:
 async def test_custom_digit_and_recording(make_server: ServerFactory) -> None:
     campaign = lab_campaign("acme", opt_out_digit="7",
                             disclosures=(DisclosureText("zh", "x", recording="/var/lib/prompts/acme-zh"),))
-    screener = FakeScreener(_settings=lab_settings(campaign))
+    screener = FakeScreener(settings=lab_settings(campaign))
     server = await make_server(screener, opt_out_wait_ms=2000)
     responder = scripted({"WAIT FOR DIGIT": [b"200 result=55\n"]})
     result = await call(port_of(server), disclose_header("+8613800138000", "acme", "c2"), responder)
@@ -99,7 +92,7 @@ async def test_custom_digit_and_recording(make_server: ServerFactory) -> None:
 
 
 async def test_opt_out_failure_still_aborts_without_a_false_confirmation(make_server: ServerFactory) -> None:
-    screener = FakeScreener(opt_out_fails=True)
+    screener = FakeScreener(fail_opt_out=True)
     server = await make_server(screener)
     responder = scripted({"WAIT FOR DIGIT": [b"200 result=57\n"]})
     result = await call(port_of(server), disclose_header("+15551234567", "lab", "c1"), responder)

@@ -8,7 +8,8 @@ import pytest
 
 from screener.reasons import Verdict
 from tests.agi.asterisk_parse import parse_args
-from tests.agi.fakes import FakeScreener, ServerFactory, call, header, port_of
+from tests.agi.fake_asterisk import ServerFactory, call, header, port_of
+from tests.fakes import FakeScreener
 
 ALLOWED_VERBS = {("GET", "VARIABLE"), ("SET", "VARIABLE"), ("STREAM", "FILE"), ("WAIT", "FOR"), ("NOOP",)}
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from screener.reasons import ReasonCode, Verdict
-from tests.agi.fakes import FakeScreener, ServerFactory, call, default_reply, header, port_of
+from tests.agi.fake_asterisk import ServerFactory, call, default_reply, header, port_of
+from tests.fakes import FakeScreener
 
 SCREEN_VARS = ["SCREEN_REASONS", "SCREEN_NUMBER", "SCREEN_CALLERID", "SCREEN_CALLERID_NAME", "SCREEN_CAMPAIGN",
                "SCREEN_CALL_ID", "SCREEN_RESULT"]
@@ -19,7 +20,7 @@ async def test_allow_sets_every_variable_with_result_last(make_server: ServerFac
     assert result.commands[0] == "GET VARIABLE SCREENER_CAMPAIGN"
     assert result.set_order() == SCREEN_VARS
     assert result.variables() == {
-        "SCREEN_REASONS": "", "SCREEN_NUMBER": "+15551234567", "SCREEN_CALLERID": "+12025550100",
+        "SCREEN_REASONS": "", "SCREEN_NUMBER": "+15551234567", "SCREEN_CALLERID": "+12025550144",
         "SCREEN_CALLERID_NAME": 'Lab "Test" Co', "SCREEN_CAMPAIGN": "lab", "SCREEN_CALL_ID": "1795871312.0",
         "SCREEN_RESULT": "ALLOW",
     }
@@ -49,7 +50,7 @@ async def test_block_lists_every_reason(make_server: ServerFactory) -> None:
 
 
 async def test_screener_raising_blocks_with_screening_unavailable(make_server: ServerFactory) -> None:
-    server = await make_server(FakeScreener(fail=True))
+    server = await make_server(FakeScreener(fail_screen=True))
     variables = (await call(port_of(server), header("screen", "15551234567"))).variables()
     assert (variables["SCREEN_RESULT"], variables["SCREEN_REASONS"]) == ("BLOCK", "screening_unavailable")
 

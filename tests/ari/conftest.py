@@ -11,7 +11,7 @@ import pytest
 from screener.ari import AppOptions, AriClient, Backoff, StasisApp
 from screener.config.settings import Secret
 from tests.ari.fake_ari import PASSWORD, USER, FakeAri
-from tests.ari.fakes import FakeScreener
+from tests.fakes import FakeScreener
 
 FAST = Backoff(initial_s=0.02, max_s=0.1, jitter=0.0)
 

@@ -22,12 +22,12 @@ from screener.ari import AppOptions, Backoff, StasisApp
 from screener.ari.client import AriClient
 from screener.config.settings import AriSettings, Secret, Settings
 from screener.config.watch import ConfigHolder
-from screener.decision import Decision, ScreenRequest
+from screener.decision import Decision, DisclosureEvent, ScreenRequest
 from screener.lab import AsteriskSandbox, sipp
 from screener.lab.rtp import RtpListener
 from screener.lab.sipp import SippUas, place_call
 from screener.lab.stack import Call
-from screener.service import DisclosureEvent, Screener, connect
+from screener.service.screening import Screener, connect
 
 REPO = Path(__file__).resolve().parents[2]
 ARI_DIALPLAN = REPO / "asterisk" / "extensions_screener_ari.conf"

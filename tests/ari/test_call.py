@@ -121,7 +121,7 @@ async def test_the_opt_out_digit_is_acknowledged_by_the_store_first_then_confirm
     assert [p.query["media"] for p in plays] == ["sound:custom/screener/lab-en", "sound:custom/screener/optout-en"]
     # the confirmation was asked for only after the store acknowledged: at the ack only the disclosure played
     assert plays_at_ack == [["sound:custom/screener/lab-en"]]
-    assert running.screener.log == ["opt_out", "opt_out acknowledged"]
+    assert running.screener.log == ["opt_out", "opt_out acknowledged", "record_disclosure"]
     assert fake.made("POST", "bridges") == [] and fake.made("POST", "channels/agent-1/answer") == []
     assert fake.made("DELETE", f"playbacks/{plays[0].query['playbackId']}")
     evidence = running.screener.disclosures
@@ -187,10 +187,10 @@ async def test_the_agent_hanging_up_during_the_disclosure_ends_the_callee_leg(ru
 
 
 async def test_a_decision_that_fails_or_takes_too_long_blocks_the_call(running: Running) -> None:
-    running.screener.raise_on_screen = True
+    running.screener.fail_screen = True
     await running.call("agent-1")
     await running.settle()
-    running.screener.raise_on_screen = False
+    running.screener.fail_screen = False
     running.screener.delay_s = 5.0  # more than the decision timeout (twice the 150 ms budget, at least 0.5 s)
     await running.call("agent-2")
     await running.settle()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
 
 import pytest
 
@@ -12,7 +11,7 @@ from screener.ari import Backoff, run_ari
 from screener.config.settings import AriSettings, Secret
 from screener.embedded_redis import free_port
 from tests.ari.fake_ari import PASSWORD, USER, FakeAri
-from tests.ari.fakes import FakeScreener
+from tests.fakes import FakeScreener
 
 
 async def test_run_ari_keeps_retrying_while_asterisk_is_away_and_returns_when_stopped(
@@ -20,10 +19,10 @@ async def test_run_ari_keeps_retrying_while_asterisk_is_away_and_returns_when_st
     caplog.set_level(logging.INFO)
     screener = FakeScreener()
     port = free_port()
-    screener._settings = replace(screener.settings, ari=AriSettings(
-        enabled=True, url=f"http://127.0.0.1:{port}", username=USER, password=Secret(PASSWORD), app="screener"))
+    ari = AriSettings(
+        enabled=True, url=f"http://127.0.0.1:{port}", username=USER, password=Secret(PASSWORD), app="screener")
     stop = asyncio.Event()
-    task = asyncio.ensure_future(run_ari(screener, stop, backoff=Backoff(initial_s=0.05, max_s=0.2)))
+    task = asyncio.ensure_future(run_ari(screener, ari, stop, backoff=Backoff(initial_s=0.05, max_s=0.2)))
     async with asyncio.timeout(10):
         while len([r for r in caplog.records if "cannot reach" in r.getMessage()]) < 3:
             await asyncio.sleep(0.02)
@@ -48,10 +47,10 @@ async def test_on_stop_new_calls_go_back_to_the_dialplan_and_calls_in_flight_fin
     screener = FakeScreener()
     async with FakeAri().serve() as fake:
         fake.playback_s = None  # call A stays in its disclosure until the test ends it
-        screener._settings = replace(screener.settings, ari=AriSettings(
-            enabled=True, url=fake.url, username=USER, password=Secret(PASSWORD), app="screener"))
+        ari = AriSettings(
+            enabled=True, url=fake.url, username=USER, password=Secret(PASSWORD), app="screener")
         stop = asyncio.Event()
-        task = asyncio.ensure_future(run_ari(screener, stop, backoff=Backoff(initial_s=0.05), grace_s=5.0))
+        task = asyncio.ensure_future(run_ari(screener, ari, stop, backoff=Backoff(initial_s=0.05), grace_s=5.0))
         await fake.wait_connected()
         await fake.start_call("agent-a", ["12125550101", "lab", "carrier"])
         async with asyncio.timeout(5):

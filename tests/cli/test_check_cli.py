@@ -37,6 +37,20 @@ def test_check_allow_json_contract_and_exit_0(redis: EmbeddedRedis) -> None:
     assert out["dry_run"] is True and out["config_version"]
 
 
+def test_an_allowed_check_says_what_the_call_needs(redis: EmbeddedRedis) -> None:
+    # the caller ID and name to present and the disclosure the callee hears, as the live front ends use them
+    p = run(redis, "check", "+12025550123", "--campaign", "lab", "--json", "--at", NY_10AM)
+    out = json.loads(p.stdout)
+    assert out["caller_id"] and out["caller_id_name"]
+    assert out["disclosure"]["prompt"] == "custom/screener/lab-en" and out["disclosure"]["language"] == "en"
+    assert out["disclosure"]["optout_prompt"] == "custom/screener/optout-en"
+    text = run(redis, "check", "+12025550123", "--campaign", "lab", "--at", NY_10AM).stdout
+    assert f"caller ID to present: {out['caller_id']} ({out['caller_id_name']})" in text
+    assert "disclosure on answer: custom/screener/lab-en (en)" in text
+    blocked = json.loads(run(redis, "check", "12", "--campaign", "lab", "--json").stdout)
+    assert blocked["disclosure"] is None and blocked["caller_id"] is None
+
+
 def test_check_block_lists_every_reason_and_exits_1(redis: EmbeddedRedis) -> None:
     assert run(redis, "dnc", "add", "+12025550123").returncode == 0
     # 23:30 in New York: on the internal list, outside hours, and us-national never imported

@@ -56,7 +56,7 @@ def config(tmp_path: Path, redis_server: EmbeddedRedis) -> Iterator[Path]:
 
 
 async def screen_call(port: int, number: str) -> dict[str, str]:
-    from tests.agi.fakes import call, header
+    from tests.agi.fake_asterisk import call, header
 
     result = await call(port, header("screen", number, "lab"), timeout_s=10)
     return result.variables()
@@ -122,7 +122,7 @@ def test_allow_option_refuses_other_peers(config: Path) -> None:
     served = start(config, "--allow", "10.1.2.3")
 
     async def attempt() -> list[str]:
-        from tests.agi.fakes import call, header
+        from tests.agi.fake_asterisk import call, header
 
         return (await call(served.port, header("screen", "2025550123", "lab"))).commands
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from engine_world import at
 
 from screener.config.load import load_settings
 from screener.config.settings import Settings
@@ -16,6 +15,7 @@ from screener.engine import build_plan, evaluate, precheck
 from screener.engine.facts import Attempt, ListState, StoreFacts
 from screener.numbers import normalize
 from screener.reasons import ReasonCode as R
+from tests.factories import at
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "screener.toml"
 

@@ -7,13 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import holidays
 import pytest
-from engine_world import CA, CN, FED, LAB, LISTS, UK, US, at, campaign, every_day, rng
 
 from screener.config.settings import HolidayRule, Policy, Rules
 from screener.engine import Precheck, precheck
 from screener.engine.facts import ListState
 from screener.numbers import NumberInfo, normalize
 from screener.reasons import ReasonCode as R
+from tests.factories import CA, CN, FED, LAB, LISTS, UK, US, at, every_day, rng, us_sales
 
 NY = "+12125551234"  # America/New_York, NY
 FL = "+13055551234"  # America/New_York, FL
@@ -27,7 +27,7 @@ FRESH = {"us-national": ListState("us-national", "v1", imported_at=datetime(2026
 
 def check(number: str, policy: Policy, now: datetime, region: str = "US", **kw: object) -> Precheck:
     info = normalize(number, region)
-    camp = campaign(policy=policy.name, region=region, **kw)  # type: ignore[arg-type]
+    camp = us_sales(policy=policy.name, region=region, **kw)  # type: ignore[arg-type]
     return precheck(info, camp, policy, LISTS, FRESH, now)
 
 
@@ -129,7 +129,7 @@ def test_toll_free_number_is_open_only_while_every_nanp_zone_is() -> None:
     number = normalize("+1 800 555 1234", "US")
     open_hours = []
     for hour in range(24):
-        pre = precheck(number, campaign(), US, LISTS, FRESH, datetime(2026, 12, 2, hour, tzinfo=UTC))
+        pre = precheck(number, us_sales(), US, LISTS, FRESH, datetime(2026, 12, 2, hour, tzinfo=UTC))
         if not pre.reasons:
             open_hours.append(hour)
         else:
@@ -145,9 +145,9 @@ def test_toll_free_number_is_open_only_while_every_nanp_zone_is() -> None:
 def test_synthetic_zones_straddling_midnight() -> None:
     info = NumberInfo("x", "+10000000000", "US", None, ("Pacific/Honolulu", "America/New_York"))
     # 14:00 in New York = 09:00 in Honolulu (winter): both open
-    assert codes(precheck(info, campaign(), US, LISTS, FRESH, at("2026-12-02 14:00", "America/New_York"))) == []
+    assert codes(precheck(info, us_sales(), US, LISTS, FRESH, at("2026-12-02 14:00", "America/New_York"))) == []
     # 09:00 New York = 04:00 Honolulu
-    pre = precheck(info, campaign(), US, LISTS, FRESH, at("2026-12-02 09:00", "America/New_York"))
+    pre = precheck(info, us_sales(), US, LISTS, FRESH, at("2026-12-02 09:00", "America/New_York"))
     assert codes(pre) == [R.OUTSIDE_CALLING_HOURS]
     assert "04:00 Pacific/Honolulu" in pre.reasons[0].detail
 
@@ -286,7 +286,7 @@ def test_holiday_is_decided_by_the_callee_local_date() -> None:
 def test_emergency_number_is_never_blocked_by_precheck() -> None:
     info = normalize("911", "US")
     never_imported: dict[str, ListState] = {}
-    pre = precheck(info, campaign(), US, LISTS, never_imported, at("2026-12-02 03:00", "America/New_York"))
+    pre = precheck(info, us_sales(), US, LISTS, never_imported, at("2026-12-02 03:00", "America/New_York"))
     assert pre == Precheck((), ())
 
 
@@ -304,31 +304,31 @@ def _state(days_ago: float | None, name: str = "us-national") -> dict[str, ListS
     ("days_ago", "stale"), [(None, True), (0, False), (30, False), (31, False), (31.01, True), (45, True)]
 )
 def test_registry_older_than_max_age_blocks(days_ago: float | None, stale: bool) -> None:
-    pre = precheck(normalize(NY, "US"), campaign(), US, LISTS, _state(days_ago), NOW)
+    pre = precheck(normalize(NY, "US"), us_sales(), US, LISTS, _state(days_ago), NOW)
     assert codes(pre) == ([R.DNC_LIST_STALE] if stale else [])
 
 
 def test_stale_details() -> None:
-    never = precheck(normalize(NY, "US"), campaign(), US, LISTS, {}, NOW).reasons[0].detail
+    never = precheck(normalize(NY, "US"), us_sales(), US, LISTS, {}, NOW).reasons[0].detail
     assert never == "us-national: never imported (max age 31 days, FTC National DNC Registry)"
-    old = precheck(normalize(NY, "US"), campaign(), US, LISTS, _state(45), NOW).reasons[0].detail
+    old = precheck(normalize(NY, "US"), us_sales(), US, LISTS, _state(45), NOW).reasons[0].detail
     assert old.startswith("us-national: last imported 2026-10-18") and "45 days ago" in old
 
 
 def test_stale_warn_action_warns_without_blocking() -> None:
-    camp = campaign(dnc_lists=("internal", "state-reg"))
+    camp = us_sales(dnc_lists=("internal", "state-reg"))
     pre = precheck(normalize(NY, "US"), camp, US, LISTS, _state(100, "state-reg"), NOW)
     assert pre.reasons == ()
     assert len(pre.warnings) == 1 and pre.warnings[0].startswith("dnc_list_stale: state-reg:")
 
 
 def test_lists_without_max_age_are_never_stale_and_other_campaigns_lists_do_not_count() -> None:
-    camp = campaign(dnc_lists=("internal", "partner"))
+    camp = us_sales(dnc_lists=("internal", "partner"))
     assert precheck(normalize(NY, "US"), camp, US, LISTS, {}, NOW) == Precheck((), ())
 
 
 def test_reasons_come_in_canonical_order() -> None:
-    pre = precheck(normalize(BEIJING, "CN"), campaign(region="CN", policy="cn"), CN, LISTS, {},
+    pre = precheck(normalize(BEIJING, "CN"), us_sales(region="CN", policy="cn"), CN, LISTS, {},
                    at("2026-02-15 12:30", "Asia/Shanghai"))  # fmt: skip
     assert codes(pre) == [R.DNC_LIST_STALE, R.QUIET_HOURS, R.HOLIDAY]
     assert pre.blocks

@@ -16,7 +16,8 @@ from screener.decision import ScreenRequest
 from screener.embedded_redis import EmbeddedRedis
 from screener.reasons import ReasonCode as R
 from screener.reasons import Verdict
-from screener.service import Screener, connect
+from screener.service.audit_fields import number_hash
+from screener.service.screening import Screener, connect
 from screener.store import audit, consent, dnc, keys
 from tests.factories import StaticHolder, make_settings
 
@@ -56,7 +57,7 @@ async def test_clean_number_is_allowed_with_caller_id_and_audited(screener: Scre
     assert entry.id == d.audit_id
     assert entry.fields["verdict"] == "allow" and entry.fields["mode"] == "dry_run"
     assert entry.fields["config_version"] == "test0001"
-    assert NUMBER not in str(entry.fields) and entry.fields["number_hash"] == audit.number_hash(NUMBER, "test-salt")
+    assert NUMBER not in str(entry.fields) and entry.fields["number_hash"] == number_hash(NUMBER, "test-salt")
 
 
 async def test_invalid_number_and_unknown_campaign(screener: Screener) -> None:

@@ -7,9 +7,9 @@ import pytest
 from screener.config.settings import FrequencyScope
 from screener.decision import Reason
 from screener.engine import evaluate
-from screener.engine.evaluate import COOLDOWN_DETAIL, MIN_INTERVAL_DETAIL
 from screener.engine.facts import Attempt, StoreFacts
 from screener.engine.plan import DncCheck, FrequencyCheck, StorePlan
+from screener.engine.store_rules import COOLDOWN_DETAIL, MIN_INTERVAL_DETAIL
 from screener.reasons import ReasonCode as R
 
 NOW = 1_800_000_000_000  # ms

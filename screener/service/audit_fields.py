@@ -1,0 +1,40 @@
+"""The one builder of audit-entry fields: every entry (decision, opt-out, disclosure, admin action) starts
+with the same fields, built here from the settings that made it.
+
+Numbers never enter the trail in clear: ``number`` is masked, ``number_hash`` is a keyed hash (HMAC with the
+config's ``audit_salt``) that lets an auditor find a number's entries without the trail holding it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+
+from screener.config.settings import Settings
+from screener.numbers import mask
+from screener.store.audit import DECISION, DISCLOSURE, OPT_OUT
+
+__all__ = ["DECISION", "DISCLOSURE", "OPT_OUT", "audit_fields", "number_hash"]
+
+
+def number_hash(e164: str, salt: str) -> str:
+    """A keyed hash of the number: lets an auditor find a number's entries without the trail holding it."""
+    return hmac.new(salt.encode(), e164.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def audit_fields(kind: str, settings: Settings, *, at: datetime, number: str, campaign: str, source: str,
+                 call_id: str | None = None, **extra: str) -> dict[str, str]:
+    """The fields every entry has (kind, time, masked number and its hash, campaign, config version, source,
+    call id), then ``extra``."""
+    return {
+        "kind": kind,
+        "at": at.isoformat(timespec="milliseconds"),
+        "number": mask(number),
+        "number_hash": number_hash(number, settings.audit_salt.value),
+        "campaign": campaign,
+        "config_version": settings.version,
+        "source": source,
+        "call_id": call_id or "",
+        **extra,
+    }

@@ -1,0 +1,15 @@
+"""Errors the service raises for input a user can correct (the CLI prints them, the admin API answers 4xx)."""
+
+from __future__ import annotations
+
+
+class InvalidInput(ValueError):
+    """Input the service refuses, with a message that names it (``str(exc)``)."""
+
+
+class UnknownCampaign(InvalidInput):
+    """A campaign name that the running config does not have."""
+
+
+class NotFound(LookupError):
+    """A record that does not exist (e.g. a consent record to revoke)."""

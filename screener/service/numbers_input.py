@@ -1,0 +1,29 @@
+"""Numbers typed by a person (the CLI, the admin API): normalized once, here, with a clear error."""
+
+from __future__ import annotations
+
+from screener.config.settings import Campaign, Settings
+from screener.numbers import InvalidNumber, normalize
+from screener.service.errors import InvalidInput, UnknownCampaign
+
+#: the region of a national-format number when neither a campaign nor ``--region`` says it
+DEFAULT_REGION = "US"
+
+
+def e164_of(raw: str, region: str, *, what: str = "number", allow_emergency: bool = False) -> str:
+    """``raw`` in E.164; ``InvalidInput`` naming it when it is not a valid number (or is an emergency number)."""
+    try:
+        info = normalize(raw, region)
+    except InvalidNumber as exc:
+        raise InvalidInput(f"invalid {what} {raw!r}: {exc.reason}") from None
+    if info.emergency and not allow_emergency:
+        raise InvalidInput(f"{raw!r} is an emergency number: it cannot be on a DNC list or hold consent")
+    return info.e164
+
+
+def campaign_of(settings: Settings, name: str) -> Campaign:
+    campaign = settings.campaigns.get(name)
+    if campaign is None:
+        known = ", ".join(sorted(settings.campaigns)) or "none"
+        raise UnknownCampaign(f"unknown campaign {name!r} (known: {known})")
+    return campaign

@@ -1,0 +1,168 @@
+"""Writes that must not be lost when Redis cannot take them now: an opt-out, the audit entry of a call that
+was blocked because the store did not answer.
+
+They are kept in order, in memory and (when the spool has a folder) in an append-only file of JSON lines,
+flushed to disk before ``add`` returns, and written to Redis by ``flush`` once it answers again. Each process
+holds a lock on its own file; a file whose process is gone (a crash, a process AGI that ended) is adopted
+and flushed by the next process that flushes the same folder, so a restart loses nothing. An item leaves
+the spool only after Redis acknowledged it; a full spool refuses new items and counts them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+log = logging.getLogger("screener.service.spool")
+
+#: what an item is: an opt-out to put on the internal list, or an audit entry to append
+OPT_OUT = "opt_out"
+AUDIT = "audit"
+#: items kept at most (beyond that new ones are refused and counted)
+DEFAULT_MAX_ITEMS = 100_000
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    kind: str
+    data: dict[str, str]
+
+    def line(self) -> str:
+        return json.dumps({"kind": self.kind, "data": self.data}, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def parse(cls, line: str) -> PendingWrite | None:
+        try:
+            raw = json.loads(line)
+            return cls(str(raw["kind"]), {str(k): str(v) for k, v in raw["data"].items()})
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None  # a line cut by a crash mid-write: the item was never acknowledged to anyone
+
+
+Writer = Callable[[list[PendingWrite]], Awaitable[None]]
+
+
+class Spool:
+    """Pending writes of one process (``name``), in ``folder`` when given (else in memory only)."""
+
+    def __init__(self, folder: Path | None = None, *, name: str = "screener",
+                 max_items: int = DEFAULT_MAX_ITEMS) -> None:
+        self.folder = folder
+        self.name = name
+        self.max_items = max_items
+        self.items: list[PendingWrite] = []
+        #: items refused because the spool was full
+        self.overflowed = 0
+        self._file: IO[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.folder is None else self.folder / f"{self.name}.jsonl"
+
+    def _open(self) -> IO[str]:
+        if self._file is None:
+            assert self.folder is not None and self.path is not None
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held for the process's life)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            self._file = handle
+        return self._file
+
+    def add(self, kind: str, data: dict[str, str]) -> bool:
+        """Keep one write (on disk first when there is a folder); False when the spool is full."""
+        if len(self.items) >= self.max_items:
+            self.overflowed += 1
+            return False
+        item = PendingWrite(kind, data)
+        if self.folder is not None:
+            handle = self._open()
+            handle.write(item.line() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.items.append(item)
+        return True
+
+    def pending(self, kind: str, field: str) -> set[str]:
+        """The values of ``field`` in the pending items of ``kind`` (e.g. the numbers of pending opt-outs)."""
+        return {item.data.get(field, "") for item in self.items if item.kind == kind}
+
+    def adopt_orphans(self) -> int:
+        """Take over the files of processes that are gone (their lock is free); returns the items adopted."""
+        if self.folder is None or not self.folder.is_dir():
+            return 0
+        adopted = 0
+        for path in sorted(self.folder.glob("*.jsonl")):
+            if path == self.path:
+                continue
+            with open(path, "r+", encoding="utf-8") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its process is alive and flushes it itself
+                found = [item for item in map(PendingWrite.parse, handle.read().splitlines()) if item is not None]
+                for item in found:
+                    self.add(item.kind, item.data)  # on our own disk first, then the orphan goes
+                path.unlink()
+                adopted += len(found)
+        if adopted:
+            log.warning("adopted %d pending write(s) of a screener process that is gone", adopted)
+        return adopted
+
+    async def flush(self, write: Writer, *, batch: int = 500) -> int:
+        """Write the pending items in order, ``batch`` at a time, until one batch fails (Redis is away again:
+        the rest stay); returns how many were written. The file is rewritten with what is left."""
+        self.adopt_orphans()
+        done = 0
+        try:
+            while self.items:
+                chunk = self.items[:batch]
+                await write(chunk)
+                del self.items[: len(chunk)]
+                done += len(chunk)
+        finally:
+            if done:
+                self._rewrite()
+        return done
+
+    def _rewrite(self) -> None:
+        """Replace the file with what is left: a locked temporary file renamed over it (never truncated in
+        place, so a crash leaves the old file or the new one, and the name is never unlocked)."""
+        if self.folder is None or self.path is None:
+            return
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fresh = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 (becomes the held file)
+        fcntl.flock(fresh, fcntl.LOCK_EX)
+        fresh.write("".join(item.line() + "\n" for item in self.items))
+        fresh.flush()
+        os.fsync(fresh.fileno())
+        os.replace(tmp, self.path)
+        old, self._file = self._file, fresh
+        if old is not None:
+            old.close()
+
+    def load(self) -> int:
+        """Read this process's own file (what an earlier run of the same name left); returns the items read."""
+        if self.folder is None:
+            return 0
+        handle = self._open()
+        handle.seek(0)
+        found = [item for item in map(PendingWrite.parse, handle.read().splitlines()) if item is not None]
+        self.items = found + self.items
+        handle.seek(0, os.SEEK_END)
+        return len(found)
+
+    def close(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None

@@ -1,0 +1,98 @@
+"""The CLI on every Redis topology, as a user runs it: `redis+sentinel://` decides fully, `redis+cluster://` serves
+the DNC commands and blocks a live decision (fail closed), a bad URL is one clear line naming it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from screener.lab.topologies import ClusterTopology, SentinelTopology
+from screener.store import keys
+from tests.cli.lab_config import write_config
+from tests.conftest import SENTINEL_MASTER_PASSWORD, SENTINEL_PASSWORD
+
+REPO = Path(__file__).resolve().parents[2]
+#: Wednesday 2 December 2026, 10:00 in New York
+NY_10AM = "2026-12-02T10:00:00-05:00"
+SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "redis+cluster://")
+
+
+def run(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "screener", "--config", str(config), *args], capture_output=True,
+                          text=True, timeout=60, cwd=REPO, env={**os.environ, **(env or {})})
+
+
+def config_for(tmp_path: Path, url: str) -> Path:
+    """The lab config naming ``url``, with a budget that holds on a loaded machine."""
+    path = write_config(tmp_path, url)
+    path.write_text(path.read_text().replace("time_budget_ms = 150", "time_budget_ms = 2000"))
+    return path
+
+
+def codes(p: subprocess.CompletedProcess[str]) -> list[str]:
+    return [r["code"] for r in json.loads(p.stdout)["reasons"]]
+
+
+def test_check_allows_and_blocks_through_sentinel(redis_sentinel: SentinelTopology, tmp_path: Path) -> None:
+    with redis_sentinel.client(redis_sentinel.primary()) as primary:
+        primary.flushall()
+    config = config_for(tmp_path, redis_sentinel.url())  # the URL in the config file itself
+    check = ("check", "+12025550123", "--campaign", "lab", "--json", "--at", NY_10AM)
+    p = run(config, *check)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["verdict"] == "allow"
+    assert run(config, "dnc", "add", "+12025550123").returncode == 0
+    p = run(config, *check)
+    assert p.returncode == 1, p.stderr
+    assert codes(p) == ["dnc_internal"]
+    p = run(config, "check", "+12025550199", "--campaign", "lab", "--json", "--commit", "--at", NY_10AM)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["attempt_id"]  # reserved by decide.lua on the Sentinel's master
+    with redis_sentinel.client(redis_sentinel.primary()) as primary:
+        assert primary.xlen(keys.AUDIT_STREAM) == 3  # every decision in the audit trail
+    assert SENTINEL_MASTER_PASSWORD not in p.stderr + p.stdout and SENTINEL_PASSWORD not in p.stderr + p.stdout
+
+
+def test_on_a_cluster_dnc_commands_work_and_a_decision_fails_closed(redis_cluster: ClusterTopology,
+                                                                     tmp_path: Path) -> None:
+    for server in redis_cluster.servers:
+        with redis_cluster.client(server) as node:
+            node.flushall()
+    config = config_for(tmp_path, redis_cluster.url())
+    for number in ("+12025550123", "+14155550123"):
+        assert run(config, "dnc", "add", number).returncode == 0
+    assert run(config, "dnc", "check", "+14155550123").returncode == 0  # listed
+    assert run(config, "dnc", "check", "+14155550124").returncode == 1  # not listed
+    p = run(config, "consent", "grant", "+12025550123", "--campaign", "lab", "--source", "web form")
+    assert p.returncode == 1 and "not possible on a Redis Cluster yet" in p.stderr and "Traceback" not in p.stderr
+    assert "no consent records" in run(config, "consent", "show", "+12025550123", "--campaign", "lab").stdout
+    for extra in ((), ("--commit",)):
+        p = run(config, "check", "+12025550199", "--campaign", "lab", "--json", "--at", NY_10AM, *extra)
+        assert p.returncode == 1, p.stderr
+        [reason] = json.loads(p.stdout)["reasons"]
+        assert reason["code"] == "screening_unavailable" and "Redis Cluster" in reason["detail"]
+        assert "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("where", ["--redis", "SCREENER_REDIS_URL", "config"])
+def test_a_bad_url_is_one_clear_line_naming_it(where: str, tmp_path: Path) -> None:
+    bad = "sentinel://:hunter2@127.0.0.1:26379/mymaster"
+    config = config_for(tmp_path, bad if where == "config" else "")
+    flag = ("--redis", bad) if where == "--redis" else ()
+    env = {"SCREENER_REDIS_URL": bad} if where == "SCREENER_REDIS_URL" else {}
+    for command in (("check", "+12025550123", "--campaign", "lab"), ("audit", "tail"), ("dnc", "check", "+12025550123"),
+                    ("serve",)):
+        p = run(config, *flag, *command, env=env)
+        assert p.returncode == 2, (command, p.stderr)
+        assert "Traceback" not in p.stderr and "hunter2" not in p.stderr, p.stderr
+        assert "sentinel://:***@127.0.0.1:26379/mymaster" in p.stderr and "unknown scheme 'sentinel://'" in p.stderr
+        assert all(scheme in p.stderr for scheme in SCHEMES)
+        if where == "config":
+            assert str(config) in p.stderr and "screener.redis_url" in p.stderr
+        else:
+            assert where in p.stderr

@@ -1,0 +1,145 @@
+"""Writes that wait for Redis: opt-outs and the audit entries of calls blocked while the store was away are
+kept (on disk), block what they must meanwhile, and land in order once Redis answers, even after a restart."""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from screener.decision import ScreenRequest
+from screener.embedded_redis import EmbeddedRedis
+from screener.reasons import ReasonCode as R
+from screener.service.audit import AuditTrail
+from screener.service.screening import Screener, StoreUnavailable, connect
+from screener.service.spool import AUDIT, OPT_OUT, Spool
+from screener.store import audit, dnc, refusals
+from tests.factories import StaticHolder, make_settings
+
+NUMBER = "+12125550142"
+
+
+def screener_on(redis: EmbeddedRedis, folder: Path, name: str = "serve-1", budget_s: float = 0.15) -> Screener:
+    return Screener(StaticHolder(make_settings()), connect(redis.url, budget_s),  # type: ignore[arg-type]
+                    spool=Spool(folder, name=name))
+
+
+async def decide(s: Screener, number: str, campaign: str = "open") -> Any:
+    return await s.screen(ScreenRequest(dialed=number, campaign=campaign, commit=True))
+
+
+def test_items_are_on_disk_before_add_returns_and_a_cut_last_line_is_ignored(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, name="a")
+    assert spool.add(OPT_OUT, {"number": NUMBER}) and spool.add(AUDIT, {"kind": "decision"})
+    assert spool.path is not None
+    lines = spool.path.read_text().splitlines()
+    assert len(lines) == 2 and NUMBER in lines[0]
+    spool.path.write_text(spool.path.read_text() + '{"kind":"audit","da')  # a crash in the middle of a write
+    spool.close()
+    again = Spool(tmp_path, name="a")
+    assert again.load() == 2 and [i.kind for i in again.items] == [OPT_OUT, AUDIT]
+
+
+def test_a_full_spool_refuses_and_counts(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, name="a", max_items=2)
+    assert [spool.add(AUDIT, {"n": str(i)}) for i in range(4)] == [True, True, False, False]
+    assert len(spool) == 2 and spool.overflowed == 2
+
+
+def test_only_the_files_of_processes_that_are_gone_are_adopted(tmp_path: Path) -> None:
+    alive = Spool(tmp_path, name="alive")
+    alive.add(OPT_OUT, {"number": "+12125550001"})  # holds its lock, as a running process does
+    dead = Spool(tmp_path, name="dead")
+    dead.add(OPT_OUT, {"number": "+12125550002"})
+    dead.close()  # its process ended: the lock is free
+    mine = Spool(tmp_path, name="mine")
+    assert mine.adopt_orphans() == 1
+    assert mine.pending(OPT_OUT, "number") == {"+12125550002"}
+    assert not (tmp_path / "dead.jsonl").exists() and (tmp_path / "alive.jsonl").exists()
+    with open(tmp_path / "alive.jsonl") as handle, pytest.raises(BlockingIOError):
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # still locked by its owner
+    alive.close()
+    mine.close()
+
+
+async def test_an_opt_out_redis_cannot_take_is_kept_blocks_the_number_and_lands_later(
+        private_redis: EmbeddedRedis, tmp_path: Path) -> None:
+    s = screener_on(private_redis, tmp_path)
+    client = connect(private_redis.url, 5)
+    try:
+        private_redis.pause()
+        try:
+            with pytest.raises(StoreUnavailable, match="kept in the spool"):
+                await s.opt_out("2125550142", "open", source="test", call_id="c1")  # national format: normalized
+            assert s.spool.path is not None and NUMBER in s.spool.path.read_text()
+        finally:
+            private_redis.resume()
+        # Redis is back, the opt-out not yet written: this screener blocks the number anyway
+        first = await decide(s, NUMBER)
+        assert first.codes == (R.DNC_INTERNAL,) and "pending" in first.reasons[0].detail
+        # that answer from Redis started the flush in the background
+        assert s._flushing is not None and await s._flushing == 1
+        assert await dnc.contains(client, "internal", NUMBER)
+        assert await refusals.last_refusal_ms(client, NUMBER) is not None
+        trail = AuditTrail(client, "test-salt")
+        kinds = [e.kind for e in [e async for e in trail.entries(number=NUMBER)]]
+        assert "opt_out" in kinds
+        assert len(s.spool) == 0 and s.spool.path.read_text() == ""
+        again = await decide(s, NUMBER)
+        assert again.codes == (R.DNC_INTERNAL,) and "pending" not in again.reasons[0].detail  # from the list
+    finally:
+        await s.aclose()
+        await client.aclose()
+
+
+async def test_audit_entries_of_calls_blocked_while_redis_was_away_land_all_and_in_order(
+        private_redis: EmbeddedRedis, tmp_path: Path) -> None:
+    s = screener_on(private_redis, tmp_path)
+    client = connect(private_redis.url, 5)
+    numbers = [f"+1212555{i:04d}" for i in range(30)]
+    try:
+        assert (await decide(s, "+12125559999")).allowed
+        private_redis.pause()
+        try:
+            blocked = [await decide(s, n) for n in numbers]
+        finally:
+            private_redis.resume()
+        assert {d.codes for d in blocked} == {(R.SCREENING_UNAVAILABLE,)}
+        before = await client.xlen("scr:audit")
+        assert len(s.spool) == len(numbers)
+        assert await s.flush_pending() == len(numbers)
+        rows = (await audit.tail(client, 100))[-len(numbers):]
+        assert await client.xlen("scr:audit") == before + len(numbers)
+        trail = AuditTrail(client, "test-salt")
+        hashes = [trail.hash_of(n) for n in numbers]
+        assert [r.fields["number_hash"] for r in rows] == hashes  # every one, in the order they were decided
+        assert {r.fields["verdict"] for r in rows} == {"block"}
+    finally:
+        await s.aclose()
+        await client.aclose()
+
+
+async def test_a_restarted_screener_writes_what_the_last_one_could_not(
+        private_redis: EmbeddedRedis, tmp_path: Path) -> None:
+    first = screener_on(private_redis, tmp_path, name="serve-old")
+    private_redis.pause()
+    try:
+        with pytest.raises(StoreUnavailable):
+            await first.opt_out(NUMBER, "open", source="test")
+        first.spool.close()  # the process dies before Redis is back (no last flush)
+        await first.redis.aclose()
+    finally:
+        private_redis.resume()
+    second = screener_on(private_redis, tmp_path, name="serve-new")
+    client = connect(private_redis.url, 5)
+    try:
+        second.spool.adopt_orphans()
+        assert second.spool.pending(OPT_OUT, "number") == {NUMBER}
+        assert await second.flush_pending() == 1
+        assert await dnc.contains(client, "internal", NUMBER)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["serve-new.jsonl"]
+    finally:
+        await second.aclose()
+        await client.aclose()
