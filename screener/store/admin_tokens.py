@@ -1,6 +1,6 @@
 """The admin API's bearer tokens in Redis: only a SHA-256 digest of each token is kept, never the token.
 
-Two hashes under one hash tag (one slot, so a create or a revoke is one transaction): the tokens by name,
+Two hashes under one hash tag (one slot, so a create or a revoke is one Lua script): the tokens by name,
 and the names by digest (the one lookup an API request makes).
 """
 
@@ -10,9 +10,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import WatchError
-
 from screener.store import keys
+from screener.store.dnc_redis import Script
+from screener.store.scripts import script_source
+
+_CREATE = Script(script_source("token_create"))
+_REVOKE = Script(script_source("token_revoke"))
 
 
 class TokenExists(ValueError):
@@ -39,21 +42,11 @@ def _text(value: Any) -> str:
 async def create(redis: Any, token: StoredToken) -> None:
     """Store a new token; raise ``TokenExists`` when the name is taken."""
     record = json.dumps({"role": token.role, "digest": token.digest, "created": token.created})
-    async with redis.pipeline(transaction=True) as pipe:
-        for _ in range(10):
-            try:
-                await pipe.watch(keys.ADMIN_TOKENS_KEY)
-                if await pipe.hexists(keys.ADMIN_TOKENS_KEY, token.name):
-                    raise TokenExists(token.name)
-                pipe.multi()
-                pipe.hset(keys.ADMIN_TOKENS_KEY, token.name, record)
-                pipe.hset(keys.ADMIN_TOKEN_DIGESTS_KEY, token.digest,
-                          json.dumps({"name": token.name, "role": token.role}))
-                await pipe.execute()
-                return
-            except WatchError:
-                continue
-    raise TokenExists(f"{token.name} (changed concurrently; try again)")
+    digest_record = json.dumps({"name": token.name, "role": token.role})
+    stored = await _CREATE(redis, [keys.ADMIN_TOKENS_KEY, keys.ADMIN_TOKEN_DIGESTS_KEY],
+                           [token.name, record, token.digest, digest_record])
+    if not int(stored):
+        raise TokenExists(token.name)
 
 
 async def all_tokens(redis: Any) -> list[StoredToken]:
@@ -67,15 +60,9 @@ async def all_tokens(redis: Any) -> list[StoredToken]:
 
 
 async def revoke(redis: Any, name: str) -> None:
-    """Delete a token (both entries, in one transaction); raise ``TokenNotFound``."""
-    raw = await redis.hget(keys.ADMIN_TOKENS_KEY, name)
-    if raw is None:
+    """Delete a token (its record and its digest, in one step); raise ``TokenNotFound``."""
+    if not int(await _REVOKE(redis, [keys.ADMIN_TOKENS_KEY, keys.ADMIN_TOKEN_DIGESTS_KEY], [name])):
         raise TokenNotFound(name)
-    digest = json.loads(_text(raw))["digest"]
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.hdel(keys.ADMIN_TOKENS_KEY, name)
-        pipe.hdel(keys.ADMIN_TOKEN_DIGESTS_KEY, digest)
-        await pipe.execute()
 
 
 async def find_by_digest(redis: Any, digest: str) -> tuple[str, str] | None:

@@ -6,6 +6,10 @@ import json
 from typing import Any
 
 from screener.store import keys
+from screener.store.dnc_redis import Script
+from screener.store.scripts import script_source
+
+_BEAT = Script(script_source("presence_beat"))
 
 
 def _text(value: Any) -> str:
@@ -18,24 +22,17 @@ async def server_ms(redis: Any) -> int:
     return int(seconds) * 1000 + int(micros) // 1000
 
 
-async def beat(redis: Any, screener_id: str, info: dict[str, object], ttl_ms: int) -> None:
-    """Record a heartbeat now and forget the screeners silent for longer than ``ttl_ms``."""
-    now = await server_ms(redis)
-    stale = [_text(m) for m in await redis.zrangebyscore(keys.SCREENERS_ALIVE_KEY, "-inf", now - ttl_ms)]
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.zadd(keys.SCREENERS_ALIVE_KEY, {screener_id: now})
-        pipe.hset(keys.SCREENERS_INFO_KEY, screener_id, json.dumps(info))
-        if stale:
-            pipe.zrem(keys.SCREENERS_ALIVE_KEY, *stale)
-            pipe.hdel(keys.SCREENERS_INFO_KEY, *stale)
-        await pipe.execute()
+async def beat(redis: Any, screener_id: str, info: dict[str, object], ttl_ms: int) -> int:
+    """Record a heartbeat now (the Redis clock) and forget the screeners silent for longer than ``ttl_ms``;
+    the heartbeat's time, epoch ms."""
+    return int(await _BEAT(redis, [keys.SCREENERS_ALIVE_KEY, keys.SCREENERS_INFO_KEY],
+                           [screener_id, json.dumps(info), ttl_ms]))
 
 
 async def leave(redis: Any, screener_id: str) -> None:
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.zrem(keys.SCREENERS_ALIVE_KEY, screener_id)
-        pipe.hdel(keys.SCREENERS_INFO_KEY, screener_id)
-        await pipe.execute()
+    """Forget this screener (its info first: a heartbeat left alone expires by itself)."""
+    await redis.hdel(keys.SCREENERS_INFO_KEY, screener_id)
+    await redis.zrem(keys.SCREENERS_ALIVE_KEY, screener_id)
 
 
 async def alive(redis: Any, ttl_ms: int) -> list[tuple[str, int, dict[str, Any]]]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from screener.decision import ScreenRequest
 from screener.service.tokens import Role
 from tests.admin.conftest import Admin
 
@@ -17,8 +18,10 @@ async def test_check_answers_the_decision_as_a_dry_run(admin: Admin) -> None:
     assert body["verdict"] == "allow" and body["reasons"] == [] and body["number"] == "+12125550142"
     assert body["dry_run"] is True and body["attempt_id"] is None
     assert body["config_version"] == admin.holder.current.version
-    assert set(body) == {"verdict", "reasons", "number", "campaign", "decided_at", "config_version", "dry_run",
-                         "caller_id", "attempt_id", "audit_id", "elapsed_us"}
+    # the CLI's `check --json` shape: Decision.to_json
+    same = await admin.screener.screen(ScreenRequest(dialed="+12125550142", campaign="lab", commit=False))
+    assert set(body) == set(same.to_json())
+    assert body["caller_id_name"] == same.caller_id_name and body["disclosure"] == same.to_json()["disclosure"]
     # a dry run reserves nothing: three more live calls still fit the lab's 3 per hour
     for _ in range(3):
         assert (await admin.decide()).allowed

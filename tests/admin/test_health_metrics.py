@@ -59,7 +59,7 @@ async def test_readyz_names_redis_when_it_does_not_answer(make_admin: AdminFacto
         private_redis.resume()
     private_redis.stop()
     status, body, _ = await admin.request("GET", "/readyz")
-    assert status == 503 and body["failing"] == ["redis"] and "Redis:" in body["checks"]["redis"]["detail"]
+    assert status == 503 and body["failing"] == ["redis"] and body["checks"]["redis"]["detail"].startswith("Redis")
 
 
 async def test_readyz_names_ari_when_enabled_and_not_connected(make_admin: AdminFactory) -> None:
@@ -142,7 +142,9 @@ async def test_metrics_count_reload_failures_and_redis_errors(make_admin: AdminF
     samples = await scrape(admin)
     assert value(samples, "screener_config_reload_failures_total") == 1
     assert value(samples, "screener_config_last_reload_ok") == 0
-    assert value(samples, "screener_redis_errors_total", kind="error") == 1
+    # a stopped server is a refused connection or a timeout, depending on the client's retries
+    assert value(samples, "screener_redis_errors_total", kind="error") + value(
+        samples, "screener_redis_errors_total", kind="timeout") == 1
     assert value(samples, "screener_redis_up") == 0
 
 
