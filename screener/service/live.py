@@ -11,6 +11,7 @@ import logging
 import redis.asyncio as aioredis
 
 from screener.service.screening import STORE_ERRORS
+from screener.service.tasks import cancel_and_wait
 from screener.store import audit
 
 log = logging.getLogger("screener.live")
@@ -44,6 +45,7 @@ class LiveFeed:
                                              socket_connect_timeout=5)
         self._watchers: set[asyncio.Queue[dict[str, object]]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._stopping: set[asyncio.Future[bool]] = set()
 
     def _start(self, after_id: str) -> None:
         if self._task is None or self._task.done():
@@ -51,8 +53,9 @@ class LiveFeed:
 
     def _stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            self._task = None
+            task, self._task = self._task, None
+            self._stopping.add(asyncio.ensure_future(cancel_and_wait(task)))
+            self._stopping = {t for t in self._stopping if not t.done()}
 
     async def _run(self, last_id: str) -> None:
         failing = False
@@ -106,10 +109,10 @@ class LiveFeed:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(_CLOSED)
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
+        if self._stopping:
+            await asyncio.wait(self._stopping, timeout=6)
         await self.redis.aclose()
 
 

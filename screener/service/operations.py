@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from screener.service.presence import Presence
 from screener.service.screening import STORE_ERRORS, Screener
 from screener.service.stats import DecisionStats
+from screener.service.tasks import cancel_and_wait
 
 log = logging.getLogger("screener.operations")
 
@@ -52,8 +53,7 @@ async def background_operations(screener: Screener, *, flush_s: float = FLUSH_S,
         yield Operations(presence, stats)
     finally:
         for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_and_wait(task)
         screener.observers.remove(stats.observe)
         with contextlib.suppress(*STORE_ERRORS):
             async with asyncio.timeout(1.0):
