@@ -44,8 +44,8 @@ async def status(request: web.Request) -> web.Response:
     now = ctx.clock()
     try:
         async with asyncio.timeout(2.0):
-            lists = await list_statuses(ctx.screener.redis, settings, now)
-            alive = await screeners_alive(ctx.screener.redis)
+            lists = await list_statuses(ctx.redis, settings, now)
+            alive = await screeners_alive(ctx.redis)
     except STORE_ERRORS as exc:
         raise ApiError(503, "unavailable", f"Redis did not answer: {type(exc).__name__}") from None
     return web.json_response({
@@ -62,7 +62,7 @@ async def stats(request: web.Request) -> web.Response:
     ctx = context(request)
     try:
         async with asyncio.timeout(2.0):
-            body = await read_stats(ctx.screener.redis, ctx.clock())
+            body = await read_stats(ctx.redis, ctx.clock())
     except STORE_ERRORS as exc:
         raise ApiError(503, "unavailable", f"Redis did not answer: {type(exc).__name__}") from None
     return web.json_response(body)

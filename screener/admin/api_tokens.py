@@ -13,7 +13,7 @@ from screener.service.tokens import Role, TokenExists, TokenNotFound, create_tok
 
 @requires(Role.ADMIN)
 async def get_tokens(request: web.Request) -> web.Response:
-    tokens = await list_tokens(context(request).screener.redis)
+    tokens = await list_tokens(context(request).redis)
     return web.json_response({"tokens": [t.to_json() for t in tokens]})
 
 
@@ -30,7 +30,7 @@ async def post_token(request: web.Request) -> web.Response:
         raise bad_request("role", f"{role_text!r} is not a role (one of {', '.join(r.value for r in Role)})") from None
     ctx = context(request)
     try:
-        token = await create_token(ctx.screener.redis, name, role)
+        token = await create_token(ctx.redis, name, role)
     except TokenExists:
         raise ApiError(409, "conflict", f"a token named {name!r} exists already (revoke it first)") from None
     except ValueError as exc:
@@ -44,7 +44,7 @@ async def delete_token(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     ctx = context(request)
     try:
-        await revoke_token(ctx.screener.redis, name)
+        await revoke_token(ctx.redis, name)
     except TokenNotFound:
         raise ApiError(404, "not_found", f"no token named {name!r}") from None
     audit_id = await record_admin_action(ctx.screener, caller_of(request).name, "token.revoke", name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from screener.admin import api_check, api_config, api_status, api_tokens, health, page
+from screener.admin import api_audit, api_check, api_config, api_consent, api_status, api_tokens, health, page
 from screener.admin.context import CONTEXT, AdminContext
 from screener.admin.errors import errors_as_json
 
@@ -15,7 +15,7 @@ MAX_BODY = 4 * 1024 * 1024
 def build_app(ctx: AdminContext) -> web.Application:
     app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_BODY)
     app[CONTEXT] = ctx
-    for module in (health, api_check, api_config, api_status, api_tokens, page):
+    for module in (health, api_check, api_config, api_status, api_tokens, api_consent, api_audit, page):
         module.add_routes(app)
 
     async def on_startup(app: web.Application) -> None:
@@ -26,6 +26,7 @@ def build_app(ctx: AdminContext) -> web.Application:
 
     async def on_cleanup(app: web.Application) -> None:
         ctx.screener.observers.remove(ctx.metrics.observe)
+        await ctx.redis.aclose()
 
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)

@@ -14,6 +14,7 @@ from screener.admin.metrics import Metrics
 from screener.config.settings import AdminSettings
 from screener.config.watch import ConfigHolder
 from screener.service.config_edit import ConfigEditor
+from screener.service.connection import AnyClient
 from screener.service.live import LiveFeed
 from screener.service.probes import Probes
 from screener.service.screening import Screener
@@ -28,6 +29,9 @@ def _utc_now() -> datetime:
 class AdminContext:
     holder: ConfigHolder
     screener: Screener
+    #: the same Redis as the screener's, on connections of its own whose operations may take longer than a
+    #: decision's time budget (an audit export, a status read on a busy server)
+    redis: AnyClient
     probes: Probes
     metrics: Metrics
     feed: LiveFeed
@@ -52,7 +56,7 @@ def requires(role: Role) -> Callable[[Handler], Handler]:
         @functools.wraps(handler)
         async def guarded(request: web.Request) -> web.StreamResponse:
             ctx = context(request)
-            request[CALLER_KEY] = await authorize(request, role, ctx.throttle, ctx.screener.redis)
+            request[CALLER_KEY] = await authorize(request, role, ctx.throttle, ctx.redis)
             return await handler(request)
 
         return guarded

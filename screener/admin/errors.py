@@ -1,5 +1,6 @@
-"""API errors as JSON ``{error, detail}`` with the right status, and the JSON body helpers that name the
-bad field (a malformed body is a 400 that says which field)."""
+"""API errors as JSON ``{error, detail}`` with the right status (the service's ``InvalidInput`` is a 400,
+``NotFound`` a 404), and the JSON body helpers that name the bad field (a malformed body is a 400 that says
+which field)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import logging
 from typing import Any
 
 from aiohttp import web
+
+from screener.service.errors import InvalidInput, NotFound
 
 log = logging.getLogger("screener.admin")
 
@@ -73,6 +76,10 @@ async def errors_as_json(request: web.Request, handler: Any) -> web.StreamRespon
         return response
     except ApiError as exc:
         return exc.response()
+    except InvalidInput as exc:  # the service's own check of a value (a number, a campaign): it names it
+        return ApiError(400, "bad_request", str(exc)).response()
+    except NotFound as exc:
+        return ApiError(404, "not_found", str(exc)).response()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

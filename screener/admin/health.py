@@ -19,7 +19,7 @@ from screener.service.tokens import Role
 async def _guard(request: web.Request) -> AdminContext:
     ctx = context(request)
     if ctx.settings.metrics_require_token:
-        request[CALLER_KEY] = await authorize(request, Role.VIEWER, ctx.throttle, ctx.screener.redis)
+        request[CALLER_KEY] = await authorize(request, Role.VIEWER, ctx.throttle, ctx.redis)
     return ctx
 
 
@@ -66,7 +66,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     ctx = await _guard(request)
-    await ctx.metrics.refresh(ctx.screener.redis)
+    await ctx.metrics.refresh(ctx.redis)
     return web.Response(body=ctx.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -18,7 +18,10 @@ from screener.config.settings import AdminSettings
 from screener.service.config_edit import ConfigEditor
 from screener.service.live import LiveFeed
 from screener.service.probes import Probes
-from screener.service.screening import Screener
+from screener.service.screening import Screener, connect
+
+#: seconds an admin operation's Redis command may take (decisions keep their own, much shorter, budget)
+ADMIN_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,8 @@ class AdminServer:
 def admin_context(screener: Screener, redis_url: str, probes: Probes, settings: AdminSettings,
                   throttle: BadTokenThrottle | None = None) -> AdminContext:
     holder = screener.holder
-    return AdminContext(holder=holder, screener=screener, probes=probes, metrics=Metrics(holder, probes),
+    return AdminContext(holder=holder, screener=screener, redis=connect(redis_url, ADMIN_TIMEOUT_S), probes=probes,
+                        metrics=Metrics(holder, probes),
                         feed=LiveFeed(redis_url), editor=ConfigEditor(holder),
                         throttle=throttle or BadTokenThrottle(), settings=settings)
 

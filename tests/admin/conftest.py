@@ -57,10 +57,12 @@ class Admin:
         async with self.session.request(method, self.url + path, json=json, data=data,
                                         headers={**self.headers(role), **(headers or {})}) as resp:
             text = await resp.text()
-            try:
-                body: Any = await resp.json(content_type=None)
-            except ValueError:
-                body = text
+            body: Any = text
+            if text.strip():
+                try:
+                    body = await resp.json(content_type=None)
+                except ValueError:
+                    body = text
             return resp.status, body, resp.headers
 
     async def decide(self, number: str = "+12125550142", campaign: str = "lab", *, commit: bool = True) -> Decision:
