@@ -40,9 +40,9 @@ from screener.admin import admin_context, admin_server  # noqa: E402
 from screener.config.watch import ConfigHolder  # noqa: E402
 from screener.decision import ScreenRequest  # noqa: E402
 from screener.embedded_redis import EmbeddedRedis  # noqa: E402
-from screener.service.screening import Screener, connect  # noqa: E402
 from screener.service.operations import background_operations  # noqa: E402
 from screener.service.probes import Probes  # noqa: E402
+from screener.service.screening import Screener, connect  # noqa: E402
 from screener.service.tokens import Role, create_token  # noqa: E402
 
 
