@@ -1,6 +1,9 @@
 """Dialed numbers: normalize to E.164 (phonenumbers), locate (region, state/province, time zones), mask.
 
-Pure functions over phonenumbers' and tzdata's bundled data; nothing here touches the network.
+Pure functions over phonenumbers' and tzdata's bundled data; nothing here touches the network. The state or
+province of a North American number comes from ``screener.nanp_table`` (built from phonenumbers' geocoding
+data by ``python -m screener.nanp_build``), so phonenumbers' geocoder and its 40 MB of data are imported only
+when that table was built from another phonenumbers version than the one installed.
 """
 
 from __future__ import annotations
@@ -12,8 +15,7 @@ from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import geocoder, shortnumberinfo, timezone
-from phonenumbers.geodata import GEOCODE_DATA
+from phonenumbers import shortnumberinfo, timezone
 
 #: ISO 3166-2 suffixes of the US states, DC and the Canadian provinces and territories, by English name
 SUBDIVISIONS: dict[str, str] = {
@@ -204,14 +206,51 @@ def _subdivision(parsed: phonenumbers.PhoneNumber, region: str | None) -> str | 
     """The state or province of a US/CA number's area code, or None (unknown, or several)."""
     if region not in ("US", "CA"):
         return None
-    # the area code's own entry ("Florida", "New York, NY"); the number's longest-prefix description
-    # (a city, sometimes without its state) only when the area code has none
+    code = _nanp_subdivision(parsed) if _table_is_current() else _geocoded_subdivision(parsed)
+    allowed = US_SUBDIVISIONS if region == "US" else CA_SUBDIVISIONS
+    return code if code in allowed else None
+
+
+@lru_cache(maxsize=1)
+def _table_is_current() -> bool:
+    from screener import nanp_table  # here: screener.nanp_build imports this module to build the table
+
+    return phonenumbers.__version__ == nanp_table.PHONENUMBERS_VERSION
+
+
+def _nanp_subdivision(parsed: phonenumbers.PhoneNumber) -> str | None:
+    """What ``_geocoded_subdivision`` answers, from the prebuilt table."""
+    from screener import nanp_table
+
+    national = str(parsed.national_number)
+    code = nanp_table.AREA_CODES.get(national[:3])
+    if code is not None or not _geographic(parsed):
+        return code
+    digits = "1" + national
+    for length in range(len(digits), 4, -1):  # the longest prefix with an entry, as the geocoder looks it up
+        if digits[:length] in nanp_table.PREFIXES:
+            return nanp_table.PREFIXES[digits[:length]]
+    return None
+
+
+def _geographic(parsed: phonenumbers.PhoneNumber) -> bool:
+    """Whether phonenumbers' geocoder describes the number by its area (else by its country: no subdivision)."""
+    kind = phonenumbers.number_type(parsed)
+    return kind != phonenumbers.PhoneNumberType.UNKNOWN and phonenumbers.is_number_type_geographical(
+        kind, parsed.country_code or 0)
+
+
+def _geocoded_subdivision(parsed: phonenumbers.PhoneNumber) -> str | None:
+    """The area code's own geocoding entry ("Florida", "New York, NY"); the number's longest-prefix description
+    (a city, sometimes without its state) only when the area code has none. Imports the geocoding data."""
+    from phonenumbers import geocoder
+    from phonenumbers.geodata import GEOCODE_DATA
+
     area_code = str(parsed.national_number)[:3]
     code = subdivision_from_description(GEOCODE_DATA.get("1" + area_code, {}).get("en", ""))
     if code is None:
         code = subdivision_from_description(geocoder.description_for_number(parsed, "en"))
-    allowed = US_SUBDIVISIONS if region == "US" else CA_SUBDIVISIONS
-    return code if code in allowed else None
+    return code
 
 
 def subdivision_from_description(description: str) -> str | None:

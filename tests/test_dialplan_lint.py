@@ -159,6 +159,16 @@ def test_read_errors_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "cannot read" in proc.stderr
 
 
+@pytest.mark.parametrize("text", ["", "exten => _X.,1,Dial(PJSIP/${EXTEN}@carrier)\n", "; only comments\n",
+                                  "[general]\nstatic=yes\n[globals]\nTRUNK=carrier\n"],
+                         ids=["empty", "no header", "comments", "settings only"])
+def test_a_file_without_a_context_header_is_an_error_not_clean(tmp_path: Path, text: str) -> None:
+    code, out = lint(tmp_path, text)
+    assert code == 2, out
+    assert f"{tmp_path / 'extensions.conf'}: no dialplan [context] header" in out
+    assert "clean" not in out
+
+
 def test_include_loop_is_a_read_error(tmp_path: Path) -> None:
     code, out = lint(tmp_path, "#include extensions.conf\n")
     assert code == 2 and "loop" in out

@@ -50,7 +50,7 @@ async def status(request: web.Request) -> web.Response:
         raise ApiError(503, "unavailable", f"Redis did not answer: {type(exc).__name__}") from None
     return web.json_response({
         "config": {"version": settings.version, "last_reload": _reload_json(request),
-                   "reload_failures": ctx.holder.reload_failures},
+                   "reload_failures": ctx.holder.stats["reload_failures"]},
         "lists": [lst.to_json(now) for lst in lists],
         "screeners": [s.to_json() for s in alive],
         "now": now.isoformat(timespec="seconds"),

@@ -58,7 +58,7 @@ class _Collector(Collector):
         info.add_metric([holder.current.version], {})
         yield info
         yield CounterMetricFamily("screener_config_reload_failures", "config reloads refused since the start",
-                                  value=holder.reload_failures)
+                                  value=holder.stats["reload_failures"])
         last = holder.last_reload
         yield GaugeMetricFamily("screener_config_last_reload_ok", "1 when the latest reload attempt (if any) loaded",
                                 value=1 if last is None or last.ok else 0)

@@ -33,7 +33,8 @@ MAX_HEADER_LINES = 128
 MAX_USAGE_LINES = 64
 
 _HEADER_KEY = re.compile(r"agi_[a-z0-9_]{1,60}")
-_REPLY_200 = re.compile(r"result=(?P<result>\S*)(?: \((?P<data>.*)\))?(?P<rest>(?: [a-z]+=\S*)*)", re.S)
+_RESULT = re.compile(r"\S*")
+_PAIR = re.compile(r"[a-z]+=\S*")
 _STATUS = re.compile(r"(?P<code>[0-9]{3})(?P<sep>[ -]|$)(?P<text>.*)", re.S)
 
 
@@ -213,19 +214,52 @@ class AgiConnection:
 
 
 def parse_200(text: str) -> Reply:
-    """Parse what follows ``200 ``: ``result=<r>[ (data)][ key=value...]``."""
-    m = _REPLY_200.fullmatch(text)
-    if m is None:
-        raise RemoteProtocolError(f"malformed 200 reply: {text[:60]!r}")
+    """Parse what follows ``200 ``: ``result=<r>[ (data)][ key=value...]``, in time linear in the line.
+
+    The data may hold spaces and parentheses: it runs to the last ``)`` that only ``key=value`` pairs follow
+    (what ``result=(\\S*)(?: \\((.*)\\))?((?: [a-z]+=\\S*)*)`` would match, without its backtracking).
+    """
+    malformed = RemoteProtocolError(f"malformed 200 reply: {text[:60]!r}")
+    if not text.startswith("result="):
+        raise malformed
+    found = _RESULT.match(text, 7)
+    assert found is not None  # \S* matches even nothing
+    result, tail = found.group(), text[found.end():]
+    data: str | None = None
+    pairs_at = 0
+    if tail.startswith(" ("):
+        # the data ends at the rightmost ")" that a run of valid pairs (maybe none) follows to the end
+        for start in _pair_run_starts(tail):
+            if start >= 3 and tail[start - 1] == ")":
+                data, pairs_at = tail[2:start - 1], start
+                break
+        else:
+            raise malformed
+    elif _pair_run_starts(tail)[-1] != 0:
+        raise malformed
     endpos: int | None = None
-    for pair in m["rest"].split():
+    for pair in tail[pairs_at:].split():
         key, _, value = pair.partition("=")
         if key == "endpos":
             try:
                 endpos = int(value)
             except ValueError as exc:
                 raise RemoteProtocolError(f"bad endpos in reply: {value[:20]!r}") from exc
-    return Reply(code=200, result=m["result"], data=m["data"], endpos=endpos)
+    return Reply(code=200, result=result, data=data, endpos=endpos)
+
+
+def _pair_run_starts(tail: str) -> list[int]:
+    """Every index ``i`` (right to left) where ``tail[i:]`` is a run of `` key=value`` pairs: its end, then
+    the space before each pair while the pairs from there on are valid. Each character is looked at once."""
+    starts = [len(tail)]
+    end = len(tail)
+    while end > 0:
+        space = tail.rfind(" ", 0, end)
+        if space < 0 or not _PAIR.fullmatch(tail, space + 1, end):
+            break
+        starts.append(space)
+        end = space
+    return starts
 
 
 def awaited_reply(event: Event, verb: str) -> tuple[Reply | None, bool]:

@@ -17,6 +17,7 @@ from screener.agi import commands
 from screener.agi.channel import AgiChannel
 from screener.agi.options import ScriptOptions
 from screener.decision import Decision, ScreenRequest, clean_campaign
+from screener.logs import call_fields
 from screener.numbers import clean_dialed, mask
 from screener.service.protocol import ScreenerLike, screen_or_block
 
@@ -88,6 +89,8 @@ async def run_screen(channel: AgiChannel, screener: ScreenerLike, options: Scrip
         "screen %s campaign=%s -> %s %s (call %s)",
         mask(variables.number), variables.campaign or "-", variables.result, variables.reasons or "-",
         variables.call_id or "-",
+        extra=call_fields(call_id=variables.call_id, campaign=variables.campaign, verdict=decision.verdict.value,
+                          reasons=[code.value for code in decision.codes], number=mask(variables.number)),
     )
     for command in variables.to_commands():
         reply = await channel.execute(command, timeout_s=options.reply_timeout_s)

@@ -28,6 +28,7 @@ from screener.ari.events import (
 from screener.ari.legs import Ended, Legs, Outcome
 from screener.ari.options import AppOptions
 from screener.decision import Decision, Disclosure, DisclosureEvent, ScreenRequest, clean_campaign
+from screener.logs import call_fields
 from screener.numbers import clean_dialed, mask
 from screener.reasons import ReasonCode
 from screener.service.protocol import ScreenerLike, screen_or_block
@@ -110,6 +111,10 @@ class Call(Legs):
     async def _flow(self) -> Outcome:
         decision = await self._decide()
         self.decision = decision
+        codes = [code.value for code in decision.codes]
+        log.info("call %s: %s %s", self.label, decision.verdict.value, ",".join(codes) or "-",
+                 extra=call_fields(call_id=self.agent.id, campaign=decision.campaign, verdict=decision.verdict.value,
+                                   reasons=codes, number=mask(decision.number or self.args.number)))
         await self._drain()  # the agent may have hung up while the decision was made: then dial nothing
         if not decision.allowed:
             await self._block(decision)

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from screener.cli.common import open_screener, parse_when, run_guarded
+from screener.cli.common import UsageError, open_screener, parse_when, run_guarded
 from screener.decision import Decision, ScreenRequest
 
 HELP = """\
@@ -15,6 +15,10 @@ Decide whether a call to NUMBER may be placed for a campaign, with every reason 
 By default this is a dry run: it reads Redis and changes nothing but the audit trail (the entry is
 marked dry_run). --commit reserves the attempt as a live call would (it then counts toward the
 number's frequency limits and the campaign's rate).
+
+--commit cannot be combined with --at, whatever the time: a committed attempt is a live entry made
+now, and recording it at another time (past or future) would put a call into the frequency windows
+and the audit trail at a time it was not made. Use --at for dry runs only.
 
 exit status: 0 allow, 1 block, 2 usage or config error
 """
@@ -35,13 +39,17 @@ def register(sub: Any) -> None:
     p.add_argument("number", metavar="NUMBER", help="the dialed number: E.164 (+12025550123) or national format")
     p.add_argument("--campaign", required=True, metavar="NAME", help="the campaign placing the call")
     p.add_argument("--at", metavar="ISO-8601", help="decision time with a UTC offset (default: now); "
-                   "used by every rule, frequency windows included")
+                   "used by every rule, frequency windows included; dry runs only (not with --commit)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--commit", action="store_true", help="reserve the attempt, as a live call would")
+    p.add_argument("--commit", action="store_true",
+                   help="reserve the attempt now, as a live call would (not with --at)")
     p.set_defaults(func=run_guarded(_check))
 
 
 async def _check(args: argparse.Namespace) -> int:
+    if args.commit and args.at:
+        raise UsageError("--commit cannot be used with --at: a committed attempt is a live entry made now, never "
+                         "at another time (use --at for a dry run, or --commit without --at)")
     at = parse_when(args.at, "--at") if args.at else None
     screener = await open_screener(args)
     try:

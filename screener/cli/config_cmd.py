@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from screener.cli.common import load_cli_settings, run_guarded
+from screener.config.placeholders import placeholders
 
 
 def register(sub: Any) -> None:
@@ -13,7 +15,8 @@ def register(sub: Any) -> None:
         "config", help="validate the config and show its campaigns, policies and lists",
         description="Load and validate the config (the same checks a running screener makes on reload) and "
                     "print its version (a content hash recorded with every decision). Exit status 2 when invalid: "
-                    "the message names the file, the key and the problem.")
+                    "the message names the file, the key and the problem. A secret still holding the shipped "
+                    "placeholder (change-me...) is a warning here; `screener serve` refuses to start with it.")
     p.add_argument("action", nargs="?", choices=("check", "show"), default="check")
     p.set_defaults(func=run_guarded(_config))
 
@@ -21,6 +24,8 @@ def register(sub: Any) -> None:
 async def _config(args: argparse.Namespace) -> int:
     s = load_cli_settings(args)
     print(f"{s.path}: valid, version {s.version}")
+    for placeholder in placeholders(s):
+        print(f"screener: warning: {placeholder}", file=sys.stderr)
     if args.action == "show":
         print(f"redis_url: {s.redis_url or '(private redis-server under ' + s.state_dir + ')'}")
         print(f"time budget: {s.time_budget_ms} ms")

@@ -4,6 +4,8 @@ It starts a private redis-server, renders the prompts, starts ``screener serve``
 with the shipped dialplan, then places sample calls with sipp (agent 127.0.0.2 -> Asterisk 127.0.0.1 ->
 carrier 127.0.0.3) and prints each call's outcome with the screener's reasons from the audit trail. Then
 it stops everything it started. Needs root (the sandbox runs under chroot) and `bash .ci/bootstrap`.
+Its ``screener serve`` runs marked as the lab sandbox (``SCREENER_LAB=1``, set by lab.stack.ServerProcess),
+so the example config's placeholder secrets are accepted there and nowhere else.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ plain PJSIP/100 (an agent's phone) and Local/ channels (followed into their cont
 It is a heuristic (conditional jumps are treated as "may jump, may fall through"): a clean result means
 no obvious bypass, not a proof.
 
-exit status: 0 clean, 1 unscreened route found, 2 the dialplan could not be read
+exit status: 0 clean, 1 unscreened route found, 2 the dialplan could not be read or has no [context]
 """
 
 

@@ -1,28 +1,51 @@
-"""``screener``: the command-line entry point. Each subcommand lives in its own module under screener.cli."""
+"""``screener``: the command-line entry point. Each subcommand lives in its own module under screener.cli.
+
+Only the module of the subcommand being run is imported (``--help`` imports none): the others are listed from
+``COMMANDS`` alone, so that a one-shot command does not pay for every other command's imports.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
-import inspect
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import NamedTuple
 
-#: subcommand modules, in the order --help lists them; each has ``register(subparsers)``
-COMMAND_MODULES: tuple[str, ...] = (
-    "screener.cli.check",
-    "screener.cli.dnc",
-    "screener.cli.consent",
-    "screener.cli.audit",
-    "screener.cli.config_cmd",
-    "screener.cli.serve",
-    "screener.cli.agi",
-    "screener.cli.prompts",
-    "screener.cli.lint_dialplan",
-    "screener.cli.admin",
-    "screener.cli.demo",
+
+class Command(NamedTuple):
+    name: str
+    #: the module with ``register(subparsers)``
+    module: str
+    #: the one line ``screener --help`` shows (the module registers the same text)
+    summary: str
+
+
+#: every subcommand, in the order --help lists them
+COMMANDS: tuple[Command, ...] = (
+    Command("check", "screener.cli.check", "decide one call (dry run by default)"),
+    Command("dnc", "screener.cli.dnc", "add, remove, check, import, list and export DNC lists"),
+    Command("consent", "screener.cli.consent", "grant, revoke or show consent records"),
+    Command("audit", "screener.cli.audit", "read and export the audit trail"),
+    Command("config", "screener.cli.config_cmd", "validate the config and show its campaigns, policies and lists"),
+    Command("serve", "screener.cli.serve",
+            "run the FastAGI server (and the ARI application) Asterisk asks before every call"),
+    Command("agi", "screener.cli.agi",
+            "process AGI for Asterisk (one process per call, stdin/stdout): screen or disclose"),
+    Command("prompts", "screener.cli.prompts",
+            "render the spoken prompts (disclosures, opt-out confirmation) with espeak-ng and sox"),
+    Command("lint-dialplan", "screener.cli.lint_dialplan",
+            "report dialplan routes that reach a trunk without the screener (exit 1)"),
+    Command("doctor", "screener.cli.doctor",
+            "check a deployment (Redis settings, config, prompts, dialplan, clock, port)"),
+    Command("admin", "screener.cli.admin", "admin API tokens (create, list, revoke)"),
+    Command("demo", "screener.cli.demo",
+            "run Redis, the Asterisk 22 sandbox and the screener here and place sample calls with sipp"),
 )
+#: the subcommand modules, in --help order
+COMMAND_MODULES: tuple[str, ...] = tuple(c.module for c in COMMANDS)
+#: the global options that take a value (``--config PATH``), which the subcommand scan skips
+_VALUE_OPTIONS = ("--config", "--redis")
 
 EXIT_OK = 0
 EXIT_BLOCK = 1
@@ -51,7 +74,9 @@ Run `screener COMMAND --help` for each command's options.
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser, with ``command`` (or every subcommand when ``"*"``) fully registered from its module and the
+    others listed by name and summary only."""
     parser = argparse.ArgumentParser(
         prog="screener", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -64,23 +89,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="Redis URL, e.g. redis://127.0.0.1:6379/0 (default: $SCREENER_REDIS_URL, else the config)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
-        module.register(sub)
+    for c in COMMANDS:
+        if command in (c.name, "*"):
+            importlib.import_module(c.module).register(sub)
+        else:
+            sub.add_parser(c.name, help=c.summary, add_help=False)
     return parser
 
 
+def command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not a global option or an option's value."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg.startswith("-"):
+            # "--config PATH" (or an abbreviation such as "--conf PATH"); "--config=PATH" is one word
+            skip = "=" not in arg and len(arg) > 2 and any(o.startswith(arg) for o in _VALUE_OPTIONS)
+        else:
+            return arg
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(command_in(args_list))
+    args = parser.parse_args(args_list)
     func = getattr(args, "func", None)
+    if func is None and args.command is not None:
+        # the scan named another word than argparse chose (an unusual spelling): register the chosen one
+        parser = build_parser(args.command)
+        args = parser.parse_args(args_list)
+        func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
         return EXIT_USAGE
     try:
         result = func(args)
-        if inspect.isawaitable(result):
-            result = asyncio.run(result)  # type: ignore[arg-type]
+        if isinstance(result, Coroutine):
+            import asyncio  # here: --help and the synchronous commands do not need it
+
+            result = asyncio.run(result)
     except KeyboardInterrupt:
         return 130
     return int(result or 0)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -28,9 +29,13 @@ from screener.agi.options import ScriptOptions
 from screener.agi.server import FastAgiServer
 from screener.cli.common import config_path, fail, redis_url, spool_for
 from screener.config.errors import ConfigError
+from screener.config.placeholders import LAB_ENV, lab_sandbox, placeholders
 from screener.config.settings import FastAgiSettings, Settings
 from screener.config.watch import ConfigHolder
 from screener.embedded_redis import EmbeddedRedisError
+from screener.logs import FORMAT_ENV, FORMATS
+from screener.logs import setup as setup_logging
+from screener.sdnotify import notify
 from screener.service.connection import redact
 from screener.service.operations import background_operations
 from screener.service.probes import FASTAGI_SESSIONS, Probes
@@ -93,7 +98,7 @@ async def fastagi_front_end(ctx: ServeContext) -> AsyncIterator[None]:
     addresses = ", ".join(f"{h}:{p}" for h, p in server.addresses)
     log.info("FastAGI listening on %s (allowed peers: %s; scripts: screen, disclose)",
              addresses, ", ".join(server.settings.allowed_peers) or "none")
-    print(f"screener serve: FastAGI listening on {addresses}", file=sys.stderr, flush=True)
+    say(ctx.args, f"FastAGI listening on {addresses}")
 
     def on_reload(new: Settings) -> None:
         server.settings = fastagi_settings(ctx.args, new)
@@ -118,7 +123,7 @@ async def ari_front_end(ctx: ServeContext) -> AsyncIterator[None]:
 
     grace_s = settings.fastagi.grace_s
     task = asyncio.create_task(run_ari(ctx.screener, settings.ari, ctx.stop, grace_s=grace_s, probes=ctx.probes))
-    print(f"screener serve: ARI application {settings.ari.app!r} on {settings.ari.url}", file=sys.stderr, flush=True)
+    say(ctx.args, f"ARI application {settings.ari.app!r} on {settings.ari.url}")
     try:
         yield
     finally:
@@ -155,8 +160,7 @@ async def admin_front_end(ctx: ServeContext) -> AsyncIterator[None]:
     from screener.admin import admin_context, admin_server
 
     async with admin_server(admin_context(ctx.screener, ctx.redis_url, ctx.probes, settings)) as server:
-        log.info("admin server listening on %s", server.url)
-        print(f"screener serve: admin server on {server.url}", file=sys.stderr, flush=True)
+        say(ctx.args, f"admin server on {server.url}")
         yield
 
 
@@ -181,16 +185,52 @@ def _install_stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) 
             loop.add_signal_handler(sig, on_signal, sig.name)
 
 
+def say(args: argparse.Namespace, text: str) -> None:
+    """A milestone for the operator: ``screener serve: TEXT`` on stderr, or a log record in JSON mode (where
+    every line of output is one JSON object)."""
+    if args.log_format == "json":
+        log.info("%s", text)
+    else:
+        print(f"screener serve: {text}", file=sys.stderr, flush=True)
+
+
+def log_format(args: argparse.Namespace) -> str:
+    """--log-format, else SCREENER_LOG_FORMAT, else text."""
+    return str(args.log_format or os.environ.get(FORMAT_ENV) or "text").strip().lower()
+
+
 async def run(args: argparse.Namespace) -> int:
-    _setup_logging(args.log_level)
+    args.log_format = log_format(args)
+    if args.log_format not in FORMATS:
+        return fail(f"{FORMAT_ENV}={args.log_format!r} is not a log format (one of {', '.join(FORMATS)})")
+    setup_logging(args.log_level, args.log_format)
+    try:
+        return await _serve(args)
+    except StartupError as exc:
+        if args.log_format == "json":
+            log.error("%s", exc)
+            return 2
+        return fail(str(exc))
+
+
+class StartupError(Exception):
+    """``screener serve`` cannot start (exit status 2)."""
+
+
+async def _serve(args: argparse.Namespace) -> int:
     path = config_path(args)
     try:
         holder = ConfigHolder(path)
+        refused = [] if lab_sandbox() else placeholders(holder.current)
+        if refused:
+            raise StartupError("config: refusing to serve with the shipped placeholder secrets:\n" +
+                               "".join(f"  {p}\n" for p in refused) +
+                               f"(only the lab sandbox may run with them: it sets {LAB_ENV}=1)")
         url = redis_url(args, holder.current)
     except ConfigError as exc:
-        return fail(f"config: {exc}")
+        raise StartupError(f"config: {exc}") from None
     except (EmbeddedRedisError, OSError) as exc:
-        return fail(f"cannot start the private redis-server: {exc}")
+        raise StartupError(f"cannot start the private redis-server: {exc}") from None
     settings = holder.current
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -208,11 +248,12 @@ async def run(args: argparse.Namespace) -> int:
             for front_end in (operations_front_end, fastagi_front_end, ari_front_end, admin_front_end,
                               *FRONT_ENDS):
                 await stack.enter_async_context(front_end(ctx))
-            print(f"screener serve: ready (config version {settings.version}, redis {mask_url(url)})",
-                  file=sys.stderr, flush=True)
+            say(args, f"ready (config version {settings.version}, redis {mask_url(url)})")
+            notify(f"READY=1\nSTATUS=screening calls, config version {settings.version}\nMAINPID={os.getpid()}")
             await stop.wait()
+            notify("STOPPING=1\nSTATUS=stopping: calls in flight get their grace period")
     except OSError as exc:
-        return fail(f"cannot listen: {exc}")
+        raise StartupError(f"cannot listen: {exc}") from None
     finally:
         for task in (watcher, flusher):
             if task is not None:
@@ -224,15 +265,6 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _setup_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(level.upper())
-
-
 EPILOG = """\
 dialplan (see asterisk/extensions_screener.conf):
   same => n,AGI(agi://127.0.0.1:4573/screen,${NUMBER},${SCREENER_CAMPAIGN})
@@ -240,6 +272,7 @@ dialplan (see asterisk/extensions_screener.conf):
   same => n(dial),Dial(PJSIP/${SCREEN_NUMBER}@${SCREENER_TRUNK},30,U(screener-disclose^${SCREEN_NUMBER}^...))
 
 SIGHUP reloads the config (it is also reloaded when its files change); SIGTERM/SIGINT stop gracefully.
+Under systemd (Type=notify, see deploy/screener.service) it reports READY=1 once it accepts calls.
 """
 
 
@@ -265,4 +298,7 @@ def register(sub: Any) -> None:
                    help="admin HTTP server address (default: the config's admin.listen, 127.0.0.1:8090; port 0 = any)")
     p.add_argument("--no-admin", action="store_true", help="do not run the admin HTTP server")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-format", choices=FORMATS, default=None,
+                   help="text lines, or one JSON object per line with the call id, campaign, verdict and reasons "
+                        f"of each decision as fields (default: ${FORMAT_ENV}, else text)")
     p.set_defaults(func=run)

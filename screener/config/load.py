@@ -86,27 +86,47 @@ def version_of(sources: list[SourceFile]) -> str:
     return digest.hexdigest()[:VERSION_CHARS]
 
 
-def fingerprint(path: str | os.PathLike[str]) -> str:
-    """The version the files at ``path`` would load as, without validating them ("" if unreadable).
+@dataclass(frozen=True)
+class FileState:
+    """What a poll of the config sees: the version its files would load as ("" if unreadable) and each file's
+    (path, size, mtime in ns). Two equal states in a row mean the files have settled (no save in progress)."""
 
-    Cheap enough to poll: it reads the files and hashes them.
-    """
+    version: str
+    stats: tuple[tuple[str, int, int], ...]
+
+
+def _stat(path: str) -> tuple[str, int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (path, -1, -1)
+    return (path, st.st_size, st.st_mtime_ns)
+
+
+def file_state(path: str | os.PathLike[str]) -> FileState:
+    """The config's files as they are now, without validating them. Cheap enough to poll: it reads the files
+    and hashes them."""
     main_path = os.fspath(path)
     try:
         main = _read(main_path)
-        sources = [main]
-        try:
-            includes = include_paths(main, _parse(main))
-        except ConfigError:
-            includes = []
-        for _, inc in includes:
-            try:
-                sources.append(_read(inc))
-            except ConfigError:
-                sources.append(SourceFile(inc, b"\0missing"))
-        return version_of(sources)
     except ConfigError:
-        return ""
+        return FileState("", (_stat(main_path),))
+    sources = [main]
+    try:
+        includes = include_paths(main, _parse(main))
+    except ConfigError:
+        includes = []
+    for _, inc in includes:
+        try:
+            sources.append(_read(inc))
+        except ConfigError:
+            sources.append(SourceFile(inc, b"\0missing"))
+    return FileState(version_of(sources), tuple(_stat(source.path) for source in sources))
+
+
+def fingerprint(path: str | os.PathLike[str]) -> str:
+    """The version the files at ``path`` would load as, without validating them ("" if unreadable)."""
+    return file_state(path).version
 
 
 def _screener(root: Node) -> dict[str, Any]:

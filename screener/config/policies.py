@@ -22,8 +22,18 @@ FREQUENCY_KEYS = ("scope", "max_calls", "window", "source")
 
 
 @lru_cache(maxsize=1)
-def _supported_countries() -> dict[str, list[str]]:
-    return dict(holidays.list_supported_countries())
+def _supported_countries() -> frozenset[str]:
+    """The country codes (and aliases such as UK) the holidays package knows, read from its registry without
+    importing every country's module (``holidays.list_supported_countries()`` imports them all: 0.25 s)."""
+    from holidays.registry import EntityLoader
+
+    return frozenset(EntityLoader.get_country_codes(include_aliases=True))
+
+
+@lru_cache(maxsize=64)
+def _subdivisions(country: str) -> tuple[str, ...]:
+    """The subdivision codes of one supported country (imports that country's module only)."""
+    return tuple(getattr(holidays, country).subdivisions)
 
 
 def parse_hours(node: Node) -> dict[str, tuple[TimeRange, ...]]:
@@ -80,14 +90,13 @@ def parse_rules(node: Node, *, require_hours: bool) -> Rules:
 def parse_holidays(node: Node) -> HolidayRule:
     node.check_keys(HOLIDAY_KEYS)
     country = node.string("country", nonempty=True).strip().upper()
-    supported = _supported_countries()
-    if country not in supported:
+    if country not in _supported_countries():
         raise node.error("country", f"{country!r} is not a country the holidays package knows (ISO 3166-1)")
     subdivision: str | None = None
     if node.has("subdivision"):
         subdivision = node.string("subdivision", nonempty=True).strip().upper()
-        if subdivision not in supported[country]:
-            known = ", ".join(supported[country]) or "none"
+        if subdivision not in _subdivisions(country):
+            known = ", ".join(_subdivisions(country)) or "none"
             raise node.error("subdivision", f"{subdivision!r} is not a subdivision of {country} (known: {known})")
     return HolidayRule(
         country=country,

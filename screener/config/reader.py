@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from datetime import time
@@ -87,6 +88,8 @@ class Node:
         value = self.raw(name, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(name, f"expected a number, got {_type_name(value)}")
+        if not math.isfinite(value):  # nan passes every comparison; inf is no setting either
+            raise self.error(name, f"{value} is not a finite number")
         self._range(name, value, low, high)
         return float(value)
 

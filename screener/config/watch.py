@@ -1,4 +1,10 @@
-"""Hold the running config; reload it on SIGHUP or when its files change, keeping the old one on error."""
+"""Hold the running config; reload it on SIGHUP or when its files change, keeping the old one on error.
+
+A reload is refused (the old config keeps running) when the new files are invalid, and also when they define
+no campaign: an empty or half-saved file would otherwise block every call (``unknown_campaign``) and drop
+the audit salt. The watcher reads the files only once they have settled (the same size, mtime and content
+on two polls in a row), so an editor's truncate-then-write save is not read half-way.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from screener.config.errors import ConfigError
-from screener.config.load import fingerprint, load_settings
+from screener.config.load import FileState, file_state, fingerprint, load_settings
 from screener.config.settings import Settings
 
 log = logging.getLogger("screener.config")
@@ -38,9 +44,10 @@ class ConfigHolder:
         self._settings = settings if settings is not None else load_settings(self.path)
         self._seen = fingerprint(self.path)
         self._listeners: list[Callable[[Settings], None]] = []
-        #: the latest reload attempt (None before the first), and how many were refused since the start
+        #: reloads tried, reloads refused (the old config kept), polls of the files by ``watch``
+        self.stats = {"reloads": 0, "reload_failures": 0, "polls": 0}
+        #: the latest reload attempt (None before the first)
         self.last_reload: ReloadResult | None = None
-        self.reload_failures = 0
 
     @property
     def current(self) -> Settings:
@@ -57,17 +64,20 @@ class ConfigHolder:
     def reload(self) -> ReloadResult:
         result = self._reload()
         self.last_reload = result
-        if not result.ok:
-            self.reload_failures += 1
         return result
 
     def _reload(self) -> ReloadResult:
         old = self._settings
         now = time.time()
         self._seen = fingerprint(self.path)
+        self.stats["reloads"] += 1
         try:
             new = load_settings(self.path)
+            if not new.campaigns:
+                raise ConfigError(self.path, "campaigns", "no campaign defined (an empty or half-saved file?): "
+                                  "every call would block; define at least one [campaigns.NAME]")
         except ConfigError as exc:
+            self.stats["reload_failures"] += 1
             log.error(
                 "config reload refused, keeping version %s: file %s, key %s: %s",
                 old.version,
@@ -89,11 +99,16 @@ class ConfigHolder:
         return ReloadResult(True, new.version, None, True, now)
 
     async def watch(self, interval_s: float = 1.0) -> None:
-        """Poll the config and its includes every ``interval_s``; reload when their content changes."""
+        """Poll the config and its includes every ``interval_s``; reload when their content changed and has
+        settled: the same on two polls in a row (so a reload follows a save within two intervals)."""
+        previous: FileState | None = None
         while True:
             await asyncio.sleep(interval_s)
-            if fingerprint(self.path) != self._seen:
+            state = file_state(self.path)
+            self.stats["polls"] += 1
+            if state == previous and state.version != self._seen:
                 self.reload()
+            previous = state
 
     def install_sighup(self, loop: asyncio.AbstractEventLoop) -> None:
         """Reload on SIGHUP (the loop's signal handler: it runs in the loop, between calls)."""

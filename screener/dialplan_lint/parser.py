@@ -209,7 +209,12 @@ class _Reader:
 
 
 def read_dialplan(path: str | os.PathLike[str]) -> Dialplan:
-    """Read ``path`` and every file it ``#include``s. Raises DialplanReadError."""
+    """Read ``path`` and every file it ``#include``s. Raises DialplanReadError, also when no file has a dialplan
+    ``[context]`` header (not an extensions.conf: a clean result would mean nothing)."""
     reader = _Reader()
     reader.read_file(Path(path))
+    if not any(name.lower() not in NOT_DIALPLAN for name in reader.plan.contexts):
+        found = ", ".join(f"[{name}]" for name in reader.plan.contexts)
+        raise DialplanReadError(f"{path}: no dialplan [context] header"
+                                f"{' (only ' + found + ')' if found else ''}: is this an extensions.conf?")
     return reader.plan

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
 import socket
@@ -16,6 +17,7 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
+from screener.config.placeholders import LAB_ENV
 from screener.lab.rtp import RtpListener
 from screener.lab.sandbox import REPO
 from screener.lab.sipp import AGENT_IP, CARRIER_IP, CallResult, SippUas, place_call
@@ -65,7 +67,8 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout_s: fl
 
 @dataclass
 class ServerProcess:
-    """``screener --config CFG --redis URL serve`` as a subprocess (ended by its own pid)."""
+    """``screener --config CFG --redis URL serve`` as a subprocess (ended by its own pid), marked as the lab
+    sandbox (``SCREENER_LAB=1``: the example config's placeholder secrets are accepted)."""
 
     config: Path
     redis_url: str
@@ -77,7 +80,8 @@ class ServerProcess:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [*screener_command(), "--config", str(self.config), "--redis", self.redis_url, "serve"],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.config.parent)
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.config.parent,
+                env={**os.environ, LAB_ENV: "1"})
         wait_port(self.port, self.proc, self.log)
         return self
 

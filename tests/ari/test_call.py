@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from screener.ari import Outcome
+from screener.logs import JsonFormatter
 from tests.ari.conftest import Running
 from tests.ari.fake_ari import FakeChannel
 
@@ -278,3 +282,19 @@ async def test_a_disclosure_that_cannot_play_ends_the_call_instead_of_bridging(r
     evidence = running.screener.disclosures
     assert len(evidence) == 1 and not evidence[0].prompt_finished and not evidence[0].opted_out
     _no_leftovers(running)
+
+
+async def test_each_decision_is_logged_with_its_fields_for_json_logs(
+        running: Running, caplog: pytest.LogCaptureFixture) -> None:
+    from screener.numbers import mask
+
+    running.screener.blocked.add("+12125550102")
+    with caplog.at_level(logging.INFO, logger="screener.ari"):
+        await running.call("agent-1", "12125550102")
+        await running.settle()
+    decisions = [r for r in caplog.records if hasattr(r, "verdict")]
+    assert len(decisions) == 1
+    record = decisions[0]
+    assert (record.call_id, record.campaign, record.verdict) == ("agent-1", "lab", "block")  # type: ignore[attr-defined]
+    assert record.reasons == ["dnc_internal"] and record.number == mask("+12125550102")  # type: ignore[attr-defined]
+    assert "2125550102" not in JsonFormatter().format(record)  # masked only

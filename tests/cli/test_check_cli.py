@@ -70,13 +70,26 @@ def test_check_human_output_names_the_reasons(redis: EmbeddedRedis) -> None:
 
 def test_commit_reserves_attempts_and_dry_run_does_not(redis: EmbeddedRedis) -> None:
     for _ in range(4):
-        assert run(redis, "check", "+12025550123", "--campaign", "lab", "--at", NY_10AM).returncode == 0
-    for i in range(3):
-        at = f"2026-12-02T10:0{i}:00-05:00"
-        assert run(redis, "check", "+12025550123", "--campaign", "lab", "--commit", "--at", at).returncode == 0
-    p = run(redis, "check", "+12025550123", "--campaign", "lab", "--commit", "--json",
-            "--at", "2026-12-02T10:05:00-05:00")
+        assert run(redis, "check", "+12025550123", "--campaign", "lab").returncode == 0
+    for _ in range(3):  # the lab campaign: open all day, at most 3 calls an hour per number
+        assert run(redis, "check", "+12025550123", "--campaign", "lab", "--commit").returncode == 0
+    p = run(redis, "check", "+12025550123", "--campaign", "lab", "--commit", "--json")
     assert p.returncode == 1 and [r["code"] for r in json.loads(p.stdout)["reasons"]] == ["frequency_limit"]
+
+
+@pytest.mark.parametrize("at", ["2026-12-02T10:00:00-05:00", "2000-01-01T00:00:00Z", "2099-01-01T00:00:00Z"])
+async def test_commit_with_at_is_a_usage_error_and_writes_nothing(redis: EmbeddedRedis, redis_client: Any,
+                                                                  at: str) -> None:
+    p = run(redis, "check", "+12025550123", "--campaign", "lab", "--commit", "--at", at)
+    assert p.returncode == 2
+    assert "--commit cannot be used with --at" in p.stderr and p.stdout == ""
+    assert await redis_client.keys() == []  # no attempt reserved, no audit entry
+
+
+def test_check_help_says_why_commit_and_at_do_not_mix(redis: EmbeddedRedis) -> None:
+    p = run(redis, "check", "--help")
+    assert p.returncode == 0
+    assert "--commit cannot be combined with --at, whatever the time" in " ".join(p.stdout.split())
 
 
 def test_usage_and_config_errors_exit_2(redis: EmbeddedRedis, tmp_path: Path) -> None:
@@ -131,3 +144,15 @@ def test_config_check_prints_the_version(redis: EmbeddedRedis) -> None:
     p = run(redis, "config", "check")
     assert p.returncode == 0 and "valid, version" in p.stdout
     assert "change-me" not in run(redis, "config", "show").stdout  # the audit salt is never printed
+
+
+def test_config_check_warns_about_placeholder_secrets_but_exits_0(redis: EmbeddedRedis, tmp_path: Path) -> None:
+    p = run(redis, "config", "check")
+    assert p.returncode == 0 and "valid, version" in p.stdout
+    assert f"screener: warning: {CONFIG}: screener.audit_salt: still the shipped placeholder" in p.stderr
+    assert f"screener: warning: {CONFIG}: ari.password: still the shipped placeholder" in p.stderr
+    assert "change-me" not in p.stdout + p.stderr
+    from tests.cli.lab_config import write_config
+
+    p = run(redis, "config", "check", config=write_config(tmp_path, redis.url))
+    assert p.returncode == 0 and p.stderr == ""  # a real salt and no ARI: nothing to warn about

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -160,27 +161,34 @@ def test_port_in_use_exits_2(config: Path) -> None:
     assert "cannot listen" in proc.stderr
 
 
-async def test_example_config_runs_ari_beside_fastagi_and_fastagi_serves_while_asterisk_is_away(
-        tmp_path: Path, redis_server: EmbeddedRedis) -> None:
+def example_config(tmp_path: Path) -> Path:
     import shutil
-    import socket
 
     from tests.cli.lab_config import REPO
+
+    folder = tmp_path / "config"
+    shutil.copytree(REPO / "config", folder)
+    example = folder / "screener.toml"
+    example.write_text(example.read_text().replace('state_dir = "var"', f'state_dir = "{tmp_path / "var"}"'))
+    return example
+
+
+async def test_example_config_runs_ari_beside_fastagi_and_fastagi_serves_while_asterisk_is_away(
+        tmp_path: Path, redis_server: EmbeddedRedis) -> None:
+    import socket
 
     with socket.socket() as s:  # a loopback port where no Asterisk answers
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
-    folder = tmp_path / "config"
-    shutil.copytree(REPO / "config", folder)
-    example = folder / "screener.toml"
+    example = example_config(tmp_path)
     text = example.read_text()
     assert "enabled = true" in text.split("[ari]", 1)[1].split("[", 1)[0]  # ARI is on in the example
-    example.write_text(text.replace('url = "http://127.0.0.1:8088"', f'url = "http://127.0.0.1:{dead}"')
-                       .replace('state_dir = "var"', f'state_dir = "{tmp_path / "var"}"'))
+    example.write_text(text.replace('url = "http://127.0.0.1:8088"', f'url = "http://127.0.0.1:{dead}"'))
     proc = subprocess.Popen(
         [*SCREENER, "--config", str(example), "--redis", redis_server.url, "serve", "--port", "0",
          "--log-level", "info"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=ENV)
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        env={**ENV, "SCREENER_LAB": "1"})  # the example's placeholder secrets: the lab sandbox only
     assert proc.stderr is not None
     lines: list[str] = []
     port = 0
@@ -202,3 +210,118 @@ async def test_example_config_runs_ari_beside_fastagi_and_fastagi_serves_while_a
     assert "ARI application 'screener'" in log
     assert log.count("ARI: cannot reach") >= 2 and "ARI: reconnecting" in log  # retried with backoff
     assert "change-me" not in log  # the ARI password is never logged
+
+
+@pytest.mark.parametrize("lab", [None, "0", "yes"])
+def test_serve_refuses_the_shipped_placeholder_secrets_outside_the_lab(
+        tmp_path: Path, redis_server: EmbeddedRedis, lab: str | None) -> None:
+    example = example_config(tmp_path)
+    env = ENV if lab is None else {**ENV, "SCREENER_LAB": lab}
+    proc = subprocess.run([*SCREENER, "--config", str(example), "--redis", redis_server.url, "serve", "--port", "0"],
+                          capture_output=True, text=True, timeout=30, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "refusing to serve with the shipped placeholder secrets" in proc.stderr
+    assert f"{example}: screener.audit_salt: still the shipped placeholder" in proc.stderr
+    assert f"{example}: ari.password: still the shipped placeholder" in proc.stderr
+    assert "openssl rand" in proc.stderr and "ari.conf" in proc.stderr  # how to fix each
+    assert "change-me" not in proc.stderr  # the secrets themselves are never printed
+    assert "FastAGI listening" not in proc.stderr
+
+
+def test_serve_names_only_the_placeholder_left(tmp_path: Path, redis_server: EmbeddedRedis) -> None:
+    example = example_config(tmp_path)
+    example.write_text(example.read_text().replace('audit_salt = "change-me-to-a-long-random-secret"',
+                                                   'audit_salt = "4f1c0e9a7b"'))
+    proc = subprocess.run([*SCREENER, "--config", str(example), "--redis", redis_server.url, "serve", "--port", "0"],
+                          capture_output=True, text=True, timeout=30, env=ENV)
+    assert proc.returncode == 2
+    assert "ari.password" in proc.stderr and "audit_salt" not in proc.stderr
+    assert "4f1c0e9a7b" not in proc.stderr
+
+
+# -- JSON logs and systemd readiness -------------------------------------------------------------------------
+
+def start_json(config: Path, env: dict[str, str], *extra: str) -> tuple[Served, list[dict[str, object]]]:
+    """serve with JSON logs: every stderr line must be one JSON object; returns once it is ready."""
+    proc = subprocess.Popen(
+        [*SCREENER, "--config", str(config), "serve", "--port", "0", "--watch-interval", "0.2", *extra],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    records: list[dict[str, object]] = []
+    port = 0
+    for line in proc.stderr:
+        lines.append(line)
+        record = json.loads(line)  # not JSON: the test fails here
+        records.append(record)
+        m = re.search(r"FastAGI listening on 127\.0\.0\.1:(\d+)", str(record["message"]))
+        port = int(m.group(1)) if m else port
+        if str(record["message"]).startswith("ready (config version"):
+            return Served(proc, port, lines), records
+    proc.wait(5)
+    raise AssertionError("serve did not start:\n" + "".join(lines))
+
+
+@pytest.mark.parametrize(("how", "number"), [("flag", "2025550171"), ("environment", "2025550172")])
+async def test_json_logs_carry_each_decision_as_fields(config: Path, how: str, number: str) -> None:
+    from screener.numbers import mask
+
+    env = {**ENV, "SCREENER_LOG_FORMAT": "json"} if how == "environment" else ENV
+    served, _ = start_json(config, env, *(["--log-format", "json"] if how == "flag" else []))
+    try:
+        assert (await screen_call(served.port, number))["SCREEN_RESULT"] == "ALLOW"  # a number of its own
+        assert (await screen_call(served.port, "12"))["SCREEN_RESULT"] == "BLOCK"
+    finally:
+        code, log = stop(served)
+    assert code == 0
+    records = [json.loads(line) for line in log.splitlines()]
+    for record in records:
+        assert {"time", "level", "logger", "message"} <= record.keys()
+        assert record["time"].endswith("+00:00") and record["level"] in ("DEBUG", "INFO", "WARNING", "ERROR")
+    decisions = [r for r in records if "verdict" in r]
+    assert [(r["verdict"], r["reasons"], r["campaign"]) for r in decisions] == [
+        ("allow", [], "lab"), ("block", ["invalid_number"], "lab")]
+    allowed = decisions[0]
+    assert allowed["call_id"] == "1795871312.0"  # agi_uniqueid of the recorded header
+    assert allowed["number"] == mask("+1" + number) and allowed["logger"] == "screener.agi.screen"
+    assert number not in log  # masked numbers only
+    assert any(str(r["message"]).startswith("screener serve stopped") for r in records)
+
+
+def test_a_bad_log_format_in_the_environment_is_a_usage_error(config: Path) -> None:
+    proc = subprocess.run([*SCREENER, "--config", str(config), "serve", "--port", "0"], capture_output=True,
+                          text=True, timeout=30, env={**ENV, "SCREENER_LOG_FORMAT": "xml"})
+    assert proc.returncode == 2 and "SCREENER_LOG_FORMAT='xml' is not a log format" in proc.stderr
+
+
+def test_a_startup_error_in_json_mode_is_a_json_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[screener]\ntime_budget_ms = 'soon'\n")
+    proc = subprocess.run([*SCREENER, "--config", str(bad), "serve", "--log-format", "json"],
+                          capture_output=True, text=True, timeout=30, env=ENV)
+    assert proc.returncode == 2
+    (record,) = [json.loads(line) for line in proc.stderr.splitlines()]
+    assert record["level"] == "ERROR" and "bad.toml" in record["message"] and "time_budget_ms" in record["message"]
+
+
+def test_serve_tells_systemd_it_is_ready_and_stopping(config: Path, tmp_path: Path) -> None:
+    import socket
+
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(str(path))
+        listener.settimeout(30)
+        proc = subprocess.Popen([*SCREENER, "--config", str(config), "serve", "--port", "0"],
+                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                                env={**ENV, "NOTIFY_SOCKET": str(path)})
+        try:
+            ready = listener.recv(4096).decode().split("\n")
+            assert "READY=1" in ready and f"MAINPID={proc.pid}" in ready
+            assert any(line.startswith("STATUS=screening calls") for line in ready)
+            proc.send_signal(signal.SIGTERM)
+            assert "STOPPING=1" in listener.recv(4096).decode().split("\n")
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0

@@ -50,7 +50,7 @@ def test_check_allows_and_blocks_through_sentinel(redis_sentinel: SentinelTopolo
     p = run(config, *check)
     assert p.returncode == 1, p.stderr
     assert codes(p) == ["dnc_internal"]
-    p = run(config, "check", "+12025550199", "--campaign", "lab", "--json", "--commit", "--at", NY_10AM)
+    p = run(config, "check", "+12025550199", "--campaign", "lab", "--json", "--commit")  # now: --at is dry runs only
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["attempt_id"]  # reserved by decide.lua on the Sentinel's master
     with redis_sentinel.client(redis_sentinel.primary()) as primary:
@@ -71,8 +71,8 @@ def test_on_a_cluster_dnc_commands_work_and_a_decision_fails_closed(redis_cluste
     p = run(config, "consent", "grant", "+12025550123", "--campaign", "lab", "--source", "web form")
     assert p.returncode == 1 and "not possible on a Redis Cluster yet" in p.stderr and "Traceback" not in p.stderr
     assert "no consent records" in run(config, "consent", "show", "+12025550123", "--campaign", "lab").stdout
-    for extra in ((), ("--commit",)):
-        p = run(config, "check", "+12025550199", "--campaign", "lab", "--json", "--at", NY_10AM, *extra)
+    for extra in (("--at", NY_10AM), ("--commit",)):  # --commit decides now: --at is for dry runs only
+        p = run(config, "check", "+12025550199", "--campaign", "lab", "--json", *extra)
         assert p.returncode == 1, p.stderr
         [reason] = json.loads(p.stdout)["reasons"]
         assert reason["code"] == "screening_unavailable" and "Redis Cluster" in reason["detail"]

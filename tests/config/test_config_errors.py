@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from config_files import MAIN, PRESET, write_config
 
 from screener.config.errors import ConfigError
 from screener.config.load import load_settings
+from screener.config.reader import Node
 
 CAMPAIGN = "[campaigns.sales]\n"
 
@@ -64,6 +66,9 @@ MAIN_CASES = [
      "not found"),
     ("budget out of range", lambda m: m.replace('[screener]\n', "[screener]\ntime_budget_ms = 0\n"),
      "screener.time_budget_ms", "out of range"),
+    ("nan grace", lambda m: m + "\n[fastagi]\ngrace_s = nan\n", "fastagi.grace_s", "nan is not a finite number"),
+    ("inf grace", lambda m: m + "\n[fastagi]\ngrace_s = inf\n", "fastagi.grace_s", "inf is not a finite number"),
+    ("-inf grace", lambda m: m + "\n[fastagi]\ngrace_s = -inf\n", "fastagi.grace_s", "-inf is not a finite number"),
     ("bad port", lambda m: m + "\n[fastagi]\nport = 70000\n", "fastagi.port", "out of range"),
     ("bad peer", lambda m: m + '\n[fastagi]\nallowed_peers = ["10.0.0.300"]\n', "fastagi.allowed_peers[0]",
      "not an IP address"),
@@ -156,3 +161,14 @@ def test_example_style_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(ConfigError) as err:
         load_settings("config/screener.toml")
     assert str(err.value) == 'config/screener.toml: campaigns.sales.policy: unknown policy "usa" (known: basic)'
+
+
+@pytest.mark.parametrize("text", ["nan", "+nan", "-nan", "inf", "+inf", "-inf"])
+def test_every_float_key_refuses_nan_and_infinity(text: str) -> None:
+    """TOML's special floats, read as a number with or without a range (nan passes both comparisons)."""
+    node = Node(tomllib.loads(f"x = {text}"), "f.toml", "t")
+    ranges: list[dict[str, float]] = [{}, {"low": 0, "high": 3_600}, {"low": 0}, {"high": 1}]
+    for kwargs in ranges:
+        with pytest.raises(ConfigError, match=r"^f\.toml: t\.x: .*not a finite number"):
+            node.number("x", **kwargs)
+    assert Node(tomllib.loads("x = 2.5"), "f.toml").number("x", low=0, high=3) == 2.5

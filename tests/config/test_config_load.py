@@ -207,3 +207,16 @@ def test_missing_file() -> None:
         load_settings("/nonexistent/screener.toml")
     assert err.value.file == "/nonexistent/screener.toml"
     assert "not found" in err.value.problem
+
+
+def test_holiday_countries_are_read_from_the_registry_as_the_package_lists_them() -> None:
+    """The loader checks a holidays country without importing every country module (0.25 s); it must accept
+    exactly the countries and subdivisions ``holidays.list_supported_countries()`` names."""
+    import holidays
+
+    from screener.config.policies import _subdivisions, _supported_countries
+
+    listed = holidays.list_supported_countries()
+    assert _supported_countries() == frozenset(listed)
+    for country in ("US", "CN", "GB", "UK", "CA", "DE"):
+        assert _subdivisions(country) == tuple(listed[country])

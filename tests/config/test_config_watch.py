@@ -162,14 +162,91 @@ async def test_watch_reloads_on_change_and_refuses_bad_edits(tmp_path: Path) -> 
             await task
 
 
-def test_holder_keeps_the_last_reload_and_counts_refusals(tmp_path: Path) -> None:
+NO_CAMPAIGNS = MAIN.split("[campaigns.sales]")[0]
+
+
+@pytest.mark.parametrize("main", ["", "\n# all commented out\n", NO_CAMPAIGNS],
+                         ids=["empty", "comments", "no campaigns"])
+def test_reload_refuses_a_config_without_campaigns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, main: str
+) -> None:
     path = write_config(tmp_path)
     holder = ConfigHolder(path)
-    assert holder.last_reload is None and holder.reload_failures == 0
+    before = holder.current
+    path.write_text(main)
+    with caplog.at_level(logging.ERROR, logger="screener.config"):
+        result = holder.reload()
+    assert not result.ok and result.version == before.version
+    assert result.error is not None and result.error.key == "campaigns" and "no campaign" in result.error.problem
+    assert holder.current is before and holder.current.audit_salt.value == "s3cret-salt"
+    assert holder.stats["reload_failures"] == 1
+    (record,) = [r for r in caplog.records if r.name == "screener.config"]
+    assert "refused" in record.getMessage() and str(path) in record.getMessage()
+
+
+async def test_watch_refuses_an_empty_file_counts_it_and_takes_the_next_good_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_config(tmp_path)
+    holder = ConfigHolder(path)
+    before = holder.current
+    task = asyncio.create_task(holder.watch(interval_s=0.02))
+    try:
+        with caplog.at_level(logging.ERROR, logger="screener.config"):
+            path.write_text("")
+            await _until(lambda: holder.stats["reload_failures"] == 1)
+            assert holder.current is before
+            assert any("refused" in r.getMessage() and "campaigns" in r.getMessage() for r in caplog.records)
+            write_config(tmp_path, main=EDITED)
+            await _until(lambda: holder.current.version != before.version)
+        assert holder.current.campaigns["sales"].purpose == "an edited test"
+        assert holder.stats["reload_failures"] == 1
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_watch_waits_for_a_truncate_then_write_save_to_settle(tmp_path: Path) -> None:
+    """An editor's save: truncate, write part, write the rest; the watcher polls in between each step and must
+    read none of the half-saved states (each would be refused, or worse), only the settled file."""
+    path = write_config(tmp_path)
+    holder = ConfigHolder(path)
+    before = holder.current
+    task = asyncio.create_task(holder.watch(interval_s=0.02))
+
+    async def one_poll() -> None:
+        polls = holder.stats["polls"]
+        await _until(lambda: holder.stats["polls"] > polls)
+
+    try:
+        await one_poll()
+        data = EDITED.encode()
+        with open(path, "r+b") as f:
+            f.truncate(0)
+            f.flush()
+            await one_poll()  # it saw the empty file
+            f.write(data[: len(data) // 2])
+            f.flush()
+            await one_poll()  # it saw the half-written file
+            f.write(data[len(data) // 2:])
+        await _until(lambda: holder.current.version != before.version)
+        assert holder.current.campaigns["sales"].purpose == "an edited test"
+        assert holder.stats == {"reloads": 1, "reload_failures": 0, "polls": holder.stats["polls"]}
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+def test_holder_keeps_the_last_reload(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    holder = ConfigHolder(path)
+    assert holder.last_reload is None and holder.stats["reload_failures"] == 0
     write_config(tmp_path, main=MAIN + "\n[oops\n")
     refused = holder.reload()
     assert holder.last_reload == refused and not refused.ok and refused.at > 0
-    assert holder.reload_failures == 1
+    assert holder.stats["reload_failures"] == 1
     write_config(tmp_path, main=EDITED)
     assert holder.reload().changed and holder.last_reload is not None and holder.last_reload.ok
-    assert holder.reload_failures == 1
+    assert holder.stats["reload_failures"] == 1
