@@ -6,7 +6,7 @@ Generates numbers at the US registry's density (258.5 M numbers over ~330 area c
 drawn without repetition from the 8,000,000 valid numbers NXX 200-999 of each area code), writes them as an
 FTC full-list flat file (one sorted 10-digit number per line), then, each on a private redis-server:
 
-1. imports the file with ``screener.store.dnc_import.import_file`` (the ``screener dnc import`` code path):
+1. imports the file with ``screener.service.dnc.import_file`` (the ``screener dnc import`` code path):
    numbers/s for the whole import (reading and parsing the file included), INFO used_memory before/after;
    lookup latency p50/p99 of single lookups from redis-py asyncio: the plain commands (SISMEMBER tag, TYPE,
    then GETBIT/SISMEMBER: 2 round trips) and the decision's Lua 2-key check (1 round trip), next to PING;
@@ -32,9 +32,8 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from screener.embedded_redis import EmbeddedRedis
+from screener.service.dnc import Format, ImportOptions, import_file
 from screener.store import dnc, keys
-from screener.store.dnc_files import Format
-from screener.store.dnc_import import ImportOptions, import_file
 
 US_REGISTRY = 258_500_000
 US_AREA_CODES = 330

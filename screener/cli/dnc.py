@@ -3,31 +3,32 @@
 from __future__ import annotations
 
 import argparse
-import gzip
-import os
 import sys
 import time
-import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TextIO
 
-from redis.asyncio.cluster import RedisCluster
-
-from screener.cli.common import UsageError, given_redis_url, load_cli_settings, open_redis, redis_url, run_guarded
+from screener.cli.common import UsageError, given_redis_url, load_cli_settings, redis_url, run_guarded
 from screener.config.settings import Settings
-from screener.numbers import InvalidNumber, normalize
-from screener.store import dnc
-from screener.store.dnc_build import DEFAULT_BUDGET_BYTES
-from screener.store.dnc_files import Format
-from screener.store.dnc_import import DEFAULT_GRACE_S, ImportOptions, ImportResult, Progress, import_file
-from screener.store.dnc_redis import AnyRedis
-from screener.store.dnc_versions import DEFAULT_STALE_BUILD_S, ImportBusy, iter_version
+from screener.service.dnc import (
+    DEFAULT_BUDGET_BYTES,
+    DEFAULT_GRACE_S,
+    DEFAULT_REGION,
+    DEFAULT_STALE_BUILD_S,
+    EXPORT_FORMATS,
+    DncAdmin,
+    Format,
+    ImportOptions,
+    ImportResult,
+    ListRow,
+    Progress,
+    dnc_number,
+)
+from screener.service.dnc.imports import check_import_file
+from screener.service.errors import InvalidInput
 
 DEFAULT_LIST = "internal"
-DEFAULT_REGION = "US"
-#: a registry list with no max age in the config is stale after this many days (FTC: re-scrub every 31 days)
-REGISTRY_MAX_AGE_DAYS = 31
 
 HELP = """\
 Do-Not-Call lists: the internal list (opt-outs, complaints; always blocks), campaign lists and registries
@@ -98,7 +99,7 @@ def register(sub: Any) -> None:
     e = actions.add_parser("export", help="write a list's numbers (E.164, one per line) to FILE or stdout")
     e.add_argument("file", nargs="?", metavar="FILE")
     e.add_argument("--list", required=True, metavar="NAME")
-    e.add_argument("--format", default="e164", choices=["e164", "ftc"],
+    e.add_argument("--format", default="e164", choices=list(EXPORT_FORMATS),
                    help="e164 (default) or ftc (10 digits for +1 numbers)")
     e.set_defaults(func=run_guarded(_export))
 
@@ -111,60 +112,50 @@ def _optional_settings(args: argparse.Namespace) -> Settings | None:
 
 
 @asynccontextmanager
-async def _redis(args: argparse.Namespace) -> AsyncIterator[AnyRedis]:
-    """Redis from --redis / SCREENER_REDIS_URL (no config needed), else from the config."""
+async def _admin(args: argparse.Namespace, settings: Settings | None = None) -> AsyncIterator[DncAdmin]:
+    """The DNC lists of the Redis named by --redis / SCREENER_REDIS_URL (no config needed), else by the config.
+    Errors a user can cause (DncError) become usage errors."""
     url = given_redis_url(args)
     if not url:
         url = redis_url(args, load_cli_settings(args))
     timeout_s = 60.0 if args.action in ("import", "export") else 5.0
-    client: AnyRedis = open_redis(url, timeout_s=timeout_s)
-    if url.startswith(("redis://", "rediss://")) and await _cluster_enabled(client):
-        await client.aclose()
-        client = RedisCluster.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
     try:
-        yield client
-    finally:
-        await client.aclose()
+        async with DncAdmin.open(url, settings, timeout_s=timeout_s) as admin:
+            yield admin
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from None
 
 
-async def _cluster_enabled(client: AnyRedis) -> bool:
-    """True when the URL names a Redis Cluster node (the lists are then read and written cluster-wide)."""
-    info = await client.info("cluster")
-    return bool(int(info.get("cluster_enabled", 0) or 0))
-
-
-def _e164(raw: str, region: str) -> str:
+def _number(args: argparse.Namespace) -> str:
+    """NUMBER read by the service before Redis is reached (a typo is reported even while Redis is down)."""
     try:
-        info = normalize(raw, region)
-    except InvalidNumber as exc:
-        raise UsageError(f"invalid number {raw!r}: {exc.reason}") from None
-    if info.emergency:
-        raise UsageError(f"{raw!r} is an emergency number: it cannot be on a DNC list")
-    return info.e164
+        return dnc_number(args.number, args.region)
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from None
 
 
 async def _add(args: argparse.Namespace) -> int:
-    e164 = _e164(args.number, args.region)
-    async with _redis(args) as r:
-        added = await dnc.add_numbers(r, args.list, [e164], source=args.source)
-    print(f"{e164} {'added to' if added else 'was already on'} list {args.list}")
+    number = _number(args)
+    async with _admin(args) as admin:
+        change = await admin.add(args.list, number, region=args.region, source=args.source)
+    print(f"{change.number} {'added to' if change.changed else 'was already on'} list {change.list_name}")
     return 0
 
 
 async def _remove(args: argparse.Namespace) -> int:
-    e164 = _e164(args.number, args.region)
-    async with _redis(args) as r:
-        removed = await dnc.remove_numbers(r, args.list, [e164], source=args.source)
-    print(f"{e164} {'removed from' if removed else 'was not on'} list {args.list}")
+    number = _number(args)
+    async with _admin(args) as admin:
+        change = await admin.remove(args.list, number, region=args.region, source=args.source)
+    print(f"{change.number} {'removed from' if change.changed else 'was not on'} list {change.list_name}")
     return 0
 
 
 async def _check(args: argparse.Namespace) -> int:
-    e164 = _e164(args.number, args.region)
-    async with _redis(args) as r:
-        listed = await dnc.contains(r, args.list, e164)
-    print(f"{e164} {'is' if listed else 'is not'} on list {args.list}")
-    return 0 if listed else 1
+    number = _number(args)
+    async with _admin(args) as admin:
+        check = await admin.check(args.list, number, region=args.region)
+    print(f"{check.number} {'is' if check.listed else 'is not'} on list {check.list_name}")
+    return 0 if check.listed else 1
 
 
 class _Bar:
@@ -194,24 +185,18 @@ class _Bar:
 
 
 async def _import(args: argparse.Namespace) -> int:
-    if not os.path.isfile(args.file):
-        raise UsageError(f"no such file: {args.file}")
-    settings = _optional_settings(args)
-    conf = settings.lists.get(args.list) if settings else None
-    options = ImportOptions(fmt=Format(args.format), region=args.region, column=args.column,
-                            source=args.source or os.path.basename(args.file), replace=args.replace,
-                            changes=args.changes, kind=conf.kind.value if conf else "", grace_s=args.grace,
+    try:
+        check_import_file(args.file)
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from None
+    options = ImportOptions(fmt=Format(args.format), region=args.region, column=args.column, source=args.source,
+                            replace=args.replace, changes=args.changes, grace_s=args.grace,
                             keep_bad=max(0, args.show_bad), budget_bytes=max(1, args.memory_mb) << 20,
                             stale_after_s=args.stale_after)
     bar = _Bar(sys.stderr)
     try:
-        async with _redis(args) as r:
-            result = await import_file(r, args.list, args.file, options, progress=bar)
-    except ImportBusy as exc:
-        raise UsageError(str(exc)) from None
-    except (ValueError, EOFError, zipfile.BadZipFile, gzip.BadGzipFile) as exc:
-        # a corrupt or truncated archive: the import is undone, the live list untouched
-        raise UsageError(f"{args.file}: {exc}; the list was not changed") from None
+        async with _admin(args, _optional_settings(args)) as admin:
+            result = await admin.import_file(args.list, args.file, options, progress=bar)
     finally:
         bar.done()
     _summary(result, sys.stdout)
@@ -240,35 +225,28 @@ def _age(seconds: float) -> str:
     return f"{seconds / 86400:.1f}d"
 
 
+def _stale(row: ListRow) -> str:
+    if row.stale is None:
+        return "-"
+    if row.imported_at is None:
+        return "yes (never imported)"
+    return "yes" if row.stale else "no"
+
+
 async def _lists(args: argparse.Namespace) -> int:
-    settings = _optional_settings(args)
-    configured = settings.lists if settings else {}
-    async with _redis(args) as r:
-        names = sorted(set(await dnc.list_names(r)) | set(configured))
-        infos = await dnc.read_list_infos(r, names)
+    async with _admin(args, _optional_settings(args)) as admin:
+        listed = await admin.lists()
     rows = [("NAME", "KIND", "SOURCE", "IMPORTED", "AGE", "COUNT", "VERSION", "STALE")]
-    now = time.time()
-    for name in names:
-        info, conf = infos[name], configured.get(name)
-        kind = conf.kind.value if conf else (info.kind or "?")
-        imported = info.state.imported_at
-        max_age = conf.max_age_days if conf else 0
-        if not max_age and kind == "registry":
-            max_age = REGISTRY_MAX_AGE_DAYS
-        if not max_age:
-            stale = "-"
-        elif imported is None:
-            stale = "yes (never imported)"
-        else:
-            stale = "yes" if now - imported > max_age * 86400 else "no"
+    for row in listed:
+        imported = row.imported_at
         stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(imported)) + "Z" if imported else "-"
-        source = info.state.source or (conf.source if conf else "") or "-"
-        building = f" (importing v{info.building})" if info.building else ""
-        rows.append((name, kind, source, stamp, _age(now - imported) if imported else "-", f"{info.state.count:,}",
-                     info.state.version + building, stale))
+        building = f" (importing v{row.building})" if row.building else ""
+        rows.append((row.name, row.kind or "?", row.source or "-", stamp,
+                     _age(row.age_s) if row.age_s is not None else "-", f"{row.count:,}", row.version + building,
+                     _stale(row)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    for cells in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells)).rstrip())
     return 0
 
 
@@ -276,10 +254,9 @@ async def _export(args: argparse.Namespace) -> int:
     out: TextIO = open(args.file, "w") if args.file else sys.stdout  # noqa: SIM115
     n = 0
     try:
-        async with _redis(args) as r:
-            version = (await dnc.read_list_states(r, [args.list]))[args.list].version
-            async for e164 in iter_version(r, args.list, version):
-                out.write((e164[2:] if args.format == "ftc" and e164.startswith("+1") else e164) + "\n")
+        async with _admin(args) as admin:
+            async for line in admin.export(args.list, args.format):
+                out.write(line + "\n")
                 n += 1
     finally:
         if args.file:

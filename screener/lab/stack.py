@@ -23,7 +23,7 @@ from screener.lab.sandbox import REPO
 from screener.lab.sipp import AGENT_IP, CARRIER_IP, CallResult, SippUas, place_call
 from screener.service import refusals
 from screener.service.audit import DECISION, AuditEntry, AuditTrail
-from screener.store import dnc
+from screener.service.dnc import DncAdmin
 
 #: the example config's audit salt (config/screener.toml); lab copies keep it
 AUDIT_SALT = "change-me-to-a-long-random-secret"
@@ -157,21 +157,15 @@ def decision_reasons(redis_url: str, e164: str) -> list[list[str]]:
 
 def dnc_add(redis_url: str, e164: str) -> None:
     async def go() -> None:
-        client = aioredis.Redis.from_url(redis_url)
-        try:
-            await dnc.add_numbers(client, "internal", [e164], source="e2e test")
-        finally:
-            await client.aclose()
+        async with DncAdmin.open(redis_url) as admin:
+            await admin.add("internal", e164, source="e2e test")
     _run(go)
 
 
 def on_internal_dnc(redis_url: str, e164: str) -> bool:
     async def go() -> bool:
-        client = aioredis.Redis.from_url(redis_url)
-        try:
-            return await dnc.contains(client, "internal", e164)
-        finally:
-            await client.aclose()
+        async with DncAdmin.open(redis_url) as admin:
+            return (await admin.check("internal", e164)).listed
     return bool(_run(go))
 
 

@@ -7,6 +7,10 @@ class InvalidInput(ValueError):
     """Input the service refuses, with a message that names it (``str(exc)``)."""
 
 
+class BadNumber(InvalidInput):
+    """A number that cannot be read, or an emergency number where none may be (a DNC list, consent)."""
+
+
 class UnknownCampaign(InvalidInput):
     """A campaign name that the running config does not have."""
 

@@ -34,7 +34,7 @@ from screener.service.observe import Observers, OptOut
 from screener.service.spool import PendingWrite, Spool
 from screener.sounds import DEFAULT_SOUNDS, Sounds
 from screener.store import audit, dnc, keys, refusals
-from screener.store.decisions import encode_reasons, run_decision
+from screener.store.decide import encode_reasons, run_decision
 from screener.store.scripts import Scripts
 from screener.store.topology import AnyClient, open_client
 

@@ -47,12 +47,32 @@ def block_suffix(e164: str) -> int:
 
 def dnc_tag_key(list_name: str, version: str, e164: str) -> str:
     """A DNC list's small set for the numbers of one tag (used while that tag holds few numbers)."""
-    return f"{PREFIX}:{{{number_tag(e164)}}}:dnc:{list_name}:{version}"
+    return dnc_tag_set_key(list_name, version, number_tag(e164))
 
 
 def dnc_block_key(list_name: str, version: str, e164: str) -> str:
     """A DNC list's sub-block of 10**4 numbers: an intset of the last 4 digits, or a 10,000-bit bitmap."""
-    return f"{PREFIX}:{{{number_tag(e164)}}}:dnc:{list_name}:{version}:{block_id(e164)}"
+    return dnc_tag_block_key(dnc_tag_key(list_name, version, e164), block_id(e164))
+
+
+def dnc_tag_set_key(list_name: str, version: str, tag: str) -> str:
+    """``dnc_tag_key`` of a tag (``+1201``) rather than of a number."""
+    return f"{PREFIX}:{{{tag}}}:dnc:{list_name}:{version}"
+
+
+def dnc_tag_block_key(tag_key: str, block: str) -> str:
+    """The block key of block id ``block`` (``555``; shorter for very short numbers) of a tag set's tag."""
+    return f"{tag_key}:{block}"
+
+
+def dnc_merge_scratch_key(block_key: str) -> str:
+    """A scratch key beside a block key (same slot), used and deleted inside one script."""
+    return f"{block_key}:merge"
+
+
+def dnc_version_tags_key(list_name: str, version: str) -> str:
+    """A set of the tags (``+1201``; ``+6/83`` = tag/block for very short numbers) a list version has keys in."""
+    return f"{PREFIX}:dncver:{list_name}:{version}"
 
 
 def dnc_meta_key(list_name: str) -> str:

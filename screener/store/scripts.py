@@ -1,25 +1,59 @@
-"""Lua scripts: read from the package's ``lua/*.lua`` files and registered once per client.
+"""Lua scripts: read from the package's ``lua/*.lua`` files and run by EVALSHA, loaded again after NOSCRIPT.
 
-``PackedScript`` is the decision's hot path: it packs EVALSHA itself (one bytes join instead of
-redis-py's per-argument encoding) and sends it on ``Connections`` of its own. Like redis-py's ``AsyncScript``
-it loads the script again after NOSCRIPT (a Redis restart, a failover or ``SCRIPT FLUSH``).
+A script's header comment names its KEYS, ARGV and reply. A line ``-- uses: lib_name`` in that header puts
+``lua/lib_name.lua`` (shared local functions) in front of the script's own text.
+
+One ``Script`` runs two ways:
+
+* on a redis-py client (a plain or a cluster client; in pipelines through ``queue`` and
+  ``execute_with_scripts``): the store's administrative paths;
+* on ``Connections``: the decision's hot path, which packs EVALSHA itself (one bytes join instead of
+  redis-py's per-argument encoding) and sends it on connections of its own.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import re
+import weakref
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError, RedisError, ResponseError
+
+from screener.store.client import AnyRedis
+
+#: a header line naming the lib files a script needs ("-- uses: lib_dnc_edit")
+_USES = re.compile(r"^--\s*uses:\s*(.+)$")
+
+
+def _lua_file(name: str) -> str:
+    return files("screener.store").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+def _header(text: str) -> list[str]:
+    """The leading comment lines of a Lua file."""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("--"):
+            break
+        lines.append(line)
+    return lines
 
 
 @cache
 def script_source(name: str) -> str:
-    """The text of ``screener/store/lua/<name>.lua``."""
-    return files("screener.store").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    """The text of ``screener/store/lua/<name>.lua``, after the lib files its header names in ``uses:``."""
+    text = _lua_file(name)
+    libs: list[str] = []
+    for line in _header(text):
+        match = _USES.match(line)
+        if match:
+            libs += [lib.strip() for lib in match.group(1).split(",") if lib.strip()]
+    return "".join(_lua_file(lib) + "\n" for lib in libs) + text
 
 
 def _bulk(value: str | int | bytes) -> bytes:
@@ -87,29 +121,67 @@ class Connections:
             await conn.disconnect()
 
 
-class PackedScript:
-    """A Lua script called with EVALSHA on ``Connections``; loaded again after NOSCRIPT."""
+class Script:
+    """The script ``lua/<name>.lua``, called by EVALSHA and loaded again after NOSCRIPT (a Redis restart,
+    a failover or ``SCRIPT FLUSH``)."""
 
-    def __init__(self, connections: Connections, source: str) -> None:
-        self.connections = connections
-        self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.source = script_source(name)
+        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+        self._load_packed = pack_command(b"SCRIPT", b"LOAD", self.source)
+        self._loaded: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    async def __call__(self, keys: Sequence[str], args: Sequence[str | int | bytes]) -> Any:
-        packed = pack_command(b"EVALSHA", self.sha, len(keys), *keys, *args)
+    async def __call__(self, target: AnyRedis | Connections, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run the script on a redis-py client, or on ``Connections`` (the command packed by hand)."""
+        if isinstance(target, Connections):
+            packed = pack_command(b"EVALSHA", self.sha, len(keys), *keys, *args)
+            try:
+                return await target.execute(packed)
+            except NoScriptError:
+                await target.execute(self._load_packed)
+                return await target.execute(packed)
         try:
-            return await self.connections.execute(packed)
+            return await target.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
-            await self.connections.execute(pack_command(b"SCRIPT", b"LOAD", self.source))
-            return await self.connections.execute(packed)
+            return await target.eval(self.source, len(keys), *keys, *args)
+
+    async def load(self, client: AnyRedis) -> None:
+        """Load the script on every primary (before EVALSHA in a pipeline)."""
+        if isinstance(client, RedisCluster):
+            for node in client.get_primaries():
+                await client.execute_command("SCRIPT", "LOAD", self.source, target_nodes=node)
+        else:
+            await client.script_load(self.source)
+
+    async def ensure(self, client: AnyRedis, *, force: bool = False) -> None:
+        """Load the script once per client (``force``: again, e.g. after NOSCRIPT from a restarted server)."""
+        if force or client not in self._loaded:
+            await self.load(client)
+            self._loaded.add(client)
+
+    def queue(self, pipe: Any, keys: Sequence[str], args: Sequence[Any]) -> None:
+        """Add an EVALSHA of the (loaded) script to a pipeline."""
+        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)  # pipe.evalsha is refused on a cluster
+
+
+async def execute_with_scripts(client: AnyRedis, scripts: Sequence[Script], queue: Callable[[], Any]) -> list[Any]:
+    """Run the pipeline ``queue()`` builds, its scripts loaded first; again after NOSCRIPT (a restarted server)."""
+    for script in scripts:
+        await script.ensure(client)
+    try:
+        return list(await queue().execute())
+    except NoScriptError:
+        for script in scripts:
+            await script.ensure(client, force=True)
+        return list(await queue().execute())
 
 
 class Scripts:
-    """The registered scripts of one Redis client."""
+    """The hot path's ``Connections`` to one Redis client (decide.lua and audit appends run on them)."""
 
     def __init__(self, client: Any) -> None:
         self.connections = Connections(client)
-        self.decide = PackedScript(self.connections, script_source("decide"))
 
     async def aclose(self) -> None:
         await self.connections.aclose()

@@ -49,6 +49,14 @@ def test_check_with_redis_unreachable_exits_2(capsys: pytest.CaptureFixture[str]
     assert "Redis is not reachable" in capsys.readouterr().err
 
 
+def test_a_bad_number_is_reported_as_such_even_with_redis_unreachable(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", NO_CONFIG, "--redis", "redis://127.0.0.1:1/0", "dnc", "add", "911"]) == 2
+    assert "emergency number" in capsys.readouterr().err
+    assert main(["--config", NO_CONFIG, "--redis", "redis://127.0.0.1:1/0", "dnc", "import", "/nonexistent.txt",
+                 "--list", "reg"]) == 2
+    assert "no such file: /nonexistent.txt" in capsys.readouterr().err
+
+
 def test_import_reports_bad_lines_and_lists_and_exports(redis: EmbeddedRedis, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "201.txt.gz"
@@ -112,6 +120,7 @@ def test_an_import_killed_mid_way_leaves_the_live_list_and_a_rerun_cleans_up(red
     import redis.asyncio as aioredis
 
     from screener.store import dnc as store
+    from screener.store import keys
 
     small = tmp_path / "old.txt"
     small.write_text("2015550100\n")
@@ -124,7 +133,7 @@ def test_an_import_killed_mid_way_leaves_the_live_list_and_a_rerun_cleans_up(red
 
     async def building_with_keys(client: aioredis.Redis) -> str:
         info = (await store.read_list_infos(client, ["reg"]))["reg"]
-        if info.building and await client.scard(store.version_tags_key("reg", info.building)):
+        if info.building and await client.scard(keys.dnc_version_tags_key("reg", info.building)):
             return info.building
         return ""
 
@@ -159,7 +168,7 @@ def test_an_import_killed_mid_way_leaves_the_live_list_and_a_rerun_cleans_up(red
     async def leftovers() -> int:
         client = aioredis.Redis.from_url(redis.url)
         try:
-            return int(await client.exists(store.version_tags_key("reg", partial)))
+            return int(await client.exists(keys.dnc_version_tags_key("reg", partial)))
         finally:
             await client.aclose()
 

@@ -7,7 +7,7 @@ import random
 import redis.asyncio as aioredis
 
 from screener.store import dnc, keys
-from screener.store.dnc_layout import INTSET_MAX
+from screener.store.dnc.layout import INTSET_MAX
 
 US_AREA_CODES = [201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218, 219, 224, 225,
                  228, 229, 231, 234, 239, 240, 248, 251, 252, 253, 254, 256, 260, 262, 267, 269, 270]
@@ -45,7 +45,7 @@ async def test_edits_use_the_lookup_keys(redis_client: aioredis.Redis) -> None:
     tag_key, block_key, tag_sfx, _ = dnc.lookup_keys("internal", "0", "+442079460123")
     assert await redis_client.sismember(tag_key, str(tag_sfx))
     assert await redis_client.type(block_key) == b"none"
-    assert await redis_client.sismember(dnc.version_tags_key("internal", "0"), "+44207")
+    assert await redis_client.sismember(keys.dnc_version_tags_key("internal", "0"), "+44207")
 
 
 async def test_a_crowded_tag_set_moves_blocks_out_and_stays_an_intset(redis_client: aioredis.Redis) -> None:

@@ -10,9 +10,10 @@ import pytest
 from redis.asyncio.cluster import RedisCluster
 
 from screener.cli.main import main
+from screener.service.dnc import ImportOptions, import_file
 from screener.store import dnc, keys
-from screener.store.dnc_import import ImportOptions, import_file
-from screener.store.dnc_versions import iter_version
+from screener.store.dnc.export import iter_version
+from screener.store.dnc.layout import INTSET_MAX
 
 pytestmark = pytest.mark.cluster
 
@@ -56,7 +57,7 @@ async def test_import_lookup_replace_and_edit_on_a_cluster(cluster_client: Redis
     path.write_text("".join(f"{n}\n" for n in second))
     again = await import_file(cluster_client, "us-national", path, ImportOptions(replace=True, grace_s=0))
     assert again.old_version == result.version and again.count == len(second)
-    assert await cluster_client.exists(dnc.version_tags_key("us-national", result.version)) == 0
+    assert await cluster_client.exists(keys.dnc_version_tags_key("us-national", result.version)) == 0
     assert await cluster_client.exists(keys.dnc_block_key("us-national", result.version, f"+1{first[0]}")) == 0
     exported = [n async for n in iter_version(cluster_client, "us-national", again.version)]
     assert exported == [f"+1{n}" for n in second]
@@ -89,3 +90,25 @@ def test_the_cli_works_against_a_cluster_node_url(redis_cluster: Any, tmp_path: 
     capsys.readouterr()
     assert dnc_cli("export", "--list", "cli-reg") == 0
     assert capsys.readouterr().out.split() == sorted(f"+1{ac}5550123" for ac in AREA_CODES)
+
+
+async def test_a_crowded_tag_on_a_cluster_moves_blocks_out_and_stays_an_intset(cluster_client: RedisCluster) -> None:
+    """The cluster's edit script names every key it touches: a tag set that overflows is split with every block
+    key of the tag named (the script asks for them), and stays exact."""
+    rng = random.Random(34)
+    numbers = sorted({2015000000 + rng.randrange(5_000_000) for _ in range(INTSET_MAX * 2)})
+    for start in range(0, len(numbers), 100):
+        assert await dnc.add_numbers(cluster_client, "internal", [f"+1{n}" for n in numbers[start:start + 100]]) \
+            == len(numbers[start:start + 100])
+    tag_key = keys.dnc_tag_key("internal", "0", "+12015550000")
+    assert await cluster_client.object("encoding", tag_key) == b"intset"
+    assert await cluster_client.scard(tag_key) <= INTSET_MAX
+    assert all(await dnc.contains_many(cluster_client, "internal", [f"+1{n}" for n in numbers]))
+    assert not any(await dnc.contains_many(cluster_client, "internal", [f"+1{n + 1}" for n in numbers
+                                                                         if n + 1 not in set(numbers)]))
+    assert (await dnc.read_list_states(cluster_client, ["internal"]))["internal"].count == len(numbers)
+    # a very short number (its own block key, never the tag set) on the same path
+    assert await dnc.add_numbers(cluster_client, "internal", ["+6831234"]) == 1
+    assert await dnc.contains(cluster_client, "internal", "+6831234")
+    assert await dnc.remove_numbers(cluster_client, "internal", ["+6831234", f"+1{numbers[0]}"]) == 2
+    assert not await dnc.contains(cluster_client, "internal", f"+1{numbers[0]}")

@@ -9,9 +9,9 @@ import redis.asyncio as aioredis
 
 from screener.engine.plan import DncCheck, StorePlan
 from screener.reasons import ReasonCode
+from screener.service.dnc import ImportOptions, import_file
 from screener.store import dnc
-from screener.store.decisions import run_decision
-from screener.store.dnc_import import ImportOptions, import_file
+from screener.store.decide import run_decision
 from screener.store.scripts import Scripts
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 from screener.store import keys
-from screener.store.dnc import lookup_keys, split_number, tag_entry
-from screener.store.dnc_layout import (
+from screener.store.dnc.edits import split_number, tag_entry
+from screener.store.dnc.layout import (
     BLOCK_BYTES,
     BLOCK_MIN,
     INTSET_MAX,
@@ -14,6 +14,7 @@ from screener.store.dnc_layout import (
     plan_tag,
     tag_bitmap,
 )
+from screener.store.dnc.lookup import lookup_keys
 
 
 def test_lookup_keys_follow_the_key_schema() -> None:

@@ -10,10 +10,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from screener.embedded_redis import EmbeddedRedis
+from screener.service.dnc import ImportBusy, ImportOptions, Progress, import_file
 from screener.store import dnc, keys
-from screener.store.dnc_build import VersionBuilder
-from screener.store.dnc_import import ImportOptions, Progress, import_file
-from screener.store.dnc_versions import ImportBusy, begin_build
+from screener.store.dnc.build import VersionBuilder
+from screener.store.dnc.versions import begin_build
 
 SMALL = {"budget_bytes": 1 << 20, "chunk_bytes": 16 << 10}
 
@@ -71,7 +71,7 @@ async def test_lookups_during_a_replace_see_all_old_or_all_new(redis_client: aio
     assert seen.index("new") > 1, "the lookups ran during the import"
     assert result.count == len(new) and result.old_version == "1" and result.version == "2"
     # the old version is freed after the grace period
-    assert await redis_client.exists(dnc.version_tags_key("reg", "1")) == 0
+    assert await redis_client.exists(keys.dnc_version_tags_key("reg", "1")) == 0
     assert await redis_client.exists(keys.dnc_block_key("reg", "1", f"+1{old[0]}")) == 0
 
 
@@ -130,14 +130,14 @@ async def test_a_crashed_build_is_freed_by_the_next_import(redis_client: aioredi
     builder = VersionBuilder(redis_client, "reg", crashed.version)
     builder.add_values(new[:30_000])
     await builder.flush()
-    assert await redis_client.exists(dnc.version_tags_key("reg", crashed.version))
+    assert await redis_client.exists(keys.dnc_version_tags_key("reg", crashed.version))
     with pytest.raises(ImportBusy):  # its heartbeat is fresh: another import must not step on it
         await import_file(redis_client, "reg", write_numbers(tmp_path / "new.txt", new),
                           ImportOptions(replace=True, grace_s=0))
     result = await import_file(redis_client, "reg", tmp_path / "new.txt",
                                ImportOptions(replace=True, grace_s=0, stale_after_s=0))
     assert result.version != crashed.version
-    assert await redis_client.exists(dnc.version_tags_key("reg", crashed.version)) == 0
+    assert await redis_client.exists(keys.dnc_version_tags_key("reg", crashed.version)) == 0
     assert await redis_client.exists(keys.dnc_block_key("reg", crashed.version, f"+1{new[0]}")) == 0
     assert result.count == len(new)
     assert all(await dnc.contains_many(redis_client, "reg", [f"+1{n}" for n in new[::10]]))

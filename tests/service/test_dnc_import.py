@@ -9,10 +9,9 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from screener.service.dnc import Format, ImportOptions, import_file
 from screener.store import dnc
-from screener.store.dnc_files import Format
-from screener.store.dnc_import import ImportOptions, import_file
-from screener.store.dnc_versions import iter_version
+from screener.store.dnc.export import iter_version
 
 FAST = ImportOptions(grace_s=0.0)
 

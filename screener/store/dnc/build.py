@@ -1,7 +1,7 @@
 """Writing a new version of a list fast: numbers gathered per tag client-side, each tag written whole.
 
 A tag's numbers are gathered as a list of suffixes while few, then as the tag's 1.25 MB bitmap; when the
-gathered tags exceed the memory budget (and at the end) each tag is laid out (dnc_layout.plan_tag) and written
+gathered tags exceed the memory budget (and at the end) each tag is laid out (layout.plan_tag) and written
 with plain commands in a pipeline: ``SET block bitmap NX``, ``SADD block members``, ``SADD tag members``.
 A tag met again after a flush (an unsorted file larger than the budget) is merged with what was written.
 The count comes from Redis's replies (numbers newly stored), so duplicates in the file are not counted.
@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from screener.store import keys
-from screener.store.dnc import mutate_versions, split_ops, version_tags_key
-from screener.store.dnc_layout import (
+from screener.store.client import AnyRedis, pipeline
+from screener.store.dnc.edits import mutate_versions, split_ops
+from screener.store.dnc.layout import (
     BIT_MASKS,
+    BLOCK_IDS,
     BLOCK_SIZE,
     INTSET_MAX,
-    MERGE_BLOCK_LUA,
     TAG_BYTES,
     TAG_SPAN,
     TagPlan,
@@ -27,7 +28,7 @@ from screener.store.dnc_layout import (
     plan_tag,
     tag_bitmap,
 )
-from screener.store.dnc_redis import AnyRedis, Script, execute_with_scripts, pipeline
+from screener.store.scripts import Script, execute_with_scripts
 
 #: a tag gathers a list of suffixes up to this many, then switches to its bitmap (about the same memory)
 LIST_MAX = 30_000
@@ -38,17 +39,8 @@ DEFAULT_BUDGET_BYTES = 256 << 20
 #: queued commands per pipeline
 PIPELINE_COMMANDS = 2_000
 
-_MERGE_BLOCK = Script(MERGE_BLOCK_LUA)
-
-#: what a tag of a version holds already: {tag set members, ids of the blocks that have a key}
-_DESCRIBE_TAG = Script("""
-local out = {redis.call('SMEMBERS', KEYS[1]), {}}
-for b = 0, 999 do
-  local id = string.format('%03d', b)
-  if redis.call('EXISTS', KEYS[1] .. ':' .. id) == 1 then table.insert(out[2], id) end
-end
-return out
-""")
+_MERGE_BLOCK = Script("dnc_merge_block")
+_DESCRIBE_TAG = Script("dnc_describe_tag")
 
 
 @dataclass
@@ -157,7 +149,8 @@ class VersionBuilder:
         def queue() -> Any:
             pipe = pipeline(self.redis)
             for tag in tags:
-                _DESCRIBE_TAG.queue(pipe, [f"{keys.PREFIX}:{{+{tag}}}:dnc:{self.list_name}:{self.version}"], [])
+                tag_key = keys.dnc_tag_set_key(self.list_name, self.version, f"+{tag}")
+                _DESCRIBE_TAG.queue(pipe, [tag_key, *(keys.dnc_tag_block_key(tag_key, b) for b in BLOCK_IDS)], [])
             return pipe
 
         for tag, (members, blocks) in zip(tags, await execute_with_scripts(self.redis, [_DESCRIBE_TAG], queue),
@@ -176,11 +169,11 @@ class VersionBuilder:
         plan: TagPlan = plan_tag(acc, intset_max=self.intset_max, fixed_blocks=prev.blocks if prev else ())
         written = prev or _Written()
         tag_str = f"+{tag}"
-        tag_key = f"{keys.PREFIX}:{{{tag_str}}}:dnc:{self.list_name}:{self.version}"
-        pipe.sadd(version_tags_key(self.list_name, self.version), tag_str)
+        tag_key = keys.dnc_tag_set_key(self.list_name, self.version, tag_str)
+        pipe.sadd(keys.dnc_version_tags_key(self.list_name, self.version), tag_str)
         handlers.append(("ignore", None))
         for b, payload in plan.bitmap_blocks.items():
-            key = f"{tag_key}:{block_id_of(b)}"
+            key = keys.dnc_tag_block_key(tag_key, block_id_of(b))
             if b in written.blocks:
                 self._merges.append((key, "b", [payload]))
             else:
@@ -188,7 +181,7 @@ class VersionBuilder:
                 handlers.append(("bitmap", (key, payload)))
             written.blocks[b] = "bitmap"
         for b, members in plan.set_blocks.items():
-            key = f"{tag_key}:{block_id_of(b)}"
+            key = keys.dnc_tag_block_key(tag_key, block_id_of(b))
             if b in written.blocks:
                 self._merges.append((key, "s", list(members)))
             else:
@@ -228,7 +221,8 @@ class VersionBuilder:
                 else:
                     self.count += int(reply)
         for key, how, payload in retry:
-            self.count += int(await _MERGE_BLOCK(self.redis, [key], [self.intset_max, how, *payload]))
+            self.count += int(await _MERGE_BLOCK(self.redis, [key, keys.dnc_merge_scratch_key(key)],
+                                                 [self.intset_max, how, *payload]))
 
 
 def members_of_bitmap(payload: bytes, block: int) -> list[int]:

@@ -12,7 +12,9 @@ from screener.engine.facts import Attempt, StoreFacts
 from screener.engine.plan import StorePlan
 from screener.reasons import ReasonCode
 from screener.store import keys
-from screener.store.scripts import Scripts
+from screener.store.scripts import Script, Scripts
+
+_DECIDE = Script("decide")
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ async def run_decision(
     args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
             plan_json(plan), keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
             json.dumps(audit_fields, separators=(",", ":"), ensure_ascii=False)]
-    reply = await scripts.decide(keys=keys_, args=args)
+    reply = await _DECIDE(scripts.connections, keys_, args)
     hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms = reply
     parsed = [parse_attempt(_text(m)) for m in attempts]
     refusal_text = _text(refusal)

@@ -1,0 +1,20 @@
+"""What can go wrong in a DNC request because of what was asked: each error's message says it to a person."""
+
+from __future__ import annotations
+
+from screener.service.errors import BadNumber, InvalidInput
+
+__all__ = ["BadImportFile", "BadNumber", "DncError", "ImportBusy"]
+
+
+class DncError(InvalidInput):
+    """A DNC request that cannot be carried out as asked (nothing was changed by it)."""
+
+
+class ImportBusy(DncError):
+    """Another import of the same list is running, or took this one over."""
+
+
+class BadImportFile(DncError):
+    """No such file, or a file that cannot be read to its end (a corrupt or truncated archive, an unknown
+    column or region): the list was not changed."""
