@@ -12,7 +12,7 @@ from aiohttp import web
 from screener.admin.auth import caller_of
 from screener.admin.context import context, requires
 from screener.admin.errors import ApiError
-from screener.service.list_status import list_statuses
+from screener.service.dnc import DncAdmin
 from screener.service.presence import screeners_alive
 from screener.service.screening import STORE_ERRORS
 from screener.service.stats import read_stats
@@ -44,14 +44,14 @@ async def status(request: web.Request) -> web.Response:
     now = ctx.clock()
     try:
         async with asyncio.timeout(2.0):
-            lists = await list_statuses(ctx.redis, settings, now)
+            lists = await DncAdmin(ctx.redis, settings).lists(now=now.timestamp())
             alive = await screeners_alive(ctx.redis)
     except STORE_ERRORS as exc:
         raise ApiError(503, "unavailable", f"Redis did not answer: {type(exc).__name__}") from None
     return web.json_response({
         "config": {"version": settings.version, "last_reload": _reload_json(request),
                    "reload_failures": ctx.holder.stats["reload_failures"]},
-        "lists": [lst.to_json(now) for lst in lists],
+        "lists": [lst.to_json() for lst in lists],
         "screeners": [s.to_json() for s in alive],
         "now": now.isoformat(timespec="seconds"),
     })

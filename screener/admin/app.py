@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from screener.admin import api_audit, api_check, api_config, api_consent, api_status, api_tokens, health, page
+from screener.admin import (
+    api_audit,
+    api_check,
+    api_config,
+    api_consent,
+    api_dnc,
+    api_status,
+    api_tokens,
+    health,
+    page,
+)
 from screener.admin.context import CONTEXT, AdminContext
 from screener.admin.errors import errors_as_json
 
@@ -15,7 +25,7 @@ MAX_BODY = 4 * 1024 * 1024
 def build_app(ctx: AdminContext) -> web.Application:
     app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_BODY)
     app[CONTEXT] = ctx
-    for module in (health, api_check, api_config, api_status, api_tokens, api_consent, api_audit, page):
+    for module in (health, api_check, api_config, api_status, api_tokens, api_consent, api_audit, api_dnc, page):
         module.add_routes(app)
 
     async def on_startup(app: web.Application) -> None:

@@ -11,7 +11,6 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -21,7 +20,7 @@ from prometheus_client.registry import Collector
 from screener.config.watch import ConfigHolder
 from screener.decision import Decision, DisclosureEvent
 from screener.reasons import ReasonCode
-from screener.service.list_status import ListStatus, list_statuses
+from screener.service.dnc import DncAdmin, ListRow
 from screener.service.observe import OptOut
 from screener.service.presence import screeners_alive
 from screener.service.probes import ARI_CALLS, ARI_CONNECTED, FASTAGI_SESSIONS, Probes
@@ -39,10 +38,9 @@ class RedisFacts:
     """What the last scrape read from Redis."""
 
     up: bool = False
-    lists: list[ListStatus] = field(default_factory=list)
+    lists: list[ListRow] = field(default_factory=list)
     screeners: int = 0
     at: float = 0.0
-    read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class _Collector(Collector):
@@ -74,9 +72,8 @@ class _Collector(Collector):
         stale = GaugeMetricFamily("screener_dnc_list_stale", "1 when the list is too old to call against",
                                   labels=["list"])
         for lst in facts.lists:
-            list_age = lst.age_s(facts.read_at)
-            if list_age is not None:
-                age.add_metric([lst.name], list_age)
+            if lst.age_s is not None:
+                age.add_metric([lst.name], lst.age_s)
             size.add_metric([lst.name], lst.count)
             max_age.add_metric([lst.name], lst.max_age_days * 86_400)
             stale.add_metric([lst.name], 1 if lst.stale else 0)
@@ -149,14 +146,14 @@ class Metrics:
         async with self._lock:
             if time.monotonic() - self.facts.at < min_interval_s:
                 return self.facts
-            now = datetime.now(UTC)
+            now = time.time()
             try:
                 async with asyncio.timeout(timeout_s):
-                    lists = await list_statuses(redis, self.holder.current, now)
+                    lists = await DncAdmin(redis, self.holder.current).lists(now=now)
                     alive = len(await screeners_alive(redis))
-                self.facts = RedisFacts(True, lists, alive, time.monotonic(), now)
+                self.facts = RedisFacts(True, lists, alive, time.monotonic())
             except STORE_ERRORS:
-                self.facts = RedisFacts(False, self.facts.lists, self.facts.screeners, time.monotonic(), now)
+                self.facts = RedisFacts(False, self.facts.lists, self.facts.screeners, time.monotonic())
             return self.facts
 
     def exposition(self) -> bytes:

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from screener.store import keys
-from screener.store.dnc_redis import Script
-from screener.store.scripts import script_source
+from screener.store.scripts import Script
 
-_CREATE = Script(script_source("token_create"))
-_REVOKE = Script(script_source("token_revoke"))
+_CREATE = Script("token_create")
+_REVOKE = Script("token_revoke")
 
 
 class TokenExists(ValueError):

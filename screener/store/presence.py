@@ -6,10 +6,9 @@ import json
 from typing import Any
 
 from screener.store import keys
-from screener.store.dnc_redis import Script
-from screener.store.scripts import script_source
+from screener.store.scripts import Script
 
-_BEAT = Script(script_source("presence_beat"))
+_BEAT = Script("presence_beat")
 
 
 def _text(value: Any) -> str:

@@ -30,7 +30,7 @@ async def test_status_shows_config_lists_and_screeners(make_admin: AdminFactory)
     assert status == 200
     assert body["config"] == {"version": admin.holder.current.version, "last_reload": None, "reload_failures": 0}
     [internal] = body["lists"]
-    assert internal["name"] == "internal" and internal["count"] == 0 and internal["stale"] is False
+    assert internal["name"] == "internal" and internal["count"] == 0 and internal["stale"] is None  # no max age
     [me] = body["screeners"]
     assert me["config_version"] == admin.holder.current.version and me["pid"] > 0
     await admin.request("PATCH", "/api/v1/campaigns/lab", Role.SUPERVISOR, json={"calls_per_second": 3})

@@ -152,7 +152,7 @@ function showStatus(status) {
   fill($("lists").querySelector("tbody"), status.lists.map((l) => row([
     l.name, l.kind, l.count.toLocaleString(), l.imported_at ? age(l.age_s) : "never",
     l.max_age_days ? `${l.max_age_days} days` : "-",
-    el("span", l.stale ? "STALE" : "ok", `badge ${l.stale ? "stale" : "fresh"}`),
+    l.stale === null ? "-" : el("span", l.stale ? "STALE" : "ok", `badge ${l.stale ? "stale" : "fresh"}`),
   ])), "no lists configured", 6);
 }
 
