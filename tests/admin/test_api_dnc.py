@@ -57,7 +57,7 @@ async def test_registry_lists_change_by_import_only_and_unknown_lists_are_404(ma
     admin: Admin = await make_admin(config_text=with_lists)
     status, change, _ = await admin.request("POST", "/api/v1/dnc/do-not-sell/numbers", Role.SUPERVISOR,
                                             json={"number": NUMBER})
-    assert status == 201
+    assert status == 201 and change["list"] == "do-not-sell"
     assert (await admin.decide(NUMBER)).codes == (ReasonCode.DNC_CAMPAIGN,)
     status, body, _ = await admin.request("DELETE", f"/api/v1/dnc/national/numbers/{NUMBER}", Role.ADMIN)
     assert status == 409 and "changes by import only" in body["detail"]
