@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -12,21 +11,20 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisClusterException, RedisError
 
+from screener.cli.usage import UsageError as UsageError  # re-exported for the subcommands
+from screener.cli.usage import fail as fail
 from screener.config.errors import ConfigError
 from screener.config.settings import Settings
 from screener.embedded_redis import EmbeddedRedisError, ensure_daemon
 from screener.service.connection import AnyClient, RedisUrlError, open_client, parse_redis_url
 from screener.service.errors import InvalidInput, NotFound
+from screener.times import parse_aware
 
 if TYPE_CHECKING:
     from screener.service.screening import Screener
     from screener.service.spool import Spool
 
 DEFAULT_CONFIG = "config/screener.toml"
-
-
-class UsageError(Exception):
-    """Bad command-line input: printed as ``screener: error: ...`` with exit status 2."""
 
 
 def config_path(args: argparse.Namespace) -> str:
@@ -95,22 +93,14 @@ def open_redis(url: str, *, timeout_s: float = 5.0) -> AnyClient:
     return open_client(url, socket_timeout=timeout_s, connect_timeout=timeout_s)
 
 
-def fail(message: str, status: int = 2) -> int:
-    print(f"screener: error: {message}", file=sys.stderr)
-    return status
-
-
 
 
 def parse_when(value: str, flag: str) -> datetime:
     """An ISO-8601 time with a UTC offset (``2026-12-01T10:00:00-05:00`` or ``...Z``)."""
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
-        raise UsageError(f"{flag} {value!r} is not an ISO-8601 time such as 2026-12-01T10:00:00-05:00") from None
-    if when.tzinfo is None:
-        raise UsageError(f"{flag} {value!r} has no UTC offset: add one, such as -05:00 or Z")
-    return when
+        return parse_aware(value)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {exc}") from None
 
 
 async def open_screener(args: argparse.Namespace) -> Screener:

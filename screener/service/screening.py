@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from screener.config.settings import Campaign, ListKind, Policy, Settings
 from screener.config.watch import ConfigHolder
@@ -42,6 +42,7 @@ from screener.service import spool as spool_kinds
 from screener.service.admission import OVERLOADED, Admission, ScreenerCounters
 from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
 from screener.service.log_summary import LogSummary
+from screener.service.observe import Observers, OptOut
 from screener.service.spool import PendingWrite, Spool
 from screener.sounds import DEFAULT_SOUNDS, Sounds
 from screener.store import audit, dnc, keys, refusals
@@ -62,7 +63,9 @@ SPOOL_SYNC_DELAY_S = 0.2
 #: spooled writes per round trip when they are flushed (the audit entry of a refused call is built then: a
 #: small batch keeps the event loop answering the decisions between two)
 SPOOL_BATCH = 100
-STORE_ERRORS = (RedisError, OSError, TimeoutError, ConnectionError)
+#: what a store that cannot answer raises (a Redis Cluster with no reachable node raises RedisClusterException,
+#: which is no RedisError)
+STORE_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError, ConnectionError)
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
@@ -115,6 +118,8 @@ class Screener:
         self._list_states_read: asyncio.Future[dict[str, ListState]] | None = None
         self._plans: dict[tuple[str, str | None], StorePlan] = {}
         self._plans_for: Settings | None = None
+        #: told of every Decision, DisclosureEvent and OptOut (metrics, statistics)
+        self.observers = Observers()
 
     @classmethod
     async def create(cls, holder: ConfigHolder, url: str, *, sounds: Sounds = DEFAULT_SOUNDS,
@@ -387,7 +392,7 @@ class Screener:
                   reasons: tuple[Reason, ...], verdict: Verdict, campaign: Campaign | None, *,
                   attempt_id: str | None = None, audit_id: str | None = None) -> Decision:
         on_allow = campaign if verdict is Verdict.ALLOW else None
-        return Decision(
+        decision = Decision(
             verdict=verdict, reasons=reasons, number=number, campaign=request.campaign, decided_at=now,
             config_version=settings.version, dry_run=not request.commit,
             caller_id=on_allow.caller_id if on_allow else None,
@@ -396,6 +401,8 @@ class Screener:
             attempt_id=attempt_id, audit_id=audit_id,
             elapsed_us=int((time.perf_counter() - started) * 1e6),
         )
+        self.observers.notify(decision)
+        return decision
 
     # -- opt-out and evidence -------------------------------------------------------------------------
 
@@ -425,6 +432,10 @@ class Screener:
         try:
             async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
                 await self._write_opt_out(pending)
+        except asyncio.CancelledError:
+            # the caller gave up waiting (its own deadline): the opt-out is kept all the same
+            self._keep(spool_kinds.OPT_OUT, pending)
+            raise
         except STORE_ERRORS as exc:
             kept = self._keep(spool_kinds.OPT_OUT, pending)
             raise StoreUnavailable(
@@ -432,6 +443,7 @@ class Screener:
                 + ("kept in the spool, written when Redis answers" if kept else "THE SPOOL IS FULL: it was lost")
             ) from exc
         self.invalidate_list_states()
+        self.observers.notify(OptOut(e164, campaign, source))
 
     async def _write_opt_out(self, pending: dict[str, str]) -> None:
         """The internal list, then the refusal time with its audit entry (each acknowledged by Redis)."""
@@ -534,6 +546,7 @@ class Screener:
             source=event.source, call_id=event.call_id, language=event.language,
             answer_to_prompt_ms="" if ms is None else str(ms), prompt_finished="1" if event.prompt_finished else "0",
             opted_out="1" if event.opted_out else "0")
+        self.observers.notify(event)
         await self._append_audit(fields, settings.audit_maxlen, timeout_s=AUDIT_TIMEOUT_S)
 
     async def _append_audit(self, fields: dict[str, str], maxlen: int, *, timeout_s: float) -> str | None:

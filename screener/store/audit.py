@@ -16,6 +16,8 @@ _APPEND = Script("audit_append")
 DECISION = "decision"
 OPT_OUT = "opt_out"
 DISCLOSURE = "disclosure"
+#: a change made through the admin API (actor: the token's name)
+ADMIN = "admin"
 
 
 def _text(value: object) -> str:
