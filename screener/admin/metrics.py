@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from screener.config.watch import ConfigHolder
 from screener.decision import Decision, DisclosureEvent
 from screener.reasons import ReasonCode
+from screener.service.admission import OVERLOADED, ScreenerCounters
 from screener.service.dnc import DncAdmin, ListRow
 from screener.service.observe import OptOut
 from screener.service.presence import screeners_alive
@@ -82,12 +83,31 @@ class _Collector(Collector):
         if connected is not None:
             yield GaugeMetricFamily("screener_ari_connected", "1 while the ARI WebSocket is open",
                                     value=1 if connected else 0)
+        if m.counters is not None:
+            yield from _admission(m.counters())
+
+
+def _admission(c: ScreenerCounters) -> Iterator[Metric]:
+    """The Screener's own counts: admission control and the spool."""
+    yield GaugeMetricFamily("screener_decisions_in_flight", "decisions being made now", value=c.in_flight)
+    yield GaugeMetricFamily("screener_max_in_flight", "decisions in flight past which calls are refused "
+                            "(screener.max_in_flight)", value=c.max_in_flight)
+    yield CounterMetricFamily("screener_decisions_refused_overloaded", "calls refused at once past max_in_flight "
+                              "(blocked, screening_unavailable \"overloaded\"; no Redis command)",
+                              value=c.refused_overloaded)
+    yield GaugeMetricFamily("screener_spool_waiting", "writes (audit entries, opt-outs) waiting for Redis in the "
+                            "spool", value=c.spool_waiting)
+    yield CounterMetricFamily("screener_spool_overflowed", "writes lost because the spool was full",
+                              value=c.spool_overflowed)
 
 
 class Metrics:
-    def __init__(self, holder: ConfigHolder, probes: Probes) -> None:
+    def __init__(self, holder: ConfigHolder, probes: Probes,
+                 counters: Callable[[], ScreenerCounters] | None = None) -> None:
         self.holder = holder
         self.probes = probes
+        #: the Screener's own counts (admission, spool), read at scrape time
+        self.counters = counters
         self.facts = RedisFacts()
         self._lock = asyncio.Lock()
         self._children: dict[tuple[str, ...], Any] = {}
@@ -132,7 +152,8 @@ class Metrics:
                 if child is None:
                     child = self._children[rkey] = self.reasons.labels(*rkey)
                 child.inc()
-                if reason.code is ReasonCode.SCREENING_UNAVAILABLE:
+                if reason.code is ReasonCode.SCREENING_UNAVAILABLE and reason.detail != OVERLOADED:
+                    # a refusal past max_in_flight is no Redis failure (screener_decisions_refused_overloaded)
                     self.redis_errors.labels("timeout" if TIMEOUT_DETAIL in reason.detail else "error").inc()
             self.latency.observe(event.elapsed_us / 1e6)
         elif isinstance(event, DisclosureEvent):

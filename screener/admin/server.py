@@ -34,7 +34,7 @@ def admin_context(screener: Screener, redis_url: str, probes: Probes, settings: 
                   throttle: BadTokenThrottle | None = None) -> AdminContext:
     holder = screener.holder
     return AdminContext(holder=holder, screener=screener, redis=connect(redis_url, ADMIN_TIMEOUT_S), probes=probes,
-                        metrics=Metrics(holder, probes),
+                        metrics=Metrics(holder, probes, counters=lambda: screener.counters),
                         feed=LiveFeed(redis_url), editor=ConfigEditor(holder),
                         throttle=throttle or BadTokenThrottle(), settings=settings)
 

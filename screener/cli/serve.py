@@ -34,7 +34,7 @@ from screener.agi.server import FastAgiServer
 from screener.cli.common import config_path, fail, redis_url, spool_for
 from screener.config.errors import ConfigError
 from screener.config.placeholders import LAB_ENV, lab_sandbox, placeholders
-from screener.config.settings import FastAgiSettings, Settings
+from screener.config.settings import AdminSettings, FastAgiSettings, Settings
 from screener.config.watch import ConfigHolder
 from screener.embedded_redis import EmbeddedRedisError
 from screener.logs import FORMAT_ENV, FORMATS
@@ -152,20 +152,31 @@ async def operations_front_end(ctx: ServeContext) -> AsyncIterator[None]:
         yield
 
 
-@contextlib.asynccontextmanager
-async def admin_front_end(ctx: ServeContext) -> AsyncIterator[None]:
-    """The admin HTTP server, when ``[admin] enabled`` (the default)."""
+def admin_settings(ctx: ServeContext) -> AdminSettings:
+    """``[admin]`` with --admin-listen; under ``--workers`` worker N listens on the port + N - 1 (each worker
+    is a screener with its own metrics: Prometheus scrapes every worker's port; the API and the page work on
+    any of them)."""
     settings = ctx.holder.current.admin
     if ctx.args.admin_listen is not None:
         settings = replace(settings, listen=ctx.args.admin_listen)
-    if not settings.enabled or ctx.args.no_admin:
-        yield
-        return
     try:
         ipaddress.ip_address(settings.host)
-        settings.port  # noqa: B018 (raises ValueError when it is no number)
+        port = settings.port
     except ValueError:
         raise OSError(f"admin listen address {settings.listen!r} is not IP:PORT") from None
+    if ctx.worker > 1 and port:
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        settings = replace(settings, listen=f"{host}:{port + ctx.worker - 1}")
+    return settings
+
+
+@contextlib.asynccontextmanager
+async def admin_front_end(ctx: ServeContext) -> AsyncIterator[None]:
+    """The admin HTTP server, when ``[admin] enabled`` (the default)."""
+    if not ctx.holder.current.admin.enabled or ctx.args.no_admin:
+        yield
+        return
+    settings = admin_settings(ctx)
     from screener.admin import admin_context, admin_server
 
     async with admin_server(admin_context(ctx.screener, ctx.redis_url, ctx.probes, settings)) as server:

@@ -191,3 +191,36 @@ def test_zero_workers_is_a_usage_error(config: Path) -> None:
     proc = subprocess.run([*SCREENER, "--config", str(config), "serve", "--workers", "0"],
                           capture_output=True, text=True, timeout=60, env=ENV)
     assert proc.returncode == 2 and "--workers 0: at least 1" in proc.stderr
+
+
+def free_port_pair() -> int:
+    """A loopback port P with P + 1 free too (at the time of asking)."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+                return int(port)
+    raise AssertionError("no two free ports in a row")
+
+
+async def test_each_worker_serves_its_own_admin_port(config: Path) -> None:
+    import aiohttp
+
+    base = free_port_pair()
+    config.write_text(config.read_text().replace('listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{base}"'))
+    served = Supervised(config, 2)
+    try:
+        for worker, port in ((1, base), (2, base + 1)):
+            said = f"[worker {worker}]: admin server on http://127.0.0.1:{port}"
+            served.wait_for(lambda text, said=said: said in text)
+        async with aiohttp.ClientSession() as session:
+            for port in (base, base + 1):  # each worker's own metrics
+                async with session.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                    assert resp.status == 200 and "screener_decisions_in_flight" in await resp.text()
+    finally:
+        assert served.stop() == 0
