@@ -25,8 +25,8 @@ from screener.service.dnc import DncAdmin, ListRow
 from screener.service.observe import OptOut
 from screener.service.presence import screeners_alive
 from screener.service.probes import ARI_CALLS, ARI_CONNECTED, FASTAGI_SESSIONS, Probes
-from screener.service.screening import STORE_ERRORS
 from screener.service.stats import UNKNOWN_CAMPAIGN
+from screener.service.store_errors import STORE_ERRORS
 
 DECISION_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0)
 PROMPT_BUCKETS = (50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000)

@@ -8,7 +8,8 @@ import logging
 from datetime import UTC, datetime
 
 from screener.service.audit_fields import audit_fields
-from screener.service.screening import STORE_ERRORS, Screener
+from screener.service.screening import Screener
+from screener.service.store_errors import STORE_ERRORS
 from screener.store import audit
 from screener.store.audit import ADMIN
 

@@ -10,7 +10,7 @@ import logging
 
 import redis.asyncio as aioredis
 
-from screener.service.screening import STORE_ERRORS
+from screener.service.store_errors import STORE_ERRORS
 from screener.service.tasks import cancel_and_wait
 from screener.store import audit
 

@@ -21,8 +21,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.exceptions import RedisClusterException, RedisError
-
 from screener.config.settings import Campaign, ListKind, Policy, Settings
 from screener.config.watch import ConfigHolder
 from screener.decision import Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest, sort_reasons
@@ -43,7 +41,9 @@ from screener.service.admission import OVERLOADED, Admission, ScreenerCounters
 from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
 from screener.service.log_summary import LogSummary
 from screener.service.observe import Observers, OptOut
+from screener.service.pending import PendingWrites
 from screener.service.spool import PendingWrite, Spool
+from screener.service.store_errors import STORE_ERRORS
 from screener.sounds import DEFAULT_SOUNDS, Sounds
 from screener.store import audit, dnc, keys, refusals
 from screener.store.decide import encode_reasons, prepare, run_decision
@@ -58,14 +58,6 @@ LIST_STATE_TTL_S = 1.0
 OPT_OUT_TIMEOUT_S = 5.0
 #: an audit entry written outside a decision's budget (disclosure evidence, a fail-closed block's entry)
 AUDIT_TIMEOUT_S = 1.0
-#: seconds an audit entry kept in the spool may wait for its fsync (one fsync for all entries of the moment)
-SPOOL_SYNC_DELAY_S = 0.2
-#: spooled writes per round trip when they are flushed (the audit entry of a refused call is built then: a
-#: small batch keeps the event loop answering the decisions between two)
-SPOOL_BATCH = 100
-#: what a store that cannot answer raises (a Redis Cluster with no reachable node raises RedisClusterException,
-#: which is no RedisError)
-STORE_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError, ConnectionError)
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
@@ -98,18 +90,16 @@ class Screener:
                  spool: Spool | None = None) -> None:
         self.holder = holder
         self._sounds = sounds
-        #: opt-outs and audit entries Redis could not take yet (see ``flush_pending``)
-        self.spool = spool if spool is not None else Spool()
-        self._spool_numbers = self.spool.pending(spool_kinds.OPT_OUT, "number")
-        self._flushing: asyncio.Task[int] | None = None
-        self._flushed_at = -1e9
-        self._sync_timer: asyncio.TimerHandle | None = None
         #: the bound on decisions in flight, and what it admitted and refused
         self.admission = Admission()
         #: decisions admitted, then blocked because the store did not answer or failed
         self.store_unavailable = 0
         #: what would repeat once per call under a storm is logged once per interval with a count
         self.log_summary = LogSummary(log)
+        #: opt-outs and audit entries Redis could not take yet (see ``flush_pending``)
+        self.pending = PendingWrites(spool if spool is not None else Spool(), self._write_pending,
+                                     overloaded=self.admission.refusing, summary=self.log_summary,
+                                     on_flushed=self.invalidate_list_states)
         self.redis = redis
         self.scripts = Scripts(redis)
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -139,6 +129,15 @@ class Screener:
         """How long a front end waits for a decision: twice the store's time budget, at least 0.5 s (the
         service answers within its budget; the margin covers a busy event loop)."""
         return max(0.5, 2 * self.settings.time_budget_ms / 1000)
+
+    @property
+    def spool(self) -> Spool:
+        return self.pending.spool
+
+    @property
+    def _flushing(self) -> asyncio.Task[int] | None:
+        """The flush a decision started (tests wait for it)."""
+        return self.pending.flushing
 
     @property
     def counters(self) -> ScreenerCounters:
@@ -245,7 +244,7 @@ class Screener:
         now_ms = int(now.timestamp() * 1000)
         attempt_id = os.urandom(8).hex()
         pre_reasons = list(pre.reasons)
-        if number.e164 in self._spool_numbers:
+        if number.e164 in self.pending.opt_out_numbers:
             pre_reasons.append(Reason(ReasonCode.DNC_INTERNAL, "opt-out pending (Redis has not taken it yet)"))
         fields = self._audit_fields(request, settings, now, number.e164, campaign.name)
         fields["pre_reasons"] = encode_reasons(pre_reasons)
@@ -257,8 +256,7 @@ class Screener:
                 attempt_id=attempt_id, audit_fields=fields, audit_maxlen=settings.audit_maxlen,
                 time_left_s=store_deadline - loop.time(),
             )
-        if self.spool.items:
-            self._flush_soon()
+        self.pending.flush_soon()
         store_reasons = evaluate(plan, outcome.facts, outcome.now_ms)
         if {r.code for r in store_reasons} != {r.code for r in outcome.reasons}:
             # the engine and the script disagree: report both, and never let the call through on it
@@ -455,60 +453,15 @@ class Screener:
     # -- writes that wait for Redis --------------------------------------------------------------------
 
     def _keep(self, kind: str, data: dict[str, str]) -> bool:
-        """Spool a write Redis could not take now; False (logged) when the spool is full. An opt-out is on
-        disk before this returns; an audit entry is fsynced with the others within SPOOL_SYNC_DELAY_S."""
-        opt_out = kind == spool_kinds.OPT_OUT
-        kept = self.spool.add(kind, data, sync=opt_out)
-        if not kept:
-            self.log_summary.event(logging.ERROR, "spool full, pending writes LOST",
-                                   "%d items wait: a pending %s was dropped (%d dropped since the start)",
-                                   len(self.spool), kind, self.spool.overflowed)
-        elif opt_out:
-            self._spool_numbers.add(data["number"])
-        elif self._sync_timer is None:
-            self._sync_timer = asyncio.get_running_loop().call_later(SPOOL_SYNC_DELAY_S, self._sync_spool)
-        return kept
-
-    def _sync_spool(self) -> None:
-        self._sync_timer = None
-        try:
-            self.spool.sync()
-        except OSError as exc:
-            self.log_summary.event(logging.ERROR, "spool not synced to disk", "%s", exc)
-
-    def _flush_soon(self) -> None:
-        """Redis answered and writes are waiting: flush them in the background (once a second at most)."""
-        if (self._flushing is None or self._flushing.done()) and time.monotonic() - self._flushed_at > 1.0:
-            self._flushed_at = time.monotonic()
-            self._flushing = asyncio.ensure_future(self.flush_pending())
+        return self.pending.keep(kind, data)
 
     async def flush_pending(self, *, now: bool = False) -> int:
-        """Write what waits in the spool (and what a dead screener process left in its folder), in order,
-        until Redis fails again; returns how many writes landed. While decisions are refused as overloaded it
-        waits (returns 0) unless ``now``, an opt-out waits in it, or the spool is half full: the audit entries
-        of refused calls are built when the overload is over, not in the middle of it."""
-        if not now and self.admission.refusing() and not self._spool_numbers and \
-                len(self.spool) < self.spool.max_items // 2:
-            return 0
-        try:
-            done = await self.spool.flush(self._write_pending, batch=SPOOL_BATCH)
-        except STORE_ERRORS as exc:
-            self.log_summary.event(logging.WARNING, "pending writes not flushed yet", "%s; %d waiting",
-                                   type(exc).__name__, len(self.spool))
-            done = 0
-        self._spool_numbers = self.spool.pending(spool_kinds.OPT_OUT, "number")
-        if done:
-            log.info("%d pending write(s) flushed to Redis; %d waiting", done, len(self.spool))
-            self.invalidate_list_states()
-        return done
+        """Write what waits in the spool, in order, until Redis fails again (``PendingWrites.flush``)."""
+        return await self.pending.flush(now=now)
 
     async def keep_flushing(self, stop: asyncio.Event, every_s: float = 1.0) -> None:
         """Until ``stop``: every ``every_s``, flush what waits (a serve process runs this beside its front ends)."""
-        while not stop.is_set():
-            if self.spool.items or self.spool.folder is not None:
-                await self.flush_pending()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every_s)
+        await self.pending.keep_flushing(stop, every_s)
 
     async def _write_pending(self, items: list[PendingWrite]) -> None:
         """One batch of the spool, in order, within OPT_OUT_TIMEOUT_S (a store error leaves it in the spool)."""
@@ -562,14 +515,7 @@ class Screener:
             return None
 
     async def aclose(self) -> None:
-        if self._flushing is not None:
-            await asyncio.wait([self._flushing], timeout=2)
-        if self.spool.items:
-            await self.flush_pending(now=True)  # one last try; what is left stays on disk (or is lost in memory)
-        if self._sync_timer is not None:
-            self._sync_timer.cancel()
-            self._sync_timer = None
-        self.spool.close()
+        await self.pending.aclose()  # one last flush; what is left stays on disk (or is lost in memory)
         self.log_summary.flush()
         await self.scripts.aclose()
         await self.redis.aclose()

@@ -238,7 +238,7 @@ async def test_an_opt_out_whose_caller_gives_up_waiting_is_kept(private_redis: E
 def test_an_unreachable_cluster_counts_as_a_store_failure() -> None:
     from redis.exceptions import RedisClusterException
 
-    from screener.service.screening import STORE_ERRORS
+    from screener.service.store_errors import STORE_ERRORS
 
     assert issubclass(RedisClusterException, STORE_ERRORS)
 
