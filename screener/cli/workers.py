@@ -161,9 +161,15 @@ class Supervisor:
                     await asyncio.wait_for(self.stop.wait(), delay)
                 if self.stop.is_set():
                     return
-            proc = await asyncio.create_subprocess_exec(
-                *self.command(worker), stdin=subprocess.DEVNULL, pass_fds=(self._read_fd,),
-                env={**os.environ, "NOTIFY_SOCKET": self._notify_address})
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *self.command(worker), stdin=subprocess.DEVNULL, pass_fds=(self._read_fd,),
+                    env={**os.environ, "NOTIFY_SOCKET": self._notify_address})
+            except OSError as exc:  # no process could be made (out of memory, too many processes)
+                worker.quick_deaths += 1
+                delay = min(BACKOFF_START_S * 2 ** (worker.quick_deaths - 1), BACKOFF_MAX_S)
+                log.error("worker %d could not be started (%s): trying again in %g s", worker.index, exc, delay)
+                continue
             worker.proc, worker.ready, worker.started_at = proc, False, time.monotonic()
             worker.starts += 1
             if worker.starts > 1:
