@@ -204,10 +204,11 @@ async def _import(args: argparse.Namespace) -> int:
 
 
 def _summary(result: ImportResult, out: TextIO) -> None:
-    what = {"replace": f"new version {result.version} switched in"
-            + (f" (version {result.freed_version} freed)" if result.freed_version else ""),
-            "edit": "numbers added to the live version", "changes": "change list applied to the live version"}
-    print(f"list {result.list_name}: {what.get(result.mode, result.mode)}", file=out)
+    what = {"replace": "the file's numbers", "edit": "the list plus the file's numbers",
+            "changes": "the list with the change list applied"}
+    freed = f"; version {result.freed_version} freed" if result.freed_version else ""
+    print(f"list {result.list_name}: new version {result.version} switched in ({what.get(result.mode, result.mode)})"
+          f"{freed}", file=out)
     print(f"  lines read {result.lines:,}; numbers {result.numbers:,}; added {result.added:,}; removed "
           f"{result.removed:,}; bad lines {result.bad_count:,}; list count now {result.count:,}", file=out)
     print(f"  {result.seconds:.2f} s, {result.rate:,.0f} numbers/s", file=out)
@@ -215,6 +216,8 @@ def _summary(result: ImportResult, out: TextIO) -> None:
         print(f"  bad line {bad.line_no}: {bad.text!r}: {bad.reason}", file=out)
     if result.bad_count > len(result.bad):
         print(f"  ... and {result.bad_count - len(result.bad):,} more bad lines", file=out)
+    for warning in result.warnings:
+        print(f"  warning: {warning}", file=out)
 
 
 def _age(seconds: float) -> str:

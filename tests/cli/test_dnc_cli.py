@@ -84,7 +84,7 @@ def test_replace_and_changes(redis: EmbeddedRedis, tmp_path: Path, capsys: pytes
     assert dnc(redis, "import", str(full), "--list", "reg") == 0
     full.write_text("2015550102\n")
     assert dnc(redis, "import", str(full), "--list", "reg", "--replace", "--grace", "0") == 0
-    assert "new version 2 switched in (version 1 freed)" in capsys.readouterr().out
+    assert "new version 2 switched in (the file's numbers); version 1 freed" in capsys.readouterr().out
     assert dnc(redis, "check", "2015550100", "--list", "reg") == 1
     assert dnc(redis, "check", "2015550102", "--list", "reg") == 0
     changes = tmp_path / "changes.csv"

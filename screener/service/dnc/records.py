@@ -69,6 +69,8 @@ class Progress:
     numbers: int
     bad: int
     elapsed_s: float
+    #: "reading" the file, "copying" the live version (additions, change lists), "switched" (it landed)
+    phase: str = "reading"
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,8 @@ class ImportResult:
     """What an import did."""
 
     list_name: str
-    #: "replace" (new version switched in), "edit" (applied to the live version) or "changes"
+    #: "replace" (a new version from the file alone), "edit" (the live list plus the file's numbers) or
+    #: "changes" (the live list with a change list applied); each switched in whole
     mode: str = ""
     lines: int = 0
     #: good numbers read (duplicates included)
@@ -93,6 +96,8 @@ class ImportResult:
     #: the list's count after the import
     count: int = 0
     seconds: float = 0.0
+    #: what went wrong after the import landed (the old version not freed yet...)
+    warnings: tuple[str, ...] = ()
 
     @property
     def rate(self) -> float:
@@ -103,4 +108,4 @@ class ImportResult:
                 "added": self.added, "removed": self.removed, "bad_count": self.bad_count,
                 "bad": [{"line": b.line_no, "text": b.text, "reason": b.reason} for b in self.bad],
                 "version": self.version, "old_version": self.old_version, "freed_version": self.freed_version,
-                "count": self.count, "seconds": self.seconds}
+                "count": self.count, "seconds": self.seconds, "warnings": list(self.warnings)}

@@ -77,10 +77,3 @@ async def live_version(redis: AnyRedis, list_name: str) -> str:
 async def list_names(redis: AnyRedis) -> list[str]:
     """Every list that has metadata."""
     return sorted(text(m) for m in await redis.smembers(keys.DNC_LISTS_KEY))
-
-
-async def record_bulk_addition(redis: AnyRedis, list_name: str, added: int, *, source: str, at: float) -> None:
-    """Count numbers the bulk writer added to the live version, and record where they came from."""
-    meta = keys.dnc_meta_key(list_name)
-    await redis.hincrby(meta, "count", added)
-    await redis.hset(meta, mapping={"last_change_at": repr(at), "last_change_source": source})
