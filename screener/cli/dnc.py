@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TextIO
 
-from screener.cli.common import UsageError, given_redis_url, load_cli_settings, redis_url, run_guarded
+from screener.cli.common import UsageError, config_path, given_redis_url, load_cli_settings, redis_url, run_guarded
 from screener.config.settings import Settings
+from screener.numbers import mask
 from screener.service.dnc import (
     DEFAULT_BUDGET_BYTES,
     DEFAULT_GRACE_S,
@@ -23,6 +26,8 @@ from screener.service.dnc import (
     ImportResult,
     ListRow,
     Progress,
+    UnknownList,
+    cli_actor,
     dnc_number,
 )
 from screener.service.dnc.imports import check_import_file
@@ -33,9 +38,16 @@ DEFAULT_LIST = "internal"
 HELP = """\
 Do-Not-Call lists: the internal list (opt-outs, complaints; always blocks), campaign lists and registries
 (national, state, TPS). Lists live in Redis in a compact exact layout (about 1.4-2.5 bytes per number at
-registry density); a list does not have to be in the config to be imported, checked or exported.
-A Redis URL that names a Redis Cluster node is used as a cluster client.
+registry density). A Redis URL that names a Redis Cluster node is used as a cluster client.
 Numbers are read with --region as the default region (default US).
+
+List names: with a config (--config, SCREENER_CONFIG or config/screener.toml), only the lists it names
+are accepted; a typo is an error naming them. With only a Redis URL (--redis or SCREENER_REDIS_URL) and
+no config file, the lists that exist in Redis are accepted; `add` and `import` create a new one only
+with --new-list.
+
+Every change (add, remove, import) is written to the audit trail with its actor (cli:<your OS user>),
+source, counts and the list's version before and after; `remove` from the internal list needs --reason.
 """
 
 CHECK_HELP = """\
@@ -73,6 +85,11 @@ def register(sub: Any) -> None:
                        help=f"region for a national-format NUMBER (default: {DEFAULT_REGION})")
         if name != "check":
             a.add_argument("--source", default="cli", metavar="TEXT", help="provenance recorded with the change")
+        if name == "add":
+            _new_list_option(a)
+        if name == "remove":
+            a.add_argument("--reason", default="", metavar="TEXT",
+                           help="why (required for the internal list: an opt-out or complaint withdrawn); audited")
         a.set_defaults(func=run_guarded(func))
     i = actions.add_parser("import", help="import a file (full list, or --changes)", description=IMPORT_HELP,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -93,6 +110,7 @@ def register(sub: Any) -> None:
     i.add_argument("--show-bad", type=int, default=20, metavar="N", help="bad lines to report (default: 20)")
     i.add_argument("--memory-mb", type=int, default=DEFAULT_BUDGET_BYTES >> 20, metavar="MB",
                    help=f"numbers gathered in memory before they are written (default: {DEFAULT_BUDGET_BYTES >> 20})")
+    _new_list_option(i)
     i.set_defaults(func=run_guarded(_import))
     ls = actions.add_parser("lists", help="every list: kind, source, imported-at, age, count, version, stale?")
     ls.set_defaults(func=run_guarded(_lists))
@@ -104,24 +122,35 @@ def register(sub: Any) -> None:
     e.set_defaults(func=run_guarded(_export))
 
 
-def _optional_settings(args: argparse.Namespace) -> Settings | None:
-    try:
-        return load_cli_settings(args)
-    except Exception:  # the config is optional when --redis / SCREENER_REDIS_URL is given
+def _new_list_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--new-list", action="store_true",
+                   help="without a config: create the list when Redis has none of that name (with a config, "
+                        "the config names the lists)")
+
+
+def _settings(args: argparse.Namespace) -> Settings | None:
+    """The config; None only when a Redis URL is given and no config file exists (then the lists in Redis are
+    the known ones). A config that exists but is invalid is an error, never ignored."""
+    if given_redis_url(args) and not Path(config_path(args)).exists():
         return None
+    return load_cli_settings(args)
 
 
 @asynccontextmanager
-async def _admin(args: argparse.Namespace, settings: Settings | None = None) -> AsyncIterator[DncAdmin]:
-    """The DNC lists of the Redis named by --redis / SCREENER_REDIS_URL (no config needed), else by the config.
-    Errors a user can cause (DncError) become usage errors."""
-    url = given_redis_url(args)
-    if not url:
-        url = redis_url(args, load_cli_settings(args))
+async def _admin(args: argparse.Namespace) -> AsyncIterator[DncAdmin]:
+    """The DNC lists of the Redis named by --redis / SCREENER_REDIS_URL, else by the config; with the config
+    when there is one. Errors a user can cause (DncError) become usage errors."""
+    settings = _settings(args)
+    url = redis_url(args, settings) if settings is not None else given_redis_url(args)
+    assert url is not None  # _settings returned None only because a URL was given
     timeout_s = 60.0 if args.action in ("import", "export") else 5.0
     try:
         async with DncAdmin.open(url, settings, timeout_s=timeout_s) as admin:
             yield admin
+    except UnknownList as exc:
+        hint = "" if exc.configured else " (give --config, or --new-list to create it)" \
+            if args.action in ("add", "import") else " (give --config)"
+        raise UsageError(f"{exc}{hint}") from None
     except InvalidInput as exc:
         raise UsageError(str(exc)) from None
 
@@ -137,16 +166,18 @@ def _number(args: argparse.Namespace) -> str:
 async def _add(args: argparse.Namespace) -> int:
     number = _number(args)
     async with _admin(args) as admin:
-        change = await admin.add(args.list, number, region=args.region, source=args.source)
-    print(f"{change.number} {'added to' if change.changed else 'was already on'} list {change.list_name}")
+        change = await admin.add(args.list, number, actor=cli_actor(), region=args.region, source=args.source,
+                                 create=args.new_list)
+    print(f"{mask(change.number)} {'added to' if change.changed else 'was already on'} list {change.list_name}")
     return 0
 
 
 async def _remove(args: argparse.Namespace) -> int:
     number = _number(args)
     async with _admin(args) as admin:
-        change = await admin.remove(args.list, number, region=args.region, source=args.source)
-    print(f"{change.number} {'removed from' if change.changed else 'was not on'} list {change.list_name}")
+        change = await admin.remove(args.list, number, actor=cli_actor(), region=args.region, source=args.source,
+                                    reason=args.reason)
+    print(f"{mask(change.number)} {'removed from' if change.changed else 'was not on'} list {change.list_name}")
     return 0
 
 
@@ -154,7 +185,7 @@ async def _check(args: argparse.Namespace) -> int:
     number = _number(args)
     async with _admin(args) as admin:
         check = await admin.check(args.list, number, region=args.region)
-    print(f"{check.number} {'is' if check.listed else 'is not'} on list {check.list_name}")
+    print(f"{mask(check.number)} {'is' if check.listed else 'is not'} on list {check.list_name}")
     return 0 if check.listed else 1
 
 
@@ -165,8 +196,10 @@ class _Bar:
         self.stream = stream
         self.tty = stream.isatty()
         self.last = 0.0
+        self.phase = ""
 
     def __call__(self, p: Progress) -> None:
+        self.phase = p.phase
         now = time.monotonic()
         if not self.tty or now - self.last < 0.2:
             return
@@ -182,6 +215,7 @@ class _Bar:
     def done(self) -> None:
         if self.tty and self.last:
             self.stream.write("\n")
+            self.last = 0.0
 
 
 async def _import(args: argparse.Namespace) -> int:
@@ -195,8 +229,15 @@ async def _import(args: argparse.Namespace) -> int:
                             stale_after_s=args.stale_after)
     bar = _Bar(sys.stderr)
     try:
-        async with _admin(args, _optional_settings(args)) as admin:
-            result = await admin.import_file(args.list, args.file, options, progress=bar)
+        async with _admin(args) as admin:
+            result = await admin.import_file(args.list, args.file, options, progress=bar, actor=cli_actor(),
+                                             create=args.new_list)
+    except asyncio.CancelledError:  # Ctrl-C: say what became of the list, then stop as interrupted
+        bar.done()
+        landed = bar.phase == "switched"
+        print("screener: import interrupted: " + ("it had landed (the new version is live)" if landed else
+                                                 "the list was not changed"), file=sys.stderr)
+        raise
     finally:
         bar.done()
     _summary(result, sys.stdout)
@@ -237,7 +278,7 @@ def _stale(row: ListRow) -> str:
 
 
 async def _lists(args: argparse.Namespace) -> int:
-    async with _admin(args, _optional_settings(args)) as admin:
+    async with _admin(args) as admin:
         listed = await admin.lists()
     rows = [("NAME", "KIND", "SOURCE", "IMPORTED", "AGE", "COUNT", "VERSION", "STALE")]
     for row in listed:

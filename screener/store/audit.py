@@ -13,6 +13,8 @@ from screener.store.scripts import Connections, pack_command
 DECISION = "decision"
 OPT_OUT = "opt_out"
 DISCLOSURE = "disclosure"
+#: a change to a DNC list made through the service (dnc add/remove, an import): who, what, versions
+DNC_CHANGE = "dnc_change"
 
 
 def _text(value: object) -> str:

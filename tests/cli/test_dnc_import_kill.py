@@ -82,7 +82,7 @@ def test_a_sigkilled_import_leaves_the_list_exactly_as_it_was(redis_server: Embe
                                                               big_files: dict[tuple[str, str], Path], tmp_path: Path,
                                                               fmt: str, packing: str) -> None:
     base = write(tmp_path / "base", lines_of(BASE, "ftc"), "plain")
-    assert cli(redis_server, "import", str(base), "--list", "reg", "--grace", "0") == 0
+    assert cli(redis_server, "import", str(base), "--list", "reg", "--grace", "0", "--new-list") == 0
     before = asyncio.run(_snapshot(redis_server))
     # additions to a non-empty list: the live list is copied into the new version, then the file is added
     cmd = [sys.executable, "-m", "screener", "--config", NO_CONFIG, "--redis", redis_server.url, "dnc", "import",
@@ -100,7 +100,7 @@ def test_a_sigkilled_import_leaves_the_list_exactly_as_it_was(redis_server: Embe
 def test_a_failed_import_says_the_list_was_not_changed(redis_server: EmbeddedRedis, redis_client: object,
                                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = write(tmp_path / "base", lines_of(BASE, "ftc"), "plain")
-    assert cli(redis_server, "import", str(base), "--list", "reg", "--grace", "0") == 0
+    assert cli(redis_server, "import", str(base), "--list", "reg", "--grace", "0", "--new-list") == 0
     before = asyncio.run(_snapshot(redis_server))
     capsys.readouterr()
     csv = write(tmp_path / "file", lines_of(BASE[:10], "csv"), "plain")
@@ -114,7 +114,7 @@ def test_a_csv_import_without_column_lands_and_says_so(redis_server: EmbeddedRed
                                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The reported defect: ``I/O operation on closed file; the list was not changed``, yet the list had changed."""
     csv = write(tmp_path / "file", lines_of(BASE[:10], "csv"), "plain")
-    assert cli(redis_server, "import", str(csv), "--list", "reg", "--format", "csv") == 0
+    assert cli(redis_server, "import", str(csv), "--list", "reg", "--format", "csv", "--new-list") == 0
     captured = capsys.readouterr()
     assert captured.err == ""
     assert "list reg: new version 1 switched in" in captured.out and "list count now 10" in captured.out

@@ -16,9 +16,14 @@ class NumberChange:
     #: "add" or "remove"
     action: str
     changed: bool
+    #: the live version the change was made in
+    version: str = ""
+    #: the id of the change's audit entry
+    audit_id: str = ""
 
     def to_json(self) -> dict[str, object]:
-        return {"list": self.list_name, "number": self.number, "action": self.action, "changed": self.changed}
+        return {"list": self.list_name, "number": self.number, "action": self.action, "changed": self.changed,
+                "version": self.version, "audit_id": self.audit_id}
 
 
 @dataclass(frozen=True)
