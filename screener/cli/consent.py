@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from screener.cli.common import load_cli_settings, open_redis, parse_when, redis_url, run_guarded
+from screener.numbers import mask
 from screener.service.consent import ConsentLedger
 
 HELP = """\
@@ -71,7 +72,7 @@ async def _grant(args: argparse.Namespace) -> int:
                                     granted=granted, expires=expires, text_version=args.text_version,
                                     channel=args.channel, evidence=args.evidence)
     until = f" until {_iso(record.expires_ms)}" if record.expires_ms else ""
-    print(f"consent granted: {record.number} purpose {record.purpose!r}{until} (source: {record.source})")
+    print(f"consent granted: {mask(record.number)} purpose {record.purpose!r}{until} (source: {record.source})")
     return 0
 
 
@@ -79,7 +80,7 @@ async def _revoke(args: argparse.Namespace) -> int:
     at = parse_when(args.at, "--at") if args.at else None
     async with _ledger(args) as ledger:
         record = await ledger.revoke(args.number, args.campaign, purpose=args.purpose, at=at)
-    print(f"consent revoked: {record.number} purpose {record.purpose!r} at {_iso(record.revoked_ms)}")
+    print(f"consent revoked: {mask(record.number)} purpose {record.purpose!r} at {_iso(record.revoked_ms)}")
     return 0
 
 
@@ -87,14 +88,14 @@ async def _show(args: argparse.Namespace) -> int:
     async with _ledger(args) as ledger:
         found = await ledger.show(args.number, args.campaign)
     if args.json:
-        print(json.dumps([asdict(r) for r in found.records]))
+        print(json.dumps([{**asdict(r), "number": mask(r.number)} for r in found.records]))
         return 0
     if not found.records:
-        print(f"no consent records for {found.number}")
+        print(f"no consent records for {mask(found.number)}")
         return 1
     for r in found.records:
-        print(f"{r.number}  purpose {r.purpose!r}  {found.state(r)}  source {r.source!r}  campaign {r.campaign!r}  "
-              f"granted {_iso(r.granted_ms)}  expires {_iso(r.expires_ms) or 'never'}"
+        print(f"{mask(r.number)}  purpose {r.purpose!r}  {found.state(r)}  source {r.source!r}  "
+              f"campaign {r.campaign!r}  granted {_iso(r.granted_ms)}  expires {_iso(r.expires_ms) or 'never'}"
               + (f"  revoked {_iso(r.revoked_ms)}" if r.revoked_ms else ""))
     return 0
 

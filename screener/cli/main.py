@@ -129,9 +129,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             import asyncio  # here: --help and the synchronous commands do not need it
 
             result = asyncio.run(result)
+        sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
     return int(result or 0)
+
+
+def _reader_gone() -> int:
+    """The reader of our output closed it (``screener audit export | head``): a quiet, successful end. What is
+    still buffered goes to /dev/null, so the interpreter's last flush does not complain either."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_OK
 
 
 if __name__ == "__main__":
