@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 from typing import IO, Any
 
 from screener.cli.common import UsageError, load_cli_settings, open_redis, parse_when, redis_url, run_guarded
 from screener.service import audit
 from screener.service.audit import AuditTrail
+from screener.service.audit_export import FORMATS, export_chunks, in_zone
 
 HELP = """\
 Every decision (live or dry run), opt-out and disclosure is appended to the audit stream with its
@@ -23,10 +22,6 @@ every reason and the config version that made it. `tail` shows the latest entrie
 a time range for an auditor, optionally only one number's entries (found by its hash).
 """
 
-CSV_COLUMNS = ("id", "kind", "at", "number", "number_hash", "campaign", "verdict", "reasons", "mode",
-               "config_version", "source", "call_id", "attempt_id", "answer_to_prompt_ms", "prompt_finished",
-               "opted_out", "actor", "action", "list", "added", "removed", "version_before", "version_after", "reason",
-               "file")
 TZ_HELP = "time zone of the times printed: UTC (default), local (this machine's) or a zone name such as " \
           "America/New_York; one zone for the whole output"
 
@@ -47,7 +42,7 @@ def register(sub: Any) -> None:
     e.add_argument("--number", metavar="NUMBER", help="only this number's entries")
     e.add_argument("--region", default="US", help="region for a national-format --number (default US)")
     e.add_argument("--campaign", metavar="NAME", help="only this campaign's entries")
-    e.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    e.add_argument("--format", choices=FORMATS, default="jsonl")
     e.add_argument("-o", "--out", metavar="FILE", help="write to FILE (default: standard output)")
     e.add_argument("--tz", default="UTC", metavar="ZONE", help=TZ_HELP)
     e.set_defaults(func=run_guarded(_export))
@@ -89,20 +84,6 @@ def _zone(name: str) -> tzinfo | None:
         raise UsageError(f"--tz {name!r}: not a time zone (UTC, local, or a name such as America/New_York)") from None
 
 
-def _zoned(entry: audit.AuditEntry, zone: tzinfo | None) -> audit.AuditEntry:
-    """The entry with its time in ``zone`` (entries are written with the offset of the clock that made them)."""
-    at = entry.fields.get("at")
-    if not at:
-        return entry
-    try:
-        when = datetime.fromisoformat(at)
-    except ValueError:
-        return entry
-    if when.tzinfo is None:
-        return entry
-    return replace(entry, fields={**entry.fields, "at": when.astimezone(zone).isoformat(timespec="milliseconds")})
-
-
 @asynccontextmanager
 async def _trail(args: argparse.Namespace) -> AsyncIterator[AuditTrail]:
     settings = load_cli_settings(args)
@@ -117,7 +98,7 @@ async def _tail(args: argparse.Namespace) -> int:
     zone = _zone(args.tz)
 
     def show(entry: audit.AuditEntry) -> None:
-        entry = _zoned(entry, zone)
+        entry = in_zone(entry, zone)
         print(json.dumps(entry.to_json(), ensure_ascii=False) if args.json else _line(entry), flush=True)
 
     async with _trail(args) as trail:
@@ -138,18 +119,17 @@ async def _export(args: argparse.Namespace) -> int:
     async with _trail(args) as trail:
         entries = trail.entries(since=since, until=until, number=args.number, region=args.region,
                                 campaign=args.campaign)
+
+        async def counted() -> AsyncIterator[audit.AuditEntry]:
+            nonlocal count
+            async for entry in entries:
+                count += 1
+                yield in_zone(entry, zone)
+
         out: IO[str] = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
         try:
-            writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore") if args.format == "csv" else None
-            if writer:
-                writer.writeheader()
-            async for entry in entries:
-                entry = _zoned(entry, zone)
-                if writer:
-                    writer.writerow(dict(entry.fields, id=entry.id, reasons=";".join(c for c, _ in entry.reasons)))
-                else:
-                    out.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
-                count += 1
+            async for chunk in export_chunks(counted(), args.format):
+                out.write(chunk)
         finally:
             if args.out:
                 out.close()

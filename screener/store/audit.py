@@ -16,6 +16,8 @@ OPT_OUT = "opt_out"
 DISCLOSURE = "disclosure"
 #: a change to a DNC list made through the service (dnc add/remove, an import): who, what, versions
 DNC_CHANGE = "dnc_change"
+#: a change made through the admin API (actor: the token's name)
+ADMIN = "admin"
 
 
 def _text(value: object) -> str:
