@@ -25,10 +25,12 @@ from screener.service.dnc import (
     ImportOptions,
     ImportResult,
     ListRow,
+    NumberChange,
     Progress,
     UnknownList,
     cli_actor,
     dnc_number,
+    dnc_prefix,
 )
 from screener.service.dnc.imports import check_import_file
 from screener.service.errors import InvalidInput
@@ -45,6 +47,9 @@ List names: with a config (--config, SCREENER_CONFIG or config/screener.toml), o
 are accepted; a typo is an error naming them. With only a Redis URL (--redis or SCREENER_REDIS_URL) and
 no config file, the lists that exist in Redis are accepted; `add` and `import` create a new one only
 with --new-list.
+
+Prefix entries: `dnc add +1201 --prefix` lists every number under +1201 (an area code; +86138, a mobile
+range), on internal and campaign lists; `dnc check` says when a prefix lists a number.
 
 Every change (add, remove, import) is written to the audit trail with its actor (cli:<your OS user>),
 source, counts and the list's version before and after; `remove` from the internal list needs --reason.
@@ -85,6 +90,9 @@ def register(sub: Any) -> None:
                        help=f"region for a national-format NUMBER (default: {DEFAULT_REGION})")
         if name != "check":
             a.add_argument("--source", default="cli", metavar="TEXT", help="provenance recorded with the change")
+            a.add_argument("--prefix", action="store_true",
+                           help="NUMBER is a prefix entry (+1201, +86138): every number under it is listed "
+                                "(internal and campaign lists only)")
         if name == "add":
             _new_list_option(a)
         if name == "remove":
@@ -156,28 +164,38 @@ async def _admin(args: argparse.Namespace) -> AsyncIterator[DncAdmin]:
 
 
 def _number(args: argparse.Namespace) -> str:
-    """NUMBER read by the service before Redis is reached (a typo is reported even while Redis is down)."""
+    """NUMBER (or the prefix) read by the service before Redis is reached (a typo is reported even while Redis is
+    down)."""
     try:
+        if getattr(args, "prefix", False):
+            return dnc_prefix(args.number, args.region)
         return dnc_number(args.number, args.region)
     except InvalidInput as exc:
         raise UsageError(str(exc)) from None
 
 
+def _shown(change: NumberChange) -> str:
+    return f"prefix {change.number}" if change.prefix else mask(change.number)
+
+
 async def _add(args: argparse.Namespace) -> int:
     number = _number(args)
     async with _admin(args) as admin:
-        change = await admin.add(args.list, number, actor=cli_actor(), region=args.region, source=args.source,
-                                 create=args.new_list)
-    print(f"{mask(change.number)} {'added to' if change.changed else 'was already on'} list {change.list_name}")
+        add = admin.add_prefix if args.prefix else admin.add
+        change = await add(args.list, number, actor=cli_actor(), region=args.region, source=args.source,
+                           create=args.new_list)
+    under = " (every number under it is listed)" if change.prefix and change.changed else ""
+    print(f"{_shown(change)} {'added to' if change.changed else 'was already on'} list {change.list_name}{under}")
     return 0
 
 
 async def _remove(args: argparse.Namespace) -> int:
     number = _number(args)
     async with _admin(args) as admin:
-        change = await admin.remove(args.list, number, actor=cli_actor(), region=args.region, source=args.source,
-                                    reason=args.reason)
-    print(f"{mask(change.number)} {'removed from' if change.changed else 'was not on'} list {change.list_name}")
+        remove = admin.remove_prefix if args.prefix else admin.remove
+        change = await remove(args.list, number, actor=cli_actor(), region=args.region, source=args.source,
+                              reason=args.reason)
+    print(f"{_shown(change)} {'removed from' if change.changed else 'was not on'} list {change.list_name}")
     return 0
 
 
@@ -185,7 +203,8 @@ async def _check(args: argparse.Namespace) -> int:
     number = _number(args)
     async with _admin(args) as admin:
         check = await admin.check(args.list, number, region=args.region)
-    print(f"{mask(check.number)} {'is' if check.listed else 'is not'} on list {check.list_name}")
+    by = f" (blocked by prefix {check.by_prefix})" if check.by_prefix else ""
+    print(f"{mask(check.number)} {'is' if check.listed else 'is not'} on list {check.list_name}{by}")
     return 0 if check.listed else 1
 
 
@@ -280,13 +299,15 @@ def _stale(row: ListRow) -> str:
 async def _lists(args: argparse.Namespace) -> int:
     async with _admin(args) as admin:
         listed = await admin.lists()
-    rows = [("NAME", "KIND", "SOURCE", "IMPORTED", "AGE", "COUNT", "VERSION", "STALE")]
+    rows = [("NAME", "KIND", "SOURCE", "IMPORTED", "AGE", "COUNT", "PREFIXES", "VERSION", "STALE")]
     for row in listed:
         imported = row.imported_at
         stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(imported)) + "Z" if imported else "-"
         building = f" (importing v{row.building})" if row.building else ""
         rows.append((row.name, row.kind or "?", row.source or "-", stamp,
-                     _age(row.age_s) if row.age_s is not None else "-", f"{row.count:,}", row.version + building,
+                     _age(row.age_s) if row.age_s is not None else "-", f"{row.count:,}",
+                     " ".join(row.prefixes[:3]) + (f" (+{len(row.prefixes) - 3})" if len(row.prefixes) > 3 else "")
+                     or "-", row.version + building,
                      _stale(row)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for cells in rows:

@@ -222,3 +222,20 @@ def test_help_says_which_lists_are_accepted() -> None:
     assert "With only a Redis URL (--redis or SCREENER_REDIS_URL) and no config file, the lists that exist in Redis " \
            "are accepted" in text
     assert "needs --reason" in text
+
+
+def test_prefix_entries_from_the_command_line(redis: EmbeddedRedis, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(write_config(tmp_path, redis.url))
+    assert main(["--config", config, "dnc", "add", "+1201", "--prefix"]) == 0
+    assert "prefix +1201 added to list internal (every number under it is listed)" in capsys.readouterr().out
+    assert main(["--config", config, "dnc", "check", "2015550123"]) == 0
+    assert "+1201*****23 is on list internal (blocked by prefix +1201)" in capsys.readouterr().out
+    assert main(["--config", config, "dnc", "check", "2025550123"]) == 1
+    assert main(["--config", config, "dnc", "lists"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("internal"))
+    assert " +1201 " in row
+    assert main(["--config", config, "dnc", "add", "+12015550123", "--prefix"]) == 2
+    assert "is a whole number" in capsys.readouterr().err
+    assert main(["--config", config, "dnc", "remove", "+1201", "--prefix", "--reason", "area code reassigned"]) == 0
+    assert main(["--config", config, "dnc", "check", "2015550123"]) == 1

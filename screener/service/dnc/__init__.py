@@ -7,7 +7,14 @@ admin API and the lab. Front ends import from here, never from ``screener.store`
 * ``records``: the frozen results (``to_json()``); ``errors``: what a user can cause (``DncError``).
 """
 
-from screener.service.dnc.admin import DEFAULT_REGION, EXPORT_FORMATS, REGISTRY_MAX_AGE_DAYS, DncAdmin, dnc_number
+from screener.service.dnc.admin import (
+    DEFAULT_REGION,
+    EXPORT_FORMATS,
+    REGISTRY_MAX_AGE_DAYS,
+    DncAdmin,
+    dnc_number,
+    dnc_prefix,
+)
 from screener.service.dnc.audit import cli_actor
 from screener.service.dnc.errors import BadImportFile, BadNumber, DncError, ImportBusy, ImportFailed, UnknownList
 from screener.service.dnc.imports import (
@@ -24,4 +31,4 @@ from screener.service.dnc.records import ImportResult, ListRow, NumberChange, Nu
 __all__ = ["DEFAULT_BUDGET_BYTES", "DEFAULT_GRACE_S", "DEFAULT_REGION", "DEFAULT_STALE_BUILD_S", "EXPORT_FORMATS",
            "REGISTRY_MAX_AGE_DAYS", "BadImportFile", "BadNumber", "DncAdmin", "DncError", "Format", "ImportBusy",
            "ImportFailed", "ImportOptions", "ImportResult", "ListRow", "NumberChange", "NumberCheck", "Progress",
-           "ProgressCallback", "UnknownList", "cli_actor", "dnc_number", "import_file"]
+           "ProgressCallback", "UnknownList", "cli_actor", "dnc_number", "dnc_prefix", "import_file"]

@@ -15,14 +15,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from screener.config.settings import ListKind, Settings
+from screener.engine.prefixes import matching_prefix
 from screener.service.dnc import audit as dnc_audit
 from screener.service.dnc.errors import DncError, UnknownList
 from screener.service.dnc.imports import ImportOptions, ProgressCallback, check_import_file, import_file
 from screener.service.dnc.records import ImportResult, ListRow, NumberChange, NumberCheck
-from screener.service.numbers_input import e164_of
+from screener.service.numbers_input import e164_of, prefix_of
 from screener.store import dnc
 from screener.store.client import AnyRedis, connect
 from screener.store.dnc.export import iter_version
+from screener.store.dnc.prefixes import PrefixLimit, edit_prefix
 
 #: a registry list with no max age in the config is stale after this many days (FTC: re-scrub every 31 days)
 REGISTRY_MAX_AGE_DAYS = 31
@@ -36,6 +38,11 @@ DEFAULT_INTERNAL = "internal"
 def dnc_number(raw: str, region: str = DEFAULT_REGION) -> str:
     """The E.164 form of a number a person typed; BadNumber when it is none, or an emergency number."""
     return e164_of(raw, region)
+
+
+def dnc_prefix(raw: str, region: str = DEFAULT_REGION) -> str:
+    """The ``+<digits>`` form of a prefix entry a person typed; BadNumber when it is none."""
+    return prefix_of(raw, region)
 
 
 class DncAdmin:
@@ -116,10 +123,61 @@ class DncAdmin:
         return NumberChange(list_name, e164, action, changed, version=applied.version, audit_id=audit_id)
 
     async def check(self, list_name: str, number: str, *, region: str = DEFAULT_REGION) -> NumberCheck:
-        """Is the number on the list's live version?"""
+        """Is the number on the list's live version, or under one of its prefix entries?"""
         e164 = dnc_number(number, region)
         await self.known_list(list_name)
-        return NumberCheck(list_name, e164, await dnc.contains(self.redis, list_name, e164))
+        exact = await dnc.contains(self.redis, list_name, e164)
+        by_prefix = ""
+        if not exact and await self._kind(list_name) != ListKind.REGISTRY.value:
+            state = (await dnc.read_list_states(self.redis, [list_name]))[list_name]
+            by_prefix = matching_prefix(e164, state.prefixes) or ""
+        return NumberCheck(list_name, e164, exact or bool(by_prefix), by_prefix=by_prefix)
+
+    async def add_prefix(self, list_name: str, prefix: str, *, actor: str, region: str = DEFAULT_REGION,
+                         source: str = "", create: bool = False) -> NumberChange:
+        """Put a prefix entry on an internal or campaign list: it blocks every number under it (``+1201``: an
+        area code; ``+86138``: a mobile range). Registries are exact lists of numbers: refused."""
+        entry = dnc_prefix(prefix, region)
+        await self.known_list(list_name, create=create)
+        return await self._change_prefix(list_name, entry, True, source, actor, "")
+
+    async def remove_prefix(self, list_name: str, prefix: str, *, actor: str, region: str = DEFAULT_REGION,
+                            source: str = "", reason: str = "") -> NumberChange:
+        """Take a prefix entry off a list (from the internal list: with its ``reason``, as for a number)."""
+        entry = dnc_prefix(prefix, region)
+        await self.known_list(list_name)
+        if not reason.strip() and await self.is_internal(list_name):
+            raise DncError(f"taking a prefix off the internal list {list_name!r} lifts opt-outs: give the reason "
+                           "(it is recorded in the audit trail)")
+        return await self._change_prefix(list_name, entry, False, source, actor, reason.strip())
+
+    async def _change_prefix(self, list_name: str, prefix: str, add: bool, source: str, actor: str,
+                             reason: str) -> NumberChange:
+        if not actor.strip():
+            raise DncError("a change of a DNC list needs its actor (who or what made it)")
+        kind = await self._kind(list_name)
+        if kind == ListKind.REGISTRY.value:
+            raise DncError(f"{list_name} is a registry list: it holds the registry's numbers exactly, never prefix "
+                           "entries (put them on the internal list or a campaign list)")
+        try:
+            edit = await edit_prefix(self.redis, list_name, prefix, add=add, source=source)
+        except PrefixLimit as exc:
+            raise DncError(str(exc)) from None
+        action = dnc_audit.ADD_PREFIX if add else dnc_audit.REMOVE_PREFIX
+        fields = dnc_audit.change_fields(self.settings, actor=actor, action=action, list_name=list_name,
+                                         source=source, added=int(edit.changed and add),
+                                         removed=int(edit.changed and not add), version_before=edit.version,
+                                         version_after=edit.version, reason=reason, prefix=prefix)
+        audit_id = await dnc_audit.record_change(self.redis, self.settings, fields)
+        return NumberChange(list_name, prefix, "add" if add else "remove", edit.changed, version=edit.version,
+                            audit_id=audit_id, prefix=True)
+
+    async def _kind(self, list_name: str) -> str:
+        """The list's kind: the config's, else the one recorded in Redis ("" when neither says)."""
+        conf = self.settings.lists.get(list_name) if self.settings is not None else None
+        if conf is not None:
+            return conf.kind.value
+        return (await dnc.read_list_infos(self.redis, [list_name]))[list_name].kind
 
     async def import_file(self, list_name: str, path: str | Path, options: ImportOptions | None = None,
                           progress: ProgressCallback | None = None, *, actor: str,
@@ -165,7 +223,7 @@ class DncAdmin:
             rows.append(ListRow(name=name, kind=kind, source=info.state.source or (conf.source if conf else ""),
                                 imported_at=imported, age_s=at - imported if imported else None,
                                 count=info.state.count, version=info.state.version, building=info.building,
-                                max_age_days=max_age, stale=stale))
+                                max_age_days=max_age, stale=stale, prefixes=tuple(sorted(info.state.prefixes))))
         return rows
 
     async def export(self, list_name: str, fmt: str = "e164") -> AsyncIterator[str]:

@@ -20,6 +20,7 @@ DEFAULT_AUDIT_MAXLEN = 10_000_000
 
 #: the actions of a DNC change entry
 ADD, REMOVE, IMPORT, REPLACE, CHANGES = "add", "remove", "import", "replace", "changes"
+ADD_PREFIX, REMOVE_PREFIX = "add_prefix", "remove_prefix"
 
 
 def cli_actor() -> str:

@@ -20,10 +20,12 @@ class NumberChange:
     version: str = ""
     #: the id of the change's audit entry
     audit_id: str = ""
+    #: True: ``number`` is a prefix entry (every number under it)
+    prefix: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {"list": self.list_name, "number": self.number, "action": self.action, "changed": self.changed,
-                "version": self.version, "audit_id": self.audit_id}
+                "version": self.version, "audit_id": self.audit_id, "prefix": self.prefix}
 
 
 @dataclass(frozen=True)
@@ -33,9 +35,11 @@ class NumberCheck:
     list_name: str
     number: str
     listed: bool
+    #: the prefix entry the number is listed by ("" when it is not, or is listed exactly)
+    by_prefix: str = ""
 
     def to_json(self) -> dict[str, object]:
-        return {"list": self.list_name, "number": self.number, "listed": self.listed}
+        return {"list": self.list_name, "number": self.number, "listed": self.listed, "by_prefix": self.by_prefix}
 
 
 @dataclass(frozen=True)
@@ -58,11 +62,13 @@ class ListRow:
     max_age_days: int
     #: None when the list cannot go stale (no max age), else whether it is (never imported counts as stale)
     stale: bool | None
+    #: the list's prefix entries, sorted
+    prefixes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "kind": self.kind, "source": self.source, "imported_at": self.imported_at,
                 "age_s": self.age_s, "count": self.count, "version": self.version, "building": self.building,
-                "max_age_days": self.max_age_days, "stale": self.stale}
+                "max_age_days": self.max_age_days, "stale": self.stale, "prefixes": list(self.prefixes)}
 
 
 @dataclass(frozen=True)
