@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from screener.cli.common import UsageError, config_path, given_redis_url, load_cli_settings, redis_url, run_guarded
+from screener.cli.progress import ProgressBar
 from screener.config.settings import Settings
 from screener.numbers import mask
 from screener.service.dnc import (
@@ -26,7 +27,6 @@ from screener.service.dnc import (
     ImportResult,
     ListRow,
     NumberChange,
-    Progress,
     UnknownList,
     cli_actor,
     dnc_number,
@@ -208,35 +208,6 @@ async def _check(args: argparse.Namespace) -> int:
     return 0 if check.listed else 1
 
 
-class _Bar:
-    """A progress bar with rate and ETA on a terminal; nothing otherwise."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.last = 0.0
-        self.phase = ""
-
-    def __call__(self, p: Progress) -> None:
-        self.phase = p.phase
-        now = time.monotonic()
-        if not self.tty or now - self.last < 0.2:
-            return
-        self.last = now
-        frac = min(1.0, p.bytes_done / p.bytes_total) if p.bytes_total else 0.0
-        rate = p.numbers / p.elapsed_s if p.elapsed_s > 0 else 0.0
-        eta = (p.elapsed_s / frac - p.elapsed_s) if frac > 0 else 0.0
-        bar = "#" * int(frac * 30)
-        self.stream.write(f"\r[{bar:<30}] {frac * 100:5.1f}%  {p.numbers:,} numbers  {rate / 1e6:.2f} M/s  "
-                          f"bad {p.bad:,}  ETA {int(eta) // 60}:{int(eta) % 60:02d} ")
-        self.stream.flush()
-
-    def done(self) -> None:
-        if self.tty and self.last:
-            self.stream.write("\n")
-            self.last = 0.0
-
-
 async def _import(args: argparse.Namespace) -> int:
     try:
         check_import_file(args.file)
@@ -246,7 +217,7 @@ async def _import(args: argparse.Namespace) -> int:
                             replace=args.replace, changes=args.changes, grace_s=args.grace,
                             keep_bad=max(0, args.show_bad), budget_bytes=max(1, args.memory_mb) << 20,
                             stale_after_s=args.stale_after)
-    bar = _Bar(sys.stderr)
+    bar = ProgressBar(sys.stderr, "numbers")
     try:
         async with _admin(args) as admin:
             result = await admin.import_file(args.list, args.file, options, progress=bar, actor=cli_actor(),

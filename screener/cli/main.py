@@ -25,7 +25,7 @@ class Command(NamedTuple):
 COMMANDS: tuple[Command, ...] = (
     Command("check", "screener.cli.check", "decide one call (dry run by default)"),
     Command("dnc", "screener.cli.dnc", "add, remove, check, import, list and export DNC lists"),
-    Command("consent", "screener.cli.consent", "grant, revoke or show consent records"),
+    Command("consent", "screener.cli.consent", "grant, revoke, show, import or export consent records"),
     Command("audit", "screener.cli.audit", "read and export the audit trail"),
     Command("config", "screener.cli.config_cmd", "validate the config and show its campaigns, policies and lists"),
     Command("serve", "screener.cli.serve",

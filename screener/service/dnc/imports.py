@@ -24,13 +24,14 @@ import asyncio
 import gzip
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from screener.service.dnc.errors import BadImportFile, ImportBusy, ImportFailed
-from screener.service.dnc.records import ImportResult, Progress
+from screener.service.dnc.records import ImportResult
+from screener.service.progress import Progress, ProgressCallback
 from screener.store.client import AnyRedis
 from screener.store.dnc.build import DEFAULT_BUDGET_BYTES, VersionBuilder
 from screener.store.dnc.edits import ADD, intset_max, mutate_versions, split_ops
@@ -56,8 +57,6 @@ EDIT_BATCH = 5_000
 HEARTBEAT_EVERY_S = 5.0
 #: what an error message says became of the list
 NOT_CHANGED = "the list was not changed"
-
-ProgressCallback = Callable[[Progress], None]
 
 #: the phases an import reports in its progress
 READING, COPYING, SWITCHED = "reading", "copying", "switched"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from screener.service.progress import Progress
 from screener.store.dnc.files import BadLine
+
+__all__ = ["ImportResult", "ListRow", "NumberChange", "NumberCheck", "Progress"]
 
 
 @dataclass(frozen=True)
@@ -69,19 +72,6 @@ class ListRow:
         return {"name": self.name, "kind": self.kind, "source": self.source, "imported_at": self.imported_at,
                 "age_s": self.age_s, "count": self.count, "version": self.version, "building": self.building,
                 "max_age_days": self.max_age_days, "stale": self.stale, "prefixes": list(self.prefixes)}
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far an import is (reported after each batch of the file)."""
-
-    bytes_done: int
-    bytes_total: int
-    numbers: int
-    bad: int
-    elapsed_s: float
-    #: "reading" the file, "copying" the live version (additions, change lists), "switched" (it landed)
-    phase: str = "reading"
 
 
 @dataclass(frozen=True)
