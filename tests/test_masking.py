@@ -69,7 +69,7 @@ def test_no_two_outputs_reveal_more_than_the_mask(config: Path) -> None:
     _, lines, err = run_agi(config, ["--log-level", "info", "disclose", NUMBER, "lab", "call-1"],
                             [b"200 result=0 endpos=100\n", b"200 result=57\n", b"200 result=0 endpos=10\n",
                              b"200 result=1\n", b"200 result=1\n"])
-    assert any("DISCLOSE_RESULT OPTOUT" in line for line in lines), err
+    assert any("DISCLOSE_RESULT" in line and "OPTOUT" in line for line in lines), (lines, err)
     outputs["agi log (opt-out)"] = err
     _, _, err = run_agi(config, ["--log-level", "info", "screen", NUMBER, "lab"], [b"200 result=1\n"] * 7)
     outputs["agi log (blocked)"] = err
