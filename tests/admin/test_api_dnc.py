@@ -34,7 +34,7 @@ async def test_add_check_remove_and_the_next_decision(admin: Admin) -> None:
                                            json={"number": NUMBER})
     assert status == 200 and again["changed"] is False
     status, found, _ = await admin.request("GET", f"/api/v1/dnc/internal/numbers/{NUMBER}", Role.SUPERVISOR)
-    assert found == {"list": "internal", "number": NUMBER, "listed": True}
+    assert found == {"list": "internal", "number": NUMBER, "listed": True, "by_prefix": ""}
     status, listed, _ = await admin.request("GET", "/api/v1/dnc", Role.VIEWER)
     [internal] = listed
     assert internal["name"] == "internal" and internal["count"] == 1

@@ -28,7 +28,7 @@ async def test_numbers_are_read_once_and_changes_say_what_they_did(redis_server:
         assert (added.number, added.changed, added.action) == ("+12025550123", True, "add")
         assert json.loads(json.dumps(added.to_json())) == {"list": "internal", "number": "+12025550123",
                                                            "action": "add", "changed": True, "version": "0",
-                                                           "audit_id": added.audit_id}
+                                                           "audit_id": added.audit_id, "prefix": False}
         assert not (await admin.add("internal", "+12025550123", actor=ACTOR)).changed
         check = await admin.check("internal", "202.555.0123")
         assert check.listed and check.to_json()["listed"] is True

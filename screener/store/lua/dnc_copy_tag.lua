@@ -2,8 +2,8 @@
 -- (an import that edits a list builds a new version from a copy of the live one, then edits the copy and
 -- switches: the live version is never edited by an import). One slot: both versions' keys of a tag share it.
 --
--- KEYS     pairs (source key, destination key): the tag set, then each block key of the tag (a short
---          number's entry: its block key only)
+-- KEYS[1], KEYS[2]  the tag set of the live version (source) and of the build (destination); then KEYS[3..]
+--          more such pairs: each block key of the tag (a short number's entry: its block key pair only)
 --
 -- returns {numbers the destination held before (opt-outs written into the build before this copy),
 --          numbers it holds now}
