@@ -56,7 +56,7 @@ def _line(entry: audit.AuditEntry) -> str:
         return (f"{f.get('at', '')}  {f.get('verdict', '?').upper():5}  {f.get('number', '')}  {f.get('campaign', '')}"
                 f"  [{reasons}]{mode}  config {f.get('config_version', '')}")
     if entry.kind == audit.DNC_CHANGE:
-        number = f"  {f['number']}" if f.get("number") else ""
+        number = f"  {f['number']}" if f.get("number") else f"  prefix {f['prefix']}" if f.get("prefix") else ""
         reason = f"  reason: {f['reason']}" if f.get("reason") else ""
         versions = f"version {f.get('version_before', '?')} -> {f.get('version_after', '?')}"
         return (f"{f.get('at', '')}  DNC    {f.get('action', '?')} list {f.get('list', '?')}{number}"

@@ -74,7 +74,9 @@ def test_a_reason_detail_with_separators_is_shown_whole(config: Path, redis_serv
 def test_dnc_changes_are_shown_in_the_tail(config: Path) -> None:
     assert run(config, "dnc", "add", "+12025550123", "--source", "ticket 9").returncode == 0
     assert run(config, "dnc", "remove", "+12025550123", "--reason", "added by mistake").returncode == 0
-    add, remove = run(config, "audit", "tail").stdout.splitlines()
+    assert run(config, "dnc", "add", "+1201555", "--prefix").returncode == 0
+    add, remove, prefix = run(config, "audit", "tail").stdout.splitlines()
+    assert " DNC    add_prefix list internal  prefix +1201555  +1 -0 " in prefix
     assert " DNC    add list internal  +1202*****23  +1 -0  version 0 -> 0  by cli:" in add and "'ticket 9'" in add
     assert " DNC    remove list internal  +1202*****23  +0 -1 " in remove
     assert remove.endswith("reason: added by mistake")
