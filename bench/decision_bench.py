@@ -143,7 +143,7 @@ def _closed_loop_process(url: str, concurrency: int, seconds: float, seed: int, 
 
 #: prefix entries of the bench-prefixed list: 199 under area codes the benchmark never dials, and one exchange of
 #: one it does (so a few decisions are blocked by a prefix)
-PREFIXES = [*[f"+1{ac}" for ac in range(600, 799) if str(ac) not in AREA_CODES][:199], "+1201555"]
+PREFIXES = [*[f"+1{ac}" for ac in range(600, 900) if str(ac) not in AREA_CODES][:199], "+1201555"]
 
 
 async def prefix_compare(url: str, n: int, seed: int) -> tuple[list[float], list[float], int]:
