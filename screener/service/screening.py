@@ -107,6 +107,7 @@ class Screener:
         self._list_states_at = -1e9
         self._list_states_read: asyncio.Future[dict[str, ListState]] | None = None
         self._plans: dict[tuple[str, str | None], StorePlan] = {}
+        self._disclosures: dict[str, Disclosure] = {}
         self._plans_for: Settings | None = None
         #: told of every Decision, DisclosureEvent and OptOut (metrics, statistics)
         self.observers = Observers()
@@ -276,13 +277,25 @@ class Screener:
         the number), built once per config version."""
         from screener.engine import build_plan
 
-        if self._plans_for is not settings:
-            self._plans, self._plans_for = {}, settings
+        self._config_caches(settings)
         key = (campaign.name, number.subdivision)
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = build_plan(number, campaign, policy, settings.lists)
         return plan
+
+    def _config_caches(self, settings: Settings) -> None:
+        """Empty what is cached per config version (plans, disclosures) when the config changed."""
+        if self._plans_for is not settings:
+            self._plans, self._disclosures, self._plans_for = {}, {}, settings
+
+    def _disclosure(self, settings: Settings, campaign: Campaign) -> Disclosure:
+        """What an allowed call of ``campaign`` needs on answer, worked out once per config version."""
+        self._config_caches(settings)
+        found = self._disclosures.get(campaign.name)
+        if found is None:
+            found = self._disclosures[campaign.name] = self._sounds.disclosure_of(campaign)
+        return found
 
     def _fresh_states(self, settings: Settings) -> dict[str, ListState] | None:
         """The lists' versions and ages read less than a second ago for every list of the config, else None."""
@@ -395,7 +408,7 @@ class Screener:
             config_version=settings.version, dry_run=not request.commit,
             caller_id=on_allow.caller_id if on_allow else None,
             caller_id_name=on_allow.company if on_allow else None,
-            disclosure=self._sounds.disclosure_of(on_allow) if on_allow else None,
+            disclosure=self._disclosure(settings, on_allow) if on_allow else None,
             attempt_id=attempt_id, audit_id=audit_id,
             elapsed_us=int((time.perf_counter() - started) * 1e6),
         )

@@ -1,6 +1,7 @@
 """The decision's hot path to Redis: one connection per process, commands pipelined on it.
 
-Commands are written as they come (those of one turn of the event loop in one write) and their replies
+Commands are written as they come (while others are in flight, those of one turn of the event loop go out
+in one write) and their replies
 read by an asyncio ``Protocol`` with hiredis' parser: replies come back in order, each completes the future
 of its command. A caller that gives up (a decision
 cut at its deadline) only cancels its future; the reply is parsed and dropped when it comes, and the
@@ -108,10 +109,14 @@ class _Pipelined(asyncio.Protocol):
         if self.lost or self._transport is None or self._transport.is_closing():
             raise ConnectionError("connection to Redis lost")
         future: asyncio.Future[Any] = self._loop.create_future()
+        idle = not self._waiting
         self._waiting.append((future, self._loop.time()))
-        if not self._out:
-            self._loop.call_soon(self._write)
-        self._out.append(packed)
+        if idle:  # nothing else in flight: write at once (the lowest latency when calls come one by one)
+            self._transport.write(packed)
+        else:  # others are in flight: gather this turn's commands into one write
+            if not self._out:
+                self._loop.call_soon(self._write)
+            self._out.append(packed)
         return future
 
     def _write(self) -> None:
