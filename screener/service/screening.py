@@ -24,6 +24,7 @@ from typing import Any
 from screener.config.settings import Campaign, ListKind, Policy, Settings
 from screener.config.watch import ConfigHolder
 from screener.decision import Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest, sort_reasons
+from screener.engine import build_plan, evaluate, precheck
 from screener.engine.facts import ListState
 from screener.engine.plan import StorePlan
 from screener.numbers import (
@@ -226,8 +227,6 @@ class Screener:
 
     async def _screen_with_store(self, request: ScreenRequest, settings: Settings, campaign: Campaign,
                                  number: NumberInfo, now: datetime, started: float) -> Decision:
-        from screener.engine import evaluate, precheck
-
         # the time budget is the store's: the pure rules' CPU time (a country's holidays computed the first
         # time, say) does not eat into it, but the whole stays within 1.5 budgets plus that CPU time
         budget_s = settings.time_budget_ms / 1000
@@ -275,8 +274,6 @@ class Screener:
     def _plan(self, settings: Settings, campaign: Campaign, policy: Policy, number: NumberInfo) -> StorePlan:
         """The campaign's store plan for the number's state or province (``build_plan`` reads nothing else of
         the number), built once per config version."""
-        from screener.engine import build_plan
-
         self._config_caches(settings)
         key = (campaign.name, number.subdivision)
         plan = self._plans.get(key)
@@ -335,8 +332,6 @@ class Screener:
         """Load what the first decisions would load (number metadata, time zones, holidays), then freeze
         the heap: Python's full collections no longer walk those long-lived objects, which otherwise stall
         the event loop for tens of milliseconds now and then (measured with bench/decision_bench.py)."""
-        from screener.engine import build_plan, precheck
-
         settings = self.settings
         now = self._clock()
         for campaign in settings.campaigns.values():

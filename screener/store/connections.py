@@ -193,16 +193,14 @@ async def _credentials(template: Any) -> tuple[str, ...]:
     return ()
 
 
-def _encoded(value: str | int | bytes) -> bytes:
-    if type(value) is bytes:
-        return value
-    return value.encode() if type(value) is str else str(value).encode()
-
-
 def pack_command(*parts: str | int | bytes) -> bytes:
-    """One RESP command: ``*N`` then each part as a bulk string (one join: the hot path packs ~20 parts)."""
-    data = [_encoded(part) for part in parts]
-    return b"".join([b"*%d\r\n" % len(data), *[b"$%d\r\n%b\r\n" % (len(d), d) for d in data]])
+    """One RESP command: ``*N`` then each part as a bulk string (one loop and one join: the hot path packs
+    about twenty parts a decision)."""
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        data = part if type(part) is bytes else (part.encode() if type(part) is str else str(part).encode())
+        out.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(out)
 
 
 class Connections:

@@ -91,20 +91,15 @@ async def run_decision(
     only names the campaign's rate-counter second. ``time_left_s``: how long the caller waits for the reply;
     a script that Redis runs later than that (by the server's clock) changes nothing and fails with EXPIRED.
     """
-    keys_ = [
-        keys.attempts_key(e164),
-        keys.consent_key(e164),
-        keys.refusal_key(e164),
-        keys.rate_key(plan.campaign, now_ms // 1000),
-        keys.AUDIT_STREAM,
-    ]
-    tag, block = keys.number_tag(e164), keys.block_id(e164)
+    attempts_key, consent_key, refusal_key, block, tag_suffix, block_suffix = keys.number_keys(e164)
+    keys_ = [attempts_key, consent_key, refusal_key, keys.rate_key(plan.campaign, now_ms // 1000), keys.AUDIT_STREAM]
+    tag = keys.number_tag(e164)
     for check in plan.dnc:
         tag_key = keys.dnc_tag_set_key(check.list_name, list_versions.get(check.list_name, "0"), tag)
         keys_ += [tag_key, keys.dnc_tag_block_key(tag_key, block)]
     expiry = None if time_left_s is None else scripts.clock.expiry_ms(time_left_s)
     args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
-            plan_json(plan), keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
+            plan_json(plan), tag_suffix, block_suffix, audit_maxlen,
             json.dumps(audit_fields, separators=(",", ":"), ensure_ascii=False), "" if expiry is None else expiry]
     sent_ms = time.time() * 1000
     reply = await _DECIDE(scripts.connections, keys_, args)

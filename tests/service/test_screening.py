@@ -350,15 +350,15 @@ async def test_a_refusal_is_kept_as_long_as_the_longest_cool_down(
 
 async def test_engine_and_script_disagreeing_blocks_the_call(screener: Screener, redis_client: Any,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import screener.engine as engine
+    import screener.service.screening as service  # where the service looks the engine's evaluate() up
     from screener.decision import Reason
 
     # the script finds the number on the internal list, the (broken) engine sees nothing: blocked
     await dnc.add_numbers(redis_client, "internal", [NUMBER])
-    monkeypatch.setattr(engine, "evaluate", lambda plan, facts, now_ms: [])
+    monkeypatch.setattr(service, "evaluate", lambda plan, facts, now_ms: [])
     assert codes(await decide(screener, "open", commit=True)) == {R.DNC_INTERNAL}
     # the engine finds a reason the script did not: blocked (the attempt the script reserved stays counted)
     other = "+12125550177"
-    monkeypatch.setattr(engine, "evaluate", lambda plan, facts, now_ms: [Reason(R.RATE_LIMIT, "engine")])
+    monkeypatch.setattr(service, "evaluate", lambda plan, facts, now_ms: [Reason(R.RATE_LIMIT, "engine")])
     d = await decide(screener, "open", number=other, commit=True)
     assert d.verdict is Verdict.BLOCK and codes(d) == {R.RATE_LIMIT}
