@@ -109,6 +109,8 @@ class Screener:
         self._list_states_read: asyncio.Future[dict[str, ListState]] | None = None
         self._plans: dict[tuple[str, str | None], StorePlan] = {}
         self._disclosures: dict[str, Disclosure] = {}
+        self._list_versions: dict[str, str] = {}
+        self._versions_of: dict[str, ListState] | None = None
         self._plans_for: Settings | None = None
         #: told of every Decision, DisclosureEvent and OptOut (metrics, statistics)
         self.observers = Observers()
@@ -251,7 +253,7 @@ class Screener:
         store_deadline = max(deadline, loop.time() + budget_s / 2)
         async with asyncio.timeout_at(store_deadline):
             outcome = await run_decision(
-                self.scripts, plan, number.e164, {n: s.version for n, s in states.items()},
+                self.scripts, plan, number.e164, self._versions(states),
                 now_ms=now_ms, server_time=request.at is None, commit=request.commit, pre_block=bool(pre_reasons),
                 attempt_id=attempt_id, audit_fields=fields, audit_maxlen=settings.audit_maxlen,
                 time_left_s=store_deadline - loop.time(),
@@ -293,6 +295,12 @@ class Screener:
         if found is None:
             found = self._disclosures[campaign.name] = self._sounds.disclosure_of(campaign)
         return found
+
+    def _versions(self, states: dict[str, ListState]) -> dict[str, str]:
+        """Each list's live version, worked out once per read of the list states."""
+        if self._versions_of is not states:
+            self._list_versions, self._versions_of = {n: s.version for n, s in states.items()}, states
+        return self._list_versions
 
     def _fresh_states(self, settings: Settings) -> dict[str, ListState] | None:
         """The lists' versions and ages read less than a second ago for every list of the config, else None."""
