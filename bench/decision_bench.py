@@ -6,10 +6,10 @@
 It starts a private redis-server, loads a DNC list, then measures in the same run:
   1. bare Redis round trip: sequential GET through redis-py's asyncio client (the baseline), and the same on
      the decisions' own connection (store.connections, hiredis on an asyncio Protocol: a stricter one)
-  2. one screener decision at a time
+  2. one screener decision at a time (interleaved with the two round trips of 1)
   3. open loop at --rate decisions/s for --seconds: latency p50/p99 (the 1,000/s target)
-  4. closed loop with --concurrency tasks per process, in --processes processes (as `serve --workers`) and in
-     one: decisions/s; the one-process figure is "the capacity" of the next phases
+  4. closed loop with --concurrency tasks per process, in one process and in --processes processes (as
+     `serve --workers`), --rounds times in turn: decisions/s; the one-process median is "the capacity" below
   5. the ramp: offered load from 0.5x to 3x the capacity in steps of --step-seconds, then 0.5x for 2 s;
      per step the goodput (decisions answered by the rules, not screening_unavailable), the decisions
      refused as overloaded, the p99 of the decisions admitted; then how long after the overload ended
@@ -66,33 +66,43 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
-async def bare_round_trips(url: str, n: int) -> list[float]:
+async def one_at_a_time(url: str, n: int, seed: int) -> tuple[list[float], list[float], list[float]]:
+    """n rounds of: a bare GET through redis-py's asyncio client, a bare GET on the decisions' own connection
+    (store.connections: asyncio Protocol, hiredis; the round trip without redis-py's client work, a stricter
+    baseline) and one screener decision, interleaved (in turn first, second, third), so that the machine's
+    drift hits the three alike. Microseconds each: (redis-py GET, own-connection GET, decision)."""
+    rng = random.Random(seed)
     client = connect(url, 1.0)
     await client.set("bench:k", "v")
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        await client.get("bench:k")
-        out.append((time.perf_counter() - t) * 1e6)
-    await client.aclose()
-    return out
-
-
-async def lean_round_trips(url: str, n: int) -> list[float]:
-    """GET on the decisions' own connection (store.connections: asyncio Protocol, hiredis): the round trip
-    without redis-py's client work, a stricter baseline."""
-    client = connect(url, 1.0)
     connections = Connections(client)
     packed = pack_command("GET", "bench:k")
-    await connections.execute(pack_command("SET", "bench:k", "v"))
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
+    screener = await make_screener(url)
+    bare: list[float] = []
+    lean: list[float] = []
+    seq: list[float] = []
+
+    async def redis_py() -> None:
+        await client.get("bench:k")
+
+    async def own() -> None:
         await connections.execute(packed)
-        out.append((time.perf_counter() - t) * 1e6)
+
+    async def decision() -> None:
+        await screener.screen(ScreenRequest(dialed=random_number(rng), campaign=CAMPAIGN, at=AT, source="bench"))
+
+    steps = [(redis_py, bare), (own, lean), (decision, seq)]
+    for _ in range(200):  # warm: connections open, caches filled
+        for step, _out in steps:
+            await step()
+    for i in range(n):
+        for step, out in steps[i % 3:] + steps[:i % 3]:
+            t = time.perf_counter()
+            await step()
+            out.append((time.perf_counter() - t) * 1e6)
+    await screener.aclose()
     await connections.aclose()
     await client.aclose()
-    return out
+    return bare, lean, seq
 
 
 async def make_screener(url: str, max_in_flight: int | None = None) -> Screener:
@@ -104,18 +114,6 @@ async def make_screener(url: str, max_in_flight: int | None = None) -> Screener:
     await screener.open()  # as `screener serve` does at start
     screener.warm_up()
     return screener
-
-
-async def sequential(url: str, n: int, seed: int) -> list[float]:
-    rng = random.Random(seed)
-    screener = await make_screener(url)
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        await screener.screen(ScreenRequest(dialed=random_number(rng), campaign=CAMPAIGN, at=AT, source="bench"))
-        out.append((time.perf_counter() - t) * 1e6)
-    await screener.aclose()
-    return out
 
 
 @dataclass
@@ -207,6 +205,19 @@ async def closed_loop(url: str, concurrency: int, seconds: float, seed: int) -> 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     await screener.aclose()
     return done
+
+
+def processes_rate(url: str, processes: int, concurrency: int, seconds: float, seed: int) -> float:
+    """Decisions per second of ``processes`` closed loops at once (as many screener processes)."""
+    queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    procs = [mp.Process(target=_closed_loop_process, args=(url, concurrency, seconds, seed + i, queue))
+             for i in range(processes)]
+    for p in procs:
+        p.start()
+    totals: list[int] = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return sum(totals) / seconds
 
 
 def _closed_loop_process(url: str, concurrency: int, seconds: float, seed: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -319,6 +330,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8, help="tasks per process in the closed loop")
     ap.add_argument("--processes", type=int, default=2, help="screener processes in the closed loop")
     ap.add_argument("--samples", type=int, default=3000, help="sequential samples for the baseline and case 2")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of one process then --processes processes (medians reported; default 3)")
     ap.add_argument("--step-seconds", type=float, default=2.0, help="seconds of each step of the ramp (default 2)")
     ap.add_argument("--max-in-flight", type=int, default=None,
                     help="the admission bound for the ramp and the stall (default: the config's max_in_flight)")
@@ -328,20 +341,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(tmp, persist=False) as redis:
         url = redis.url
         asyncio.run(load_dnc(url, 20_000))
-        bare = asyncio.run(bare_round_trips(url, args.samples))
-        lean = asyncio.run(lean_round_trips(url, args.samples))
-        seq = asyncio.run(sequential(url, args.samples, 1))
+        bare, lean, seq = asyncio.run(one_at_a_time(url, args.samples, 1))
         fixed = asyncio.run(open_loop(url, args.rate, args.seconds, 2))
-        queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-        procs = [mp.Process(target=_closed_loop_process, args=(url, args.concurrency, args.seconds, 10 + i, queue))
-                 for i in range(args.processes)]
-        for p in procs:
-            p.start()
-        totals = [queue.get() for _ in procs]
-        for p in procs:
-            p.join()
-        single = asyncio.run(closed_loop(url, args.concurrency, args.seconds, 3))
-        capacity = single / args.seconds
+        singles, multis = [], []
+        for r in range(args.rounds):  # one process and N processes in turn, so that drift hits both
+            for multi in ((False, True) if r % 2 == 0 else (True, False)):
+                if multi:
+                    multis.append(processes_rate(url, args.processes, args.concurrency, args.seconds, 10 + 10 * r))
+                else:
+                    singles.append(asyncio.run(closed_loop(url, args.concurrency, args.seconds, 3 + r)) / args.seconds)
+        capacity = statistics.median(singles)
+        multi_rate = statistics.median(multis)
         ramped, bound = asyncio.run(ramp(url, capacity, args.step_seconds, 2.0, args.max_in_flight))
         stalled, stop_s, cont_s = asyncio.run(stall(url, redis, 0.5 * capacity, 3.0, 1.0, args.stall_ms / 1000,
                                                     args.max_in_flight))
@@ -352,7 +362,6 @@ def main() -> None:
     lat = [o.latency_us for o in fixed]
     o50, o99 = statistics.median(lat), pct(lat, 0.99)
     lags = [(o.started - o.scheduled) * 1e6 for o in fixed]
-    multi_rate = sum(totals) / args.seconds
     print(f"decision benchmark: redis-server on loopback, campaign {CAMPAIGN}, {args.seconds:g} s per load phase")
     print(f"{'measure':58} {'p50 us':>9} {'p99 us':>9} {'x bare p50':>11}")
     print(f"{'bare Redis round trip (GET, redis-py asyncio)':58} {b50:9.0f} {b99:9.0f} {1:11.2f}")
@@ -362,9 +371,12 @@ def main() -> None:
     print(f"{f'screener decision, open loop at {args.rate}/s':58} {o50:9.0f} {o99:9.0f} {o50 / b50:11.2f}")
     print(f"open loop: {len(lat)} decisions, {sum(o.kind != OK for o in fixed)} screening_unavailable, "
           f"generator start lag p50 {statistics.median(lags):.0f} us, p99 {pct(lags, 0.99):.0f} us")
-    print(f"throughput, 1 process x {args.concurrency} tasks: {capacity:,.0f} decisions/s (the capacity below)")
-    print(f"throughput, {args.processes} processes x {args.concurrency} tasks: {multi_rate:,.0f} decisions/s "
-          f"({multi_rate / capacity:.2f}x one process)")
+    rounds = ", ".join(f"{a:,.0f}" for a in singles)
+    print(f"throughput, 1 process x {args.concurrency} tasks: {capacity:,.0f} decisions/s median of {rounds} "
+          "(the capacity below)")
+    rounds = ", ".join(f"{m:,.0f}" for m in multis)
+    print(f"throughput, {args.processes} processes x {args.concurrency} tasks (as serve --workers {args.processes}): "
+          f"{multi_rate:,.0f} decisions/s median of {rounds} ({multi_rate / capacity:.2f}x one process)")
     print(f"ramp: {args.step_seconds:g} s per step, one process, max_in_flight {bound}; goodput = decisions answered "
           "by the rules (not screening_unavailable) per second")
     print(f"{'step':>6} {'offered/s':>9} {'goodput/s':>10} {'of cap':>7} {'refused':>8} {'unavail':>8} "
@@ -376,10 +388,13 @@ def main() -> None:
     print(f"after the ramp (0.5x for 2 s): last decision not answered normally started {recovered:.0f} ms after the "
           "overload ended")
     stall_own = sum(o.kind != OK and o.started < cont_s for o in stalled)
-    after = sum(o.kind != OK and o.started >= cont_s for o in stalled)
+    late = [o for o in stalled if o.kind != OK and o.started >= cont_s]
+    after = len(late)
+    why = (f" ({sum(o.kind == OVERLOADED_KIND for o in late)} refused as overloaded, the last one started "
+           f"{(max(o.started for o in late) - cont_s) * 1000:.0f} ms after it)") if late else ""
     print(f"stall: {len(stalled)} decisions at {0.5 * capacity:,.0f}/s, Redis stopped at {stop_s:.3f} s for "
           f"{(cont_s - stop_s) * 1000:.0f} ms: {stall_own} blocked that started before it ended, "
-          f"{after} blocked that started after")
+          f"{after} blocked that started after{why}")
     two_x = [o for o in ramped if 3 * args.step_seconds <= o.scheduled < 4 * args.step_seconds]
     goodput_2x = sum(o.kind == OK for o in two_x) / args.step_seconds
     p99_2x = pct([o.latency_us for o in two_x if o.kind != OVERLOADED_KIND] or [0.0], 0.99)

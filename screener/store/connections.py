@@ -6,7 +6,9 @@ read by an asyncio ``Protocol`` with hiredis' parser: replies come back in order
 of its command. A caller that gives up (a decision
 cut at its deadline) only cancels its future; the reply is parsed and dropped when it comes, and the
 connection goes on. So a storm of late decisions never opens a connection, and the connection count of
-a process is one, whatever the load.
+a process is one, whatever the load. While the server leaves a command unanswered for ``HOLD_AFTER_S`` (a
+stall), the commands that follow are held back: sent when it answers again, or dropped unsent when their
+callers give up first, so a stalled server gets no backlog of commands nobody waits for any more.
 
 The connection is opened before the first call when the screener starts (``connect``), and again after it
 is lost or stuck (no reply for ``STUCK_S``, e.g. a master gone without a word in a failover; a Sentinel
@@ -34,6 +36,9 @@ from redis.exceptions import ConnectionError, NoScriptError, ReadOnlyError, Redi
 STUCK_S = 2.0
 #: commands waiting for a reply past which new ones fail at once (the server has been silent for long)
 MAX_PENDING = 20_000
+#: a command unanswered this long means a stall: the commands that follow are held back, sent when the
+#: server answers again, and dropped unsent if their caller gives up meanwhile (no backlog for Redis to run)
+HOLD_AFTER_S = 0.025
 #: opening a connection (and its AUTH/SELECT) may take this long; the callers wait within their deadlines
 CONNECT_TIMEOUT_S = 2.0
 #: the delay before the attempt that follows a failed one: doubling from the first to the last, with jitter
@@ -67,6 +72,8 @@ class _Pipelined(asyncio.Protocol):
         self.lost = False
         #: commands packed during this turn of the event loop, written together at its end (one send)
         self._out: list[bytes] = []
+        #: (future, command) held back during a stall (HOLD_AFTER_S), oldest first
+        self._held: deque[tuple[asyncio.Future[Any], bytes]] = deque()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -82,6 +89,7 @@ class _Pipelined(asyncio.Protocol):
                 self.abort(f"unreadable reply from Redis: {exc}")
                 return
             if reply is False:
+                self._release()
                 return
             if not self._waiting:
                 self.abort("a reply from Redis that no command asked for")
@@ -98,26 +106,48 @@ class _Pipelined(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
-        error = ConnectionError(f"connection to Redis lost: {exc or 'closed'}")
-        while self._waiting:
-            future, _ = self._waiting.popleft()
+        self._fail(ConnectionError(f"connection to Redis lost: {exc or 'closed'}"))
+
+    def _fail(self, error: Exception) -> None:
+        for future, _ in [*self._waiting, *self._held]:
             if not future.done():
                 future.set_exception(error)
+        self._waiting.clear()
+        self._held.clear()
 
     def send(self, packed: bytes) -> asyncio.Future[Any]:
         """Write one packed command; the future of its reply (an error reply as its exception)."""
         if self.lost or self._transport is None or self._transport.is_closing():
             raise ConnectionError("connection to Redis lost")
         future: asyncio.Future[Any] = self._loop.create_future()
+        now = self._loop.time()
+        if self._held or (self._waiting and now - self._waiting[0][1] > HOLD_AFTER_S):
+            self._held.append((future, packed))  # a stall: sent when the server answers again
+            return future
         idle = not self._waiting
-        self._waiting.append((future, self._loop.time()))
+        self._waiting.append((future, now))
         if idle:  # nothing else in flight: write at once (the lowest latency when calls come one by one)
             self._transport.write(packed)
-        else:  # others are in flight: gather this turn's commands into one write
-            if not self._out:
-                self._loop.call_soon(self._write)
-            self._out.append(packed)
+        else:
+            self._queue(packed)
         return future
+
+    def _queue(self, packed: bytes) -> None:
+        """Others are in flight: this turn's commands go out together, in one write."""
+        if not self._out:
+            self._loop.call_soon(self._write)
+        self._out.append(packed)
+
+    def _release(self) -> None:
+        """The server answers again: send the held commands whose callers still wait, drop the others."""
+        if not self._held or (self._waiting and self._loop.time() - self._waiting[0][1] > HOLD_AFTER_S):
+            return
+        now = self._loop.time()
+        while self._held:
+            future, packed = self._held.popleft()
+            if not future.done():
+                self._waiting.append((future, now))
+                self._queue(packed)
 
     def _write(self) -> None:
         out, self._out = self._out, []
@@ -126,7 +156,7 @@ class _Pipelined(asyncio.Protocol):
 
     @property
     def pending(self) -> int:
-        return len(self._waiting)
+        return len(self._waiting) + len(self._held)
 
     def unanswered_for(self) -> float:
         """Seconds the oldest command has waited for its reply (0 when none waits)."""
@@ -136,11 +166,7 @@ class _Pipelined(asyncio.Protocol):
         self.lost = True
         if self._transport is not None:
             self._transport.abort()  # connection_lost fails what still waits
-        error = ConnectionError(why)
-        while self._waiting:
-            future, _ = self._waiting.popleft()
-            if not future.done():
-                future.set_exception(error)
+        self._fail(ConnectionError(why))
 
     def close(self) -> None:
         if self._transport is not None:

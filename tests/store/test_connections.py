@@ -15,7 +15,7 @@ from redis.exceptions import ConnectionError, ResponseError
 
 from screener.embedded_redis import EmbeddedRedis
 from screener.lab.topologies import DEFAULT_DEADLINE_S, ClusterTopology, SentinelTopology
-from screener.store.connections import Connections, DecisionNeedsOneServer, pack_command
+from screener.store.connections import HOLD_AFTER_S, Connections, DecisionNeedsOneServer, pack_command
 from screener.store.topology import open_client
 
 
@@ -51,6 +51,29 @@ async def test_commands_cut_at_their_deadline_cost_no_connection_and_replies_sta
     finally:
         await conns.aclose()
         await observer.aclose()
+
+
+async def test_during_a_stall_commands_are_held_and_those_nobody_waits_for_never_reach_redis(
+        private_redis: EmbeddedRedis) -> None:
+    conns = Connections(client_for(private_redis.url))
+    try:
+        await conns.connect()
+        private_redis.pause()
+        try:
+            first = asyncio.ensure_future(conns.execute(pack_command("INCR", "held:first")))  # sent, unanswered
+            await asyncio.sleep(HOLD_AFTER_S * 4)  # a stall by now
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(conns.execute(pack_command("INCR", "held:gave-up")), 0.1)
+            waiting = asyncio.ensure_future(conns.execute(pack_command("INCR", "held:waited")))
+            await asyncio.sleep(0.1)
+            assert not first.done() and not waiting.done()
+        finally:
+            private_redis.resume()
+        assert await first == 1 and await waiting == 1  # held, then sent once Redis answered
+        assert await conns.execute(pack_command("GET", "held:gave-up")) is None  # never sent: never run
+        assert conns.opened == 1
+    finally:
+        await conns.aclose()
 
 
 async def test_an_error_reply_fails_its_own_command_only(redis_server: EmbeddedRedis) -> None:
