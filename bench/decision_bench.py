@@ -385,8 +385,11 @@ def main() -> None:
         print(row)
     end_s = len(RAMP) * args.step_seconds
     recovered = recovery_ms(ramped, end_s)
+    tail = [o for o in ramped if o.scheduled >= end_s]
     print(f"after the ramp (0.5x for 2 s): last decision not answered normally started {recovered:.0f} ms after the "
-          "overload ended")
+          f"overload ended ({sum(o.kind == OVERLOADED_KIND for o in tail)} refused, "
+          f"{sum(o.kind == UNAVAILABLE for o in tail)} store timeouts of {len(tail)}; p99 "
+          f"{pct([o.latency_us for o in tail] or [0.0], 0.99):,.0f} us)")
     stall_own = sum(o.kind != OK and o.started < cont_s for o in stalled)
     late = [o for o in stalled if o.kind != OK and o.started >= cont_s]
     after = len(late)
