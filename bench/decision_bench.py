@@ -105,11 +105,15 @@ async def one_at_a_time(url: str, n: int, seed: int) -> tuple[list[float], list[
     return bare, lean, seq
 
 
-async def make_screener(url: str, max_in_flight: int | None = None) -> Screener:
-    """A screener on bench.toml (with another admission bound when ``max_in_flight`` is given)."""
+#: --max-in-flight and --overload-wait-ms, when given (else the config's)
+ADMISSION: dict[str, int] = {}
+
+
+async def make_screener(url: str, *, overload_phase: bool = False) -> Screener:
+    """A screener on bench.toml (for the ramp and the stall, with the admission settings of the command line)."""
     settings = load_settings(CONFIG)
-    if max_in_flight is not None:
-        settings = replace(settings, max_in_flight=max_in_flight)
+    if overload_phase and ADMISSION:
+        settings = replace(settings, **ADMISSION)
     screener = await Screener.create(ConfigHolder(str(CONFIG), settings), url)
     await screener.open()  # as `screener serve` does at start
     screener.warm_up()
@@ -267,22 +271,21 @@ async def load_dnc(url: str, n: int) -> None:
 RAMP = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
 
 
-async def ramp(url: str, capacity: float, step_s: float, recovery_s: float, max_in_flight: int | None
-               ) -> tuple[list[Outcome], int]:
+async def ramp(url: str, capacity: float, step_s: float, recovery_s: float) -> tuple[list[Outcome], str]:
     """The ramp from 0.5x to 3x ``capacity``, then 0.5x for ``recovery_s``: every outcome, and the bound used."""
-    screener = await make_screener(url, max_in_flight)
+    screener = await make_screener(url, overload_phase=True)
     segments = [(f * capacity, step_s) for f in RAMP] + [(0.5 * capacity, recovery_s)]
     out = await offered_load(screener, segments, 4)
-    bound = screener.settings.max_in_flight
+    bound = f"max_in_flight {screener.settings.max_in_flight}, overload_wait_ms {screener.settings.overload_wait_ms}"
     await screener.aclose()
     return out, bound
 
 
-async def stall(url: str, redis: EmbeddedRedis, rate: float, seconds: float, stall_at: float, stall_s: float,
-                max_in_flight: int | None) -> tuple[list[Outcome], float, float]:
+async def stall(url: str, redis: EmbeddedRedis, rate: float, seconds: float, stall_at: float,
+                stall_s: float) -> tuple[list[Outcome], float, float]:
     """An open loop at ``rate`` during which redis-server is stopped (SIGSTOP) for ``stall_s``: every outcome
     and the offsets (s) at which it was stopped and continued."""
-    screener = await make_screener(url, max_in_flight)
+    screener = await make_screener(url, overload_phase=True)
     marks: dict[str, float] = {}
 
     def at_offset(t: float) -> None:
@@ -334,9 +337,16 @@ def main() -> None:
                     help="rounds of one process then --processes processes (medians reported; default 3)")
     ap.add_argument("--step-seconds", type=float, default=2.0, help="seconds of each step of the ramp (default 2)")
     ap.add_argument("--max-in-flight", type=int, default=None,
-                    help="the admission bound for the ramp and the stall (default: the config's max_in_flight)")
+                    help="the admission bound of the ramp and the stall (default: the config's max_in_flight)")
+    ap.add_argument("--overload-wait-ms", type=int, default=None,
+                    help="how long a decision past the bound waits for a slot, for the ramp and the stall "
+                         "(default: the config's overload_wait_ms)")
     ap.add_argument("--stall-ms", type=int, default=500, help="Redis stall of the stall phase (default 500)")
     args = ap.parse_args()
+    if args.max_in_flight is not None:
+        ADMISSION["max_in_flight"] = args.max_in_flight
+    if args.overload_wait_ms is not None:
+        ADMISSION["overload_wait_ms"] = args.overload_wait_ms
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(tmp, persist=False) as redis:
         url = redis.url
@@ -352,9 +362,8 @@ def main() -> None:
                     singles.append(asyncio.run(closed_loop(url, args.concurrency, args.seconds, 3 + r)) / args.seconds)
         capacity = statistics.median(singles)
         multi_rate = statistics.median(multis)
-        ramped, bound = asyncio.run(ramp(url, capacity, args.step_seconds, 2.0, args.max_in_flight))
-        stalled, stop_s, cont_s = asyncio.run(stall(url, redis, 0.5 * capacity, 3.0, 1.0, args.stall_ms / 1000,
-                                                    args.max_in_flight))
+        ramped, bound = asyncio.run(ramp(url, capacity, args.step_seconds, 2.0))
+        stalled, stop_s, cont_s = asyncio.run(stall(url, redis, 0.5 * capacity, 3.0, 1.0, args.stall_ms / 1000))
         exact, prefixed, by_prefix = asyncio.run(prefix_compare(url, args.samples, 4))
 
     b50, b99 = statistics.median(bare), pct(bare, 0.99)
@@ -377,7 +386,7 @@ def main() -> None:
     rounds = ", ".join(f"{m:,.0f}" for m in multis)
     print(f"throughput, {args.processes} processes x {args.concurrency} tasks (as serve --workers {args.processes}): "
           f"{multi_rate:,.0f} decisions/s median of {rounds} ({multi_rate / capacity:.2f}x one process)")
-    print(f"ramp: {args.step_seconds:g} s per step, one process, max_in_flight {bound}; goodput = decisions answered "
+    print(f"ramp: {args.step_seconds:g} s per step, one process, {bound}; goodput = decisions answered "
           "by the rules (not screening_unavailable) per second")
     print(f"{'step':>6} {'offered/s':>9} {'goodput/s':>10} {'of cap':>7} {'refused':>8} {'unavail':>8} "
           f"{'p99 admit us':>12} {'lag p99 us':>10}")

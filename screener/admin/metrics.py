@@ -92,8 +92,8 @@ def _admission(c: ScreenerCounters) -> Iterator[Metric]:
     yield GaugeMetricFamily("screener_decisions_in_flight", "decisions being made now", value=c.in_flight)
     yield GaugeMetricFamily("screener_max_in_flight", "decisions in flight past which calls are refused "
                             "(screener.max_in_flight)", value=c.max_in_flight)
-    yield CounterMetricFamily("screener_decisions_refused_overloaded", "calls refused at once past max_in_flight "
-                              "(blocked, screening_unavailable \"overloaded\"; no Redis command)",
+    yield CounterMetricFamily("screener_decisions_refused_overloaded", "calls refused past max_in_flight and "
+                              "overload_wait_ms (blocked, screening_unavailable \"overloaded\"; no Redis command)",
                               value=c.refused_overloaded)
     yield GaugeMetricFamily("screener_spool_waiting", "writes (audit entries, opt-outs) waiting for Redis in the "
                             "spool", value=c.spool_waiting)

@@ -32,7 +32,7 @@ from screener.config.settings import (
 TOP_KEYS = ("include", "screener", "fastagi", "ari", "admin", "lists", "policies", "campaigns")
 PRESET_KEYS = ("policies",)
 SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir",
-                 "max_in_flight")
+                 "max_in_flight", "overload_wait_ms")
 FASTAGI_KEYS = ("bind", "port", "allowed_peers", "grace_s")
 ARI_KEYS = ("enabled", "url", "username", "password", "app")
 ADMIN_KEYS = ("enabled", "listen", "tls_cert", "tls_key", "metrics_require_token")
@@ -141,6 +141,7 @@ def _screener(root: Node) -> dict[str, Any]:
         "audit_maxlen": node.integer("audit_maxlen", 10_000_000, low=0),
         "prompts_dir": node.string("prompts_dir", "var/prompts", nonempty=True),
         "max_in_flight": node.integer("max_in_flight", 64, low=1, high=100_000),
+        "overload_wait_ms": node.integer("overload_wait_ms", 20, low=0, high=60_000),
     }
 
 

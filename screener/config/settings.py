@@ -225,4 +225,6 @@ class Settings:
     #: decisions in flight per process past which a decision is refused at once (screening_unavailable,
     #: "overloaded"): capacity x acceptable latency (see config/README.md)
     max_in_flight: int = 64
+    #: how long a decision past max_in_flight may wait for a slot before it is refused (0: refused at once)
+    overload_wait_ms: int = 20
     admin: AdminSettings = AdminSettings()

@@ -164,16 +164,19 @@ class Screener:
     async def screen(self, request: ScreenRequest) -> Decision:
         """Decide one call. Never raises for a store failure: blocks with screening_unavailable instead.
 
-        Past ``max_in_flight`` decisions in flight the call is refused at once (screening_unavailable,
-        "overloaded"), nothing is sent to Redis and the call is noted in the spool (its audit entry is built
-        when the overload is over); a number that may be an emergency number is still decided in full (an
+        Past ``max_in_flight`` decisions in flight the call waits for a slot (``overload_wait_ms`` at most,
+        behind at most ``max_in_flight`` others), then is refused (screening_unavailable, "overloaded"):
+        nothing is sent to Redis and the call is noted in the spool (its audit entry is built when the overload
+        is over); a number that may be an emergency number is still decided in full (an
         emergency number is always allowed), as are calls of an unknown campaign, without the store."""
         started = time.perf_counter()
         settings = self.settings
-        if not self.admission.enter(settings.max_in_flight):
+        admission = self.admission
+        if not admission.enter(settings.max_in_flight) and not await admission.wait(
+                settings.max_in_flight, settings.overload_wait_ms / 1000):
             self.log_summary.event(logging.WARNING, "overloaded, decisions refused",
-                                   "%d decisions in flight (screener.max_in_flight): refusing more at once",
-                                   self.admission.in_flight)
+                                   "%d decisions in flight (screener.max_in_flight), %d waiting for a slot: "
+                                   "refusing more", admission.in_flight, admission.waiting)
             return await self._refuse(request, settings, started)
         try:
             return await self._decide(request, settings, started, admitted=True)

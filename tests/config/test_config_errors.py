@@ -68,6 +68,8 @@ MAIN_CASES = [
      "screener.time_budget_ms", "out of range"),
     ("no decision in flight", lambda m: m.replace('[screener]\n', "[screener]\nmax_in_flight = 0\n"),
      "screener.max_in_flight", "out of range"),
+    ("negative overload wait", lambda m: m.replace('[screener]\n', "[screener]\noverload_wait_ms = -1\n"),
+     "screener.overload_wait_ms", "out of range"),
     ("nan grace", lambda m: m + "\n[fastagi]\ngrace_s = nan\n", "fastagi.grace_s", "nan is not a finite number"),
     ("inf grace", lambda m: m + "\n[fastagi]\ngrace_s = inf\n", "fastagi.grace_s", "inf is not a finite number"),
     ("-inf grace", lambda m: m + "\n[fastagi]\ngrace_s = -inf\n", "fastagi.grace_s", "-inf is not a finite number"),

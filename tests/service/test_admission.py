@@ -93,6 +93,21 @@ async def test_past_the_bound_a_decision_is_refused_at_once_without_a_redis_comm
         await client.aclose()
 
 
+async def test_a_burst_past_the_bound_waits_its_turn_and_is_decided(redis_server: EmbeddedRedis) -> None:
+    s = Screener(StaticHolder(make_settings(max_in_flight=2, overload_wait_ms=30_000)),  # type: ignore[arg-type]
+                 connect(redis_server.url, 5))
+    try:
+        burst = await asyncio.gather(*(decide(s, f"+1212555020{i}") for i in range(4)))
+        assert all(d.allowed for d in burst)  # 2 at once, 2 after waiting for a slot
+        assert (s.counters.admitted, s.counters.refused_overloaded) == (4, 0)
+        larger = await asyncio.gather(*(decide(s, f"+1212555021{i}") for i in range(7)))
+        # 2 in flight, 2 waiting (as many as the bound), 3 refused at once
+        assert sorted(d.allowed for d in larger) == [False] * 3 + [True] * 4
+        assert {d.reasons[0].detail for d in larger if not d.allowed} == {OVERLOADED}
+    finally:
+        await s.aclose()
+
+
 async def test_a_storm_of_blocked_calls_logs_a_line_and_a_count_not_a_line_per_call(
         private_redis: EmbeddedRedis, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     s = Screener(StaticHolder(make_settings(max_in_flight=10, time_budget_ms=100)),  # type: ignore[arg-type]
@@ -119,10 +134,35 @@ async def test_a_storm_of_blocked_calls_logs_a_line_and_a_count_not_a_line_per_c
         await s.aclose()
 
 
-def test_the_admission_counts_and_knows_when_it_refused_last() -> None:
+async def test_past_the_bound_a_decision_waits_its_turn_for_a_slot_then_is_refused() -> None:
     admission = Admission()
-    assert [admission.enter(2) for _ in range(3)] == [True, True, False]
-    assert (admission.in_flight, admission.admitted, admission.refused) == (2, 2, 1)
+    assert admission.enter(2) and admission.enter(2) and not admission.enter(2)
+    first = asyncio.ensure_future(admission.wait(2, 30))
+    second = asyncio.ensure_future(admission.wait(2, 30))
+    await asyncio.sleep(0)
+    assert admission.waiting == 2
+    assert not await admission.wait(2, 30)  # two wait already (the bound): refused at once
+    admission.leave()  # a slot frees: it goes to the first that waits, not to a newcomer
+    assert not admission.enter(2)
+    assert await first and not second.done() and admission.in_flight == 2
+    assert not await admission.wait(2, 0.05)  # its wait runs out: refused
+    admission.leave()
+    assert await second
+    assert (admission.in_flight, admission.admitted, admission.refused) == (2, 4, 2)
     assert admission.refusing() and not admission.refusing(within_s=0)
     admission.leave()
-    assert admission.enter(2) and admission.in_flight == 2
+    admission.leave()
+    assert admission.in_flight == 0 and admission.enter(2)
+
+
+async def test_a_slot_handed_to_a_decision_whose_caller_gave_up_goes_to_the_next() -> None:
+    admission = Admission()
+    assert admission.enter(1)
+    gone = asyncio.ensure_future(admission.wait(1, 30))
+    await asyncio.sleep(0)
+    admission.leave()  # handed to the waiting decision ...
+    gone.cancel()  # ... whose front end gives up before it runs again
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert admission.in_flight == 0  # the slot was passed on (freed), not lost
+    assert admission.enter(1)
