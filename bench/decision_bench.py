@@ -112,8 +112,9 @@ ADMISSION: dict[str, int] = {}
 async def make_screener(url: str, *, overload_phase: bool = False) -> Screener:
     """A screener on bench.toml (for the ramp and the stall, with the admission settings of the command line)."""
     settings = load_settings(CONFIG)
-    if overload_phase and ADMISSION:
-        settings = replace(settings, **ADMISSION)
+    if overload_phase:
+        settings = replace(settings, max_in_flight=ADMISSION.get("max_in_flight", settings.max_in_flight),
+                           overload_wait_ms=ADMISSION.get("overload_wait_ms", settings.overload_wait_ms))
     screener = await Screener.create(ConfigHolder(str(CONFIG), settings), url)
     await screener.open()  # as `screener serve` does at start
     screener.warm_up()
