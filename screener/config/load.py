@@ -19,6 +19,7 @@ from screener.config.errors import ConfigError
 from screener.config.policies import parse_policy
 from screener.config.reader import Node
 from screener.config.settings import (
+    DEFAULT_TIME_BUDGET_MS,
     AdminSettings,
     AriSettings,
     DncList,
@@ -135,7 +136,7 @@ def _screener(root: Node) -> dict[str, Any]:
     return {
         "redis_url": node.string("redis_url", "").strip(),
         "state_dir": node.string("state_dir", "var", nonempty=True),
-        "time_budget_ms": node.integer("time_budget_ms", 150, low=1, high=60_000),
+        "time_budget_ms": node.integer("time_budget_ms", DEFAULT_TIME_BUDGET_MS, low=1, high=60_000),
         "audit_salt": Secret(node.string("audit_salt", "")),
         "audit_maxlen": node.integer("audit_maxlen", 10_000_000, low=0),
         "prompts_dir": node.string("prompts_dir", "var/prompts", nonempty=True),

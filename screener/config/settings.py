@@ -203,6 +203,10 @@ class AdminSettings:
         return int(self.listen.rsplit(":", 1)[1])
 
 
+#: the store's time budget of one decision when the config gives none (``time_budget_ms``)
+DEFAULT_TIME_BUDGET_MS = 150
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the screener needs, validated. ``version`` is the content hash of the files it came from."""

@@ -42,6 +42,8 @@ log = logging.getLogger("screener.service")
 
 #: seconds a cached list version is trusted (an import keeps the old version readable for longer)
 LIST_STATE_TTL_S = 1.0
+#: the longest decision, in time budgets: the store's budget, then half a budget more for decide.lua
+DECISION_BUDGETS = 1.5
 #: an opt-out may take longer than a decision's budget: it must be acknowledged, not rushed
 OPT_OUT_TIMEOUT_S = 5.0
 #: an audit entry written outside a decision's budget (disclosure evidence, a fail-closed block's entry)
@@ -49,6 +51,13 @@ AUDIT_TIMEOUT_S = 1.0
 #: what a store that cannot answer raises (a Redis Cluster with no reachable node raises RedisClusterException,
 #: which is no RedisError)
 STORE_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError, ConnectionError)
+
+
+def oldest_list_version_s(time_budget_ms: int) -> float:
+    """How long after a list's switch a screener may still read its previous version: the cached list versions'
+    age plus the longest decision (an import keeps the old version at least that long; one freed sooner blocks
+    the calls that still read it: decide.lua checks the version's freed marker)."""
+    return LIST_STATE_TTL_S + DECISION_BUDGETS * time_budget_ms / 1000
 
 
 class StoreUnavailable(RuntimeError):
@@ -174,6 +183,12 @@ class Screener:
             )
         if self.spool.items:
             self._flush_soon()
+        if outcome.facts.dnc_gone:
+            # a list version this screener read was freed (an import's grace period was shorter than the cache and
+            # this decision): blocked by the script; read the live versions again for the next call
+            log.warning("list version freed while deciding (%s): blocked; reading the lists again",
+                        ", ".join(outcome.facts.dnc_gone))
+            self.invalidate_list_states()
         store_reasons = evaluate(plan, outcome.facts, outcome.now_ms)
         if {r.code for r in store_reasons} != {r.code for r in outcome.reasons}:
             # the engine and the script disagree: report both, and never let the call through on it
@@ -399,4 +414,4 @@ class Screener:
         await self.redis.aclose()
 
 
-__all__ = ["Screener", "StoreUnavailable", "connect"]
+__all__ = ["DECISION_BUDGETS", "LIST_STATE_TTL_S", "Screener", "StoreUnavailable", "connect", "oldest_list_version_s"]
