@@ -85,7 +85,7 @@ def test_replace_and_changes(redis: EmbeddedRedis, tmp_path: Path, capsys: pytes
     full.write_text("2015550100\n2015550101\n")
     assert dnc(redis, "import", str(full), "--list", "reg", "--new-list") == 0
     full.write_text("2015550102\n")
-    assert dnc(redis, "import", str(full), "--list", "reg", "--replace", "--grace", "0") == 0
+    assert dnc(redis, "import", str(full), "--list", "reg", "--replace") == 0
     assert "new version 2 switched in (the file's numbers); version 1 freed" in capsys.readouterr().out
     assert dnc(redis, "check", "2015550100", "--list", "reg") == 1
     assert dnc(redis, "check", "2015550102", "--list", "reg") == 0
@@ -164,7 +164,7 @@ def test_an_import_killed_mid_way_leaves_the_live_list_and_a_rerun_cleans_up(red
     assert dnc(redis, "check", str(numbers[0]), "--list", "reg") == 1
     assert dnc(redis, "import", str(small), "--list", "reg", "--replace") == 2  # the dead build looks alive
     small.write_text("2015550101\n")
-    assert dnc(redis, "import", str(small), "--list", "reg", "--replace", "--stale-after", "0", "--grace", "0") == 0
+    assert dnc(redis, "import", str(small), "--list", "reg", "--replace", "--stale-after", "0") == 0
     assert dnc(redis, "check", "2015550101", "--list", "reg") == 0
     assert dnc(redis, "check", "2015550100", "--list", "reg") == 1
 

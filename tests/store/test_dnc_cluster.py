@@ -81,7 +81,7 @@ def test_the_cli_works_against_a_cluster_node_url(redis_cluster: Any, tmp_path: 
 
     path = tmp_path / "l.txt"
     path.write_text("".join(f"{ac}5550123\n" for ac in AREA_CODES))
-    assert dnc_cli("import", str(path), "--list", "cli-reg", "--replace", "--grace", "0", "--new-list") == 0
+    assert dnc_cli("import", str(path), "--list", "cli-reg", "--replace", "--new-list") == 0
     for ac in AREA_CODES:  # area codes hash to slots on every master
         assert dnc_cli("check", f"{ac}5550123", "--list", "cli-reg") == 0
     assert dnc_cli("check", "2015550124", "--list", "cli-reg") == 1

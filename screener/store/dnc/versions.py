@@ -91,7 +91,7 @@ async def begin_build(redis: AnyRedis, list_name: str, *, stale_after_s: float =
         if status == "ok":
             build = Build(list_name, version_text, extra)
             if build.leftover:
-                await drop_version(redis, list_name, build.leftover)
+                await drop_version(redis, list_name, build.leftover, was_live=False)
             await free_retired(redis, list_name, older_than_s=RETIRED_FREE_AFTER_S)
             return build
         # "moved": another import took a version number meanwhile (and is done): look again
@@ -185,7 +185,7 @@ async def copy_version(redis: AnyRedis, list_name: str, source: str, build: Buil
 async def abort_build(redis: AnyRedis, build: Build) -> None:
     """Give up a build: unmark it and free what it wrote (the live version is untouched)."""
     if await _ABORT(redis, [keys.dnc_meta_key(build.list_name)], [build.version]):
-        await drop_version(redis, build.list_name, build.version)
+        await drop_version(redis, build.list_name, build.version, was_live=False)
 
 
 async def version_exists(redis: AnyRedis, list_name: str, version: str) -> bool:
@@ -206,12 +206,14 @@ def entry_keys(list_name: str, version: str, entry: str) -> list[str]:
     return [tag_key, *(keys.dnc_tag_block_key(tag_key, b) for b in blocks)]
 
 
-async def drop_version(redis: AnyRedis, list_name: str, version: str) -> int:
+async def drop_version(redis: AnyRedis, list_name: str, version: str, *, was_live: bool = True) -> int:
     """Delete every key of one version of a list (never the live one: the caller makes sure); keys deleted.
 
-    Each tag is freed by one script in its slot that leaves the tag's freed marker: a screener that still decides
-    with this version, or an export reading it, finds the marker and fails closed instead of reading an empty
-    list. The tag registry goes last, so a drop cut short is finished by the next one.
+    A version that was live (``was_live``) may still be read: each of its tags is freed by one script in the tag's
+    slot that leaves the tag's freed marker, so a screener that still decides with this version, or an export
+    reading it, finds the marker and fails closed instead of reading an empty list. A build that never went live
+    (``was_live=False``: an import undone or abandoned) has no reader and leaves nothing. The tag registry goes
+    last, so a drop cut short is finished by the next one.
     """
     deleted = 0
     entries = await version_entries(redis, list_name, version)
@@ -222,8 +224,11 @@ async def drop_version(redis: AnyRedis, list_name: str, version: str) -> int:
             pipe = pipeline(redis)
             for entry in part:
                 freed = _unlink_keys(list_name, version, entry)
-                _FREE_TAG.queue(pipe, [keys.dnc_freed_key(entry_keys(list_name, version, entry)[0]), *freed],
-                                [FREED_MARKER_S])
+                if was_live:
+                    _FREE_TAG.queue(pipe, [keys.dnc_freed_key(entry_keys(list_name, version, entry)[0]), *freed],
+                                    [FREED_MARKER_S])
+                else:
+                    pipe.execute_command("UNLINK", *freed)  # one slot: one tag
             return pipe
 
         deleted += sum(int(r) for r in await execute_with_scripts(redis, [_FREE_TAG], queue))
