@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -16,12 +15,13 @@ from screener.embedded_redis import EmbeddedRedis
 from screener.reasons import ReasonCode as R
 from screener.reasons import Verdict
 from screener.service import screening
-from screener.service.dnc import DncAdmin, ExportIncomplete, Format, ImportBusy, ImportOptions, import_file
+from screener.service.dnc import DncAdmin, DncError, ExportIncomplete, Format, ImportBusy, ImportOptions, import_file
+from screener.service.dnc.imports import check_grace, grace_for, min_grace_s
 from screener.service.screening import Screener, connect
 from screener.store import dnc, keys
 from screener.store.dnc.export import iter_version
 from screener.store.dnc.versions import VersionFreed
-from tests.dnc_files import snapshot
+from tests.dnc_files import replaced_while_exported, snapshot
 from tests.factories import StaticHolder, make_settings
 from tests.round_trips import hooked_client
 
@@ -173,22 +173,6 @@ async def test_a_lookup_of_a_freed_version_says_so_and_contains_reads_the_live_o
     assert not await dnc.contains_in(redis_client, "l", "1", "+14155550100")
 
 
-async def export_meanwhile_replaced(redis: aioredis.Redis, path: Path, after: int) -> Any:
-    """An iter_version that lets a replace of the same list (grace 0) land and free the version after ``after``
-    numbers: the interleaving of an export with an import, made exact."""
-    real = iter_version
-
-    async def iterate(client: Any, list_name: str, version: str) -> Any:
-        given = 0
-        async for number in real(client, list_name, version):
-            yield number
-            given += 1
-            if given == after:
-                await import_file(redis, list_name, path, REPLACE)
-
-    return iterate
-
-
 async def test_an_export_that_an_import_frees_midway_fails_instead_of_ending_short(
         redis_client: aioredis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The export used to stop early without an error (2 of 8 numbers, exit 0) when a replace freed its version."""
@@ -197,7 +181,7 @@ async def test_an_export_that_an_import_frees_midway_fails_instead_of_ending_sho
     await import_file(redis_client, "reg", path, FAST)
     from screener.service.dnc import admin as admin_module
 
-    monkeypatch.setattr(admin_module, "iter_version", await export_meanwhile_replaced(redis_client, path, 2))
+    monkeypatch.setattr(admin_module, "iter_version", replaced_while_exported(path, 2))
     got: list[str] = []
     with pytest.raises(ExportIncomplete, match=r"stopped after 2 numbers, incomplete: version 1 of list 'reg' was "
                                                r"freed.*run it again"):
@@ -217,3 +201,17 @@ async def test_an_export_of_a_version_freed_before_it_began_fails(redis_client: 
     with pytest.raises(VersionFreed):
         [n async for n in iter_version(redis_client, "reg", "1")]
     assert [n async for n in iter_version(redis_client, "reg", "2")] == sorted(BEFORE)
+
+
+def test_the_least_grace_period_covers_the_cache_and_the_longest_decision() -> None:
+    """No screener outlives it: list versions cached LIST_STATE_TTL_S, then a decision of up to 1.5 time
+    budgets (from the config when there is one), plus a margin; an import that gives none keeps the old version
+    at least 3 s, longer when the budget needs it."""
+    assert min_grace_s(None) == pytest.approx(1.0 + 1.5 * 0.150 + 1.0)  # the default budget, 150 ms
+    assert grace_for(None) == 3.0
+    slow = make_settings(time_budget_ms=60_000)  # the longest budget a config may give
+    assert min_grace_s(slow) == pytest.approx(1.0 + 90.0 + 1.0)
+    assert grace_for(slow) == min_grace_s(slow)
+    check_grace(92.0, slow)
+    with pytest.raises(DncError, match=r"a grace period of 30 s is too short.*give 92 s or more"):
+        check_grace(30.0, slow)
