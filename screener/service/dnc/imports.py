@@ -8,8 +8,9 @@ the list's metadata): until the switch the live list is untouched; after it, the
   live version (``copy_version``, tag by tag in each tag's slot), then apply the file to the copy.
 
 Opt-outs and ``dnc add``/``remove`` made during the build go to both versions (``apply_ops``), so the switch
-loses none. The old version is freed after ``grace_s`` (screeners cache the live version for about a second);
-a version left by an import that was killed then is freed by the next import. An import interrupted before
+loses none. The old version is freed after ``grace_s`` (screeners cache the live version for about a second, then
+decide for up to 1.5 time budgets: ``min_grace_s``; one still reading it after that blocks its call); a version
+left by an import that was killed then is freed by the next import. An import interrupted before
 the switch (an error, a bad file, Ctrl-C) is undone; one killed outright (SIGKILL) leaves its build, which the
 next import frees: the live list is never touched by either.
 

@@ -4,7 +4,9 @@ The metadata hash (keys.dnc_meta_key) holds ``version`` (live), ``building`` (th
 writing, with its heartbeat ``building_at``) and ``seq`` (the last version number handed out). A lookup
 reads ``version`` and nothing else, so the switch (one script on the metadata hash) is atomic for readers:
 they see the whole old list or the whole new one. A build that dies leaves ``building`` behind; the next
-import frees that version before it starts its own.
+import frees that version once it has marked its own. A version that was live is freed tag by tag, each tag
+leaving a freed marker (``keys.dnc_freed_key``) that its readers check: a screener or an export still holding
+the version fails closed rather than reading an empty list.
 """
 
 from __future__ import annotations
