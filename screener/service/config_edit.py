@@ -1,11 +1,13 @@
 """Edit the running config over the API: read its files, replace them, or change one campaign's limits and
 calling windows, guarded by the running version (If-Match).
 
-An edit is validated with the very loader the file reload uses (in a scratch copy of the config folder),
+An edit is validated with the very loader and the very refusals the file reload uses (``load_settings`` in a
+scratch copy of the config folder, then ``config.succession.check_successor`` against the running config),
 refused with the key-naming error and nothing written when invalid, written atomically (a temporary file
 renamed over the old one, file by file) and then loaded by the running ``ConfigHolder`` before the caller
-is answered. Campaign edits go through ``tomlkit`` so the rest of the file, comments included, stays as it
-was.
+is answered. Should the holder still refuse what was written (another writer changed a file meanwhile), the
+files written are put back as they were. Campaign edits go through ``tomlkit`` so the rest of the file,
+comments included, stays as it was.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tomlkit.items import Table
 from screener.config.errors import ConfigError
 from screener.config.load import SourceFile, fingerprint, include_paths, load_settings
 from screener.config.settings import Campaign, Settings
+from screener.config.succession import check_successor
 from screener.config.watch import ConfigHolder
 from screener.engine.text import format_duration
 
@@ -211,9 +214,19 @@ class ConfigEditor:
             _write_atomically(self.base / name, text)
         result = self.holder.reload()
         if not result.ok or result.version != version:
+            self._restore({name: current.get(name) for name in changed})
             problem = str(result.error) if result.error else f"loaded version {result.version}, expected {version}"
-            raise EditRefused(ConfigError(self.main_name, "", f"written, but the reload did not take it: {problem}"))
+            raise EditRefused(ConfigError(self.main_name, "", f"written, but the running screener refused it "
+                                          f"({problem}); the previous files were put back"))
         return EditResult(version, diff)
+
+    def _restore(self, previous: Mapping[str, str | None]) -> None:
+        """Put files back as they were (None: the file did not exist)."""
+        for name, text in previous.items():
+            if text is None:
+                (self.base / name).unlink(missing_ok=True)
+            else:
+                _write_atomically(self.base / name, text)
 
     def _validate(self, files: Mapping[str, str], names: list[str]) -> str:
         """Load the edited config from a scratch copy with the reload's own loader; its version."""
@@ -227,9 +240,11 @@ class ConfigEditor:
                 elif (self.base / name).is_file():
                     shutil.copyfile(self.base / name, target)
             try:
-                return load_settings(root / self.main_name).version
+                edited = load_settings(root / self.main_name)
+                check_successor(self.holder.current, edited)
             except ConfigError as exc:
                 raise EditRefused(ConfigError(os.path.relpath(exc.file, root), exc.key, exc.problem)) from None
+            return edited.version
 
 
 def _toml(field: str, value: Any) -> Any:

@@ -88,6 +88,67 @@ async def test_a_refused_config_leaves_the_running_config_and_the_files_untouche
     assert await admin_entries(admin) == []
 
 
+async def put_main(admin: Admin, text: str, version: str) -> tuple[int, Any]:
+    status, answer, _ = await admin.request("PUT", "/api/v1/config", Role.ADMIN,
+                                            json={"files": {"screener.toml": text}}, headers={"If-Match": version})
+    return status, answer
+
+
+async def test_put_without_campaigns_is_refused_nothing_written_and_the_next_edit_taken(admin: Admin) -> None:
+    """The reload refuses a config with no campaign: the editor refuses it the same way, before writing (a file
+    left on disk would make every later edit a 412, and a restart start with no campaign)."""
+    body = await get_config(admin)
+    text = body["files"]["screener.toml"]
+    no_campaigns = text.split(COMMENT)[0]
+    assert "[campaigns" not in no_campaigns
+    status, answer = await put_main(admin, no_campaigns, body["version"])
+    assert status == 422 and (answer["file"], answer["key"]) == ("screener.toml", "campaigns"), answer
+    assert "no campaign" in answer["problem"]
+    assert admin.config.read_text() == text and admin.holder.current.version == body["version"]
+    assert admin.holder.stats["reload_failures"] == 0  # refused before anything reached the running screener
+    status, answer = await put_main(admin, text.replace("Example Solar Inc. test lab", "Lab Two"), body["version"])
+    assert status == 200, answer
+    assert admin.holder.current.campaigns["lab"].company == "Lab Two"
+
+
+async def test_put_renaming_the_internal_list_is_refused_and_nothing_written(admin: Admin) -> None:
+    body = await get_config(admin)
+    text = body["files"]["screener.toml"]
+    renamed = text.replace("[lists.internal]", "[lists.opt-outs]").replace('dnc_lists = ["internal"]',
+                                                                             'dnc_lists = ["opt-outs"]')
+    status, answer = await put_main(admin, renamed, body["version"])
+    assert status == 422 and (answer["file"], answer["key"]) == ("screener.toml", "lists.internal"), answer
+    assert 'internal list "internal" is removed (or renamed)' in answer["problem"]
+    assert admin.config.read_text() == text and admin.holder.current.version == body["version"]
+    assert await admin_entries(admin) == []
+
+
+async def test_an_edit_the_running_screener_refuses_after_writing_is_put_back(admin: Admin, monkeypatch: Any) -> None:
+    """Another writer breaks the preset between the editor's check and the reload: the holder refuses the
+    result, and the file the editor wrote is put back as it was (the running config goes on)."""
+    from screener.service import config_edit
+
+    body = await get_config(admin)
+    text = body["files"]["screener.toml"]
+    preset = admin.config.parent / "presets" / "lab.toml"
+    real_write = config_edit._write_atomically
+    raced: list[Any] = []
+
+    def write_then_another_writer(path: Any, new_text: str) -> None:
+        real_write(path, new_text)
+        if not raced:
+            raced.append(path)
+            preset.write_text(preset.read_text() + "\n[policies.lab\n")
+
+    monkeypatch.setattr(config_edit, "_write_atomically", write_then_another_writer)
+    status, answer = await put_main(admin, text.replace("Example Solar Inc. test lab", "Lab Two"), body["version"])
+    assert status == 422 and "refused it" in answer["detail"] and "put back" in answer["detail"], answer
+    assert raced == [admin.config.parent / "screener.toml"]
+    assert admin.config.read_text() == text
+    assert admin.holder.current.version == body["version"]
+    assert admin.holder.current.campaigns["lab"].company == "Example Solar Inc. test lab"
+
+
 async def test_put_refuses_broken_toml_and_foreign_files(admin: Admin) -> None:
     body = await get_config(admin)
     version = {"If-Match": body["version"]}
