@@ -240,7 +240,7 @@ class ConfigEditor:
                 elif (self.base / name).is_file():
                     shutil.copyfile(self.base / name, target)
             try:
-                edited = load_settings(root / self.main_name)
+                edited = load_settings(root / self.main_name, folder=self.base)  # relative TLS files: the real ones
                 check_successor(self.holder.current, edited)
             except ConfigError as exc:
                 raise EditRefused(ConfigError(os.path.relpath(exc.file, root), exc.key, exc.problem)) from None
