@@ -6,7 +6,7 @@ admin API and the lab. Front ends import from here, never from ``screener.store`
 * ``records``: the frozen results (``to_json()``); ``errors``: what a user can cause (``DncError``).
 """
 
-from screener.service.dnc.admin import DEFAULT_REGION, EXPORT_FORMATS, REGISTRY_MAX_AGE_DAYS, DncAdmin, dnc_number
+from screener.service.dnc.admin import DEFAULT_REGION, EXPORT_FORMATS, DncAdmin, dnc_number
 from screener.service.dnc.errors import BadImportFile, BadNumber, DncError, ImportBusy
 from screener.service.dnc.imports import (
     DEFAULT_BUDGET_BYTES,
@@ -20,6 +20,6 @@ from screener.service.dnc.imports import (
 from screener.service.dnc.records import ImportResult, ListRow, NumberChange, NumberCheck, Progress
 
 __all__ = ["DEFAULT_BUDGET_BYTES", "DEFAULT_GRACE_S", "DEFAULT_REGION", "DEFAULT_STALE_BUILD_S", "EXPORT_FORMATS",
-           "REGISTRY_MAX_AGE_DAYS", "BadImportFile", "BadNumber", "DncAdmin", "DncError", "Format", "ImportBusy",
+           "BadImportFile", "BadNumber", "DncAdmin", "DncError", "Format", "ImportBusy",
            "ImportOptions", "ImportResult", "ListRow", "NumberChange", "NumberCheck", "Progress", "ProgressCallback",
            "dnc_number", "import_file"]
