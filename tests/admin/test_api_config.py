@@ -263,3 +263,23 @@ async def test_patch_bad_requests(admin: Admin) -> None:
         status, answer, _ = await admin.request("PATCH", path, Role.SUPERVISOR, json=body, headers=headers)
         assert status == expected, (body, answer)
         assert words in answer["detail"], answer
+
+
+async def test_admin_actions_whose_audit_entry_redis_refuses_wait_in_the_spool(admin: Admin) -> None:
+    """Redis refuses the audit append (the stream key is no stream: every XADD fails, like a Redis that
+    times out): the action is answered without an audit id, its entry waits in the spool, and lands in the
+    audit trail once Redis takes it again."""
+    await admin.redis.set("scr:audit", "not a stream")
+    status, answer, _ = await admin.request("PATCH", "/api/v1/campaigns/lab", Role.SUPERVISOR,
+                                            json={"calls_per_second": 7})
+    assert status == 200 and answer["audit_id"] is None
+    status, answer, _ = await admin.request("POST", "/api/v1/dnc/internal/numbers", Role.SUPERVISOR,
+                                            json={"number": "+12125550142"})
+    assert status == 201 and answer["audit_id"] is None
+    assert [item.data["action"] for item in admin.screener.spool.items] == ["campaign.patch", "dnc.add"]
+    await admin.redis.delete("scr:audit")  # Redis takes writes again: serve's flush loop writes them
+    assert await admin.screener.flush_pending() == 2
+    entries = await admin_entries(admin)
+    assert [(e["actor"], e["action"], e["target"]) for e in entries] == [
+        ("supervisor-0", "campaign.patch", "lab"), ("supervisor-0", "dnc.add", "internal")]
+    assert len(admin.screener.spool) == 0
