@@ -76,6 +76,14 @@ async def test_readyz_names_ari_when_enabled_and_not_connected(make_admin: Admin
     assert status == 200 and body["checks"]["ari"] == {"ok": True}
 
 
+async def test_readyz_masks_credentials_in_the_ari_url(make_admin: AdminFactory) -> None:
+    admin: Admin = await make_admin(config_text=lambda text: text + ARI_ON.replace("//", "//asterisk:s3cret@"))
+    admin.probes.add_check(ARI_CONNECTED, lambda: False)
+    status, body, _ = await admin.request("GET", "/readyz")
+    assert status == 503
+    assert body["checks"]["ari"]["detail"] == "not connected to Asterisk ARI at http://asterisk:***@127.0.0.1:1"
+
+
 async def test_metrics_require_token_when_configured(make_admin: AdminFactory) -> None:
     admin: Admin = await make_admin(metrics_require_token=True)
     for path in ("/metrics", "/healthz", "/readyz"):
