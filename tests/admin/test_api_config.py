@@ -7,7 +7,15 @@ from typing import Any
 
 from screener.reasons import ReasonCode
 from screener.service.tokens import Role
-from tests.admin.conftest import COMMENT, Admin
+from tests.admin.conftest import COMMENT, Admin, AdminFactory
+
+#: the lab config's audit salt (shown as ***)
+SALT = "test-salt-test-salt"
+
+
+def stored(shown: str) -> str:
+    """The lab config file as stored, for the text GET shows (its secret masked)."""
+    return shown.replace('audit_salt = "***"', f'audit_salt = "{SALT}"')
 
 
 async def admin_entries(admin: Admin) -> list[dict[str, str]]:
@@ -27,7 +35,7 @@ async def test_get_config_gives_the_running_version_and_every_file(admin: Admin)
     body = await get_config(admin)
     assert body["version"] == admin.holder.current.version
     assert set(body["files"]) == {"screener.toml", "presets/lab.toml"}
-    assert body["files"]["screener.toml"] == admin.config.read_text()
+    assert body["files"]["screener.toml"] == admin.config.read_text().replace(SALT, "***")  # secrets masked
 
 
 async def test_put_needs_if_match(admin: Admin) -> None:
@@ -47,7 +55,7 @@ async def test_put_writes_loads_and_audits(admin: Admin) -> None:
     assert headers["ETag"] == f'"{answer["version"]}"'
     assert '-company = "Example Solar Inc. test lab"' in answer["diff"]
     assert '+company = "Renamed Lab"' in answer["diff"]
-    assert admin.config.read_text() == edited
+    assert admin.config.read_text() == stored(edited)
     assert admin.holder.current.campaigns["lab"].company == "Renamed Lab"
     assert (await admin.decide()).disclosure.company == "Renamed Lab"  # type: ignore[union-attr]
     [entry] = await admin_entries(admin)
@@ -57,7 +65,7 @@ async def test_put_writes_loads_and_audits(admin: Admin) -> None:
     status, answer, _ = await admin.request("PUT", "/api/v1/config", Role.ADMIN, json={"files": body["files"]},
                                             headers={"If-Match": body["version"]})
     assert status == 412 and answer["error"] == "version_conflict"
-    assert admin.config.read_text() == edited
+    assert admin.config.read_text() == stored(edited)
 
 
 async def test_put_a_preset(admin: Admin) -> None:
@@ -104,7 +112,7 @@ async def test_put_without_campaigns_is_refused_nothing_written_and_the_next_edi
     status, answer = await put_main(admin, no_campaigns, body["version"])
     assert status == 422 and (answer["file"], answer["key"]) == ("screener.toml", "campaigns"), answer
     assert "no campaign" in answer["problem"]
-    assert admin.config.read_text() == text and admin.holder.current.version == body["version"]
+    assert admin.config.read_text() == stored(text) and admin.holder.current.version == body["version"]
     assert admin.holder.stats["reload_failures"] == 0  # refused before anything reached the running screener
     status, answer = await put_main(admin, text.replace("Example Solar Inc. test lab", "Lab Two"), body["version"])
     assert status == 200, answer
@@ -119,7 +127,7 @@ async def test_put_renaming_the_internal_list_is_refused_and_nothing_written(adm
     status, answer = await put_main(admin, renamed, body["version"])
     assert status == 422 and (answer["file"], answer["key"]) == ("screener.toml", "lists.internal"), answer
     assert 'internal list "internal" is removed (or renamed)' in answer["problem"]
-    assert admin.config.read_text() == text and admin.holder.current.version == body["version"]
+    assert admin.config.read_text() == stored(text) and admin.holder.current.version == body["version"]
     assert await admin_entries(admin) == []
 
 
@@ -144,7 +152,7 @@ async def test_an_edit_the_running_screener_refuses_after_writing_is_put_back(ad
     status, answer = await put_main(admin, text.replace("Example Solar Inc. test lab", "Lab Two"), body["version"])
     assert status == 422 and "refused it" in answer["detail"] and "put back" in answer["detail"], answer
     assert raced == [admin.config.parent / "screener.toml"]
-    assert admin.config.read_text() == text
+    assert admin.config.read_text() == stored(text)
     assert admin.holder.current.version == body["version"]
     assert admin.holder.current.campaigns["lab"].company == "Example Solar Inc. test lab"
 
@@ -283,3 +291,60 @@ async def test_admin_actions_whose_audit_entry_redis_refuses_wait_in_the_spool(a
     assert [(e["actor"], e["action"], e["target"]) for e in entries] == [
         ("supervisor-0", "campaign.patch", "lab"), ("supervisor-0", "dnc.add", "internal")]
     assert len(admin.screener.spool) == 0
+
+
+def with_secrets(text: str) -> str:
+    """The lab config with a Redis password in redis_url and an ARI password (the Screener under test connects
+    with the URL it was given: the config's is only text here)."""
+    return text.replace('redis_url = "redis://', 'redis_url = "redis://:hunter2@') + (
+        '\n[ari]\npassword = "ari-s3cret"  # the ARI user\'s\n')
+
+
+async def test_get_masks_secrets_and_a_round_trip_keeps_them(make_admin: AdminFactory) -> None:
+    admin: Admin = await make_admin(config_text=with_secrets)
+    on_disk = admin.config.read_text()
+    body = await get_config(admin)
+    shown = body["files"]["screener.toml"]
+    for secret in (SALT, "hunter2", "ari-s3cret"):
+        assert secret in on_disk and secret not in shown
+    assert 'audit_salt = "***"' in shown and 'password = "***"  # the ARI user\'s' in shown
+    assert 'redis_url = "redis://:***@127.0.0.1:' in shown
+    # GET -> edit -> PUT: the masked values sent back keep the stored secrets
+    status, answer = await put_main(admin, shown.replace("Example Solar Inc. test lab", "Lab Two"), body["version"])
+    assert status == 200, answer
+    assert [line[1:] for line in answer["diff"].splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")] \
+        == ['company = "Example Solar Inc. test lab"', 'company = "Lab Two"']
+    assert admin.config.read_text() == on_disk.replace("Example Solar Inc. test lab", "Lab Two")
+    current = admin.holder.current
+    assert (current.audit_salt.value, current.ari.password.value) == (SALT, "ari-s3cret")
+    assert current.redis_url.startswith("redis://:hunter2@")
+    # a file on disk that is not valid TOML is shown with its secrets masked all the same
+    admin.config.write_text(on_disk + "\n[oops\n")
+    shown = (await admin.request("GET", "/api/v1/config", Role.ADMIN))[1]["files"]["screener.toml"]
+    assert all(secret not in shown for secret in (SALT, "hunter2", "ari-s3cret")) and "[oops" in shown
+
+
+async def test_a_changed_secret_is_written_and_shown_only_as_changed(make_admin: AdminFactory) -> None:
+    admin: Admin = await make_admin(config_text=with_secrets)
+    body = await get_config(admin)
+    edited = body["files"]["screener.toml"].replace('audit_salt = "***"', 'audit_salt = "a-new-salt-a-new-salt"')
+    status, answer = await put_main(admin, edited, body["version"])
+    assert status == 200, answer
+    assert "a-new-salt" not in answer["diff"] and SALT not in answer["diff"]
+    assert '-audit_salt = "***"' in answer["diff"] and '+audit_salt = "*** (changed)"' in answer["diff"]
+    assert admin.holder.current.audit_salt.value == "a-new-salt-a-new-salt"
+    assert admin.holder.current.ari.password.value == "ari-s3cret"
+    [entry] = await admin_entries(admin)
+    assert entry["action"] == "config.replace" and entry["id"] == answer["audit_id"]
+
+
+async def test_a_masked_url_that_is_not_the_stored_one_is_refused(make_admin: AdminFactory) -> None:
+    """The host changed but the password still reads ***: the stored password cannot be put back."""
+    admin: Admin = await make_admin(config_text=with_secrets)
+    on_disk = admin.config.read_text()
+    body = await get_config(admin)
+    edited = body["files"]["screener.toml"].replace("@127.0.0.1:", "@127.0.0.2:")
+    status, answer = await put_main(admin, edited, body["version"])
+    assert status == 422 and (answer["file"], answer["key"]) == ("screener.toml", "screener.redis_url"), answer
+    assert "write the secret itself" in answer["problem"] and "hunter2" not in answer["detail"]
+    assert admin.config.read_text() == on_disk
