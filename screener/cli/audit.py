@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import IO, Any
 
-from screener.cli.common import load_cli_settings, open_redis, parse_when, redis_url, run_guarded
+from screener.cli.common import load_cli_settings, parse_when, redis_url, run_guarded
 from screener.service import audit
 from screener.service.audit import AuditTrail
 from screener.service.audit_export import FORMATS, export_chunks
+from screener.service.connection import open_redis
 
 HELP = """\
 Every decision (live or dry run), opt-out and disclosure is appended to the audit stream with its

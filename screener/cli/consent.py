@@ -10,7 +10,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from screener.cli.common import load_cli_settings, open_redis, parse_when, redis_url, run_guarded
+from screener.cli.common import load_cli_settings, parse_when, redis_url, run_guarded
+from screener.service.connection import open_redis
 from screener.service.consent import ConsentLedger
 
 HELP = """\

@@ -30,13 +30,13 @@ from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campai
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
 from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.connection import AnyClient, open_redis
 from screener.service.observe import Observers, OptOut
 from screener.service.spool import PendingWrite, Spool
 from screener.sounds import DEFAULT_SOUNDS, Sounds
 from screener.store import audit, dnc, keys, refusals
 from screener.store.decide import encode_reasons, run_decision
 from screener.store.scripts import Scripts
-from screener.store.topology import AnyClient, open_client
 
 log = logging.getLogger("screener.service")
 
@@ -57,8 +57,7 @@ def connect(url: str, budget_s: float) -> AnyClient:
     """A client for any supported Redis URL (one server, Sentinel, Cluster: ``store.topology``) whose every
     socket operation is bounded (the decision's own deadline bounds it too). A bad URL raises
     ``RedisUrlError`` naming it (passwords hidden)."""
-    timeout = max(budget_s, 0.05)
-    return open_client(url, socket_timeout=timeout, connect_timeout=timeout, max_connections=1024)
+    return open_redis(url, timeout_s=max(budget_s, 0.05), max_connections=1024)
 
 
 class Screener:
