@@ -35,6 +35,7 @@ from screener.config.succession import check_successor
 from screener.config.watch import ConfigHolder
 from screener.engine.text import format_duration
 from screener.service.config_secrets import MaskedSecretSent, mask_secrets, restore_secrets
+from screener.service.errors import UnknownCampaign
 
 #: what PATCH /campaigns/NAME may change: limits and calling windows
 CAMPAIGN_FIELDS = ("calls_per_second", "frequency", "hours", "quiet")
@@ -64,10 +65,6 @@ class BadEdit(ValueError):
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}")
-
-
-class UnknownCampaign(LookupError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -182,12 +179,12 @@ class ConfigEditor:
             if if_match is not None:
                 self._check_version(if_match)
             if name not in self.holder.current.campaigns:
-                raise UnknownCampaign(name)
+                raise UnknownCampaign(name, self.holder.current.campaigns)
             main_path = Path(self.holder.path)
             doc = tomlkit.parse(main_path.read_text(encoding="utf-8"))
             table = doc.get("campaigns", {}).get(name)
             if not isinstance(table, Table):
-                raise UnknownCampaign(name)
+                raise UnknownCampaign(name, self.holder.current.campaigns)
             for key, value in changes.items():
                 if value is None:
                     if key in table:

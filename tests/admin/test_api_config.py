@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from screener.reasons import ReasonCode
+from screener.service.errors import InvalidInput, UnknownCampaign
 from screener.service.tokens import Role
 from tests.admin.conftest import COMMENT, Admin, AdminFactory
 
@@ -348,3 +351,12 @@ async def test_a_masked_url_that_is_not_the_stored_one_is_refused(make_admin: Ad
     assert status == 422 and (answer["file"], answer["key"]) == ("screener.toml", "screener.redis_url"), answer
     assert "write the secret itself" in answer["problem"] and "hunter2" not in answer["detail"]
     assert admin.config.read_text() == on_disk
+
+
+async def test_an_unknown_campaign_to_edit_is_the_services_one_unknown_campaign(admin: Admin) -> None:
+    """One UnknownCampaign for every use case (the API answers it 404 here, where the campaign is the resource
+    edited, and 400 where it is an input, such as a consent grant's)."""
+    with pytest.raises(UnknownCampaign) as caught:
+        await admin.server.context.editor.patch_campaign("nope", {"calls_per_second": 1})
+    assert isinstance(caught.value, InvalidInput) and caught.value.name == "nope"
+    assert str(caught.value) == "unknown campaign 'nope' (known: lab)"
