@@ -15,6 +15,7 @@ from screener.admin.errors import ApiError, bad_request, check_fields, json_obje
 from screener.service.admin_log import record_admin_action
 from screener.service.config_edit import (
     BadEdit,
+    ConfigNotWritable,
     EditRefused,
     EditResult,
     VersionConflict,
@@ -48,6 +49,8 @@ async def _edit(request: web.Request, action: str, target: str, detail: str, edi
                                   "key": error.key, "problem": error.problem}, status=422)
     except BadEdit as exc:
         raise bad_request(exc.field, exc.problem) from None
+    except ConfigNotWritable as exc:
+        raise ApiError(409, "config_read_only", str(exc)) from None
     except UnknownCampaign as exc:  # the campaign is the resource edited here: 404 (elsewhere a bad input, 400)
         raise ApiError(404, "not_found", f"no campaign {exc.name!r} in the running config") from None
     body = result.to_json()

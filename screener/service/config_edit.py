@@ -58,6 +58,18 @@ class EditRefused(Exception):
         super().__init__(str(error))
 
 
+class ConfigNotWritable(Exception):
+    """The config folder cannot be written (HTTP 409): a read-only deployment (systemd's ProtectSystem without
+    ReadWritePaths for it, or a folder the screener's user may not write). Nothing was changed."""
+
+    def __init__(self, folder: Path, error: OSError) -> None:
+        self.folder = folder
+        super().__init__(
+            f"the config folder {folder} is not writable by the screener ({error.strerror or error}): nothing was "
+            "changed. Edit the files there and reload (systemctl reload screener), or let the screener write the "
+            "folder (deploy/screener.service: ReadWritePaths, and the folder's group; see asterisk/README.md)")
+
+
 class BadEdit(ValueError):
     """A malformed edit (HTTP 400), naming the field."""
 
@@ -220,8 +232,7 @@ class ConfigEditor:
         diff = "".join(self._diff(n, current.get(n, ""), t) for n, t in changed.items())
         if dry_run or not changed:
             return EditResult(version, diff, dry_run)
-        for name, text in changed.items():
-            _write_atomically(self.base / name, text)
+        self._write(changed, current)
         result = self.holder.reload()
         if not result.ok or result.version != version:
             self._restore({name: current.get(name) for name in changed})
@@ -235,6 +246,18 @@ class ConfigEditor:
         if name == self.main_name:
             old, new = mask_secrets(old), mask_secrets(new, before=old)
         return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"a/{name}", f"b/{name}"))
+
+    def _write(self, changed: Mapping[str, str], current: Mapping[str, str]) -> None:
+        """Write the changed files; when one cannot be written, put back those already written and raise
+        ``ConfigNotWritable``."""
+        written: list[str] = []
+        try:
+            for name, text in changed.items():
+                _write_atomically(self.base / name, text)
+                written.append(name)
+        except OSError as exc:
+            self._restore({name: current.get(name) for name in written})
+            raise ConfigNotWritable(self.base, exc) from None
 
     def _restore(self, previous: Mapping[str, str | None]) -> None:
         """Put files back as they were (None: the file did not exist)."""

@@ -360,3 +360,36 @@ async def test_an_unknown_campaign_to_edit_is_the_services_one_unknown_campaign(
         await admin.server.context.editor.patch_campaign("nope", {"calls_per_second": 1})
     assert isinstance(caught.value, InvalidInput) and caught.value.name == "nope"
     assert str(caught.value) == "unknown campaign 'nope' (known: lab)"
+
+
+async def test_an_edit_of_a_read_only_config_folder_is_409_and_changes_nothing(admin: Admin,
+                                                                               monkeypatch: Any) -> None:
+    """The config folder is read-only to the screener (systemd's ProtectSystem=strict without ReadWritePaths for
+    it: every write fails with EROFS, even as root, which these tests run as: so the write is made to fail the
+    way the kernel fails it). The second file cannot be written: the first is put back, 409 says why."""
+    import errno
+
+    from screener.service import config_edit
+
+    body = await get_config(admin)
+    preset_path = admin.config.parent / "presets" / "lab.toml"
+    before = {path: path.read_text() for path in (admin.config, preset_path)}
+    real_write = config_edit._write_atomically
+
+    def read_only_presets(path: Any, text: str) -> None:
+        if path.parent.name == "presets":
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        real_write(path, text)
+
+    monkeypatch.setattr(config_edit, "_write_atomically", read_only_presets)
+    files = {"screener.toml": body["files"]["screener.toml"].replace("Example Solar Inc. test lab", "Lab Two"),
+             "presets/lab.toml": body["files"]["presets/lab.toml"].replace("max_calls = 3", "max_calls = 2")}
+    status, answer, _ = await admin.request("PUT", "/api/v1/config", Role.ADMIN, json={"files": files},
+                                            headers={"If-Match": body["version"]})
+    assert status == 409 and answer["error"] == "config_read_only", answer
+    assert "Read-only file system" in answer["detail"] and "nothing was changed" in answer["detail"]
+    assert {path: path.read_text() for path in before} == before
+    assert admin.holder.current.version == body["version"] and await admin_entries(admin) == []
+    status, answer, _ = await admin.request("PATCH", "/api/v1/campaigns/lab", Role.SUPERVISOR,
+                                            json={"calls_per_second": 7})
+    assert status == 200  # the main file's folder is writable: a campaign edit goes through
