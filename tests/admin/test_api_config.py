@@ -284,15 +284,15 @@ async def test_admin_actions_whose_audit_entry_redis_refuses_wait_in_the_spool(a
     status, answer, _ = await admin.request("PATCH", "/api/v1/campaigns/lab", Role.SUPERVISOR,
                                             json={"calls_per_second": 7})
     assert status == 200 and answer["audit_id"] is None
-    status, answer, _ = await admin.request("POST", "/api/v1/dnc/internal/numbers", Role.SUPERVISOR,
-                                            json={"number": "+12125550142"})
+    status, answer, _ = await admin.request("POST", "/api/v1/tokens", Role.ADMIN,
+                                            json={"name": "ops", "role": "viewer"})
     assert status == 201 and answer["audit_id"] is None
-    assert [item.data["action"] for item in admin.screener.spool.items] == ["campaign.patch", "dnc.add"]
+    assert [item.data["action"] for item in admin.screener.spool.items] == ["campaign.patch", "token.create"]
     await admin.redis.delete("scr:audit")  # Redis takes writes again: serve's flush loop writes them
     assert await admin.screener.flush_pending() == 2
     entries = await admin_entries(admin)
     assert [(e["actor"], e["action"], e["target"]) for e in entries] == [
-        ("supervisor-0", "campaign.patch", "lab"), ("supervisor-0", "dnc.add", "internal")]
+        ("supervisor-0", "campaign.patch", "lab"), ("admin-0", "token.create", "ops")]
     assert len(admin.screener.spool) == 0
 
 
