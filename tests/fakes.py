@@ -67,6 +67,8 @@ class FakeScreener:
         verdict, reasons = self.verdict, tuple(Reason(c) for c in self.reasons)
         if number in self.blocked:
             verdict, reasons = Verdict.BLOCK, (Reason(ReasonCode.DNC_INTERNAL, "internal"),)
+        if request.problem:  # as the real service: a request it cannot trust is blocked
+            verdict, reasons = Verdict.BLOCK, (Reason(ReasonCode.INVALID_REQUEST, request.problem),)
         campaign = self.settings.campaigns.get(request.campaign)
         on_allow = campaign if verdict is Verdict.ALLOW else None
         return Decision(

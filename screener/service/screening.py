@@ -60,6 +60,13 @@ def connect(url: str, budget_s: float) -> AnyClient:
     return open_client(url, socket_timeout=timeout, connect_timeout=timeout, max_connections=1024)
 
 
+def _e164_or_raw(dialed: str, campaign: Campaign | None) -> str:
+    try:
+        return normalize(dialed, campaign.region if campaign else "ZZ").e164
+    except InvalidNumber:
+        return dialed
+
+
 class Screener:
     """Decides calls against the current settings and one Redis."""
 
@@ -110,6 +117,9 @@ class Screener:
         settings = self.settings
         now = request.at or self._clock()
         campaign = settings.campaigns.get(request.campaign)
+        if request.problem:  # recorded under the number as the campaign reads it, so `audit why` finds it
+            return await self._final(request, settings, now, started, _e164_or_raw(request.dialed, campaign),
+                                     (Reason(ReasonCode.INVALID_REQUEST, request.problem),), Verdict.BLOCK)
         if campaign is None:
             if emergency_with_no_campaign(request.dialed, {c.region for c in settings.campaigns.values()} or {"US"}):
                 return await self._final(request, settings, now, started, request.dialed, (

@@ -333,3 +333,16 @@ async def test_engine_and_script_disagreeing_blocks_the_call(screener: Screener,
     monkeypatch.setattr(engine, "evaluate", lambda plan, facts, now_ms: [Reason(R.RATE_LIMIT, "engine")])
     d = await decide(screener, "open", number=other, commit=True)
     assert d.verdict is Verdict.BLOCK and codes(d) == {R.RATE_LIMIT}
+
+
+async def test_a_request_with_a_problem_is_blocked_as_invalid_and_audited(screener: Screener,
+                                                                          redis_client: Any) -> None:
+    request = ScreenRequest(dialed="2125550142", campaign="open", at=WED_3PM_NY, commit=True,
+                            problem="a line that is not agi_* after agi_callerid")
+    d = await screener.screen(request)
+    assert d.verdict is Verdict.BLOCK and codes(d) == {R.INVALID_REQUEST} and d.attempt_id is None
+    [entry] = await audit.tail(redis_client, 1)
+    assert entry.id == d.audit_id and entry.fields["verdict"] == "block"
+    assert entry.reasons == [("invalid_request", "a line that is not agi_* after agi_callerid")]
+    assert entry.fields["number_hash"] == number_hash(NUMBER, "test-salt")  # found under the number
+    assert await redis_client.keys("scr:{*}:att:*") == []  # nothing reserved
