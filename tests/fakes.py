@@ -36,6 +36,8 @@ class FakeScreener:
         self.requests: list[ScreenRequest] = []
         self.opt_outs: list[tuple[str, str, str, str | None]] = []
         self.disclosures: list[DisclosureEvent] = []
+        #: (call id, campaign) of every call end reported
+        self.ended: list[tuple[str, str]] = []
         self.log: list[str] = []
         #: called when an opt-out is acknowledged (a test records what the front end had done by then)
         self.on_ack: Callable[[], None] | None = None
@@ -93,3 +95,7 @@ class FakeScreener:
     async def record_disclosure(self, event: DisclosureEvent) -> None:
         self.log.append("record_disclosure")
         self.disclosures.append(event)
+
+    async def call_ended(self, call_id: str, campaign: str) -> None:
+        self.log.append("call_ended")
+        self.ended.append((call_id, campaign))

@@ -154,6 +154,11 @@ class Campaign:
     consent_exempts_registries: tuple[str, ...] = ()
     #: calls per second the campaign may start (all screeners together); 0 = unlimited
     calls_per_second: int = 0
+    #: calls of the campaign in progress at once (all screeners together), counted from the decision to the
+    #: call's end; 0 = unlimited
+    max_concurrent_calls: int = 0
+    #: seconds a call is counted at most when its end is never reported (a crashed PBX or screener)
+    call_lease_s: int = 7200
     opt_out_digit: str = "9"
     disclosures: tuple[DisclosureText, ...] = ()
     #: the campaign's own per-number limits, added to its policy's (strictest wins)

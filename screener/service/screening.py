@@ -26,14 +26,16 @@ from screener.config.settings import Campaign, ListKind, Settings
 from screener.config.watch import ConfigHolder
 from screener.decision import Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest, sort_reasons
 from screener.engine.facts import ListState
+from screener.engine.plan import StorePlan
 from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campaign, example_number, mask, normalize
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
 from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
 from screener.service.spool import PendingWrite, Spool
 from screener.sounds import DEFAULT_SOUNDS, Sounds
-from screener.store import audit, dnc, keys, refusals
-from screener.store.decide import encode_reasons, run_decision
+from screener.store import audit, campaign_limits, dnc, keys, refusals
+from screener.store.campaign_limits import CampaignAllowance, Grant
+from screener.store.decide import StoreOutcome, encode_reasons, plan_in_slot, run_decision
 from screener.store.scripts import Scripts
 from screener.store.topology import AnyClient, open_client
 
@@ -82,6 +84,8 @@ class Screener:
         self._flushed_at = -1e9
         self.redis = redis
         self.scripts = Scripts(redis)
+        #: on a Redis Cluster, this process's allowance of the campaigns' limits (docs/redis-topologies.md)
+        self.allowance = CampaignAllowance(self.scripts.connections)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
@@ -148,7 +152,7 @@ class Screener:
 
     async def _screen_with_store(self, request: ScreenRequest, settings: Settings, campaign: Campaign,
                                  number: NumberInfo, now: datetime, started: float) -> Decision:
-        from screener.engine import build_plan, evaluate, precheck
+        from screener.engine import build_plan, precheck
 
         # the time budget is the store's: the pure rules' CPU time (a country's holidays computed the first
         # time, say) does not eat into it, but the whole stays within 1.5 budgets plus that CPU time
@@ -161,20 +165,45 @@ class Screener:
         pre = precheck(number, campaign, policy, settings.lists, states, now)
         for warning in pre.warnings:
             log.warning("%s: %s", campaign.name, warning)
-        plan = build_plan(number, campaign, policy, settings.lists)
+        full_plan = build_plan(number, campaign, policy, settings.lists)
+        plan = plan_in_slot(self.scripts, full_plan)
         now_ms = int(now.timestamp() * 1000)
         attempt_id = uuid.uuid4().hex[:16]
+        call_id = request.call_id or attempt_id
         pre_reasons = list(pre.reasons)
         if number.e164 in self._spool_numbers:
             pre_reasons.append(Reason(ReasonCode.DNC_INTERNAL, "opt-out pending (Redis has not taken it yet)"))
+        grant: Grant | None = None
+        if plan is not full_plan and request.commit and not pre_reasons:
+            async with asyncio.timeout_at(deadline):
+                grant, limit = await self.allowance.take(campaign.name, full_plan.calls_per_second,
+                                                         full_plan.max_concurrent_calls, full_plan.call_lease_ms)
+            if limit is not None:
+                pre_reasons.append(Reason(ReasonCode.RATE_LIMIT, limit))
         fields = self._audit_fields(request, settings, now, number.e164, campaign.name)
         fields["pre_reasons"] = encode_reasons(pre_reasons)
-        async with asyncio.timeout_at(max(deadline, loop.time() + budget_s / 2)):
-            outcome = await run_decision(
-                self.scripts, plan, number.e164, {n: s.version for n, s in states.items()},
-                now_ms=now_ms, server_time=request.at is None, commit=request.commit, pre_block=bool(pre_reasons),
-                attempt_id=attempt_id, audit_fields=fields, audit_maxlen=settings.audit_maxlen,
-            )
+        reserved = False
+        try:
+            async with asyncio.timeout_at(max(deadline, loop.time() + budget_s / 2)):
+                outcome = await run_decision(
+                    self.scripts, plan, number.e164, {n: s.version for n, s in states.items()},
+                    now_ms=now_ms, server_time=request.at is None, commit=request.commit,
+                    pre_block=bool(pre_reasons), attempt_id=attempt_id, audit_fields=fields,
+                    audit_maxlen=settings.audit_maxlen, call_id=call_id,
+                )
+            decision = self._after_store(request, settings, campaign, number, now, started, plan, outcome,
+                                         pre_reasons, attempt_id)
+            reserved = decision.allowed and decision.attempt_id is not None
+        finally:
+            if grant is not None:
+                self.allowance.settle(grant, reserved=reserved, call_id=call_id, lease_ms=full_plan.call_lease_ms)
+        return decision
+
+    def _after_store(self, request: ScreenRequest, settings: Settings, campaign: Campaign, number: NumberInfo,
+                     now: datetime, started: float, plan: StorePlan, outcome: StoreOutcome,
+                     pre_reasons: list[Reason], attempt_id: str) -> Decision:
+        from screener.engine import evaluate
+
         if self.spool.items:
             self._flush_soon()
         store_reasons = evaluate(plan, outcome.facts, outcome.now_ms)
@@ -258,6 +287,25 @@ class Screener:
             attempt_id=attempt_id, audit_id=audit_id,
             elapsed_us=int((time.perf_counter() - started) * 1e6),
         )
+
+    # -- a call's end ---------------------------------------------------------------------------------
+
+    async def call_ended(self, call_id: str, campaign: str) -> None:
+        """The call ``call_id`` of ``campaign`` ended (the dialplan's ``h`` extension, the ARI channel's end): it
+        no longer counts among the campaign's calls in progress. Any screener may be told. A campaign with no
+        concurrent-call limit needs nothing; when Redis cannot take it now it waits in the spool (until then,
+        or until its lease ends, the call still counts: fail closed)."""
+        found = self.settings.campaigns.get(campaign)
+        if found is None or not found.max_concurrent_calls or not call_id:
+            return
+        pending = {"campaign": campaign, "call_id": call_id}
+        try:
+            async with asyncio.timeout(AUDIT_TIMEOUT_S):
+                await campaign_limits.call_ended(self.scripts.connections, campaign, call_id)
+        except STORE_ERRORS as exc:
+            log.warning("end of call %s (%s) not recorded yet (%s): kept in the spool", call_id, campaign,
+                        type(exc).__name__)
+            self._keep(spool_kinds.CALL_END, pending)
 
     # -- opt-out and evidence -------------------------------------------------------------------------
 
@@ -354,6 +402,9 @@ class Screener:
                 entries = []
             if item.kind == spool_kinds.OPT_OUT:
                 await self._write_opt_out(item.data)
+            elif item.kind == spool_kinds.CALL_END:
+                await campaign_limits.call_ended(self.scripts.connections, item.data["campaign"],
+                                                 item.data["call_id"])
         if entries:
             await audit.append_many(self.redis, entries, self.settings.audit_maxlen)
 
@@ -390,6 +441,7 @@ class Screener:
         if self.spool.items:
             await self.flush_pending()  # one last try; what is left stays on disk (or is lost in memory)
         self.spool.close()
+        await self.allowance.aclose()
         await self.scripts.aclose()
         await self.redis.aclose()
 

@@ -102,3 +102,34 @@ def refusal_key(e164: str) -> str:
 def rate_key(campaign: str, second: int) -> str:
     """A counter of the calls a campaign started in one wall-clock second."""
     return f"{PREFIX}:{{c:{campaign}}}:rate:{second}"
+
+
+# -- a campaign's limits (calls per second, concurrent calls): docs/redis-topologies.md ---------------------
+
+
+def calls_key(campaign: str) -> str:
+    """A sorted set of the campaign's calls in progress: member = call id (or, on a Redis Cluster, a screener's
+    unused allowance ``h:<holder>:<n>``), score = the epoch ms its lease ends."""
+    return f"{PREFIX}:{{c:{campaign}}}:calls"
+
+
+def call_ended_key(campaign: str, call_id: str) -> str:
+    """A short-lived marker: the call's end was reported before its allowance was bound to it (Cluster)."""
+    return f"{PREFIX}:{{c:{campaign}}}:ended:{call_id}"
+
+
+def rate_lease_key(campaign: str) -> str:
+    """A string ``<second>|<calls handed out>``: the campaign's calls per second leased to screeners (Cluster)."""
+    return f"{PREFIX}:{{c:{campaign}}}:ratelease"
+
+
+def slot_unused_key(e164: str) -> str:
+    """A key in the number's slot that nothing writes: what a Cluster decision passes where one server's
+    decision passes a campaign counter (every key of a script must be in one slot)."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:unused"
+
+
+def slot_audit_stream(e164: str) -> str:
+    """The audit stream in the number's slot that a Cluster decision appends to (until the per-slot-group
+    audit streams of issue 12 replace it)."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:audit"

@@ -10,6 +10,7 @@
 -- KEYS[4]  rate counter of the campaign for the decision's second
 -- KEYS[5]  audit stream
 -- KEYS[6..] per DNC list: tag-level set, then sub-block key (set of suffixes or 10,000-bit bitmap)
+-- KEYS[ARGV[10]]  the campaign's calls in progress (sorted set; lib_campaign_limits.lua), when ARGV[10] > 0
 --
 -- ARGV[1]  now, epoch ms (a decision at an explicit time, --at); "" = now by the Redis server's clock, so
 --          that screeners whose clocks drift apart still see each other's attempts in order
@@ -24,9 +25,13 @@
 -- ARGV[6]  the number's suffix inside its tag      ARGV[7]  its suffix inside its sub-block (0..9999)
 -- ARGV[8]  audit stream max length (approximate)
 -- ARGV[9]  the audit entry's fields, JSON object; the script adds verdict, store_reasons, reserved, attempt_id
+-- ARGV[10] index in KEYS of the campaign's calls key; "0": no concurrent-call limit here (none, or counted by
+--          the screener's Cluster allowance)      ARGV[11] the call's id (the calls key's member)
+-- plan cc: max concurrent calls, cl: a call's lease ms (with ARGV[10] > 0)
+-- uses: lib_campaign_limits
 --
 -- returns { dnc_hits[], consent_valid 0/1, attempts[] (members), last_refusal ms or "",
---           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms }
+--           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms, calls_in_flight }
 
 local now
 if ARGV[1] == "" then
@@ -125,10 +130,23 @@ if cooldown > 0 and refusal then
   end
 end
 
--- campaign throughput
-local rate_count = tonumber(redis.call("GET", KEYS[4]) or "0")
-if cps > 0 and rate_count >= cps then
-  reasons[#reasons + 1] = "rate_limit|" .. tostring(cps) .. " calls/s"
+-- campaign throughput: calls per second (KEYS[4]) and calls in progress (KEYS[ARGV[10]]); on a Redis Cluster
+-- neither is here (cps 0, ARGV[10] "0"): the screener's allowance counts them (docs/redis-topologies.md)
+local rate_count = 0
+if cps > 0 then
+  rate_count = tonumber(redis.call("GET", KEYS[4]) or "0")
+  if rate_count >= cps then
+    reasons[#reasons + 1] = "rate_limit|" .. tostring(cps) .. " calls/s"
+  end
+end
+local calls_at = tonumber(ARGV[10] or "0") or 0
+local calls_max = plan["cc"] or 0
+local in_flight = 0
+if calls_at > 0 and calls_max > 0 then
+  in_flight = calls_in_flight(KEYS[calls_at], now)
+  if in_flight >= calls_max then
+    reasons[#reasons + 1] = "rate_limit|" .. tostring(calls_max) .. " concurrent calls"
+  end
 end
 
 local store_ok = #reasons == 0
@@ -140,6 +158,9 @@ if commit and store_ok and not pre_block then
   if cps > 0 then
     redis.call("INCR", KEYS[4])
     redis.call("PEXPIRE", KEYS[4], 2000)
+  end
+  if calls_at > 0 and calls_max > 0 then
+    calls_take(KEYS[calls_at], now, ARGV[11], plan["cl"])
   end
   reserved = true
 end
@@ -163,4 +184,4 @@ fields[#fields + 1] = reserved and attempt_id or ""
 local audit_id = redis.call("XADD", KEYS[5], "MAXLEN", "~", audit_maxlen, "*", unpack(fields))
 
 return { hits, consent_valid and 1 or 0, attempts, refusal or "", rate_count, reserved and 1 or 0,
-         reasons, audit_id, store_ok and 1 or 0, now }
+         reasons, audit_id, store_ok and 1 or 0, now, in_flight }
