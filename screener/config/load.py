@@ -18,11 +18,21 @@ from screener.config.campaigns import check_name, parse_campaign, parse_list
 from screener.config.errors import ConfigError
 from screener.config.policies import parse_policy
 from screener.config.reader import Node
-from screener.config.settings import AriSettings, DncList, FastAgiSettings, ListKind, Policy, Secret, Settings
+from screener.config.settings import (
+    AriSettings,
+    DncList,
+    Durability,
+    FastAgiSettings,
+    ListKind,
+    Policy,
+    Secret,
+    Settings,
+)
 
 TOP_KEYS = ("include", "screener", "fastagi", "ari", "lists", "policies", "campaigns")
 PRESET_KEYS = ("policies",)
-SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir")
+SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir",
+                 "durability", "replica_wait_ms")
 FASTAGI_KEYS = ("bind", "port", "allowed_peers", "grace_s")
 ARI_KEYS = ("enabled", "url", "username", "password", "app")
 VERSION_CHARS = 12
@@ -129,7 +139,18 @@ def _screener(root: Node) -> dict[str, Any]:
         "audit_salt": Secret(node.string("audit_salt", "")),
         "audit_maxlen": node.integer("audit_maxlen", 10_000_000, low=0),
         "prompts_dir": node.string("prompts_dir", "var/prompts", nonempty=True),
+        "durability": _durability(node),
+        "replica_wait_ms": node.integer("replica_wait_ms", 1000, low=1, high=60_000),
     }
+
+
+def _durability(node: Node) -> Durability:
+    text = node.string("durability", "master").strip().lower()
+    try:
+        return Durability(text)
+    except ValueError:
+        known = ", ".join(d.value for d in Durability)
+        raise node.error("durability", f"{text!r} is not a durability (one of {known})") from None
 
 
 def _address(node: Node, name: str, value: str) -> None:

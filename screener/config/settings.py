@@ -183,6 +183,15 @@ class AriSettings:
     app: str = "screener"
 
 
+class Durability(StrEnum):
+    """When a write that must not be lost (an opt-out, a consent grant or revoke, a DNC add) is acknowledged."""
+
+    #: once the Redis master has it (a crash of the master before it passed it on loses it)
+    MASTER = "master"
+    #: once a replica has it too (``WAIT``); else it waits in the screener's spool and is written again
+    REPLICA = "replica"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the screener needs, validated. ``version`` is the content hash of the files it came from."""
@@ -202,3 +211,6 @@ class Settings:
     policies: dict[str, Policy]
     campaigns: dict[str, Campaign]
     prompts_dir: str = "var/prompts"
+    durability: Durability = Durability.MASTER
+    #: how long an acknowledged write waits for a replica (``durability = "replica"``)
+    replica_wait_ms: int = 1000

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from screener.config.settings import Settings
+from screener.service.durability import acknowledged
 from screener.service.errors import InvalidInput, NotFound
 from screener.service.numbers_input import DEFAULT_REGION, campaign_of, e164_of
-from screener.store import consent
+from screener.store import consent, keys
 from screener.store.consent import ConsentRecord
 
 __all__ = ["ConsentLedger", "ConsentRecord", "NumberRecords"]
@@ -59,7 +60,8 @@ class ConsentLedger:
             campaign=camp.name, text_version=text_version, channel=channel, evidence=evidence,
             granted_ms=_ms(granted), expires_ms=_ms(expires) if expires else 0,
         )
-        await consent.grant(self.redis, record)
+        await acknowledged(self.redis, self.settings, lambda: consent.grant(self.redis, record),
+                           keys=[keys.consent_key(record.number)])
         return record
 
     async def revoke(self, number: str, campaign: str, *, purpose: str | None = None,
@@ -68,8 +70,10 @@ class ConsentLedger:
         camp = campaign_of(self.settings, campaign)
         e164 = e164_of(number, camp.region)
         try:
-            return await consent.revoke(self.redis, e164, purpose or camp.consent_purpose,
-                                        _ms(at or datetime.now(UTC)))
+            return await acknowledged(
+                self.redis, self.settings,
+                lambda: consent.revoke(self.redis, e164, purpose or camp.consent_purpose, _ms(at or datetime.now(UTC))),
+                keys=[keys.consent_key(e164)])
         except consent.ConsentNotFound as exc:
             raise NotFound(str(exc)) from None
 

@@ -31,6 +31,8 @@ from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campai
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
 from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.dnc.admin import dnc_change_keys
+from screener.service.durability import acknowledged
 from screener.service.spool import PendingWrite, Spool
 from screener.sounds import DEFAULT_SOUNDS, Sounds
 from screener.store import audit, campaign_limits, dnc, keys, refusals
@@ -344,11 +346,18 @@ class Screener:
         self.invalidate_list_states()
 
     async def _write_opt_out(self, pending: dict[str, str]) -> None:
-        """The internal list, then the refusal time with its audit entry (each acknowledged by Redis)."""
+        """The internal list, then the refusal time with its audit entry; returns once acknowledged as the
+        config's ``durability`` says (by a replica too with "replica"), raises otherwise."""
         e164 = pending["number"]
-        await dnc.add_numbers(self.redis, pending["list"], [e164], source=f"opt-out: {pending['source']}")
-        await refusals.record(self.redis, e164, at_ms=int(pending["at_ms"]), retention_s=int(pending["retention_s"]),
-                              audit_fields=json.loads(pending["fields"]), audit_maxlen=int(pending["audit_maxlen"]))
+
+        async def write() -> None:
+            await dnc.add_numbers(self.redis, pending["list"], [e164], source=f"opt-out: {pending['source']}")
+            await refusals.record(self.redis, e164, at_ms=int(pending["at_ms"]),
+                                  retention_s=int(pending["retention_s"]), audit_fields=json.loads(pending["fields"]),
+                                  audit_maxlen=int(pending["audit_maxlen"]))
+
+        await acknowledged(self.redis, self.settings, write,
+                           keys=[keys.refusal_key(e164), *dnc_change_keys(pending["list"], e164), keys.AUDIT_STREAM])
 
     # -- writes that wait for Redis --------------------------------------------------------------------
 

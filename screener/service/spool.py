@@ -1,5 +1,5 @@
-"""Writes that must not be lost when Redis cannot take them now: an opt-out, a call's end, the audit entry of a call that
-was blocked because the store did not answer.
+"""Writes that must not be lost when Redis cannot take them now: an opt-out, a call's end, the audit entry of a
+call that was blocked because the store did not answer.
 
 They are kept in order, in memory and (when the spool has a folder) in an append-only file of JSON lines,
 flushed to disk before ``add`` returns, and written to Redis by ``flush`` once it answers again. Each process

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from screener.store import keys
+from screener.store.scripts import Script
 
 
 class ConsentNotFound(LookupError):
@@ -47,12 +48,29 @@ class ConsentRecord:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
+_WRITE = Script("consent_write")
+
+
 async def _write(redis: Any, record: ConsentRecord, action: str) -> None:
-    # one MULTI: the record and its history entry are acknowledged together, or neither is
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(keys.consent_key(record.number), record.purpose, record.to_json())
-        pipe.xadd(keys.CONSENT_LOG_STREAM, {"action": action, "record": record.to_json()})
-        await pipe.execute()
+    # one script in the number's slot: the record and its history entry are acknowledged together, or neither
+    # is, on one server and on a Redis Cluster alike
+    await _WRITE(redis, [keys.consent_key(record.number), keys.consent_log_key(record.number)],
+                 [record.purpose, record.to_json(), action, record.number])
+
+
+async def history(redis: Any, number: str) -> list[tuple[str, ConsentRecord]]:
+    """Every grant and revoke of a number's consent records, oldest first: (action, record)."""
+    rows = await redis.xrange(keys.consent_log_key(number))
+    out = []
+    for _id, fields in rows:
+        data = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
+        if _text(data.get("number", b"")) == number:
+            out.append((_text(data["action"]), ConsentRecord.from_json(data["record"])))
+    return out
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 async def grant(redis: Any, record: ConsentRecord) -> None:

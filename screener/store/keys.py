@@ -17,8 +17,6 @@ BLOCK_SUFFIX_DIGITS = 4
 
 #: the audit stream (time-ordered, append-only)
 AUDIT_STREAM = f"{PREFIX}:audit"
-#: the consent ledger's append-only history (every grant and revoke)
-CONSENT_LOG_STREAM = f"{PREFIX}:consent:log"
 #: seconds an attempt is remembered (longest supported frequency window: 31 days)
 ATTEMPT_RETENTION_S = 31 * 86_400
 
@@ -92,6 +90,12 @@ def attempts_key(e164: str) -> str:
 def consent_key(e164: str) -> str:
     """A hash of a number's consent records: field = purpose, value = JSON record."""
     return f"{PREFIX}:{{{number_tag(e164)}}}:consent:{e164}"
+
+
+def consent_log_key(e164: str) -> str:
+    """The consent ledger's append-only history of the number's tag (every grant and revoke, with the number),
+    in the same slot as the number's records."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:consent:log"
 
 
 def refusal_key(e164: str) -> str:

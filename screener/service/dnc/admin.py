@@ -17,8 +17,9 @@ from screener.config.settings import Settings
 from screener.service.dnc.errors import DncError
 from screener.service.dnc.imports import ImportOptions, ProgressCallback, check_import_file, import_file
 from screener.service.dnc.records import ImportResult, ListRow, NumberChange, NumberCheck
+from screener.service.durability import acknowledged
 from screener.service.numbers_input import e164_of
-from screener.store import dnc
+from screener.store import dnc, keys
 from screener.store.client import AnyRedis, connect
 from screener.store.dnc.export import iter_version
 
@@ -27,6 +28,11 @@ REGISTRY_MAX_AGE_DAYS = 31
 DEFAULT_REGION = "US"
 #: export formats: E.164, or "ftc" (10 digits for +1 numbers, as the FTC's files)
 EXPORT_FORMATS = ("e164", "ftc")
+
+
+def dnc_change_keys(list_name: str, e164: str) -> list[str]:
+    """Keys in every slot a change of one number on a list writes: the number's tag, the list's metadata."""
+    return [keys.dnc_tag_set_key(list_name, "0", keys.number_tag(e164)), keys.dnc_meta_key(list_name)]
 
 
 def dnc_number(raw: str, region: str = DEFAULT_REGION) -> str:
@@ -63,8 +69,16 @@ class DncAdmin:
         return await self._change(list_name, dnc.REMOVE, dnc_number(number, region), source)
 
     async def _change(self, list_name: str, op: str, e164: str, source: str) -> NumberChange:
-        """Every change of a list's numbers made through the service passes here."""
-        added, removed = await dnc.apply_ops(self.redis, list_name, [(op, e164)], source=source)
+        """Every change of a list's numbers made through the service passes here (acknowledged as the config's
+        ``durability`` says: service/durability.py)."""
+
+        async def write() -> tuple[int, int]:
+            return await dnc.apply_ops(self.redis, list_name, [(op, e164)], source=source)
+
+        if self.settings is None:
+            added, removed = await write()
+        else:
+            added, removed = await acknowledged(self.redis, self.settings, write, keys=dnc_change_keys(list_name, e164))
         if op == dnc.ADD:
             return NumberChange(list_name, e164, "add", bool(added))
         return NumberChange(list_name, e164, "remove", bool(removed))
