@@ -236,11 +236,15 @@ class CampaignAllowance:
         if grant.placeholder is not None:
             self.give_back_call(grant.campaign, grant.placeholder)
 
-    async def aclose(self) -> None:
-        """Wait for the binds under way (a few seconds at most); unused placeholders free themselves."""
+    async def settled(self, timeout_s: float = 10.0) -> None:
+        """Until the binds under way are done (or ``timeout_s``)."""
         if self._binds:
             with contextlib.suppress(Exception):
-                await asyncio.wait(set(self._binds), timeout=3)
+                await asyncio.wait(set(self._binds), timeout=timeout_s)
+
+    async def aclose(self) -> None:
+        """Wait for the binds under way (a few seconds at most); unused placeholders free themselves."""
+        await self.settled(3.0)
 
 
 def _text(value: object) -> str:

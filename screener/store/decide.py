@@ -88,10 +88,10 @@ async def run_decision(
 ) -> StoreOutcome:
     """One EVALSHA: read the facts, reserve the attempt when allowed, append the audit entry.
 
-    ``server_time``: decide at the Redis server's "now" (live decisions) instead of ``now_ms``, which then
-    only names the campaign's rate-counter second. ``call_id``: the member that counts the call among the
-    campaign's calls in progress (released by ``campaign_limits.call_ended``). On a Redis Cluster every key
-    is in the number's slot: give the plan ``plan_in_slot`` made.
+    ``server_time``: decide at the Redis server's "now" (live decisions) instead of ``now_ms``.
+    ``call_id``: the member that counts the call among the campaign's calls in progress (released by
+    ``campaign_limits.call_ended``). On a Redis Cluster every key is in the number's slot: give the plan
+    ``plan_in_slot`` made.
     """
     in_slot = scripts.cluster
     if in_slot and (plan.calls_per_second or plan.max_concurrent_calls):
@@ -100,7 +100,7 @@ async def run_decision(
         keys.attempts_key(e164),
         keys.consent_key(e164),
         keys.refusal_key(e164),
-        keys.slot_unused_key(e164) if in_slot else keys.rate_key(plan.campaign, now_ms // 1000),
+        keys.slot_unused_key(e164) if in_slot else keys.rate_key(plan.campaign),
         keys.slot_audit_stream(e164) if in_slot else keys.AUDIT_STREAM,
     ]
     for check in plan.dnc:

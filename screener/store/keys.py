@@ -103,9 +103,10 @@ def refusal_key(e164: str) -> str:
     return f"{PREFIX}:{{{number_tag(e164)}}}:refused:{e164}"
 
 
-def rate_key(campaign: str, second: int) -> str:
-    """A counter of the calls a campaign started in one wall-clock second."""
-    return f"{PREFIX}:{{c:{campaign}}}:rate:{second}"
+def rate_key(campaign: str) -> str:
+    """A string ``<second>|<calls>``: the calls the campaign started in that second of the Redis server's clock
+    (one server or a Sentinel master; decide.lua)."""
+    return f"{PREFIX}:{{c:{campaign}}}:rate"
 
 
 # -- a campaign's limits (calls per second, concurrent calls): docs/redis-topologies.md ---------------------

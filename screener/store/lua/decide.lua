@@ -7,7 +7,8 @@
 -- KEYS[1]  attempts sorted set of the number (member "<ms>|<campaign>|<subject>|<id>", score ms)
 -- KEYS[2]  consent hash of the number (field purpose -> JSON record)
 -- KEYS[3]  refusal string of the number (epoch ms of the last refusal)
--- KEYS[4]  rate counter of the campaign for the decision's second
+-- KEYS[4]  the campaign's rate counter "<second>|<calls started in it>" (a Cluster: a key in the number's slot,
+--          unused)
 -- KEYS[5]  audit stream
 -- KEYS[6..] per DNC list: tag-level set, then sub-block key (set of suffixes or 10,000-bit bitmap)
 -- KEYS[ARGV[10]]  the campaign's calls in progress (sorted set; lib_campaign_limits.lua), when ARGV[10] > 0
@@ -133,8 +134,12 @@ end
 -- campaign throughput: calls per second (KEYS[4]) and calls in progress (KEYS[ARGV[10]]); on a Redis Cluster
 -- neither is here (cps 0, ARGV[10] "0"): the screener's allowance counts them (docs/redis-topologies.md)
 local rate_count = 0
+local second = math.floor(now / 1000)
 if cps > 0 then
-  rate_count = tonumber(redis.call("GET", KEYS[4]) or "0")
+  local s, n = string.match(redis.call("GET", KEYS[4]) or "", "^(%d+)|(%d+)$")
+  if tonumber(s) == second then
+    rate_count = tonumber(n)
+  end
   if rate_count >= cps then
     reasons[#reasons + 1] = "rate_limit|" .. tostring(cps) .. " calls/s"
   end
@@ -156,8 +161,7 @@ if commit and store_ok and not pre_block then
   redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", "(" .. tostring(now - retention))
   redis.call("PEXPIRE", KEYS[1], retention)
   if cps > 0 then
-    redis.call("INCR", KEYS[4])
-    redis.call("PEXPIRE", KEYS[4], 2000)
+    redis.call("SET", KEYS[4], tostring(second) .. "|" .. tostring(rate_count + 1), "PX", 3000)
   end
   if calls_at > 0 and calls_max > 0 then
     calls_take(KEYS[calls_at], now, ARGV[11], plan["cl"])
