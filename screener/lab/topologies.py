@@ -343,6 +343,35 @@ class ClusterTopology(_Topology):
         """The slot ranges a master serves."""
         return [(int(r[0]), int(r[1])) for r in self._query(master, "CLUSTER", "SLOTS") if int(r[2][1]) == master.port]
 
+    def master_of_slot(self, slot: int) -> EmbeddedRedis:
+        """The live master serving ``slot``."""
+        for master in self.masters():
+            if any(lo <= slot <= hi for lo, hi in self.slots_of(master)):
+                return master
+        raise TopologyError(f"no live master serves slot {slot}")
+
+    def migrate_slot(self, slot: int, target: EmbeddedRedis, *, batch: int = 10, pause_s: float = 0.0) -> int:
+        """Move ``slot`` to master ``target`` as ``redis-cli --cluster reshard`` does: IMPORTING / MIGRATING,
+        the keys ``batch`` at a time (``pause_s`` between batches, to stretch the migration), then the slot's new
+        owner told to every master. Returns how many keys moved."""
+        source = self.master_of_slot(slot)
+        if source is target:
+            return 0
+        source_id = self._query(source, "CLUSTER", "MYID")
+        target_id = self._query(target, "CLUSTER", "MYID")
+        self._query(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        self._query(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        moved = 0
+        auth = ("AUTH", self.password) if self.password else ()
+        while keys := self._query(source, "CLUSTER", "GETKEYSINSLOT", slot, batch):
+            self._query(source, "MIGRATE", "127.0.0.1", target.port, "", 0, 10_000, *auth, "KEYS", *keys)
+            moved += len(keys)
+            if pause_s:
+                time.sleep(pause_s)
+        for master in (target, source, *(m for m in self.masters() if m not in (source, target))):
+            self._query(master, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        return moved
+
     def wait_for_takeover(self, failed: EmbeddedRedis, replica: EmbeddedRedis,
                           deadline_s: float = DEFAULT_DEADLINE_S) -> None:
         """Until ``replica`` is a master serving slots and every live node says the cluster is ok."""

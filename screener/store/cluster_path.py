@@ -11,7 +11,8 @@ Redirections end in a correct answer or an error, never a hang (the caller's dea
   to the new owner; the script had not run.
 * ``ASK`` (the slot is migrating and a key is already on the target): ``ASKING`` and the command, in one
   write, to the target; the map stays.
-* ``TRYAGAIN`` (a migrating slot with the keys split between the two masters): sent again shortly after.
+* ``TRYAGAIN`` (a migrating slot with the keys split between the two masters): sent again every 10 ms
+  until the migration is over or the caller's deadline blocks the call.
 * a broken or silent node: the error goes up (the call is blocked) and the slot map is read again in the
   background, so the next decisions reach the replica that takes over.
 """
@@ -40,8 +41,11 @@ class SlotConnections:
 
     #: idle connections kept per node
     MAX_IDLE = 64
-    #: MOVED/ASK/TRYAGAIN answers followed for one command
+    #: MOVED/ASK answers followed for one command
     MAX_REDIRECTS = 8
+    #: TRYAGAIN answers waited out for one command (the caller's deadline cuts it shorter)
+    MAX_TRYAGAIN = 200
+    TRYAGAIN_PAUSE_S = 0.01
     #: the slot map is read again at most this often after errors (seconds)
     REFRESH_EVERY_S = 0.5
 
@@ -64,20 +68,25 @@ class SlotConnections:
         slot = self.client.keyslot(key) if key is not None else None
         node = manager.get_node_from_slot(slot) if slot is not None else self.client.get_default_node()
         asking = False
-        for attempt in range(self.MAX_REDIRECTS):
+        redirects = tries = 0
+        while redirects < self.MAX_REDIRECTS and tries < self.MAX_TRYAGAIN:
             try:
                 return await self._send(node, packed, asking=asking, load=load)
             except MovedError as exc:
+                redirects += 1
                 self.redirects["moved"] += 1
                 await manager.move_slot(exc)
                 node, asking = manager.get_node_from_slot(exc.slot_id), False
                 self.refresh_soon()
             except AskError as exc:
+                redirects += 1
                 self.redirects["ask"] += 1
                 node, asking = self._node(exc.host, exc.port), True
             except TryAgainError:
+                # a migrating slot whose keys are split between two masters for now: wait it out
+                tries += 1
                 self.redirects["tryagain"] += 1
-                await asyncio.sleep(0.005 * (attempt + 1))
+                await asyncio.sleep(self.TRYAGAIN_PAUSE_S)
                 node = manager.get_node_from_slot(slot) if slot is not None else node
                 asking = False
             except ResponseError:
@@ -85,7 +94,8 @@ class SlotConnections:
             except (RedisError, OSError, TimeoutError):
                 self.refresh_soon()
                 raise
-        raise TooManyRedirects(f"a command for slot {slot} was redirected {self.MAX_REDIRECTS} times")
+        raise TooManyRedirects(f"a command for slot {slot} was redirected {redirects} times and asked to try "
+                               f"again {tries} times")
 
     def _node(self, host: str, port: int) -> ClusterNode:
         found = self.client.nodes_manager.get_node(host=host, port=port)
