@@ -14,6 +14,8 @@ from screener.store.scripts import Connections, pack_command
 DECISION = "decision"
 OPT_OUT = "opt_out"
 DISCLOSURE = "disclosure"
+#: a change made through the admin API (actor: the token's name)
+ADMIN = "admin"
 
 
 def _text(value: object) -> str:
