@@ -153,6 +153,39 @@ class _Topology:
             return True if c.info("replication").get("master_link_status") == "up" else None
 
 
+class ReplicatedServer(_Topology):
+    """One Redis server (its writes in an AOF file: a restart keeps them) with one replica, no Sentinel: the
+    screener talks to the primary alone, and ``durability = "replica"`` has a replica to wait for."""
+
+    def __init__(self, *, password: str | None = None) -> None:
+        super().__init__("screener-replicated-", password)
+
+    def start(self, deadline_s: float = DEFAULT_DEADLINE_S) -> ReplicatedServer:
+        try:
+            self.servers.append(EmbeddedRedis(self.base / "node0", persist=True, extra_args=self._node_args(),
+                                              config_file=self._node_conf(0)).start())
+            args = (*self._node_args(), "--replicaof", "127.0.0.1", str(self.primary.port))
+            self.servers.append(EmbeddedRedis(self.base / "node1", persist=False, extra_args=args,
+                                              config_file=self._node_conf(1)).start())
+            self._wait_linked(self.replica, deadline_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def primary(self) -> EmbeddedRedis:
+        return self.servers[0]
+
+    @property
+    def replica(self) -> EmbeddedRedis:
+        return self.servers[1]
+
+    def url(self) -> str:
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.primary.port}/0"
+
+
 class SentinelTopology(_Topology):
     """A primary with ``replicas`` replicas, watched by ``sentinels`` Sentinels (quorum 2).
 
@@ -419,5 +452,5 @@ class ClusterTopology(_Topology):
         wait_until(f":{server.port} known again as a replica", known, deadline_s)
 
 
-__all__ = ["DEFAULT_DEADLINE_S", "ClusterTopology", "SentinelTopology", "TopologyError", "cluster_ports",
-           "wait_until"]
+__all__ = ["DEFAULT_DEADLINE_S", "ClusterTopology", "ReplicatedServer", "SentinelTopology", "TopologyError",
+           "cluster_ports", "wait_until"]

@@ -8,11 +8,10 @@ import asyncio
 import contextlib
 import logging
 
-import redis.asyncio as aioredis
-
 from screener.service.screening import STORE_ERRORS
 from screener.service.tasks import cancel_and_wait
 from screener.store import audit
+from screener.store.topology import open_client
 
 log = logging.getLogger("screener.live")
 
@@ -41,8 +40,8 @@ class LiveFeed:
 
     def __init__(self, url: str, *, block_ms: int = 1000) -> None:
         self.block_ms = block_ms
-        self.redis = aioredis.Redis.from_url(url, socket_timeout=block_ms / 1000 + 5,
-                                             socket_connect_timeout=5)
+        # any topology's URL (a Sentinel's: the master's stream; a Cluster's: the client routes the reads)
+        self.redis = open_client(url, socket_timeout=block_ms / 1000 + 5, connect_timeout=5)
         self._watchers: set[asyncio.Queue[dict[str, object]]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping: set[asyncio.Future[bool]] = set()
