@@ -6,11 +6,14 @@ Each drill starts its own Redis topology (a primary with a replica, a Sentinel-w
 replicas, or a 3-master Cluster with a replica each) and a real ``screener serve`` (``durability =
 "replica"``, a 150 ms time budget), puts a fake Asterisk peer's calls on it (``--rate`` calls/s, a quarter of
 the allowed ones opting out during the disclosure, some redialing numbers that must be blocked), injects one
-fault and keeps calling until the calls are allowed again. Columns: calls, answered by the screener, blocked
-as screening_unavailable, blocked by the dialplan because the screener was not there, hung (no answer
-within the dialplan's 3 s guard), allowed wrongly, opt-outs acknowledged to the callee, of those lost, and
-seconds from the fault to the calls being allowed again for good. Nothing is asserted here
-(tests/lab/test_drills.py asserts the zeros); the machine's load average is printed with the table.
+fault and keeps calling until the calls are allowed again. The ARI drill runs the Stasis application on a
+fake Asterisk ARI (screener/lab/fake_ari.py) at up to 10 calls/s and drops its events WebSocket mid-call.
+
+Columns: calls, answered by the screener, blocked as screening_unavailable, blocked by the dialplan because
+the screener was not there, hung (no answer within the dialplan's 3 s guard), allowed wrongly, opt-outs
+acknowledged to the callee, of those lost, and seconds from the fault to the calls being allowed again for
+good. Nothing is asserted here (tests/lab/test_drills.py asserts the zeros); the machine's load average is
+printed with the table.
 """
 
 from __future__ import annotations
@@ -24,15 +27,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from screener.lab.drills import DRILLS, DrillResult, run_drill, table  # noqa: E402
+from screener.lab.drills import ARI_DRILL, DRILLS, DrillResult, run_ari_drill, run_drill, table  # noqa: E402
+
+
+def _wanted(name: str, only: list[str]) -> bool:
+    return not only or any(part.lower() in name.lower() for part in only)
 
 
 async def main_async(rate: float, only: list[str]) -> list[DrillResult]:
-    chosen = [d for d in DRILLS if not only or any(part.lower() in d.name.lower() for part in only)]
     results = []
-    for drill in chosen:
-        print(f"running: {drill.name} ...", file=sys.stderr, flush=True)
-        results.append(await run_drill(drill, rate=rate))
+    for drill in DRILLS:
+        if _wanted(drill.name, only):
+            print(f"running: {drill.name} ...", file=sys.stderr, flush=True)
+            results.append(await run_drill(drill, rate=rate))
+    if _wanted(ARI_DRILL, only):
+        print(f"running: {ARI_DRILL} ...", file=sys.stderr, flush=True)
+        results.append(await run_ari_drill(rate=min(rate, 10.0)))
     return results
 
 

@@ -307,3 +307,130 @@ def table(results: list[DrillResult]) -> str:
         cells = [f"{row[c]:.1f}" if c == "recovery s" else str(row[c]) for c in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# -- the ARI WebSocket dropped mid-call ---------------------------------------------------------------
+
+ARI_DRILL = "ARI WebSocket dropped mid-call"
+
+
+class _Recording:
+    """The real screener, with every decision kept by call id (the drill classifies the calls by them)."""
+
+    def __init__(self, screener: Any) -> None:
+        self._screener = screener
+        self.decisions: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._screener, name)
+
+    async def screen(self, request: Any) -> Any:
+        decision = await self._screener.screen(request)
+        self.decisions[request.call_id or ""] = decision
+        return decision
+
+
+async def _drive_ari_call(fake: Any, app: Any, agent: str, opt_out: bool, number: str, must_block: set[str],
+                          acknowledged: list[str]) -> None:
+    """Play the callee (press 9 during the disclosure, or listen and talk a while) and the agent's hang-up."""
+    end = time.monotonic() + 20
+    callee = None
+    while time.monotonic() < end and agent not in app.outcomes:
+        created = [r.query["channelId"] for r in fake.made("POST", "channels/create")
+                   if r.query.get("originator") == agent]
+        if created and fake.made("POST", f"channels/{created[0]}/play"):
+            callee = created[0]
+            break
+        await asyncio.sleep(0.01)
+    if callee is None:
+        return
+    with contextlib.suppress(KeyError, ConnectionError, RuntimeError):
+        if opt_out:
+            await fake.dtmf(callee, "9")
+            while time.monotonic() < end and agent not in app.outcomes:
+                await asyncio.sleep(0.01)
+            if any("optout" in r.query.get("media", "") for r in fake.made("POST", f"channels/{callee}/play")):
+                acknowledged.append(number)  # the confirmation played: the opt-out was acknowledged
+                must_block.add(number)
+        else:
+            await asyncio.sleep(0.6)
+            await fake.far_end_hangup(agent)
+
+
+async def run_ari_drill(*, calls: int = 60, rate: float = 10.0, drop_at: int = 25,
+                        budget_ms: int = 150) -> DrillResult:
+    """Calls into the Stasis application (real screener, real Redis with a replica, a fake Asterisk ARI),
+    a third of the answered callees opting out, later calls redialing them; the events WebSocket is dropped
+    while calls are in their disclosure or bridged. Calls started while it is down find no application:
+    the shipped ARI dialplan blocks them (``STASISSTATUS=FAILED``): counted as "screener down"."""
+    from screener.ari import AppOptions, AriClient, Backoff, StasisApp
+    from screener.config.settings import Secret
+    from screener.config.watch import ConfigHolder
+    from screener.lab.fake_ari import PASSWORD, USER, FakeAri
+    from screener.service.screening import Screener, connect
+
+    folder = Path(tempfile.mkdtemp(prefix="screener-ari-drill-"))
+    topology = await _in_thread(lambda: ReplicatedServer().start())
+    tally = Tally()
+    must_block: set[str] = set()
+    try:
+        holder = ConfigHolder(str(_config(folder, free_port(), budget_ms)))  # durability = "replica"
+        real = Screener(holder, connect(topology.url(), budget_ms / 1000))
+        screener = _Recording(real)
+        options = AppOptions(ring_timeout_s=2, opt_out_window_s=0.3, blocked_prompt_timeout_s=2.0)
+        async with FakeAri(playback_s=0.3).serve() as fake, AriClient(
+                fake.url, USER, Secret(PASSWORD), "screener", backoff=Backoff(0.05, 0.2, 0.0)) as client:
+            app = StasisApp(client, screener, options)
+            stop = asyncio.Event()
+            runner = asyncio.ensure_future(client.run(app.handle, stop))
+            await fake.wait_connected()
+            drivers: list[asyncio.Task[None]] = []
+            started: dict[str, tuple[str, float]] = {}
+            redials: set[str] = set()
+            fault_at = time.monotonic()
+            load = FastAgiLoad(0)
+            for i in range(calls):
+                await asyncio.sleep(1 / rate)
+                if i == drop_at:
+                    fault_at = time.monotonic()
+                    await fake.drop()
+                agent = f"agent-{i}"
+                redial = bool(must_block) and i % 5 == 4
+                number = sorted(must_block)[i % len(must_block)] if redial else load.fresh_number(i)
+                if fake.ws is None:  # no application connected: Stasis() fails and the dialplan blocks
+                    tally.calls.append(Call(number, time.monotonic(), "screener down", number in must_block))
+                    continue
+                started[agent] = (number, time.monotonic())
+                if redial:
+                    redials.add(agent)
+                await fake.start_call(agent, [number.lstrip("+"), CAMPAIGN, "carrier"])
+                drivers.append(asyncio.ensure_future(
+                    _drive_ari_call(fake, app, agent, i % 3 == 0, number, must_block, tally.acknowledged)))
+            await asyncio.wait(drivers, timeout=60)
+            end = time.monotonic() + 30
+            while app.active_calls and time.monotonic() < end:
+                await asyncio.sleep(0.05)
+            for agent, (number, at) in started.items():
+                decision = screener.decisions.get(agent)
+                if agent not in app.outcomes:
+                    outcome = "hung"
+                elif decision is None:
+                    outcome = "screener down"
+                elif decision.allowed:
+                    outcome = "allowed"
+                else:
+                    outcome = "unavailable" if any(c.value == "screening_unavailable" for c in decision.codes) \
+                        else "blocked"
+                tally.calls.append(Call(number, at, outcome, agent in redials))
+            tally.opt_outs = sum(1 for i in range(calls) if i % 3 == 0)
+            stop.set()
+            await runner
+            await app.shutdown(2.0)
+        tally.calls.sort(key=lambda c: c.started)
+        listed = await _listed(topology.url(), tally.acknowledged) if tally.acknowledged else []
+        lost = [n for n, ok in zip(tally.acknowledged, listed, strict=True) if not ok]
+        await real.aclose()
+        return DrillResult(ARI_DRILL, tally, lost, tally.recovery_s(fault_at))
+    finally:
+        await _in_thread(topology.stop)
+        shutil.rmtree(folder, ignore_errors=True)

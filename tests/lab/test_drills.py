@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from screener.lab.drills import DRILLS, Drill, run_drill, table
+from screener.lab.drills import DRILLS, Drill, run_ari_drill, run_drill, table
 
 
 @pytest.mark.timeout(240)
@@ -28,3 +28,14 @@ async def test_drill(drill: Drill) -> None:
     assert tally.count("unavailable") + tally.count("screener down") > 0
     assert not math.isnan(result.recovery_s)
     assert tally.calls[-1].outcome in ("allowed", "blocked")
+
+
+@pytest.mark.timeout(240)
+async def test_ari_websocket_dropped_mid_call() -> None:
+    result = await run_ari_drill()
+    print("\n" + table([result]))
+    tally = result.tally
+    assert len(tally.calls) == 60 and tally.count("hung") == 0 and tally.allowed_wrongly == 0
+    assert sum(c.must_block for c in tally.calls) > 0
+    assert result.lost == [] and len(tally.acknowledged) > 0
+    assert tally.count("allowed") > 30 and not math.isnan(result.recovery_s)
