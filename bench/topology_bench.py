@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing as mp
 import os
 import statistics
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from decision_bench import _closed_loop_process, bare_round_trips, load_dnc, open_loop, pct  # noqa: E402
+from decision_bench import bare_round_trips, closed_loop_processes, load_dnc, open_loop, pct  # noqa: E402
 
 from screener.embedded_redis import EmbeddedRedis  # noqa: E402
 from screener.lab.drills import DRILLS, run_drill  # noqa: E402
@@ -36,14 +35,7 @@ def measure(name: str, url: str, args: argparse.Namespace) -> dict[str, object]:
     bare = asyncio.run(bare_round_trips(url, 2000))
     load_before = os.getloadavg()[0]
     lat, _blocked = asyncio.run(open_loop(url, args.rate, args.seconds, 2))
-    queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-    procs = [mp.Process(target=_closed_loop_process, args=(url, args.concurrency, args.seconds, 10 + i, queue))
-             for i in range(args.processes)]
-    for p in procs:
-        p.start()
-    totals = [queue.get() for _ in procs]
-    for p in procs:
-        p.join()
+    totals = closed_loop_processes(url, args.processes, args.concurrency, args.seconds)
     return {"topology": name, "bare p50": statistics.median(bare), "p50": statistics.median(lat),
             "p99": pct(lat, 0.99), "rate": sum(totals) / args.seconds,
             "load": f"{load_before:.2f} / {os.getloadavg()[0]:.2f}"}
