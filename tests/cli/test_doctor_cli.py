@@ -17,8 +17,8 @@ import pytest
 
 from screener.embedded_redis import EmbeddedRedis
 from tests.cli.lab_config import REPO, write_config
-from tests.conftest import StoreTopology
 from tests.cli.test_serve_cli import ENV
+from tests.conftest import StoreTopology
 
 SCREENER = [sys.executable, "-m", "screener"]
 SHIPPED_DIALPLAN = REPO / "asterisk" / "extensions.conf"
