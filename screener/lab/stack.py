@@ -22,6 +22,7 @@ from screener.lab.sipp import AGENT_IP, CARRIER_IP, CallResult, SippUas, place_c
 from screener.service import refusals
 from screener.service.audit import DECISION, AuditEntry, AuditTrail
 from screener.service.dnc import DncAdmin
+from screener.store import keys
 from screener.store.topology import open_client
 
 #: the example config's audit salt (config/screener.toml); lab copies keep it
@@ -166,6 +167,17 @@ def on_internal_dnc(redis_url: str, e164: str) -> bool:
         async with DncAdmin.open(redis_url) as admin:
             return (await admin.check("internal", e164)).listed
     return bool(_run(go))
+
+
+def calls_in_progress(redis_url: str, campaign: str) -> int:
+    """How many calls of the campaign count as in progress (max_concurrent_calls)."""
+    async def go() -> int:
+        client = open_client(redis_url, socket_timeout=10, connect_timeout=10)
+        try:
+            return int(await client.zcard(keys.calls_key(campaign)))
+        finally:
+            await client.aclose()
+    return cast(int, _run(go))
 
 
 def refused_at_ms(redis_url: str, e164: str) -> int | None:
