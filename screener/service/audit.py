@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, number_hash
+from screener.service.audit_fields import DECISION, DISCLOSURE, DNC_CHANGE, OPT_OUT, number_hash
 from screener.service.numbers_input import DEFAULT_REGION, e164_of
 from screener.store import audit
 from screener.store.audit import AuditEntry
 
-__all__ = ["DECISION", "DISCLOSURE", "OPT_OUT", "AuditEntry", "AuditTrail"]
+__all__ = ["DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "AuditEntry", "AuditTrail"]
 
 
 def _stream_bound(when: datetime | None, default: str) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from screener.store import keys
-from screener.store.scripts import Script
+from screener.store.client import pipeline
+from screener.store.scripts import Script, execute_with_scripts
 
 
 class ConsentNotFound(LookupError):
@@ -33,6 +35,9 @@ class ConsentRecord:
     expires_ms: int = 0
     #: 0 = not revoked
     revoked_ms: int = 0
+    #: a record from a file (``screener consent import``): the file's name and the record's line in it
+    origin_file: str = ""
+    origin_line: int = 0
 
     def valid_at(self, ms: int) -> bool:
         """Same rule as decide.lua."""
@@ -89,3 +94,46 @@ async def revoke(redis: Any, number: str, purpose: str, at_ms: int) -> ConsentRe
 async def records(redis: Any, number: str) -> list[ConsentRecord]:
     raw = await redis.hgetall(keys.consent_key(number))
     return sorted((ConsentRecord.from_json(v) for v in raw.values()), key=lambda r: r.purpose)
+
+
+async def grant_many(redis: Any, records: Sequence[ConsentRecord]) -> None:
+    """Record many consents (``consent import``) in one pipeline of ``consent_write.lua`` calls: each record
+    with its history entry, in its number's slot (a cluster client splits the pipeline by node), so on every
+    topology a record is never written without its history, nor a history entry without its record."""
+    if not records:
+        return
+
+    def queue() -> Any:
+        pipe = pipeline(redis)
+        for record in records:
+            _WRITE.queue(pipe, [keys.consent_key(record.number), keys.consent_log_key(record.number)],
+                         [record.purpose, record.to_json(), "grant", record.number])
+        return pipe
+
+    await execute_with_scripts(redis, [_WRITE], queue)
+
+
+async def iter_all(redis: Any, *, batch: int = 500) -> AsyncIterator[ConsentRecord]:
+    """Every consent record in Redis (every node of a cluster), read a batch of numbers at a time."""
+    pending: list[Any] = []
+    async for key in redis.scan_iter(match=keys.CONSENT_KEY_PATTERN, count=1000):
+        pending.append(key)
+        if len(pending) >= batch:
+            for record in await _read(redis, pending):
+                yield record
+            pending = []
+    for record in await _read(redis, pending):
+        yield record
+
+
+async def _read(redis: Any, numbers_keys: list[Any]) -> list[ConsentRecord]:
+    if not numbers_keys:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in numbers_keys:
+            pipe.hgetall(key)
+        replies = await pipe.execute()
+    out = []
+    for raw in replies:
+        out.extend(sorted((ConsentRecord.from_json(v) for v in raw.values()), key=lambda r: r.purpose))
+    return out

@@ -94,8 +94,12 @@ def consent_key(e164: str) -> str:
 
 def consent_log_key(e164: str) -> str:
     """The consent ledger's append-only history of the number's tag (every grant and revoke, with the number),
-    in the same slot as the number's records."""
-    return f"{PREFIX}:{{{number_tag(e164)}}}:consent:log"
+    in the same slot as the number's records (not matched by ``CONSENT_KEY_PATTERN``)."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:consentlog"
+
+
+#: the pattern of every number's consent hash (SCAN MATCH; every node of a cluster)
+CONSENT_KEY_PATTERN = f"{PREFIX}:{{*}}:consent:*"
 
 
 def refusal_key(e164: str) -> str:
