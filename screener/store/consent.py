@@ -74,6 +74,18 @@ async def history(redis: Any, number: str) -> list[tuple[str, ConsentRecord]]:
     return out
 
 
+async def iter_history(redis: Any) -> AsyncIterator[tuple[str, ConsentRecord]]:
+    """Every grant and revoke in Redis (each tag's history stream, oldest first within it; every node of a
+    cluster): (action, record)."""
+    async for key in redis.scan_iter(match=keys.CONSENT_LOG_PATTERN, count=1000):
+        cursor = "-"
+        while rows := await redis.xrange(key, min=cursor, count=1000):
+            for _id, fields in rows:
+                data = {_text(k): v for k, v in fields.items()}
+                yield _text(data["action"]), ConsentRecord.from_json(data["record"])
+            cursor = "(" + _text(rows[-1][0])
+
+
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 

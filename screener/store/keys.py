@@ -98,6 +98,8 @@ def consent_log_key(e164: str) -> str:
     return f"{PREFIX}:{{{number_tag(e164)}}}:consentlog"
 
 
+#: the pattern of every tag's consent history stream (SCAN MATCH)
+CONSENT_LOG_PATTERN = f"{PREFIX}:{{*}}:consentlog"
 #: the pattern of every number's consent hash (SCAN MATCH; every node of a cluster)
 CONSENT_KEY_PATTERN = f"{PREFIX}:{{*}}:consent:*"
 
