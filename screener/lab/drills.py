@@ -264,7 +264,7 @@ async def run_drill(drill: Drill, *, rate: float = 20.0, before_s: float = 3.0, 
         preset = [f"+1646555{i:04d}" for i in range(20)]  # already on the internal list: every redial is blocked
         async with DncAdmin.open(url) as admin:
             for number in preset:
-                await admin.add("internal", number, actor="drill", source="drill")
+                await admin.add("internal", number, actor="drill", source="drill", create=True)
         port = free_port()
         server = ServerProcess(_config(folder, port, budget_ms), url, port, folder / "serve.log")
         await _in_thread(server.start)
