@@ -121,10 +121,6 @@ class CampaignAllowance:
         tokens.spent[now] = tokens.spent.get(now, 0) + 1
         return True
 
-    def exhausted(self, campaign: str) -> bool:
-        tokens = self._tokens.get(campaign)
-        return tokens is not None and tokens.exhausted and tokens.second == self._second_now()
-
     async def _lease_rate(self, campaign: str, cps: int, tokens: _Tokens) -> None:
         if tokens.exhausted and tokens.second == self._second_now():
             return
