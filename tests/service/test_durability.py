@@ -113,7 +113,11 @@ async def test_a_thousand_opt_outs_through_repeated_primary_sigkills_none_acknow
         stop.set()
         await asyncio.gather(*flushers)
         primary = topology.primary()
-        for node in [primary, *topology.replicas()]:
+        replicas = topology.replicas()
+        with topology.client(primary) as direct:  # WAIT 1 confirmed one replica: let every replica catch up
+            direct.set("test:sync", "1")
+            assert direct.execute_command("WAIT", len(replicas), 30_000) == len(replicas)
+        for node in [primary, *replicas]:
             with topology.client(node) as direct:
                 missing = [n for n in acknowledged if not direct.exists(keys.refusal_key(n))]
                 assert missing == [], f"acknowledged opt-outs lost on :{node.port}: {missing[:5]}"
