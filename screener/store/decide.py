@@ -110,6 +110,7 @@ async def run_decision(
     args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
             plan_json(plan), keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
             json.dumps(audit_fields, separators=(",", ":"), ensure_ascii=False)]
+    # always the last two arguments: the calls key's index in KEYS (0: none), the call's id
     if plan.max_concurrent_calls:
         keys_.append(keys.calls_key(plan.campaign))
         args += [len(keys_), call_id]

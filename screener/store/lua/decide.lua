@@ -12,7 +12,7 @@
 --          unused)
 -- KEYS[5]  audit stream
 -- KEYS[6..] per DNC list: tag-level set, then sub-block key (set of suffixes or 10,000-bit bitmap)
--- KEYS[ARGV[10]]  the campaign's calls in progress (sorted set; lib_campaign_limits.lua), when ARGV[10] > 0
+-- KEYS[n]  the campaign's calls in progress (sorted set; lib_campaign_limits.lua), n = the next-to-last ARGV
 --
 -- ARGV[1]  now, epoch ms (a decision at an explicit time, --at); "" = now by the Redis server's clock, so
 --          that screeners whose clocks drift apart still see each other's attempts in order
@@ -27,9 +27,10 @@
 -- ARGV[6]  the number's suffix inside its tag      ARGV[7]  its suffix inside its sub-block (0..9999)
 -- ARGV[8]  audit stream max length (approximate)
 -- ARGV[9]  the audit entry's fields, JSON object; the script adds verdict, store_reasons, reserved, attempt_id
--- ARGV[10] index in KEYS of the campaign's calls key; "0": no concurrent-call limit here (none, or counted by
---          the screener's Cluster allowance)      ARGV[11] the call's id (the calls key's member)
--- plan cc: max concurrent calls, cl: a call's lease ms (with ARGV[10] > 0)
+-- the last two ARGV (always last, whatever comes before them): the index in KEYS of the campaign's calls key
+--          ("0": no concurrent-call limit here: none, or counted by the screener's Cluster allowance), then the
+--          call's id (the calls key's member)
+-- plan cc: max concurrent calls, cl: a call's lease ms (with a calls key)
 -- uses: lib_campaign_limits
 --
 -- returns { dnc_hits[], consent_valid 0/1, attempts[] (members), last_refusal ms or "",
@@ -132,8 +133,8 @@ if cooldown > 0 and refusal then
   end
 end
 
--- campaign throughput: calls per second (KEYS[4]) and calls in progress (KEYS[ARGV[10]]); on a Redis Cluster
--- neither is here (cps 0, ARGV[10] "0"): the screener's allowance counts them (docs/redis-topologies.md)
+-- campaign throughput: calls per second (KEYS[4]) and calls in progress (the calls key); on a Redis Cluster
+-- neither is here (cps 0, no calls key): the screener's allowance counts them (docs/redis-topologies.md)
 local rate_count = 0
 local second = math.floor(now / 1000)
 if cps > 0 then
@@ -145,7 +146,7 @@ if cps > 0 then
     reasons[#reasons + 1] = "rate_limit|" .. tostring(cps) .. " calls/s"
   end
 end
-local calls_at = tonumber(ARGV[10] or "0") or 0
+local calls_at = tonumber(ARGV[#ARGV - 1]) or 0
 local calls_max = plan["cc"] or 0
 local in_flight = 0
 if calls_at > 0 and calls_max > 0 then
@@ -165,7 +166,7 @@ if commit and store_ok and not pre_block then
     redis.call("SET", KEYS[4], tostring(second) .. "|" .. tostring(rate_count + 1), "PX", 3000)
   end
   if calls_at > 0 and calls_max > 0 then
-    calls_take(KEYS[calls_at], now, ARGV[11], plan["cl"])
+    calls_take(KEYS[calls_at], now, ARGV[#ARGV], plan["cl"])
   end
   reserved = true
 end
