@@ -8,10 +8,10 @@ import asyncio
 import contextlib
 import logging
 
+from screener.service.connection import open_client
 from screener.service.screening import STORE_ERRORS
 from screener.service.tasks import cancel_and_wait
 from screener.store import audit
-from screener.store.topology import open_client
 
 log = logging.getLogger("screener.live")
 
@@ -40,7 +40,7 @@ class LiveFeed:
 
     def __init__(self, url: str, *, block_ms: int = 1000) -> None:
         self.block_ms = block_ms
-        # any topology's URL (a Sentinel's: the master's stream; a Cluster's: the client routes the reads)
+        # a blocking read waits block_ms for entries: its socket timeout is longer
         self.redis = open_client(url, socket_timeout=block_ms / 1000 + 5, connect_timeout=5)
         self._watchers: set[asyncio.Queue[dict[str, object]]] = set()
         self._task: asyncio.Task[None] | None = None
