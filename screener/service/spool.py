@@ -1,5 +1,5 @@
-"""Writes that must not be lost when Redis cannot take them now: an opt-out, the audit entry of a call that
-was blocked because the store did not answer.
+"""Writes that must not be lost when Redis cannot take them now: an opt-out, a call's end, the audit entry of a
+call that was blocked because the store did not answer.
 
 They are kept in order, in memory and (when the spool has a folder) in an append-only file of JSON lines,
 flushed to disk before ``add`` returns, and written to Redis by ``flush`` once it answers again. Each process
@@ -25,6 +25,8 @@ log = logging.getLogger("screener.service.spool")
 #: what an item is: an opt-out to put on the internal list, or an audit entry to append
 OPT_OUT = "opt_out"
 AUDIT = "audit"
+#: a call's end (it no longer counts among its campaign's calls in progress)
+CALL_END = "call_end"
 #: items kept at most (beyond that new ones are refused and counted)
 DEFAULT_MAX_ITEMS = 100_000
 
