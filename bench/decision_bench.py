@@ -66,6 +66,19 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
+async def bare_round_trips(url: str, n: int) -> list[float]:
+    """n sequential GETs through redis-py's asyncio client (microseconds each)."""
+    client = connect(url, 1.0)
+    await client.set("bench:k", "v")
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await client.get("bench:k")
+        out.append((time.perf_counter() - t) * 1e6)
+    await client.aclose()
+    return out
+
+
 async def one_at_a_time(url: str, n: int, seed: int) -> tuple[list[float], list[float], list[float]]:
     """n rounds of: a bare GET through redis-py's asyncio client, a bare GET on the decisions' own connection
     (store.connections: asyncio Protocol, hiredis; the round trip without redis-py's client work, a stricter
@@ -212,21 +225,21 @@ async def closed_loop(url: str, concurrency: int, seconds: float, seed: int) -> 
     return done
 
 
-def processes_rate(url: str, processes: int, concurrency: int, seconds: float, seed: int) -> float:
-    """Decisions per second of ``processes`` closed loops at once (as many screener processes)."""
+def _closed_loop_process(url: str, concurrency: int, seconds: float, seed: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    out.put(asyncio.run(closed_loop(url, concurrency, seconds, seed)))
+
+
+def closed_loop_processes(url: str, processes: int, concurrency: int, seconds: float) -> list[int]:
+    """The closed loop in ``processes`` screener processes at once: the decisions each made."""
     queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-    procs = [mp.Process(target=_closed_loop_process, args=(url, concurrency, seconds, seed + i, queue))
+    procs = [mp.Process(target=_closed_loop_process, args=(url, concurrency, seconds, 10 + i, queue))
              for i in range(processes)]
     for p in procs:
         p.start()
-    totals: list[int] = [queue.get() for _ in procs]
+    totals = [queue.get() for _ in procs]
     for p in procs:
         p.join()
-    return sum(totals) / seconds
-
-
-def _closed_loop_process(url: str, concurrency: int, seconds: float, seed: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    out.put(asyncio.run(closed_loop(url, concurrency, seconds, seed)))
+    return totals
 
 
 #: prefix entries of the bench-prefixed list: 199 under area codes the benchmark never dials, and one exchange of
@@ -358,7 +371,7 @@ def main() -> None:
         for r in range(args.rounds):  # one process and N processes in turn, so that drift hits both
             for multi in ((False, True) if r % 2 == 0 else (True, False)):
                 if multi:
-                    multis.append(processes_rate(url, args.processes, args.concurrency, args.seconds, 10 + 10 * r))
+                    multis.append(sum(closed_loop_processes(url, args.processes, args.concurrency, args.seconds)) / args.seconds)
                 else:
                     singles.append(asyncio.run(closed_loop(url, args.concurrency, args.seconds, 3 + r)) / args.seconds)
         capacity = statistics.median(singles)

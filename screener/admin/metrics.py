@@ -1,7 +1,8 @@
 """Prometheus metrics of one screener process, on a registry of its own (never the global default).
 
 Counters and histograms move with the Screener's observer events (decisions, disclosures, opt-outs); the
-in-flight gauges read the front ends' probes; the Redis-backed facts (DNC list age and size, screeners
+in-flight gauges read the front ends' probes and the spool gauges the Screener's spool (writes waiting for
+Redis) at scrape time; the Redis-backed facts (DNC list age and size, screeners
 alive, Redis reachable) are read when /metrics is scraped, at most once a second.
 """
 
@@ -25,6 +26,7 @@ from screener.service.dnc import DncAdmin, ListRow
 from screener.service.observe import OptOut
 from screener.service.presence import screeners_alive
 from screener.service.probes import ARI_CALLS, ARI_CONNECTED, FASTAGI_SESSIONS, Probes
+from screener.service.spool import OPT_OUT, Spool
 from screener.service.stats import UNKNOWN_CAMPAIGN
 from screener.service.store_errors import STORE_ERRORS
 
@@ -79,6 +81,14 @@ class _Collector(Collector):
             max_age.add_metric([lst.name], lst.max_age_days * 86_400)
             stale.add_metric([lst.name], 1 if lst.stale else 0)
         yield from (age, size, max_age, stale)
+        if m.spool is not None:
+            yield GaugeMetricFamily("screener_spool_pending_writes", "opt-outs and audit entries waiting for Redis "
+                                    "in this process's spool", value=len(m.spool))
+            yield GaugeMetricFamily("screener_spool_pending_opt_outs", "numbers whose opt-out waits for Redis "
+                                    "(blocked by this process only until Redis takes it)",
+                                    value=len(m.spool.pending(OPT_OUT, "number")))
+            yield CounterMetricFamily("screener_spool_overflowed", "writes refused because the spool was full "
+                                      "(lost: an opt-out or an audit entry)", value=m.spool.overflowed)
         connected = m.probes.check(ARI_CONNECTED)
         if connected is not None:
             yield GaugeMetricFamily("screener_ari_connected", "1 while the ARI WebSocket is open",
@@ -88,25 +98,23 @@ class _Collector(Collector):
 
 
 def _admission(c: ScreenerCounters) -> Iterator[Metric]:
-    """The Screener's own counts: admission control and the spool."""
+    """The Screener's admission control (the spool has gauges of its own)."""
     yield GaugeMetricFamily("screener_decisions_in_flight", "decisions being made now", value=c.in_flight)
     yield GaugeMetricFamily("screener_max_in_flight", "decisions in flight past which calls are refused "
                             "(screener.max_in_flight)", value=c.max_in_flight)
     yield CounterMetricFamily("screener_decisions_refused_overloaded", "calls refused past max_in_flight and "
                               "overload_wait_ms (blocked, screening_unavailable \"overloaded\"; no Redis command)",
                               value=c.refused_overloaded)
-    yield GaugeMetricFamily("screener_spool_waiting", "writes (audit entries, opt-outs) waiting for Redis in the "
-                            "spool", value=c.spool_waiting)
-    yield CounterMetricFamily("screener_spool_overflowed", "writes lost because the spool was full",
-                              value=c.spool_overflowed)
 
 
 class Metrics:
-    def __init__(self, holder: ConfigHolder, probes: Probes,
+    def __init__(self, holder: ConfigHolder, probes: Probes, spool: Spool | None = None,
                  counters: Callable[[], ScreenerCounters] | None = None) -> None:
         self.holder = holder
         self.probes = probes
-        #: the Screener's own counts (admission, spool), read at scrape time
+        #: the Screener's spool (None: no spool gauges)
+        self.spool = spool
+        #: the Screener's own counts (admission control), read at scrape time
         self.counters = counters
         self.facts = RedisFacts()
         self._lock = asyncio.Lock()

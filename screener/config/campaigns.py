@@ -15,10 +15,13 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 OPT_OUT_DIGITS = "0123456789*#"
 LIST_KEYS = ("kind", "source", "max_age_days", "stale_action")
+#: the max_age_days of a registry list that does not set one (the FTC's re-scrub period: TSR 16 CFR
+#: 310.4(b)(3)(iv) wants a registry copy no more than 31 days old); other kinds never go stale by default
+REGISTRY_MAX_AGE_DAYS = 31
 CAMPAIGN_KEYS = (
     "company", "purpose", "subject", "caller_id", "callback_number", "region", "policy", "dnc_lists",
     "consent_required", "consent_purpose", "consent_exempts_registries", "calls_per_second",
-    "opt_out_digit", "frequency", "hours", "quiet", "disclosure",
+    "max_concurrent_calls", "call_lease_s", "opt_out_digit", "frequency", "hours", "quiet", "disclosure",
 )  # fmt: skip
 DISCLOSURE_KEYS = ("text", "recording")
 PLACEHOLDERS = ("company", "purpose", "callback_number", "callback_national", "caller_id", "opt_out_digit")
@@ -44,7 +47,8 @@ def parse_list(name: str, node: Node) -> DncList:
         name=name,
         kind=kind,
         source=node.string("source", ""),
-        max_age_days=node.integer("max_age_days", 0, low=0, high=3_660),
+        max_age_days=node.integer("max_age_days", REGISTRY_MAX_AGE_DAYS if kind is ListKind.REGISTRY else 0,
+                                  low=0, high=3_660),
         stale_action=action,
     )
 
@@ -165,6 +169,8 @@ def parse_campaign(name: str, node: Node, lists: dict[str, DncList], policies: d
         consent_purpose=node.string("consent_purpose", subject).strip() or subject,
         consent_exempts_registries=exempts,
         calls_per_second=node.integer("calls_per_second", 0, low=0, high=100_000),
+        max_concurrent_calls=node.integer("max_concurrent_calls", 0, low=0, high=1_000_000),
+        call_lease_s=node.integer("call_lease_s", 7200, low=60, high=7 * 86_400),
         opt_out_digit=digit,
         disclosures=parse_disclosures(node.table("disclosure", required=True), values),
         frequency=tuple(parse_frequency(item) for item in node.tables("frequency")),

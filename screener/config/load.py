@@ -19,9 +19,11 @@ from screener.config.errors import ConfigError
 from screener.config.policies import parse_policy
 from screener.config.reader import Node
 from screener.config.settings import (
+    DEFAULT_TIME_BUDGET_MS,
     AdminSettings,
     AriSettings,
     DncList,
+    Durability,
     FastAgiSettings,
     ListKind,
     Policy,
@@ -32,7 +34,7 @@ from screener.config.settings import (
 TOP_KEYS = ("include", "screener", "fastagi", "ari", "admin", "lists", "policies", "campaigns")
 PRESET_KEYS = ("policies",)
 SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir",
-                 "max_in_flight", "overload_wait_ms")
+                 "max_in_flight", "overload_wait_ms", "durability", "replica_wait_ms")
 FASTAGI_KEYS = ("bind", "port", "allowed_peers", "grace_s")
 ARI_KEYS = ("enabled", "url", "username", "password", "app")
 ADMIN_KEYS = ("enabled", "listen", "tls_cert", "tls_key", "metrics_require_token")
@@ -136,13 +138,24 @@ def _screener(root: Node) -> dict[str, Any]:
     return {
         "redis_url": node.string("redis_url", "").strip(),
         "state_dir": node.string("state_dir", "var", nonempty=True),
-        "time_budget_ms": node.integer("time_budget_ms", 150, low=1, high=60_000),
+        "time_budget_ms": node.integer("time_budget_ms", DEFAULT_TIME_BUDGET_MS, low=1, high=60_000),
         "audit_salt": Secret(node.string("audit_salt", "")),
         "audit_maxlen": node.integer("audit_maxlen", 10_000_000, low=0),
         "prompts_dir": node.string("prompts_dir", "var/prompts", nonempty=True),
         "max_in_flight": node.integer("max_in_flight", 64, low=1, high=100_000),
         "overload_wait_ms": node.integer("overload_wait_ms", 20, low=0, high=60_000),
+        "durability": _durability(node),
+        "replica_wait_ms": node.integer("replica_wait_ms", 1000, low=1, high=60_000),
     }
+
+
+def _durability(node: Node) -> Durability:
+    text = node.string("durability", "master").strip().lower()
+    try:
+        return Durability(text)
+    except ValueError:
+        known = ", ".join(d.value for d in Durability)
+        raise node.error("durability", f"{text!r} is not a durability (one of {known})") from None
 
 
 def _address(node: Node, name: str, value: str) -> None:
@@ -193,21 +206,21 @@ def _listen(node: Node, name: str, default: str) -> str:
     return value
 
 
-def _pem_file(node: Node, name: str) -> str | None:
-    """A certificate or key file, relative to the config file's folder; it must exist."""
+def _pem_file(node: Node, name: str, folder: str) -> str | None:
+    """A certificate or key file, relative to ``folder`` (the config file's); it must exist."""
     if not node.has(name):
         return None
     value = node.string(name, nonempty=True).strip()
-    path = os.path.join(os.path.dirname(node.file), value)
+    path = os.path.join(folder, value)
     if not os.path.isfile(path):
         raise node.error(name, f"file not found: {path}")
     return path
 
 
-def _admin(root: Node) -> AdminSettings:
+def _admin(root: Node, folder: str) -> AdminSettings:
     node = root.table("admin")
     node.check_keys(ADMIN_KEYS)
-    cert, key = _pem_file(node, "tls_cert"), _pem_file(node, "tls_key")
+    cert, key = _pem_file(node, "tls_cert", folder), _pem_file(node, "tls_key", folder)
     if (cert is None) != (key is None):
         raise node.error("tls_key" if key is None else "tls_cert",
                          "missing: HTTPS needs both tls_cert and tls_key (set neither to serve plain HTTP)")
@@ -229,8 +242,11 @@ def _policies(node: Node, into: dict[str, Policy], where: dict[str, str]) -> Non
         where[name] = node.file
 
 
-def load_settings(path: str | os.PathLike[str]) -> Settings:
-    """Read, validate and version the config at ``path`` and its includes; raise ``ConfigError``."""
+def load_settings(path: str | os.PathLike[str], *, folder: str | os.PathLike[str] | None = None) -> Settings:
+    """Read, validate and version the config at ``path`` and its includes; raise ``ConfigError``.
+
+    ``folder``: where the files the config names by a relative path (``[admin] tls_cert``, ``tls_key``) are,
+    when not beside ``path`` (an edit checked in a scratch copy of the config folder)."""
     main_path = os.fspath(path)
     main = _read(main_path)
     data = _parse(main)
@@ -265,7 +281,7 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         version=version_of(sources),
         fastagi=_fastagi(root),
         ari=_ari(root),
-        admin=_admin(root),
+        admin=_admin(root, os.fspath(folder) if folder is not None else os.path.dirname(main.path)),
         lists=lists,
         policies=policies,
         campaigns=campaigns,

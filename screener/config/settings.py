@@ -120,7 +120,8 @@ class DncList:
     name: str
     kind: ListKind
     source: str = ""
-    #: a registry older than this blocks its campaigns with dnc_list_stale; 0 = never stale
+    #: a list imported longer ago than this (or never) blocks its campaigns with dnc_list_stale; 0 = never
+    #: stale. The loader's default: 31 for a registry (``config.campaigns.REGISTRY_MAX_AGE_DAYS``), else 0
     max_age_days: int = 0
     #: "block" or "warn"
     stale_action: str = "block"
@@ -154,6 +155,11 @@ class Campaign:
     consent_exempts_registries: tuple[str, ...] = ()
     #: calls per second the campaign may start (all screeners together); 0 = unlimited
     calls_per_second: int = 0
+    #: calls of the campaign in progress at once (all screeners together), counted from the decision to the
+    #: call's end; 0 = unlimited
+    max_concurrent_calls: int = 0
+    #: seconds a call is counted at most when its end is never reported (a crashed PBX or screener)
+    call_lease_s: int = 7200
     opt_out_digit: str = "9"
     disclosures: tuple[DisclosureText, ...] = ()
     #: the campaign's own per-number limits, added to its policy's (strictest wins)
@@ -181,6 +187,15 @@ class AriSettings:
     app: str = "screener"
 
 
+class Durability(StrEnum):
+    """When a write that must not be lost (an opt-out, a consent grant or revoke, a DNC add) is acknowledged."""
+
+    #: once the Redis master has it (a crash of the master before it passed it on loses it)
+    MASTER = "master"
+    #: once a replica has it too (``WAIT``); else it waits in the screener's spool and is written again
+    REPLICA = "replica"
+
+
 @dataclass(frozen=True)
 class AdminSettings:
     """The admin HTTP server inside ``screener serve``: JSON API, health, metrics, the supervisor page."""
@@ -203,6 +218,10 @@ class AdminSettings:
         return int(self.listen.rsplit(":", 1)[1])
 
 
+#: the store's time budget of one decision when the config gives none (``time_budget_ms``)
+DEFAULT_TIME_BUDGET_MS = 150
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the screener needs, validated. ``version`` is the content hash of the files it came from."""
@@ -222,9 +241,12 @@ class Settings:
     policies: dict[str, Policy]
     campaigns: dict[str, Campaign]
     prompts_dir: str = "var/prompts"
-    #: decisions in flight per process past which a decision is refused at once (screening_unavailable,
+    #: decisions in flight per process past which a decision waits for a slot, then is refused (screening_unavailable,
     #: "overloaded"): capacity x acceptable latency (see config/README.md)
     max_in_flight: int = 64
     #: how long a decision past max_in_flight may wait for a slot before it is refused (0: refused at once)
     overload_wait_ms: int = 20
+    durability: Durability = Durability.MASTER
+    #: how long an acknowledged write waits for a replica (``durability = "replica"``)
+    replica_wait_ms: int = 1000
     admin: AdminSettings = AdminSettings()

@@ -34,6 +34,8 @@ class StoreFacts:
 
     #: names of the DNC lists (among those the campaign applies) that contain the number
     dnc_hits: tuple[str, ...] = ()
+    #: names of the DNC lists whose version (the one the screener read) was freed meanwhile: they cannot answer
+    dnc_gone: tuple[str, ...] = ()
     #: True when a consent record for the campaign's purpose is granted, unexpired and unrevoked
     consent_valid: bool = False
     #: earlier attempts inside the retention window, oldest first
@@ -42,4 +44,6 @@ class StoreFacts:
     last_refusal_ms: int | None = None
     #: calls the campaign started in the decision's second, before this one
     rate_count: int = 0
+    #: calls of the campaign in progress (decided, end not reported, lease not expired), before this one
+    calls_in_flight: int = 0
     extra: dict[str, str] = field(default_factory=dict)

@@ -40,21 +40,27 @@ from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
 from screener.service.admission import OVERLOADED, Admission, ScreenerCounters
 from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.connection import AnyClient, open_redis
+from screener.service.dnc.admin import dnc_change_keys
+from screener.service.durability import acknowledged
 from screener.service.log_summary import LogSummary
 from screener.service.observe import Observers, OptOut
 from screener.service.pending import PendingWrites
 from screener.service.spool import PendingWrite, Spool
 from screener.service.store_errors import STORE_ERRORS
 from screener.sounds import DEFAULT_SOUNDS, Sounds
-from screener.store import audit, dnc, keys, refusals
-from screener.store.decide import encode_reasons, prepare, run_decision
+from screener.store import audit, campaign_limits, dnc, keys, refusals
+from screener.store.campaign_limits import CampaignAllowance, Grant
+from screener.store.connections import Connections
+from screener.store.decide import StoreOutcome, encode_reasons, plan_in_slot, prepare, run_decision
 from screener.store.scripts import Scripts
-from screener.store.topology import AnyClient, open_client
 
 log = logging.getLogger("screener.service")
 
 #: seconds a cached list version is trusted (an import keeps the old version readable for longer)
 LIST_STATE_TTL_S = 1.0
+#: the longest decision, in time budgets: the store's budget, then half a budget more for decide.lua
+DECISION_BUDGETS = 1.5
 #: an opt-out may take longer than a decision's budget: it must be acknowledged, not rushed
 OPT_OUT_TIMEOUT_S = 5.0
 #: an audit entry written outside a decision's budget (disclosure evidence, a fail-closed block's entry)
@@ -74,6 +80,13 @@ def _retrieved(future: asyncio.Future[Any]) -> None:
 _OVERLOADED = (Reason(ReasonCode.SCREENING_UNAVAILABLE, OVERLOADED),)
 
 
+def oldest_list_version_s(time_budget_ms: int) -> float:
+    """How long after a list's switch a screener may still read its previous version: the cached list versions'
+    age plus the longest decision (an import keeps the old version at least that long; one freed sooner blocks
+    the calls that still read it: decide.lua checks the version's freed marker)."""
+    return LIST_STATE_TTL_S + DECISION_BUDGETS * time_budget_ms / 1000
+
+
 class StoreUnavailable(RuntimeError):
     """Redis could not acknowledge a write in time."""
 
@@ -82,8 +95,14 @@ def connect(url: str, budget_s: float) -> AnyClient:
     """A client for any supported Redis URL (one server, Sentinel, Cluster: ``store.topology``) whose every
     socket operation is bounded (the decision's own deadline bounds it too). A bad URL raises
     ``RedisUrlError`` naming it (passwords hidden)."""
-    timeout = max(budget_s, 0.05)
-    return open_client(url, socket_timeout=timeout, connect_timeout=timeout, max_connections=1024)
+    return open_redis(url, timeout_s=max(budget_s, 0.05), max_connections=1024)
+
+
+def _e164_or_raw(dialed: str, campaign: Campaign | None) -> str:
+    try:
+        return normalize(dialed, campaign.region if campaign else "ZZ").e164
+    except InvalidNumber:
+        return dialed
 
 
 class Screener:
@@ -106,6 +125,8 @@ class Screener:
                                      on_flushed=self.invalidate_list_states)
         self.redis = redis
         self.scripts = Scripts(redis)
+        #: on a Redis Cluster, this process's allowance of the campaigns' limits (docs/redis-topologies.md)
+        self.allowance = CampaignAllowance(self.scripts.connections)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
@@ -199,6 +220,9 @@ class Screener:
         now = request.at or self._clock()
         spool_audit = not admitted
         campaign = settings.campaigns.get(request.campaign)
+        if request.problem:  # recorded under the number as the campaign reads it, so `audit why` finds it
+            return await self._final(request, settings, now, started, _e164_or_raw(request.dialed, campaign),
+                                     (Reason(ReasonCode.INVALID_REQUEST, request.problem),), Verdict.BLOCK)
         if campaign is None:
             if emergency_with_no_campaign(request.dialed, {c.region for c in settings.campaigns.values()} or {"US"}):
                 return await self._final(request, settings, now, started, request.dialed, (
@@ -248,23 +272,51 @@ class Screener:
         pre = precheck(number, campaign, policy, settings.lists, states, now)
         for warning in pre.warnings:
             self.log_summary.event(logging.WARNING, f"{campaign.name}: {warning}")
-        plan = self._plan(settings, campaign, policy, number)
+        full_plan = self._plan(settings, campaign, policy, number)
+        plan = plan_in_slot(self.scripts, full_plan)
         now_ms = int(now.timestamp() * 1000)
         attempt_id = os.urandom(8).hex()
+        call_id = request.call_id or attempt_id
         pre_reasons = list(pre.reasons)
         if number.e164 in self.pending.opt_out_numbers:
             pre_reasons.append(Reason(ReasonCode.DNC_INTERNAL, "opt-out pending (Redis has not taken it yet)"))
+        grant: Grant | None = None
+        if plan is not full_plan and request.commit and not pre_reasons:
+            async with asyncio.timeout_at(deadline):
+                grant, limit = await self.allowance.take(campaign.name, full_plan.calls_per_second,
+                                                         full_plan.max_concurrent_calls, full_plan.call_lease_ms)
+            if limit is not None:
+                pre_reasons.append(Reason(ReasonCode.RATE_LIMIT, limit))
         fields = self._audit_fields(request, settings, now, number.e164, campaign.name)
         fields["pre_reasons"] = encode_reasons(pre_reasons)
-        store_deadline = max(deadline, loop.time() + budget_s / 2)
-        async with asyncio.timeout_at(store_deadline):
-            outcome = await run_decision(
-                self.scripts, plan, number.e164, self._versions(states),
-                now_ms=now_ms, server_time=request.at is None, commit=request.commit, pre_block=bool(pre_reasons),
-                attempt_id=attempt_id, audit_fields=fields, audit_maxlen=settings.audit_maxlen,
-                time_left_s=store_deadline - loop.time(),
-            )
+        reserved = False
+        try:
+            store_deadline = max(deadline, loop.time() + budget_s / 2)
+            async with asyncio.timeout_at(store_deadline):
+                outcome = await run_decision(
+                    self.scripts, plan, number.e164, self._versions(states),
+                    now_ms=now_ms, server_time=request.at is None, commit=request.commit,
+                    pre_block=bool(pre_reasons), attempt_id=attempt_id, audit_fields=fields,
+                    audit_maxlen=settings.audit_maxlen, call_id=call_id, time_left_s=store_deadline - loop.time(),
+                )
+            decision = self._after_store(request, settings, campaign, number, now, started, plan, outcome,
+                                         pre_reasons, attempt_id)
+            reserved = decision.allowed and decision.attempt_id is not None
+        finally:
+            if grant is not None:
+                self.allowance.settle(grant, reserved=reserved, call_id=call_id, lease_ms=full_plan.call_lease_ms)
+        return decision
+
+    def _after_store(self, request: ScreenRequest, settings: Settings, campaign: Campaign, number: NumberInfo,
+                     now: datetime, started: float, plan: StorePlan, outcome: StoreOutcome,
+                     pre_reasons: list[Reason], attempt_id: str) -> Decision:
         self.pending.flush_soon()
+        if outcome.facts.dnc_gone:
+            # a list version this screener read was freed (an import's grace period was shorter than the cache and
+            # this decision): blocked by the script; read the live versions again for the next call
+            log.warning("list version freed while deciding (%s): blocked; reading the lists again",
+                        ", ".join(outcome.facts.dnc_gone))
+            self.invalidate_list_states()
         store_reasons = evaluate(plan, outcome.facts, outcome.now_ms)
         if {r.code for r in store_reasons} != {r.code for r in outcome.reasons}:
             # the engine and the script disagree: report both, and never let the call through on it
@@ -333,7 +385,11 @@ class Screener:
         return states
 
     async def _read_states(self, names: list[str]) -> dict[str, ListState]:
-        states = await dnc.read_list_states_on(self.scripts.connections, names)
+        connections = self.scripts.connections
+        if isinstance(connections, Connections):  # one server: on the decisions' own connection
+            states = await dnc.read_list_states_on(connections, names)
+        else:  # a Redis Cluster: the lists' metadata are in slots of their own
+            states = await dnc.read_list_states(self.redis, names)
         self._list_states, self._list_states_at = states, time.monotonic()
         return states
 
@@ -381,8 +437,8 @@ class Screener:
             # overloaded): the entry waits in the spool
             self._keep(spool_kinds.AUDIT, fields)
         else:
-            audit_id = await self._append_audit(fields, settings.audit_maxlen,
-                                                timeout_s=settings.time_budget_ms / 1000)
+            audit_id = await self.append_audit(fields, maxlen=settings.audit_maxlen,
+                                               timeout_s=settings.time_budget_ms / 1000)
         return self._decision(request, settings, now, started, number, reasons, verdict, campaign,
                               audit_id=audit_id)
 
@@ -423,6 +479,25 @@ class Screener:
         )
         self.observers.notify(decision)
         return decision
+
+    # -- a call's end ---------------------------------------------------------------------------------
+
+    async def call_ended(self, call_id: str, campaign: str) -> None:
+        """The call ``call_id`` of ``campaign`` ended (the dialplan's ``h`` extension, the ARI channel's end): it
+        no longer counts among the campaign's calls in progress. Any screener may be told. A campaign with no
+        concurrent-call limit needs nothing; when Redis cannot take it now it waits in the spool (until then,
+        or until its lease ends, the call still counts: fail closed)."""
+        found = self.settings.campaigns.get(campaign)
+        if found is None or not found.max_concurrent_calls or not call_id:
+            return
+        pending = {"campaign": campaign, "call_id": call_id}
+        try:
+            async with asyncio.timeout(AUDIT_TIMEOUT_S):
+                await campaign_limits.call_ended(self.scripts.connections, campaign, call_id)
+        except STORE_ERRORS as exc:
+            log.warning("end of call %s (%s) not recorded yet (%s): kept in the spool", call_id, campaign,
+                        type(exc).__name__)
+            self._keep(spool_kinds.CALL_END, pending)
 
     # -- opt-out and evidence -------------------------------------------------------------------------
 
@@ -466,11 +541,18 @@ class Screener:
         self.observers.notify(OptOut(e164, campaign, source))
 
     async def _write_opt_out(self, pending: dict[str, str]) -> None:
-        """The internal list, then the refusal time with its audit entry (each acknowledged by Redis)."""
+        """The internal list, then the refusal time with its audit entry; returns once acknowledged as the
+        config's ``durability`` says (by a replica too with "replica"), raises otherwise."""
         e164 = pending["number"]
-        await dnc.add_numbers(self.redis, pending["list"], [e164], source=f"opt-out: {pending['source']}")
-        await refusals.record(self.redis, e164, at_ms=int(pending["at_ms"]), retention_s=int(pending["retention_s"]),
-                              audit_fields=json.loads(pending["fields"]), audit_maxlen=int(pending["audit_maxlen"]))
+
+        async def write() -> None:
+            await dnc.add_numbers(self.redis, pending["list"], [e164], source=f"opt-out: {pending['source']}")
+            await refusals.record(self.redis, e164, at_ms=int(pending["at_ms"]),
+                                  retention_s=int(pending["retention_s"]), audit_fields=json.loads(pending["fields"]),
+                                  audit_maxlen=int(pending["audit_maxlen"]))
+
+        await acknowledged(self.redis, self.settings, write,
+                           keys=[keys.refusal_key(e164), *dnc_change_keys(pending["list"], e164), keys.AUDIT_STREAM])
 
     # -- writes that wait for Redis --------------------------------------------------------------------
 
@@ -507,6 +589,9 @@ class Screener:
                 entries = []
             if item.kind == spool_kinds.OPT_OUT:
                 await self._write_opt_out(item.data)
+            elif item.kind == spool_kinds.CALL_END:
+                await campaign_limits.call_ended(self.scripts.connections, item.data["campaign"],
+                                                 item.data["call_id"])
         if entries:
             await audit.append_many(self.redis, entries, self.settings.audit_maxlen)
         if built_s:  # after an overload: leave the event loop to the decisions (the flush takes a quarter of it)
@@ -527,13 +612,16 @@ class Screener:
             answer_to_prompt_ms="" if ms is None else str(ms), prompt_finished="1" if event.prompt_finished else "0",
             opted_out="1" if event.opted_out else "0")
         self.observers.notify(event)
-        await self._append_audit(fields, settings.audit_maxlen, timeout_s=AUDIT_TIMEOUT_S)
+        await self.append_audit(fields, maxlen=settings.audit_maxlen)
 
-    async def _append_audit(self, fields: dict[str, str], maxlen: int, *, timeout_s: float) -> str | None:
-        """Append one entry; its id, or None when Redis did not take it (it then waits in the spool)."""
+    async def append_audit(self, fields: dict[str, str], *, maxlen: int | None = None,
+                           timeout_s: float = AUDIT_TIMEOUT_S) -> str | None:
+        """Append one audit entry (any kind: a decision's, disclosure evidence, an admin action's); its id, or
+        None when Redis did not take it within ``timeout_s``: it then waits in the spool (logged when full)."""
         try:
             async with asyncio.timeout(timeout_s):
-                return await audit.append(self.scripts.connections, fields, maxlen)
+                return await audit.append(self.scripts.connections, fields,
+                                          self.settings.audit_maxlen if maxlen is None else maxlen)
         except STORE_ERRORS as exc:
             self.log_summary.event(logging.WARNING, "audit entries kept in the spool (Redis did not take them)",
                                    "%s: %s of %s", type(exc).__name__, fields.get("kind", "?"),
@@ -544,8 +632,9 @@ class Screener:
     async def aclose(self) -> None:
         await self.pending.aclose()  # one last flush; what is left stays on disk (or is lost in memory)
         self.log_summary.flush()
+        await self.allowance.aclose()
         await self.scripts.aclose()
         await self.redis.aclose()
 
 
-__all__ = ["Screener", "StoreUnavailable", "connect"]
+__all__ = ["DECISION_BUDGETS", "LIST_STATE_TTL_S", "Screener", "StoreUnavailable", "connect", "oldest_list_version_s"]

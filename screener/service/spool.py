@@ -1,5 +1,5 @@
-"""Writes that must not be lost when Redis cannot take them now: an opt-out, the audit entry of a call that
-was blocked because the store did not answer.
+"""Writes that must not be lost when Redis cannot take them now: an opt-out, a call's end, the audit entry of a
+call that was blocked because the store did not answer.
 
 They are kept in order, in memory and (when the spool has a folder) in an append-only file of JSON lines,
 and written to Redis by ``flush``, in batches, once it answers again. An opt-out is on disk (fsynced) before
@@ -26,11 +26,13 @@ from typing import IO
 
 log = logging.getLogger("screener.service.spool")
 
-#: what an item is: an opt-out to put on the internal list, an audit entry to append, or a call refused as
-#: overloaded (its audit entry is built when it is flushed: refusing must cost next to nothing)
+#: what an item is: an opt-out to put on the internal list, an audit entry to append, a call refused as
+#: overloaded (its audit entry is built when it is flushed: refusing must cost next to nothing), a call's end
 OPT_OUT = "opt_out"
 AUDIT = "audit"
 REFUSED = "refused"
+#: a call's end (it no longer counts among its campaign's calls in progress)
+CALL_END = "call_end"
 #: items kept at most (beyond that new ones are refused and counted)
 DEFAULT_MAX_ITEMS = 100_000
 

@@ -246,8 +246,10 @@ class Connections:
         """Open the connection now (before the first call), unless it is open."""
         await self._connection()
 
-    async def execute(self, packed: bytes) -> Any:
-        """Send one packed command and wait for its reply (an error reply raises, as redis-py's do)."""
+    async def execute(self, packed: bytes, *, key: str | None = None) -> Any:
+        """Send one packed command and wait for its reply (an error reply raises, as redis-py's do); ``key``
+        names the command's first key (one server serves every key: unused here, ``SlotConnections`` routes
+        by it)."""
         return await (await self._connection()).send(packed)
 
     async def execute_many(self, commands: Sequence[bytes]) -> list[Any]:

@@ -7,8 +7,9 @@ One ``Script`` runs two ways:
 
 * on a redis-py client (a plain or a cluster client; in pipelines through ``queue`` and
   ``execute_with_scripts``): the store's administrative paths;
-* on ``Connections`` (``store.connections``): the decision's hot path, which packs EVALSHA itself (one
-  bytes join instead of redis-py's per-argument encoding) and pipelines it on its own connection.
+* on ``Connections`` (``store.connections``: one pipelined connection to one server or a Sentinel master)
+  or ``SlotConnections`` (``store.cluster_path``: a Redis Cluster's masters): the decision's hot path,
+  which packs EVALSHA itself (one bytes join instead of redis-py's per-argument encoding).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from screener.store.client import AnyRedis
+from screener.store.cluster_path import SlotConnections
 from screener.store.connections import Connections, DecisionNeedsOneServer, pack_command
 from screener.store.server_clock import ServerClock
 
@@ -69,8 +71,13 @@ class Script:
         self._load_packed = pack_command(b"SCRIPT", b"LOAD", self.source)
         self._loaded: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    async def __call__(self, target: AnyRedis | Connections, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """Run the script on a redis-py client, or on ``Connections`` (the command packed by hand)."""
+    async def __call__(self, target: AnyRedis | Connections | SlotConnections, keys: Sequence[str],
+                       args: Sequence[Any]) -> Any:
+        """Run the script on a redis-py client, or on the hot path's connections (the command packed by hand;
+        on a cluster, sent to the master of the first key's slot)."""
+        if isinstance(target, SlotConnections):
+            return await target.execute(pack_command(b"EVALSHA", self.sha, len(keys), *keys, *args),
+                                        key=keys[0] if keys else None, load=self._load_packed)
         if isinstance(target, Connections):
             packed = pack_command(b"EVALSHA", self.sha, len(keys), *keys, *args)
             try:
@@ -83,8 +90,11 @@ class Script:
         except NoScriptError:
             return await target.eval(self.source, len(keys), *keys, *args)
 
-    async def load(self, client: AnyRedis | Connections) -> None:
-        """Load the script on every primary (before EVALSHA in a pipeline), or on the hot path's server."""
+    async def load(self, client: AnyRedis | Connections | SlotConnections) -> None:
+        """Load the script on every primary (before EVALSHA in a pipeline), or on the hot path's server (on a
+        cluster's hot path, each master loads it at its first NOSCRIPT)."""
+        if isinstance(client, SlotConnections):
+            return
         if isinstance(client, Connections):
             await client.execute(self._load_packed)
         elif isinstance(client, RedisCluster):
@@ -117,12 +127,19 @@ async def execute_with_scripts(client: AnyRedis, scripts: Sequence[Script], queu
 
 
 class Scripts:
-    """The hot path's ``Connections`` to one Redis client (decide.lua and audit appends run on them), and what
-    the decisions' replies tell of the server's clock."""
+    """The hot path's connections to one Redis client (decide.lua and audit appends run on them): ``Connections``
+    to one server (or a Sentinel master), ``SlotConnections`` to a Redis Cluster's masters; and what the
+    decisions' replies tell of the server's clock."""
 
     def __init__(self, client: Any) -> None:
-        self.connections = Connections(client)
+        self.connections: Connections | SlotConnections = (
+            SlotConnections(client) if isinstance(client, RedisCluster) else Connections(client))
         self.clock = ServerClock()
+
+    @property
+    def cluster(self) -> bool:
+        """True on a Redis Cluster: a decision may only touch keys in the number's slot."""
+        return isinstance(self.connections, SlotConnections)
 
     async def aclose(self) -> None:
         await self.connections.aclose()
