@@ -371,7 +371,8 @@ def main() -> None:
         for r in range(args.rounds):  # one process and N processes in turn, so that drift hits both
             for multi in ((False, True) if r % 2 == 0 else (True, False)):
                 if multi:
-                    multis.append(sum(closed_loop_processes(url, args.processes, args.concurrency, args.seconds)) / args.seconds)
+                    done = sum(closed_loop_processes(url, args.processes, args.concurrency, args.seconds))
+                    multis.append(done / args.seconds)
                 else:
                     singles.append(asyncio.run(closed_loop(url, args.concurrency, args.seconds, 3 + r)) / args.seconds)
         capacity = statistics.median(singles)
