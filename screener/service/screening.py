@@ -41,7 +41,6 @@ from screener.service import spool as spool_kinds
 from screener.service.admission import OVERLOADED, Admission, ScreenerCounters
 from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
 from screener.service.connection import AnyClient, open_redis
-from screener.service.dnc.admin import dnc_change_keys
 from screener.service.durability import acknowledged
 from screener.service.log_summary import LogSummary
 from screener.service.observe import Observers, OptOut
@@ -543,6 +542,9 @@ class Screener:
     async def _write_opt_out(self, pending: dict[str, str]) -> None:
         """The internal list, then the refusal time with its audit entry; returns once acknowledged as the
         config's ``durability`` says (by a replica too with "replica"), raises otherwise."""
+        # here: service.dnc imports this module (its grace periods come from the decision's budgets)
+        from screener.service.dnc.admin import dnc_change_keys
+
         e164 = pending["number"]
 
         async def write() -> None:
