@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from screener.agi import commands
+from screener.agi.call_end import run_call_end
 from screener.agi.channel import AgiChannel
 from screener.agi.disclose import run_disclose
 from screener.agi.errors import AgiError
@@ -38,7 +39,11 @@ async def _disclose(channel: AgiChannel, screener: ScreenerLike, options: Script
     return await run_disclose(channel, screener, options, arrived=arrived)
 
 
-SCRIPTS: dict[str, Script] = {"screen": _screen, "disclose": _disclose}
+async def _call_end(channel: AgiChannel, screener: ScreenerLike, options: ScriptOptions, arrived: float) -> object:
+    return await run_call_end(channel, screener, options)
+
+
+SCRIPTS: dict[str, Script] = {"screen": _screen, "disclose": _disclose, "call_end": _call_end}
 
 
 class FastAgiServer:

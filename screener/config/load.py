@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from screener.config.campaigns import check_name, parse_campaign, parse_list
+from screener.config.complaints import parse_complaints
 from screener.config.errors import ConfigError
 from screener.config.policies import parse_policy
 from screener.config.reader import Node
 from screener.config.settings import AriSettings, DncList, FastAgiSettings, ListKind, Policy, Secret, Settings
 
-TOP_KEYS = ("include", "screener", "fastagi", "ari", "lists", "policies", "campaigns")
+TOP_KEYS = ("include", "screener", "fastagi", "ari", "lists", "policies", "campaigns", "complaints")
 PRESET_KEYS = ("policies",)
 SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir")
 FASTAGI_KEYS = ("bind", "port", "allowed_peers", "grace_s")
@@ -218,5 +219,6 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         lists=lists,
         policies=policies,
         campaigns=campaigns,
+        complaint_sources=parse_complaints(root.table("complaints")),
         **_screener(root),
     )

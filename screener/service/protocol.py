@@ -7,7 +7,7 @@ import asyncio
 import logging
 from typing import Protocol
 
-from screener.decision import Decision, Disclosure, DisclosureEvent, ScreenRequest
+from screener.decision import AnsweredCall, Decision, Disclosure, DisclosureEvent, ScreenRequest
 from screener.numbers import mask
 from screener.sounds import Sounds
 
@@ -39,6 +39,10 @@ class ScreenerLike(Protocol):
 
     async def record_disclosure(self, event: DisclosureEvent) -> None:
         """Append the disclosure evidence to the audit trail."""
+        ...
+
+    async def record_answered_call(self, call: AnsweredCall) -> None:
+        """Count an answered call (abandoned or not) for its campaign's abandoned-call rate and audit it."""
         ...
 
 

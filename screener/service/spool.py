@@ -22,9 +22,11 @@ from typing import IO
 
 log = logging.getLogger("screener.service.spool")
 
-#: what an item is: an opt-out to put on the internal list, or an audit entry to append
+#: what an item is: an opt-out to put on the internal list, an audit entry to append, an answered call to count
 OPT_OUT = "opt_out"
 AUDIT = "audit"
+#: an answered call to count (abandoned or not) in its campaign's rate, with its lock-out and audit entry
+ANSWERED_CALL = "answered_call"
 #: items kept at most (beyond that new ones are refused and counted)
 DEFAULT_MAX_ITEMS = 100_000
 

@@ -13,6 +13,12 @@ from screener.store.scripts import Connections, pack_command
 DECISION = "decision"
 OPT_OUT = "opt_out"
 DISCLOSURE = "disclosure"
+#: how an answered call ended: connected to an agent in time, or abandoned (and why)
+CALL_OUTCOME = "call_outcome"
+#: a complaint ticket opened, a stage of it done, or closed
+COMPLAINT = "complaint"
+#: a data-subject request: an export of a number's records, or their erasure
+PRIVACY = "privacy"
 
 
 def _text(value: object) -> str:

@@ -59,6 +59,7 @@ def plan_json(plan: StorePlan) -> str:
         "dnc": [[c.list_name, c.code.value, int(c.exempt_by_consent)] for c in plan.dnc],
         "f": [[f.scope.value, f.window_s * 1000, f.max_calls, f.detail or f"{f.max_calls} per {f.window_s}s"]
               for f in plan.frequency],
+        "lo": plan.abandon_lockout_s * 1000, "lod": plan.abandon_lockout_detail,
     }, separators=(",", ":"))
 
 
@@ -91,19 +92,23 @@ async def run_decision(
     for check in plan.dnc:
         version = list_versions.get(check.list_name, "0")
         keys_ += [keys.dnc_tag_key(check.list_name, version, e164), keys.dnc_block_key(check.list_name, version, e164)]
+    keys_.append(keys.abandoned_key(e164))  # last: decide.lua reads it as KEYS[#KEYS]
     args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
             plan_json(plan), keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
             json.dumps(audit_fields, separators=(",", ":"), ensure_ascii=False)]
     reply = await _DECIDE(scripts.connections, keys_, args)
-    hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms = reply
+    hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms, \
+        abandoned = reply
     parsed = [parse_attempt(_text(m)) for m in attempts]
     refusal_text = _text(refusal)
+    abandoned_text = _text(abandoned)
     facts = StoreFacts(
         dnc_hits=tuple(_text(h) for h in hits),
         consent_valid=bool(consent_valid),
         attempts=tuple(a for a in parsed if a is not None),
         last_refusal_ms=int(refusal_text) if refusal_text.isdigit() else None,
         rate_count=int(rate_count),
+        last_abandoned_ms=int(abandoned_text) if abandoned_text.isdigit() else None,
     )
     return StoreOutcome(
         facts=facts,

@@ -3,6 +3,7 @@
 -- evaluates the StorePlan (screener/engine/plan.py, same rules as screener.engine evaluate());
 -- when nothing blocks (and the pure rules did not block either) and ARGV commit is "1", reserves the
 -- attempt and counts it in the campaign's rate; appends the decision to the audit stream.
+-- uses: lib_abandon
 --
 -- KEYS[1]  attempts sorted set of the number (member "<ms>|<campaign>|<subject>|<id>", score ms)
 -- KEYS[2]  consent hash of the number (field purpose -> JSON record)
@@ -10,6 +11,7 @@
 -- KEYS[4]  rate counter of the campaign for the decision's second
 -- KEYS[5]  audit stream
 -- KEYS[6..] per DNC list: tag-level set, then sub-block key (set of suffixes or 10,000-bit bitmap)
+-- KEYS[#KEYS] the number's abandoned-call hash (campaign -> epoch ms of its last abandoned call)
 --
 -- ARGV[1]  now, epoch ms (a decision at an explicit time, --at); "" = now by the Redis server's clock, so
 --          that screeners whose clocks drift apart still see each other's attempts in order
@@ -20,13 +22,15 @@
 --          {c: campaign, s: subject, p: consent purpose ("" = do not read consent), cr: consent required 0/1,
 --           mi: minimum interval ms, cd: refusal cool-down ms, cps: calls per second (0 = unlimited),
 --           ret: attempt retention ms, dnc: [[list, reason code, exempt by consent 0/1], ...],
---           f: [[scope campaign|subject|any, window ms, max calls, detail], ...]}
+--           f: [[scope campaign|subject|any, window ms, max calls, detail], ...],
+--           lo: lock-out ms after an abandoned call (0 = none), lod: its reason detail}
 -- ARGV[6]  the number's suffix inside its tag      ARGV[7]  its suffix inside its sub-block (0..9999)
 -- ARGV[8]  audit stream max length (approximate)
 -- ARGV[9]  the audit entry's fields, JSON object; the script adds verdict, store_reasons, reserved, attempt_id
 --
 -- returns { dnc_hits[], consent_valid 0/1, attempts[] (members), last_refusal ms or "",
---           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms }
+--           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms,
+--           last abandoned call ms or "" }
 
 local now
 if ARGV[1] == "" then
@@ -131,6 +135,12 @@ if cps > 0 and rate_count >= cps then
   reasons[#reasons + 1] = "rate_limit|" .. tostring(cps) .. " calls/s"
 end
 
+-- abandoned-call lock-out (lib_abandon.lua)
+local abandon_reason, abandoned_at = abandon_lockout(KEYS[#KEYS], campaign, plan["lo"] or 0, now, plan["lod"] or "")
+if abandon_reason then
+  reasons[#reasons + 1] = abandon_reason
+end
+
 local store_ok = #reasons == 0
 local reserved = false
 if commit and store_ok and not pre_block then
@@ -163,4 +173,4 @@ fields[#fields + 1] = reserved and attempt_id or ""
 local audit_id = redis.call("XADD", KEYS[5], "MAXLEN", "~", audit_maxlen, "*", unpack(fields))
 
 return { hits, consent_valid and 1 or 0, attempts, refusal or "", rate_count, reserved and 1 or 0,
-         reasons, audit_id, store_ok and 1 or 0, now }
+         reasons, audit_id, store_ok and 1 or 0, now, abandoned_at }
