@@ -27,6 +27,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("dnc", "screener.cli.dnc", "add, remove, check, import, list and export DNC lists"),
     Command("consent", "screener.cli.consent", "grant, revoke or show consent records"),
     Command("audit", "screener.cli.audit", "read and export the audit trail"),
+    Command("report", "screener.cli.report", "compliance reports (abandoned calls)"),
     Command("config", "screener.cli.config_cmd", "validate the config and show its campaigns, policies and lists"),
     Command("serve", "screener.cli.serve",
             "run the FastAGI server (and the ARI application) Asterisk asks before every call"),
