@@ -27,6 +27,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("dnc", "screener.cli.dnc", "add, remove, check, import, list and export DNC lists"),
     Command("consent", "screener.cli.consent", "grant, revoke or show consent records"),
     Command("audit", "screener.cli.audit", "read and export the audit trail"),
+    Command("complaint", "screener.cli.complaint",
+            "complaint intake with working-day deadlines (add, list, show, done, close)"),
     Command("report", "screener.cli.report", "compliance reports (abandoned calls)"),
     Command("config", "screener.cli.config_cmd", "validate the config and show its campaigns, policies and lists"),
     Command("serve", "screener.cli.serve",

@@ -44,6 +44,11 @@ def _supported_countries() -> frozenset[str]:
     return frozenset(EntityLoader.get_country_codes(include_aliases=True))
 
 
+def supported_holiday_country(code: str) -> bool:
+    """True when the holidays package has a calendar for ``code`` (ISO 3166-1 alpha-2, or an alias)."""
+    return code.upper() in _supported_countries()
+
+
 @lru_cache(maxsize=64)
 def _subdivisions(country: str) -> tuple[str, ...]:
     """The subdivision codes of one supported country (imports that country's module only)."""

@@ -456,6 +456,11 @@ class Screener:
                                        at_ms=int(pending["at_ms"]), keep_s=int(pending["keep_s"]))
         await audit.append_many(self.redis, [json.loads(pending["fields"])], int(pending["audit_maxlen"]))
 
+    async def append_audit(self, fields: dict[str, str]) -> str | None:
+        """Append an entry an administrative use case built (``audit_fields``); its id, or None when Redis did not
+        take it within a second (it then waits in the spool and lands in order later)."""
+        return await self._append_audit(fields, self.settings.audit_maxlen, timeout_s=AUDIT_TIMEOUT_S)
+
     async def _append_audit(self, fields: dict[str, str], maxlen: int, *, timeout_s: float) -> str | None:
         """Append one entry; its id, or None when Redis did not take it (it then waits in the spool)."""
         try:
