@@ -30,6 +30,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("complaint", "screener.cli.complaint",
             "complaint intake with working-day deadlines (add, list, show, done, close)"),
     Command("report", "screener.cli.report", "compliance reports (abandoned calls)"),
+    Command("privacy", "screener.cli.privacy", "data-subject requests: export or erase what is held about a number"),
     Command("config", "screener.cli.config_cmd", "validate the config and show its campaigns, policies and lists"),
     Command("serve", "screener.cli.serve",
             "run the FastAGI server (and the ARI application) Asterisk asks before every call"),
