@@ -31,6 +31,7 @@ from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campai
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
 from screener.service.audit_fields import CALL_OUTCOME, DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.observe import Observers, OptOut
 from screener.service.spool import PendingWrite, Spool
 from screener.sounds import DEFAULT_SOUNDS, Sounds
 from screener.store import abandonment, audit, dnc, keys, refusals
@@ -83,6 +84,8 @@ class Screener:
         self._abandonment: dict[str, AbandonmentCounts] = {}
         self._abandonment_at = -1e9
         self._abandonment_warned: dict[str, float] = {}
+        #: told of every Decision, DisclosureEvent and OptOut (metrics, statistics)
+        self.observers = Observers()
 
     @classmethod
     async def create(cls, holder: ConfigHolder, url: str, *, sounds: Sounds = DEFAULT_SOUNDS,
@@ -272,7 +275,7 @@ class Screener:
                   reasons: tuple[Reason, ...], verdict: Verdict, campaign: Campaign | None, *,
                   attempt_id: str | None = None, audit_id: str | None = None) -> Decision:
         on_allow = campaign if verdict is Verdict.ALLOW else None
-        return Decision(
+        decision = Decision(
             verdict=verdict, reasons=reasons, number=number, campaign=request.campaign, decided_at=now,
             config_version=settings.version, dry_run=not request.commit,
             caller_id=on_allow.caller_id if on_allow else None,
@@ -281,6 +284,8 @@ class Screener:
             attempt_id=attempt_id, audit_id=audit_id,
             elapsed_us=int((time.perf_counter() - started) * 1e6),
         )
+        self.observers.notify(decision)
+        return decision
 
     # -- opt-out and evidence -------------------------------------------------------------------------
 
@@ -317,6 +322,7 @@ class Screener:
                 + ("kept in the spool, written when Redis answers" if kept else "THE SPOOL IS FULL: it was lost")
             ) from exc
         self.invalidate_list_states()
+        self.observers.notify(OptOut(e164, campaign, source))
 
     async def _write_opt_out(self, pending: dict[str, str]) -> None:
         """The internal list, then the refusal time with its audit entry (each acknowledged by Redis)."""
@@ -396,6 +402,7 @@ class Screener:
             source=event.source, call_id=event.call_id, language=event.language,
             answer_to_prompt_ms="" if ms is None else str(ms), prompt_finished="1" if event.prompt_finished else "0",
             opted_out="1" if event.opted_out else "0")
+        self.observers.notify(event)
         await self._append_audit(fields, settings.audit_maxlen, timeout_s=AUDIT_TIMEOUT_S)
 
     def abandonment_rule(self, campaign: str) -> AbandonmentRule:

@@ -19,6 +19,8 @@ CALL_OUTCOME = "call_outcome"
 COMPLAINT = "complaint"
 #: a data-subject request: an export of a number's records, or their erasure
 PRIVACY = "privacy"
+#: a change made through the admin API (actor: the token's name)
+ADMIN = "admin"
 
 
 def _text(value: object) -> str:
