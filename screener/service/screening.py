@@ -41,6 +41,8 @@ from screener.store.topology import AnyClient, open_client
 
 log = logging.getLogger("screener.service")
 
+#: a campaign with no answered call in its window
+NO_CALLS = AbandonmentCounts()
 #: seconds a cached list version is trusted (an import keeps the old version readable for longer)
 LIST_STATE_TTL_S = 1.0
 #: an opt-out may take longer than a decision's budget: it must be acknowledged, not rushed
@@ -83,6 +85,8 @@ class Screener:
         #: answered/abandoned calls of the campaigns whose policy limits abandonment, refreshed like list states
         self._abandonment: dict[str, AbandonmentCounts] = {}
         self._abandonment_at = -1e9
+        self._abandonment_for: Settings | None = None
+        self._abandonment_limited: dict[str, AbandonmentRule] = {}
         self._abandonment_warned: dict[str, float] = {}
         #: told of every Decision, DisclosureEvent and OptOut (metrics, statistics)
         self.observers = Observers()
@@ -155,7 +159,8 @@ class Screener:
         deadline = loop.time() + budget_s
         policy = settings.policies[campaign.policy]
         async with asyncio.timeout_at(deadline):
-            states, abandoned = await asyncio.gather(self._states(settings), self._abandonment_counts(settings))
+            states = await self._states(settings)
+            abandoned = await self._abandonment_counts(settings)
         pre = precheck(number, campaign, policy, settings.lists, states, now)
         for warning in pre.warnings:
             log.warning("%s: %s", campaign.name, warning)
@@ -163,7 +168,7 @@ class Screener:
         now_ms = int(now.timestamp() * 1000)
         attempt_id = uuid.uuid4().hex[:16]
         pre_reasons = list(pre.reasons)
-        over = rate_reason(policy.abandonment, abandoned.get(campaign.name, AbandonmentCounts()), campaign.name)
+        over = rate_reason(policy.abandonment, abandoned.get(campaign.name, NO_CALLS), campaign.name)
         if over is not None:
             if policy.abandonment.action == "block":
                 pre_reasons.append(over)
@@ -206,9 +211,14 @@ class Screener:
     async def _abandonment_counts(self, settings: Settings) -> dict[str, AbandonmentCounts]:
         """The rolling answered/abandoned counts of every campaign whose policy limits abandonment, read at
         most once a second (at once when a reload named a campaign not read yet)."""
-        limited = {c.name: settings.policies[c.policy].abandonment for c in settings.campaigns.values()
-                   if settings.policies[c.policy].abandonment.max_rate_percent is not None}
-        if time.monotonic() - self._abandonment_at > LIST_STATE_TTL_S or not limited.keys() <= set(self._abandonment):
+        if settings is not self._abandonment_for:  # a reload: which campaigns have a limit, worked out once
+            self._abandonment_for = settings
+            self._abandonment_limited = {
+                c.name: settings.policies[c.policy].abandonment for c in settings.campaigns.values()
+                if settings.policies[c.policy].abandonment.max_rate_percent is not None}
+            self._abandonment_at = -1e9
+        limited = self._abandonment_limited
+        if time.monotonic() - self._abandonment_at > LIST_STATE_TTL_S:
             buckets = await abandonment.read_buckets(self.redis, limited)
             now = self._clock()
             self._abandonment = {name: window_counts(buckets.get(name, {}), now, rule.window_s)

@@ -64,9 +64,9 @@ def test_a_complaint_from_12321_is_listed_overdue_until_its_stages_are_done_and_
 
 
 def test_bad_input_is_one_line_and_exit_2(config: Path) -> None:
-    p = run(config, "complaint", "add", "+12025550123", "--source", "fcc", "--received", "now")
+    p = run(config, "complaint", "add", "+12025550162", "--source", "fcc", "--received", "now")
     assert p.returncode == 2 and "unknown complaint source 'fcc'" in p.stderr and "Traceback" not in p.stderr
-    p = run(config, "complaint", "add", "+12025550123", "--source", "ftc", "--received", "yesterday")
+    p = run(config, "complaint", "add", "+12025550162", "--source", "ftc", "--received", "yesterday")
     assert p.returncode == 2 and "--received 'yesterday' is not an ISO-8601 time" in p.stderr
     p = run(config, "complaint", "list", "--due-within", "two days")
     assert p.returncode == 2 and "--due-within 'two days'" in p.stderr
@@ -77,7 +77,7 @@ def test_bad_input_is_one_line_and_exit_2(config: Path) -> None:
 
 
 def test_due_within_lists_what_is_due_soon(config: Path) -> None:
-    assert run(config, "complaint", "add", "+12025550123", "--source", "ftc", "--received", "now").returncode == 0
+    assert run(config, "complaint", "add", "+12025550162", "--source", "ftc", "--received", "now").returncode == 0
     # 10 US business days from today: never within a day, always within three weeks
     assert json.loads(run(config, "complaint", "list", "--due-within", "1d", "--json").stdout) == []
     assert len(json.loads(run(config, "complaint", "list", "--due-within", "3w", "--json").stdout)) == 1

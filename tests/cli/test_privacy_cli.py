@@ -27,22 +27,22 @@ def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_export_then_erase_with_yes(config: Path, tmp_path: Path) -> None:
-    assert run(config, "consent", "grant", "+12025550123", "--campaign", "lab", "--source", "form 1").returncode == 0
-    assert run(config, "dnc", "add", "+12025550123").returncode == 0
+    assert run(config, "consent", "grant", "+12025550161", "--campaign", "lab", "--source", "form 1").returncode == 0
+    assert run(config, "dnc", "add", "+12025550161").returncode == 0
     out = tmp_path / "export.json"
-    p = run(config, "privacy", "export", "2025550123", "-o", str(out))
+    p = run(config, "privacy", "export", "2025550161", "-o", str(out))
     assert p.returncode == 0, p.stderr
     record = json.loads(out.read_text())
-    assert record["number"] == "+12025550123" and [d["list"] for d in record["dnc"]] == ["internal"]
+    assert record["number"] == "+12025550161" and [d["list"] for d in record["dnc"]] == ["internal"]
     assert [c["source"] for c in record["consent"]] == ["form 1"]
 
-    refused = run(config, "privacy", "erase", "+12025550123")
+    refused = run(config, "privacy", "erase", "+12025550161")
     assert refused.returncode == 2 and "--yes" in refused.stderr
-    assert json.loads(run(config, "privacy", "export", "+12025550123").stdout)["consent"]  # nothing erased yet
+    assert json.loads(run(config, "privacy", "export", "+12025550161").stdout)["consent"]  # nothing erased yet
 
-    p = run(config, "privacy", "erase", "+12025550123", "--yes")
+    p = run(config, "privacy", "erase", "+12025550161", "--yes")
     assert p.returncode == 0, p.stderr
     assert "removed     1  consent records" in p.stdout and "kept: the number on the internal DNC list" in p.stdout
-    after = json.loads(run(config, "privacy", "export", "+12025550123").stdout)
+    after = json.loads(run(config, "privacy", "export", "+12025550161").stdout)
     assert after["consent"] == [] and [d["list"] for d in after["dnc"]] == ["internal"]
     assert run(config, "privacy", "export", "12").returncode == 2
