@@ -182,14 +182,20 @@ async def test_no_answer_within_the_ring_timeout_ends_both_legs(running: Running
     _no_leftovers(running)
 
 
-async def test_the_agent_hanging_up_during_the_disclosure_ends_the_callee_leg(running: Running) -> None:
+async def _during_the_disclosure(running: Running, number: str) -> str:
+    """Call ``number`` as agent-1 and return the callee leg's id while its disclosure plays (it never ends)."""
     fake = running.fake
     fake.playback_s = None
-    await running.call("agent-1", "12125550108")
+    await running.call("agent-1", number)
     async with asyncio.timeout(5):
         while not [r for r in fake.made("POST", "channels/screener-callee") if r.path.endswith("/play")]:
             await asyncio.sleep(0.01)
-    callee = fake.made("POST", "channels/create")[0].query["channelId"]
+    return str(fake.made("POST", "channels/create")[0].query["channelId"])
+
+
+async def test_the_agent_hanging_up_during_the_disclosure_ends_the_callee_leg(running: Running) -> None:
+    fake = running.fake
+    callee = await _during_the_disclosure(running, "12125550108")
     await fake.far_end_hangup("agent-1")
     await running.settle()
     assert running.app.outcomes["agent-1"] is Outcome.AGENT_HUNG_UP
@@ -205,12 +211,7 @@ async def test_the_agent_hanging_up_during_the_disclosure_ends_the_callee_leg(ru
 async def test_the_callee_hanging_up_during_the_disclosure_is_the_callees_choice_not_an_abandoned_call(
         running: Running) -> None:
     fake = running.fake
-    fake.playback_s = None
-    await running.call("agent-1", "12125550110")
-    async with asyncio.timeout(5):
-        while not [r for r in fake.made("POST", "channels/screener-callee") if r.path.endswith("/play")]:
-            await asyncio.sleep(0.01)
-    callee = fake.made("POST", "channels/create")[0].query["channelId"]
+    callee = await _during_the_disclosure(running, "12125550110")
     await fake.far_end_hangup(callee)
     await running.settle()
     assert running.app.outcomes["agent-1"] is Outcome.CALLEE_HUNG_UP
