@@ -464,6 +464,9 @@ class Screener:
         try:
             async with asyncio.timeout(AUDIT_TIMEOUT_S):
                 await self._write_answered_call(pending)
+        except asyncio.CancelledError:
+            self._keep(spool_kinds.ANSWERED_CALL, pending)  # the caller gave up waiting: kept all the same
+            raise
         except STORE_ERRORS as exc:
             log.warning("answered call of %s not counted yet (%s): kept in the spool", call.campaign,
                         type(exc).__name__)
