@@ -165,6 +165,14 @@ def dialplan_findings(path: str | None) -> list[Finding]:
                                                             else "")
         return [Finding("dialplan", Status.FAIL, f"{len(findings)} route(s) reach a trunk unscreened: {shown}",
                         f"route them through [screener-outbound]; details: screener lint-dialplan {path}")]
+    agi_scripts = {step.args.split(",", 1)[0].rsplit("/", 1)[-1].strip()
+                   for context in plan.contexts.values() for ext in context.extensions for step in ext.steps
+                   if step.app.lower() == "agi" and "agi://" in step.args}
+    if "screen" in agi_scripts and "call_end" not in agi_scripts:
+        return [Finding("dialplan", Status.WARN, f"{path}: no route reaches a trunk without the screener, but no "
+                        "hangup handler runs the call_end script: abandoned calls are not counted",
+                        "copy [screener-call-end], the hangup_handler_push line of [screener-outbound] and the "
+                        "SHARED() lines of [screener-disclose] from the shipped extensions_screener.conf")]
     return [ok("dialplan", f"{path}: no route reaches a trunk without the screener "
                            f"({len(plan.contexts)} context(s))")]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from screener.embedded_redis import EmbeddedRedis
+from screener.service.doctor import Status, dialplan_findings
 from tests.cli.lab_config import REPO, write_config
 from tests.cli.test_serve_cli import ENV
 
@@ -165,3 +166,18 @@ def test_the_doctor_command_does_not_import_the_store() -> None:
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert "screener.service.doctor" in imported
     assert not [m for m in imported if m.startswith("screener.store")]
+
+
+def test_a_fastagi_dialplan_without_the_call_end_hook_is_a_warning(tmp_path: Path) -> None:
+    shipped = SHIPPED_DIALPLAN.parent / "extensions_screener.conf"
+    [good] = dialplan_findings(str(SHIPPED_DIALPLAN))
+    assert good.status is Status.OK
+    old = tmp_path / "extensions_screener.conf"
+    old.write_text("\n".join(line for line in shipped.read_text().splitlines() if "call_end" not in line))
+    ari = SHIPPED_DIALPLAN.parent / "extensions_screener_ari.conf"
+    (tmp_path / ari.name).write_text(ari.read_text())
+    main = tmp_path / "extensions.conf"
+    main.write_text(SHIPPED_DIALPLAN.read_text())
+    [found] = dialplan_findings(str(main))
+    assert found.status is Status.WARN and "abandoned calls are not counted" in found.message
+    assert "[screener-call-end]" in found.fix
