@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,11 +43,12 @@ def test_an_allowed_check_says_what_the_call_needs(redis: EmbeddedRedis) -> None
     p = run(redis, "check", "+12025550123", "--campaign", "lab", "--json", "--at", NY_10AM)
     out = json.loads(p.stdout)
     assert out["caller_id"] and out["caller_id_name"]
-    assert out["disclosure"]["prompt"] == "custom/screener/lab-en" and out["disclosure"]["language"] == "en"
+    assert re.fullmatch(r"custom/screener/lab-en-[0-9a-f]{8}", out["disclosure"]["prompt"])
+    assert out["disclosure"]["language"] == "en"
     assert out["disclosure"]["optout_prompt"] == "custom/screener/optout-en"
     text = run(redis, "check", "+12025550123", "--campaign", "lab", "--at", NY_10AM).stdout
     assert f"caller ID to present: {out['caller_id']} ({out['caller_id_name']})" in text
-    assert "disclosure on answer: custom/screener/lab-en (en)" in text
+    assert f"disclosure on answer: {out['disclosure']['prompt']} (en)" in text
     blocked = json.loads(run(redis, "check", "12", "--campaign", "lab", "--json").stdout)
     assert blocked["disclosure"] is None and blocked["caller_id"] is None
 
