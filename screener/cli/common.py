@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisClusterException, RedisError
 
+from screener.cli.usage import UsageError as UsageError  # re-exported for the subcommands
+from screener.cli.usage import fail as fail
 from screener.config.errors import ConfigError
 from screener.config.settings import Settings
 from screener.embedded_redis import EmbeddedRedisError, ensure_daemon
@@ -24,10 +25,6 @@ if TYPE_CHECKING:
     from screener.service.spool import Spool
 
 DEFAULT_CONFIG = "config/screener.toml"
-
-
-class UsageError(Exception):
-    """Bad command-line input: printed as ``screener: error: ...`` with exit status 2."""
 
 
 def config_path(args: argparse.Namespace) -> str:
@@ -94,11 +91,6 @@ def spool_for(settings: Settings, role: str) -> Spool:
 def open_redis(url: str, *, timeout_s: float = 5.0) -> AnyClient:
     """A client of the URL's topology (one server, Sentinel master, Cluster); a bad URL raises RedisUrlError."""
     return open_client(url, socket_timeout=timeout_s, connect_timeout=timeout_s)
-
-
-def fail(message: str, status: int = 2) -> int:
-    print(f"screener: error: {message}", file=sys.stderr)
-    return status
 
 
 

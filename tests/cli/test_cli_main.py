@@ -79,7 +79,7 @@ def test_a_check_imports_its_own_command_only_and_not_the_geocoder() -> None:
     # what a check runs with, the screening flow included
     then = "import screener.service\nfrom screener.numbers import normalize\nnormalize('+13055551234', 'US')"
     loaded = loaded_after(["check", "--help"], then, ("screener.cli.", "phonenumbers.geo"))
-    assert loaded == ["screener.cli.check", "screener.cli.common"]
+    assert loaded == ["screener.cli.check", "screener.cli.common", "screener.cli.usage"]
 
 
 @pytest.mark.parametrize(
