@@ -132,6 +132,8 @@ def run_guarded(func: Callable[[argparse.Namespace], Awaitable[int]]) -> Callabl
             return fail(f"config: {exc}")
         except (EmbeddedRedisError, RedisUrlError) as exc:
             return fail(str(exc))
+        except BrokenPipeError:
+            raise  # the reader of our output went away (`| head`): main() ends quietly
         except (RedisError, OSError) as exc:
             return fail(f"Redis is not reachable: {type(exc).__name__}: {exc}")
         except RedisClusterException as exc:  # e.g. a write whose keys span hash slots: nothing was sent

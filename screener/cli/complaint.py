@@ -12,6 +12,7 @@ from typing import Any
 
 from screener.cli.audit import entry_line
 from screener.cli.common import UsageError, fail, open_screener, parse_when, run_guarded
+from screener.numbers import mask
 from screener.service.complaints import ComplaintDesk, ComplaintNotOpened, ComplaintView, TicketChanged
 
 HELP = """\
@@ -97,14 +98,14 @@ def _summary(v: ComplaintView) -> str:
     t = v.ticket
     nxt = next((s for s in v.stages if s.state in ("due", "overdue")), None)
     due = f"{nxt.name} due {nxt.due_date} ({nxt.state})" if nxt else t.status
-    return f"{t.id}  {t.number}  {t.source}{' ' + t.ref if t.ref else ''}  {t.status}  {due}"
+    return f"{t.id}  {mask(t.number)}  {t.source}{' ' + t.ref if t.ref else ''}  {t.status}  {due}"
 
 
 def _details(v: ComplaintView) -> list[str]:
     t = v.ticket
     zone = t.time_zone
     lines = [f"complaint {t.id}: {t.status}{' (OVERDUE)' if v.overdue else ''}",
-             f"  number    {t.number}  (internal DNC list: {t.dnc})",
+             f"  number    {mask(t.number)}  (internal DNC list: {t.dnc})",
              f"  source    {t.source}" + (f"  ref {t.ref}" if t.ref else "")
              + (f"  campaign {t.campaign}" if t.campaign else ""),
              f"  received  {_local(datetime.fromtimestamp(t.received_ms / 1000, UTC), zone)}",
@@ -120,8 +121,14 @@ def _details(v: ComplaintView) -> list[str]:
     return lines
 
 
+def _json(v: ComplaintView) -> dict[str, Any]:
+    """A ticket as the CLI prints it: the number masked, as in every other output (``privacy export`` is the one
+    that shows it whole, to the person it belongs to)."""
+    return {**v.to_json(), "number": mask(v.ticket.number)}
+
+
 def _print(v: ComplaintView, as_json: bool) -> None:
-    print(json.dumps(v.to_json(), ensure_ascii=False) if as_json else "\n".join(_details(v)))
+    print(json.dumps(_json(v), ensure_ascii=False) if as_json else "\n".join(_details(v)))
 
 
 async def _add(args: argparse.Namespace) -> int:
@@ -142,7 +149,7 @@ async def _list(args: argparse.Namespace) -> int:
     async with _desk(args) as desk:
         views = await desk.list(overdue=args.overdue, due_within=within, closed=args.all)
     if args.json:
-        print(json.dumps([v.to_json() for v in views], ensure_ascii=False))
+        print(json.dumps([_json(v) for v in views], ensure_ascii=False))
     else:
         for v in views:
             print(_summary(v))
@@ -156,7 +163,7 @@ async def _show(args: argparse.Namespace) -> int:
         v = await desk.get(args.id)
         entries = await desk.entries(v.ticket)
     if args.json:
-        print(json.dumps({**v.to_json(), "audit": [e.to_json() for e in entries]}, ensure_ascii=False))
+        print(json.dumps({**_json(v), "audit": [e.to_json() for e in entries]}, ensure_ascii=False))
         return 0
     print("\n".join(_details(v)))
     print(f"  the number's audit trail ({len(entries)} entries):")

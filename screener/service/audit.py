@@ -7,12 +7,22 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from screener.service.audit_fields import CALL_OUTCOME, COMPLAINT, DECISION, DISCLOSURE, OPT_OUT, PRIVACY, number_hash
+from screener.service.audit_fields import (
+    CALL_OUTCOME,
+    COMPLAINT,
+    DECISION,
+    DISCLOSURE,
+    DNC_CHANGE,
+    OPT_OUT,
+    PRIVACY,
+    number_hash,
+)
 from screener.service.numbers_input import DEFAULT_REGION, e164_of
 from screener.store import audit
 from screener.store.audit import AuditEntry
 
-__all__ = ["CALL_OUTCOME", "COMPLAINT", "DECISION", "DISCLOSURE", "OPT_OUT", "PRIVACY", "AuditEntry", "AuditTrail"]
+__all__ = ["CALL_OUTCOME", "COMPLAINT", "DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "PRIVACY", "AuditEntry",
+           "AuditTrail"]
 
 
 def _stream_bound(when: datetime | None, default: str) -> str:

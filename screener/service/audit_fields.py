@@ -13,10 +13,10 @@ from datetime import datetime
 
 from screener.config.settings import Settings
 from screener.numbers import mask
-from screener.store.audit import CALL_OUTCOME, COMPLAINT, DECISION, DISCLOSURE, OPT_OUT, PRIVACY
+from screener.store.audit import CALL_OUTCOME, COMPLAINT, DECISION, DISCLOSURE, DNC_CHANGE, OPT_OUT, PRIVACY
 
-__all__ = ["CALL_OUTCOME", "COMPLAINT", "DECISION", "DISCLOSURE", "OPT_OUT", "PRIVACY", "audit_fields",
-           "number_hash"]
+__all__ = ["CALL_OUTCOME", "COMPLAINT", "DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "PRIVACY",
+           "audit_fields", "number_hash"]
 
 
 def number_hash(e164: str, salt: str) -> str:
@@ -24,17 +24,18 @@ def number_hash(e164: str, salt: str) -> str:
     return hmac.new(salt.encode(), e164.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-def audit_fields(kind: str, settings: Settings, *, at: datetime, number: str, campaign: str, source: str,
+def audit_fields(kind: str, settings: Settings | None, *, at: datetime, number: str, campaign: str, source: str,
                  call_id: str | None = None, **extra: str) -> dict[str, str]:
     """The fields every entry has (kind, time, masked number and its hash, campaign, config version, source,
-    call id), then ``extra``."""
+    call id), then ``extra``. ``settings`` None: no config was loaded (a DNC change made with only a Redis URL):
+    the entry has no config version and no number hash (without the salt a hash would be a guessable one)."""
     return {
         "kind": kind,
         "at": at.isoformat(timespec="milliseconds"),
         "number": mask(number),
-        "number_hash": number_hash(number, settings.audit_salt.value),
+        "number_hash": number_hash(number, settings.audit_salt.value) if number and settings is not None else "",
         "campaign": campaign,
-        "config_version": settings.version,
+        "config_version": settings.version if settings is not None else "",
         "source": source,
         "call_id": call_id or "",
         **extra,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +20,42 @@ CALL_OUTCOME = "call_outcome"
 COMPLAINT = "complaint"
 #: a data-subject request: an export of a number's records, or their erasure
 PRIVACY = "privacy"
+#: a change to a DNC list made through the service (dnc add/remove, an import): who, what, versions
+DNC_CHANGE = "dnc_change"
 #: a change made through the admin API (actor: the token's name)
 ADMIN = "admin"
 
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# -- reasons in an entry: "code|detail;code|detail", with '%', ';' and '|' of a detail written %25, %3B and %7C
+# (lua/lib_reasons.lua writes the same for the decision script)
+
+_ESCAPED = re.compile(r"%(25|3B|7C)")
+
+
+def escape_detail(detail: str) -> str:
+    return detail.replace("%", "%25").replace(";", "%3B").replace("|", "%7C")
+
+
+def unescape_detail(text: str) -> str:
+    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def encode_reasons(reasons: Iterable[tuple[str, str]]) -> str:
+    """(code, detail) pairs as an entry's reasons field; any detail survives ``decode_reasons``."""
+    return ";".join(f"{code}|{escape_detail(detail)}" for code, detail in reasons)
+
+
+def decode_reasons(text: str) -> list[tuple[str, str]]:
+    """The (code, detail) pairs of an entry's reasons field."""
+    out = []
+    for raw in filter(None, text.split(";")):
+        code, _, detail = raw.partition("|")
+        out.append((code, unescape_detail(detail)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -39,12 +70,8 @@ class AuditEntry:
     @property
     def reasons(self) -> list[tuple[str, str]]:
         """(code, detail) pairs: the pure rules' reasons, then the store's."""
-        out = []
-        for part in (self.fields.get("pre_reasons", ""), self.fields.get("store_reasons", "")):
-            for raw in filter(None, part.split(";")):
-                code, _, detail = raw.partition("|")
-                out.append((code, detail))
-        return out
+        f = self.fields
+        return [*decode_reasons(f.get("pre_reasons", "")), *decode_reasons(f.get("store_reasons", ""))]
 
     @property
     def millis(self) -> int:

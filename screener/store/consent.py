@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -32,6 +33,9 @@ class ConsentRecord:
     expires_ms: int = 0
     #: 0 = not revoked
     revoked_ms: int = 0
+    #: a record from a file (``screener consent import``): the file's name and the record's line in it
+    origin_file: str = ""
+    origin_line: int = 0
 
     def valid_at(self, ms: int) -> bool:
         """Same rule as decide.lua."""
@@ -71,3 +75,47 @@ async def revoke(redis: Any, number: str, purpose: str, at_ms: int) -> ConsentRe
 async def records(redis: Any, number: str) -> list[ConsentRecord]:
     raw = await redis.hgetall(keys.consent_key(number))
     return sorted((ConsentRecord.from_json(v) for v in raw.values()), key=lambda r: r.purpose)
+
+
+async def grant_many(redis: Any, records: Sequence[ConsentRecord]) -> None:
+    """Record many consents (``consent import``), in two steps that each work on a Redis Cluster: their history
+    entries first, in one pipeline on the history stream (one slot), then each record in its own number's slot
+    (one pipeline, which a cluster client splits by node; no transaction spans two slots). A crash between the
+    steps can leave history entries whose records were not written (the import is run again), never a record
+    without its history."""
+    if not records:
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        for record in records:
+            pipe.xadd(keys.CONSENT_LOG_STREAM, {"action": "grant", "record": record.to_json()})
+        await pipe.execute()
+    async with redis.pipeline(transaction=False) as pipe:
+        for record in records:
+            pipe.hset(keys.consent_key(record.number), record.purpose, record.to_json())
+        await pipe.execute()
+
+
+async def iter_all(redis: Any, *, batch: int = 500) -> AsyncIterator[ConsentRecord]:
+    """Every consent record in Redis (every node of a cluster), read a batch of numbers at a time."""
+    pending: list[Any] = []
+    async for key in redis.scan_iter(match=keys.CONSENT_KEY_PATTERN, count=1000):
+        pending.append(key)
+        if len(pending) >= batch:
+            for record in await _read(redis, pending):
+                yield record
+            pending = []
+    for record in await _read(redis, pending):
+        yield record
+
+
+async def _read(redis: Any, numbers_keys: list[Any]) -> list[ConsentRecord]:
+    if not numbers_keys:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in numbers_keys:
+            pipe.hgetall(key)
+        replies = await pipe.execute()
+    out = []
+    for raw in replies:
+        out.extend(sorted((ConsentRecord.from_json(v) for v in raw.values()), key=lambda r: r.purpose))
+    return out

@@ -11,7 +11,7 @@ from screener.decision import Reason
 from screener.engine.facts import Attempt, StoreFacts
 from screener.engine.plan import StorePlan
 from screener.reasons import ReasonCode
-from screener.store import keys
+from screener.store import audit, keys
 from screener.store.scripts import Script, Scripts
 
 _DECIDE = Script("decide")
@@ -46,7 +46,8 @@ def parse_reason(raw: str) -> Reason:
 
 
 def encode_reasons(reasons: tuple[Reason, ...] | list[Reason]) -> str:
-    return ";".join(f"{r.code.value}|{r.detail}" for r in reasons)
+    """The reasons as an audit entry's field (``screener.store.audit.encode_reasons``: any detail survives)."""
+    return audit.encode_reasons((r.code.value, r.detail) for r in reasons)
 
 
 @lru_cache(maxsize=4096)

@@ -3,7 +3,7 @@
 -- evaluates the StorePlan (screener/engine/plan.py, same rules as screener.engine evaluate());
 -- when nothing blocks (and the pure rules did not block either) and ARGV commit is "1", reserves the
 -- attempt and counts it in the campaign's rate; appends the decision to the audit stream.
--- uses: lib_abandon
+-- uses: lib_reasons, lib_abandon
 --
 -- KEYS[1]  attempts sorted set of the number (member "<ms>|<campaign>|<subject>|<id>", score ms)
 -- KEYS[2]  consent hash of the number (field purpose -> JSON record)
@@ -161,7 +161,7 @@ for k, v in pairs(cjson.decode(ARGV[9])) do
   fields[#fields + 1] = v
 end
 local codes = {}
-for _, r in ipairs(reasons) do codes[#codes + 1] = r end
+for _, r in ipairs(reasons) do codes[#codes + 1] = reason_encode(r) end  -- lib_reasons: any detail survives
 fields[#fields + 1] = "verdict"
 fields[#fields + 1] = (store_ok and not pre_block) and "allow" or "block"
 fields[#fields + 1] = "store_reasons"
