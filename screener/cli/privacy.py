@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from screener.cli.common import UsageError, open_screener, run_guarded
+from screener.service.dnc.audit import cli_actor
 from screener.service.privacy import PrivacyDesk
 
 HELP = """\
@@ -62,7 +63,7 @@ async def _erase(args: argparse.Namespace) -> int:
         raise UsageError("erasing cannot be undone: run it again with --yes")
     screener = await open_screener(args, timeout_s=30.0)
     try:
-        result = await PrivacyDesk(screener, front_end="cli").erase(args.number, args.region)
+        result = await PrivacyDesk(screener, front_end="cli", actor=cli_actor()).erase(args.number, args.region)
     finally:
         await screener.aclose()
     if args.json:

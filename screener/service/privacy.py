@@ -25,6 +25,7 @@ from screener.numbers import mask
 from screener.service.audit import AuditTrail
 from screener.service.audit_fields import OPT_OUT, PRIVACY, audit_fields, number_hash
 from screener.service.complaints import view
+from screener.service.dnc import DncAdmin
 from screener.service.numbers_input import DEFAULT_REGION, e164_of
 from screener.service.screening import Screener
 from screener.store import abandonment, complaints, consent, dnc, refusals, subject
@@ -57,10 +58,12 @@ class Erasure:
 class PrivacyDesk:
     """Data-subject requests against one Redis; ``front_end`` names who acts in the audit entries."""
 
-    def __init__(self, screener: Screener, *, front_end: str = "cli") -> None:
+    def __init__(self, screener: Screener, *, front_end: str = "cli", actor: str = "") -> None:
         self.screener = screener
         self.redis = screener.redis
         self.front_end = front_end
+        #: who acts (the DNC change's actor): ``cli:<user>``, an API token's name
+        self.actor = actor or front_end
 
     def _trail(self) -> AuditTrail:
         return AuditTrail(self.redis, self.screener.settings.audit_salt.value)
@@ -117,7 +120,8 @@ class PrivacyDesk:
         hashed = number_hash(e164, settings.audit_salt.value)
         internal = self.screener.internal_list()
         # the suppression entry first: whatever happens next, the number is never called again
-        await dnc.add_numbers(self.redis, internal, [e164], source="erasure request (GDPR Art. 17)")
+        await DncAdmin(self.redis, settings).add(internal, e164, actor=self.actor,
+                                                 source="erasure request (GDPR Art. 17)")
         self.screener.invalidate_list_states()
         removed: dict[str, int] = {}
         removed["consent_records"] = len(await consent.records(self.redis, e164))

@@ -93,15 +93,17 @@ async def test_the_erasure_keeps_the_suppression_open_complaints_and_the_trail_a
     await history_of(screener, OTHER)
     desk = PrivacyDesk(screener)
 
-    result = await desk.erase(NUMBER)
+    result = await PrivacyDesk(screener, actor="cli:dpo").erase(NUMBER)
 
     assert result.removed == {"consent_records": 2, "attempts": 1, "refusals": 1, "abandoned_calls": 1,
                               "consent_history": 3, "complaints_redacted": 1}
     kept = [what for what, _ in result.kept]
     assert kept[0] == "the number on the internal DNC list 'internal'"
     assert any(w.startswith("open complaint CMP-") for w in kept) and any("audit-trail entries" in w for w in kept)
-    # never called again
+    # never called again; the suppression is a DNC change like any other, with its actor
     assert await dnc.contains(redis_client, "internal", NUMBER)
+    changes = [e.fields for e in await audit.tail(redis_client, 20) if e.kind == "dnc_change"]
+    assert any(c["actor"] == "cli:dpo" and c["list"] == "internal" and "Art. 17" in c["source"] for c in changes)
     d = await screener.screen(ScreenRequest(dialed=NUMBER, campaign="open", commit=False))
     assert d.codes == (R.DNC_INTERNAL,)
     # nothing left in the number's own keys; the closed complaint keeps only the masked number
