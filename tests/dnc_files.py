@@ -62,7 +62,8 @@ def corrupted(path: Path) -> Path:
 
 @dataclass(frozen=True)
 class ListSnapshot:
-    """What a list is: its live version, count and numbers, and every key of the database with its value."""
+    """What a list is: its live version, count and numbers, and every key of the database with its value (but
+    the screeners' heartbeats)."""
 
     version: str
     count: int
@@ -76,6 +77,8 @@ async def snapshot(redis: Any, list_name: str) -> ListSnapshot:
     space: dict[str, Any] = {}
     async for raw in redis.scan_iter(count=1000):
         key = text(raw)
+        if key in (keys.SCREENERS_ALIVE_KEY, keys.SCREENERS_INFO_KEY):
+            continue  # a screener's heartbeat (any serve on this Redis writes it): not the import's doing
         kind = text(await redis.type(key))
         if kind == "hash":
             value: Any = {text(k): text(v) for k, v in (await redis.hgetall(key)).items()}

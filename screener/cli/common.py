@@ -16,7 +16,7 @@ from screener.cli.usage import fail as fail
 from screener.config.errors import ConfigError
 from screener.config.settings import Settings
 from screener.embedded_redis import EmbeddedRedisError, ensure_daemon
-from screener.service.connection import AnyClient, RedisUrlError, open_client, parse_redis_url
+from screener.service.connection import RedisUrlError, parse_redis_url
 from screener.service.errors import InvalidInput, NotFound
 from screener.times import parse_aware
 
@@ -88,13 +88,6 @@ def spool_for(settings: Settings, role: str) -> Spool:
     return spool
 
 
-def open_redis(url: str, *, timeout_s: float = 5.0) -> AnyClient:
-    """A client of the URL's topology (one server, Sentinel master, Cluster); a bad URL raises RedisUrlError."""
-    return open_client(url, socket_timeout=timeout_s, connect_timeout=timeout_s)
-
-
-
-
 def parse_when(value: str, flag: str) -> datetime:
     """An ISO-8601 time with a UTC offset (``2026-12-01T10:00:00-05:00`` or ``...Z``)."""
     try:
@@ -109,6 +102,7 @@ async def open_screener(args: argparse.Namespace, *, spool_role: str | None = No
     cannot take (an opt-out) in the state folder's spool, where a running screener adopts and writes it;
     ``timeout_s``: Redis commands' timeout for administrative work (default: the decision's time budget)."""
     from screener.config.watch import ConfigHolder
+    from screener.service.connection import open_redis
     from screener.service.screening import Screener
 
     settings = load_cli_settings(args)

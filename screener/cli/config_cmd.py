@@ -8,6 +8,7 @@ from typing import Any
 
 from screener.cli.common import load_cli_settings, run_guarded
 from screener.config.placeholders import placeholders
+from screener.service.connection import redact
 
 
 def register(sub: Any) -> None:
@@ -27,7 +28,7 @@ async def _config(args: argparse.Namespace) -> int:
     for placeholder in placeholders(s):
         print(f"screener: warning: {placeholder}", file=sys.stderr)
     if args.action == "show":
-        print(f"redis_url: {s.redis_url or '(private redis-server under ' + s.state_dir + ')'}")
+        print(f"redis_url: {redact(s.redis_url) or '(private redis-server under ' + s.state_dir + ')'}")
         print(f"time budget: {s.time_budget_ms} ms")
         for name, lst in sorted(s.lists.items()):
             print(f"list {name}: {lst.kind.value}, source {lst.source!r}, max age {lst.max_age_days} d")

@@ -6,9 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from screener.cli.common import load_cli_settings, open_redis, redis_url, run_guarded
+from screener.cli.common import load_cli_settings, redis_url, run_guarded
 from screener.engine.text import format_duration
 from screener.service.abandonment import abandonment_report
+from screener.service.connection import open_redis
 
 HELP = """\
 Compliance reports.

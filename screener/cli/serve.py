@@ -123,7 +123,7 @@ async def ari_front_end(ctx: ServeContext) -> AsyncIterator[None]:
 
     grace_s = settings.fastagi.grace_s
     task = asyncio.create_task(run_ari(ctx.screener, settings.ari, ctx.stop, grace_s=grace_s, probes=ctx.probes))
-    say(ctx.args, f"ARI application {settings.ari.app!r} on {settings.ari.url}")
+    say(ctx.args, f"ARI application {settings.ari.app!r} on {redact(settings.ari.url)}")
     try:
         yield
     finally:

@@ -191,21 +191,21 @@ def _listen(node: Node, name: str, default: str) -> str:
     return value
 
 
-def _pem_file(node: Node, name: str) -> str | None:
-    """A certificate or key file, relative to the config file's folder; it must exist."""
+def _pem_file(node: Node, name: str, folder: str) -> str | None:
+    """A certificate or key file, relative to ``folder`` (the config file's); it must exist."""
     if not node.has(name):
         return None
     value = node.string(name, nonempty=True).strip()
-    path = os.path.join(os.path.dirname(node.file), value)
+    path = os.path.join(folder, value)
     if not os.path.isfile(path):
         raise node.error(name, f"file not found: {path}")
     return path
 
 
-def _admin(root: Node) -> AdminSettings:
+def _admin(root: Node, folder: str) -> AdminSettings:
     node = root.table("admin")
     node.check_keys(ADMIN_KEYS)
-    cert, key = _pem_file(node, "tls_cert"), _pem_file(node, "tls_key")
+    cert, key = _pem_file(node, "tls_cert", folder), _pem_file(node, "tls_key", folder)
     if (cert is None) != (key is None):
         raise node.error("tls_key" if key is None else "tls_cert",
                          "missing: HTTPS needs both tls_cert and tls_key (set neither to serve plain HTTP)")
@@ -227,8 +227,11 @@ def _policies(node: Node, into: dict[str, Policy], where: dict[str, str]) -> Non
         where[name] = node.file
 
 
-def load_settings(path: str | os.PathLike[str]) -> Settings:
-    """Read, validate and version the config at ``path`` and its includes; raise ``ConfigError``."""
+def load_settings(path: str | os.PathLike[str], *, folder: str | os.PathLike[str] | None = None) -> Settings:
+    """Read, validate and version the config at ``path`` and its includes; raise ``ConfigError``.
+
+    ``folder``: where the files the config names by a relative path (``[admin] tls_cert``, ``tls_key``) are,
+    when not beside ``path`` (an edit checked in a scratch copy of the config folder)."""
     main_path = os.fspath(path)
     main = _read(main_path)
     data = _parse(main)
@@ -263,7 +266,7 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         version=version_of(sources),
         fastagi=_fastagi(root),
         ari=_ari(root),
-        admin=_admin(root),
+        admin=_admin(root, os.fspath(folder) if folder is not None else os.path.dirname(main.path)),
         lists=lists,
         policies=policies,
         campaigns=campaigns,

@@ -148,7 +148,8 @@ class DncList:
     name: str
     kind: ListKind
     source: str = ""
-    #: a registry older than this blocks its campaigns with dnc_list_stale; 0 = never stale
+    #: a list imported longer ago than this (or never) blocks its campaigns with dnc_list_stale; 0 = never
+    #: stale. The loader's default: 31 for a registry (``config.campaigns.REGISTRY_MAX_AGE_DAYS``), else 0
     max_age_days: int = 0
     #: "block" or "warn"
     stale_action: str = "block"

@@ -24,8 +24,7 @@ def e164_of(raw: str, region: str, *, what: str = "number", allow_emergency: boo
 def campaign_of(settings: Settings, name: str) -> Campaign:
     campaign = settings.campaigns.get(name)
     if campaign is None:
-        known = ", ".join(sorted(settings.campaigns)) or "none"
-        raise UnknownCampaign(f"unknown campaign {name!r} (known: {known})")
+        raise UnknownCampaign(name, settings.campaigns)
     return campaign
 
 

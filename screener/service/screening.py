@@ -31,13 +31,13 @@ from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campai
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
 from screener.service.audit_fields import CALL_OUTCOME, DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.connection import AnyClient, open_redis
 from screener.service.observe import Observers, OptOut
 from screener.service.spool import PendingWrite, Spool
 from screener.sounds import DEFAULT_SOUNDS, Sounds
 from screener.store import abandonment, audit, dnc, keys, refusals
 from screener.store.decide import encode_reasons, run_decision
 from screener.store.scripts import Scripts
-from screener.store.topology import AnyClient, open_client
 
 log = logging.getLogger("screener.service")
 
@@ -62,8 +62,7 @@ def connect(url: str, budget_s: float) -> AnyClient:
     """A client for any supported Redis URL (one server, Sentinel, Cluster: ``store.topology``) whose every
     socket operation is bounded (the decision's own deadline bounds it too). A bad URL raises
     ``RedisUrlError`` naming it (passwords hidden)."""
-    timeout = max(budget_s, 0.05)
-    return open_client(url, socket_timeout=timeout, connect_timeout=timeout, max_connections=1024)
+    return open_redis(url, timeout_s=max(budget_s, 0.05), max_connections=1024)
 
 
 class Screener:
@@ -280,8 +279,8 @@ class Screener:
             # no second round trip for a call the store could not answer: the entry waits in the spool
             self._keep(spool_kinds.AUDIT, fields)
         else:
-            audit_id = await self._append_audit(fields, settings.audit_maxlen,
-                                                timeout_s=settings.time_budget_ms / 1000)
+            audit_id = await self.append_audit(fields, maxlen=settings.audit_maxlen,
+                                               timeout_s=settings.time_budget_ms / 1000)
         return self._decision(request, settings, now, started, number, reasons, verdict, campaign,
                               audit_id=audit_id)
 
@@ -421,7 +420,7 @@ class Screener:
             answer_to_prompt_ms="" if ms is None else str(ms), prompt_finished="1" if event.prompt_finished else "0",
             opted_out="1" if event.opted_out else "0")
         self.observers.notify(event)
-        await self._append_audit(fields, settings.audit_maxlen, timeout_s=AUDIT_TIMEOUT_S)
+        await self.append_audit(fields, maxlen=settings.audit_maxlen)
 
     def abandonment_rule(self, campaign: str) -> AbandonmentRule:
         """The abandonment rule of a campaign's policy (TSR's 2 s, no limit, for an unknown campaign)."""
@@ -484,16 +483,14 @@ class Screener:
                                        at_ms=int(pending["at_ms"]), keep_s=int(pending["keep_s"]))
         await audit.append_many(self.redis, [json.loads(pending["fields"])], int(pending["audit_maxlen"]))
 
-    async def append_audit(self, fields: dict[str, str]) -> str | None:
-        """Append an entry an administrative use case built (``audit_fields``); its id, or None when Redis did not
-        take it within a second (it then waits in the spool and lands in order later)."""
-        return await self._append_audit(fields, self.settings.audit_maxlen, timeout_s=AUDIT_TIMEOUT_S)
-
-    async def _append_audit(self, fields: dict[str, str], maxlen: int, *, timeout_s: float) -> str | None:
-        """Append one entry; its id, or None when Redis did not take it (it then waits in the spool)."""
+    async def append_audit(self, fields: dict[str, str], *, maxlen: int | None = None,
+                           timeout_s: float = AUDIT_TIMEOUT_S) -> str | None:
+        """Append one audit entry (any kind: a decision's, disclosure evidence, an admin action's); its id, or
+        None when Redis did not take it within ``timeout_s``: it then waits in the spool (logged when full)."""
         try:
             async with asyncio.timeout(timeout_s):
-                return await audit.append(self.scripts.connections, fields, maxlen)
+                return await audit.append(self.scripts.connections, fields,
+                                          self.settings.audit_maxlen if maxlen is None else maxlen)
         except STORE_ERRORS as exc:
             log.warning("audit entry not written yet (%s): %s of %s kept in the spool", type(exc).__name__,
                         fields.get("kind", "?"), fields.get("number", "?"))

@@ -71,6 +71,28 @@ async def test_registry_lists_change_by_import_only_and_unknown_lists_are_404(ma
     assert national["kind"] == "registry" and national["stale"] is True and national["imported_at"] is None
 
 
+async def test_a_registry_without_max_age_is_stale_for_decisions_and_for_the_api_alike(
+        make_admin: AdminFactory) -> None:
+    """One default (the loader's: 31 days for registries): a registry the config gives no max age and that was
+    never imported blocks the campaigns that name it, and the API and /metrics say it is stale."""
+
+    def with_registry(text: str) -> str:
+        registry = '[lists.national]\nkind = "registry"\nsource = "a registry"\n'
+        return text.replace("[campaigns.lab]", registry + "\n[campaigns.lab]").replace(
+            'dnc_lists = ["internal"]', 'dnc_lists = ["internal", "national"]')
+
+    admin: Admin = await make_admin(config_text=with_registry)
+    decision = await admin.decide(NUMBER, commit=False)
+    assert decision.codes == (ReasonCode.DNC_LIST_STALE,) and "max age 31 days" in decision.reasons[0].detail
+    status, listed, _ = await admin.request("GET", "/api/v1/dnc", Role.VIEWER)
+    national = next(row for row in listed if row["name"] == "national")
+    assert status == 200 and (national["stale"], national["max_age_days"]) == (True, 31)
+    status, metrics, _ = await admin.request("GET", "/metrics")
+    assert status == 200
+    assert 'screener_dnc_list_stale{list="national"} 1.0' in metrics
+    assert 'screener_dnc_list_max_age_seconds{list="national"} 2.6784e+06' in metrics
+
+
 async def test_dnc_bad_requests(admin: Admin) -> None:
     cases = [
         ("POST", "/api/v1/dnc/internal/numbers", {"number": "12"}, 400, "invalid number '12'"),

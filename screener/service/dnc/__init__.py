@@ -10,7 +10,6 @@ admin API and the lab. Front ends import from here, never from ``screener.store`
 from screener.service.dnc.admin import (
     DEFAULT_REGION,
     EXPORT_FORMATS,
-    REGISTRY_MAX_AGE_DAYS,
     DncAdmin,
     dnc_number,
     dnc_prefix,
@@ -29,6 +28,6 @@ from screener.service.dnc.imports import (
 from screener.service.dnc.records import ImportResult, ListRow, NumberChange, NumberCheck, Progress
 
 __all__ = ["DEFAULT_BUDGET_BYTES", "DEFAULT_GRACE_S", "DEFAULT_REGION", "DEFAULT_STALE_BUILD_S", "EXPORT_FORMATS",
-           "REGISTRY_MAX_AGE_DAYS", "BadImportFile", "BadNumber", "DncAdmin", "DncError", "Format", "ImportBusy",
+           "BadImportFile", "BadNumber", "DncAdmin", "DncError", "Format", "ImportBusy",
            "ImportFailed", "ImportOptions", "ImportResult", "ListRow", "NumberChange", "NumberCheck", "Progress",
            "ProgressCallback", "UnknownList", "cli_actor", "dnc_number", "dnc_prefix", "import_file"]

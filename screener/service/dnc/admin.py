@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from screener.config.campaigns import REGISTRY_MAX_AGE_DAYS
 from screener.config.settings import ListKind, Settings
 from screener.engine.prefixes import matching_prefix
 from screener.service.dnc import audit as dnc_audit
@@ -26,8 +27,6 @@ from screener.store.client import AnyRedis, connect
 from screener.store.dnc.export import iter_version
 from screener.store.dnc.prefixes import PrefixLimit, edit_prefix
 
-#: a registry list with no max age in the config is stale after this many days (FTC: re-scrub every 31 days)
-REGISTRY_MAX_AGE_DAYS = 31
 DEFAULT_REGION = "US"
 #: export formats: E.164, or "ftc" (10 digits for +1 numbers, as the FTC's files)
 EXPORT_FORMATS = ("e164", "ftc")
@@ -214,9 +213,9 @@ class DncAdmin:
             info, conf = infos[name], configured.get(name)
             kind = conf.kind.value if conf else info.kind
             imported = info.state.imported_at
-            max_age = conf.max_age_days if conf else 0
-            if not max_age and kind == "registry":
-                max_age = REGISTRY_MAX_AGE_DAYS
+            # a configured list's max age is the one decisions use (the loader's default included); a list
+            # only in Redis is checked by no campaign: a registry gets the loader's default for the record
+            max_age = conf.max_age_days if conf else REGISTRY_MAX_AGE_DAYS if kind == "registry" else 0
             stale: bool | None = None
             if max_age:
                 stale = imported is None or at - imported > max_age * 86400
