@@ -94,3 +94,20 @@ async def snapshot(redis: Any, list_name: str) -> ListSnapshot:
             value = kind
         space[key] = value
     return ListSnapshot(info.state.version, info.state.count, numbers, space)
+
+
+def replaced_while_exported(path: Path, after: int) -> Any:
+    """An ``iter_version`` (to put in ``screener.service.dnc.admin`` with monkeypatch) that, once it has given
+    ``after`` numbers, lets an import ``--replace`` of the same list with ``path`` land and free the version
+    (grace 0) before it goes on: an export overlapping an import, made exact."""
+    from screener.service.dnc import ImportOptions, import_file
+
+    async def iterate(client: Any, list_name: str, version: str) -> Any:
+        given = 0
+        async for number in iter_version(client, list_name, version):
+            yield number
+            given += 1
+            if given == after:
+                await import_file(client, list_name, path, ImportOptions(replace=True, grace_s=0))
+
+    return iterate

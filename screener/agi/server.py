@@ -15,9 +15,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from screener.agi import commands
-from screener.agi.call_end import run_call_end
 from screener.agi.channel import AgiChannel
 from screener.agi.disclose import run_disclose
+from screener.agi.end import run_end
 from screener.agi.errors import AgiError
 from screener.agi.options import ScriptOptions
 from screener.agi.peers import PeerFilter
@@ -39,11 +39,12 @@ async def _disclose(channel: AgiChannel, screener: ScreenerLike, options: Script
     return await run_disclose(channel, screener, options, arrived=arrived)
 
 
-async def _call_end(channel: AgiChannel, screener: ScreenerLike, options: ScriptOptions, arrived: float) -> object:
-    return await run_call_end(channel, screener, options)
+async def _end(channel: AgiChannel, screener: ScreenerLike, options: ScriptOptions, arrived: float) -> object:
+    await run_end(channel, screener, options)
+    return None
 
 
-SCRIPTS: dict[str, Script] = {"screen": _screen, "disclose": _disclose, "call_end": _call_end}
+SCRIPTS: dict[str, Script] = {"screen": _screen, "disclose": _disclose, "end": _end}
 
 
 class FastAgiServer:

@@ -35,7 +35,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("serve", "screener.cli.serve",
             "run the FastAGI server (and the ARI application) Asterisk asks before every call"),
     Command("agi", "screener.cli.agi",
-            "process AGI for Asterisk (one process per call, stdin/stdout): screen, disclose or call_end"),
+            "process AGI for Asterisk (one process per call, stdin/stdout): screen, disclose or end"),
     Command("prompts", "screener.cli.prompts",
             "render the spoken prompts (disclosures, opt-out confirmation) with espeak-ng and sox"),
     Command("lint-dialplan", "screener.cli.lint_dialplan",

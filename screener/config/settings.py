@@ -183,6 +183,11 @@ class Campaign:
     consent_exempts_registries: tuple[str, ...] = ()
     #: calls per second the campaign may start (all screeners together); 0 = unlimited
     calls_per_second: int = 0
+    #: calls of the campaign in progress at once (all screeners together), counted from the decision to the
+    #: call's end; 0 = unlimited
+    max_concurrent_calls: int = 0
+    #: seconds a call is counted at most when its end is never reported (a crashed PBX or screener)
+    call_lease_s: int = 7200
     opt_out_digit: str = "9"
     disclosures: tuple[DisclosureText, ...] = ()
     #: the campaign's own per-number limits, added to its policy's (strictest wins)
@@ -208,6 +213,15 @@ class AriSettings:
     username: str = "screener"
     password: Secret = Secret("")
     app: str = "screener"
+
+
+class Durability(StrEnum):
+    """When a write that must not be lost (an opt-out, a consent grant or revoke, a DNC add) is acknowledged."""
+
+    #: once the Redis master has it (a crash of the master before it passed it on loses it)
+    MASTER = "master"
+    #: once a replica has it too (``WAIT``); else it waits in the screener's spool and is written again
+    REPLICA = "replica"
 
 
 @dataclass(frozen=True)
@@ -268,6 +282,10 @@ class AdminSettings:
         return int(self.listen.rsplit(":", 1)[1])
 
 
+#: the store's time budget of one decision when the config gives none (``time_budget_ms``)
+DEFAULT_TIME_BUDGET_MS = 150
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the screener needs, validated. ``version`` is the content hash of the files it came from."""
@@ -289,4 +307,7 @@ class Settings:
     prompts_dir: str = "var/prompts"
     #: complaint sources by name (the defaults, and what [complaints.sources.NAME] adds or redefines)
     complaint_sources: dict[str, ComplaintSource] = field(default_factory=lambda: dict(DEFAULT_COMPLAINT_SOURCES))
+    durability: Durability = Durability.MASTER
+    #: how long an acknowledged write waits for a replica (``durability = "replica"``)
+    replica_wait_ms: int = 1000
     admin: AdminSettings = AdminSettings()

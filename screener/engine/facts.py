@@ -34,6 +34,8 @@ class StoreFacts:
 
     #: names of the DNC lists (among those the campaign applies) that contain the number
     dnc_hits: tuple[str, ...] = ()
+    #: names of the DNC lists whose version (the one the screener read) was freed meanwhile: they cannot answer
+    dnc_gone: tuple[str, ...] = ()
     #: True when a consent record for the campaign's purpose is granted, unexpired and unrevoked
     consent_valid: bool = False
     #: earlier attempts inside the retention window, oldest first
@@ -44,4 +46,6 @@ class StoreFacts:
     rate_count: int = 0
     #: epoch ms of the number's last abandoned call by the campaign, if any
     last_abandoned_ms: int | None = None
+    #: calls of the campaign in progress (decided, end not reported, lease not expired), before this one
+    calls_in_flight: int = 0
     extra: dict[str, str] = field(default_factory=dict)

@@ -59,6 +59,10 @@ class StorePlan:
     abandon_lockout_s: int = 0
     #: the detail of that reason (``abandonment.lockout_detail``)
     abandon_lockout_detail: str = ""
+    #: campaign calls in progress at once; 0 = unlimited
+    max_concurrent_calls: int = 0
+    #: ms a call is counted at most without its end being reported
+    call_lease_ms: int = 0
 
 
 #: the reason a hit in each kind of list gives
@@ -117,4 +121,6 @@ def build_plan(number: NumberInfo, campaign: Campaign, policy: Policy, lists: Ma
         calls_per_second=campaign.calls_per_second,
         abandon_lockout_s=policy.abandonment.lockout_s,
         abandon_lockout_detail=lockout_detail(policy.abandonment) if policy.abandonment.lockout_s else "",
+        max_concurrent_calls=campaign.max_concurrent_calls,
+        call_lease_ms=campaign.call_lease_s * 1000 if campaign.max_concurrent_calls else 0,
     )

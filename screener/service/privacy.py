@@ -130,7 +130,7 @@ class PrivacyDesk:
         removed["abandoned_calls"] = len(await abandonment.last_abandoned(self.redis, e164))
         await subject.forget(self.redis, e164)
         history = [i for i, _, _ in await subject.consent_history(self.redis, e164)]
-        removed["consent_history"] = await subject.delete_consent_history(self.redis, history)
+        removed["consent_history"] = await subject.delete_consent_history(self.redis, e164, history)
         kept: list[tuple[str, str]] = [
             (f"the number on the internal DNC list {internal!r}",
              "a suppression entry: the person asked not to be called, so the number is never called again")]

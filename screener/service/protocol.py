@@ -43,6 +43,9 @@ class ScreenerLike(Protocol):
 
     async def record_answered_call(self, call: AnsweredCall) -> None:
         """Count an answered call (abandoned or not) for its campaign's abandoned-call rate and audit it."""
+    async def call_ended(self, call_id: str, campaign: str) -> None:
+        """The call ended: it no longer counts among its campaign's calls in progress. Never raises for a
+        store failure (the end waits in the spool)."""
         ...
 
 

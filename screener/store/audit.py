@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from screener.store import keys
+from screener.store.cluster_path import SlotConnections
 from screener.store.scripts import Connections, pack_command
 
 #: entry kinds
@@ -90,11 +91,11 @@ def _entry(raw_id: object, raw_fields: Mapping[Any, Any]) -> AuditEntry:
     return AuditEntry(_text(raw_id), {_text(k): _text(v) for k, v in raw_fields.items()})
 
 
-async def append(connections: Connections, fields: Mapping[str, str], maxlen: int) -> str:
+async def append(connections: Connections | SlotConnections, fields: Mapping[str, str], maxlen: int) -> str:
     """Append one entry (decisions that need no store facts, opt-outs, disclosures)."""
     flat = [part for pair in fields.items() for part in pair]
     entry_id = await connections.execute(
-        pack_command(b"XADD", keys.AUDIT_STREAM, b"MAXLEN", b"~", maxlen, b"*", *flat))
+        pack_command(b"XADD", keys.AUDIT_STREAM, b"MAXLEN", b"~", maxlen, b"*", *flat), key=keys.AUDIT_STREAM)
     return _text(entry_id)
 
 

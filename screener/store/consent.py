@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from screener.store import keys
+from screener.store.client import pipeline
+from screener.store.scripts import Script, execute_with_scripts
 
 
 class ConsentNotFound(LookupError):
@@ -51,12 +53,41 @@ class ConsentRecord:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
+_WRITE = Script("consent_write")
+
+
 async def _write(redis: Any, record: ConsentRecord, action: str) -> None:
-    # one MULTI: the record and its history entry are acknowledged together, or neither is
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(keys.consent_key(record.number), record.purpose, record.to_json())
-        pipe.xadd(keys.CONSENT_LOG_STREAM, {"action": action, "record": record.to_json()})
-        await pipe.execute()
+    # one script in the number's slot: the record and its history entry are acknowledged together, or neither
+    # is, on one server and on a Redis Cluster alike
+    await _WRITE(redis, [keys.consent_key(record.number), keys.consent_log_key(record.number)],
+                 [record.purpose, record.to_json(), action, record.number])
+
+
+async def history(redis: Any, number: str) -> list[tuple[str, ConsentRecord]]:
+    """Every grant and revoke of a number's consent records, oldest first: (action, record)."""
+    rows = await redis.xrange(keys.consent_log_key(number))
+    out = []
+    for _id, fields in rows:
+        data = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
+        if _text(data.get("number", b"")) == number:
+            out.append((_text(data["action"]), ConsentRecord.from_json(data["record"])))
+    return out
+
+
+async def iter_history(redis: Any) -> AsyncIterator[tuple[str, ConsentRecord]]:
+    """Every grant and revoke in Redis (each tag's history stream, oldest first within it; every node of a
+    cluster): (action, record)."""
+    async for key in redis.scan_iter(match=keys.CONSENT_LOG_PATTERN, count=1000):
+        cursor = "-"
+        while rows := await redis.xrange(key, min=cursor, count=1000):
+            for _id, fields in rows:
+                data = {_text(k): v for k, v in fields.items()}
+                yield _text(data["action"]), ConsentRecord.from_json(data["record"])
+            cursor = "(" + _text(rows[-1][0])
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 async def grant(redis: Any, record: ConsentRecord) -> None:
@@ -78,21 +109,20 @@ async def records(redis: Any, number: str) -> list[ConsentRecord]:
 
 
 async def grant_many(redis: Any, records: Sequence[ConsentRecord]) -> None:
-    """Record many consents (``consent import``), in two steps that each work on a Redis Cluster: their history
-    entries first, in one pipeline on the history stream (one slot), then each record in its own number's slot
-    (one pipeline, which a cluster client splits by node; no transaction spans two slots). A crash between the
-    steps can leave history entries whose records were not written (the import is run again), never a record
-    without its history."""
+    """Record many consents (``consent import``) in one pipeline of ``consent_write.lua`` calls: each record
+    with its history entry, in its number's slot (a cluster client splits the pipeline by node), so on every
+    topology a record is never written without its history, nor a history entry without its record."""
     if not records:
         return
-    async with redis.pipeline(transaction=False) as pipe:
+
+    def queue() -> Any:
+        pipe = pipeline(redis)
         for record in records:
-            pipe.xadd(keys.CONSENT_LOG_STREAM, {"action": "grant", "record": record.to_json()})
-        await pipe.execute()
-    async with redis.pipeline(transaction=False) as pipe:
-        for record in records:
-            pipe.hset(keys.consent_key(record.number), record.purpose, record.to_json())
-        await pipe.execute()
+            _WRITE.queue(pipe, [keys.consent_key(record.number), keys.consent_log_key(record.number)],
+                         [record.purpose, record.to_json(), "grant", record.number])
+        return pipe
+
+    await execute_with_scripts(redis, [_WRITE], queue)
 
 
 async def iter_all(redis: Any, *, batch: int = 500) -> AsyncIterator[ConsentRecord]:

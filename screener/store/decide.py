@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from screener.decision import Reason
@@ -57,11 +57,20 @@ def plan_json(plan: StorePlan) -> str:
         "c": plan.campaign, "s": plan.subject, "p": plan.consent_purpose or "",
         "cr": int(plan.consent_required), "mi": plan.min_interval_s * 1000, "cd": plan.refusal_cooldown_s * 1000,
         "cps": plan.calls_per_second, "ret": keys.ATTEMPT_RETENTION_S * 1000,
+        "cc": plan.max_concurrent_calls, "cl": plan.call_lease_ms,
         "dnc": [[c.list_name, c.code.value, int(c.exempt_by_consent)] for c in plan.dnc],
         "f": [[f.scope.value, f.window_s * 1000, f.max_calls, f.detail or f"{f.max_calls} per {f.window_s}s"]
               for f in plan.frequency],
         "lo": plan.abandon_lockout_s * 1000, "lod": plan.abandon_lockout_detail,
     }, separators=(",", ":"))
+
+
+def plan_in_slot(scripts: Scripts, plan: StorePlan) -> StorePlan:
+    """The plan decide.lua runs: on a Redis Cluster without the campaign's limits, whose counters are in the
+    campaign's slot, not the number's (the screener's ``CampaignAllowance`` counts them there)."""
+    if scripts.cluster and (plan.calls_per_second or plan.max_concurrent_calls):
+        return replace(plan, calls_per_second=0, max_concurrent_calls=0)
+    return plan
 
 
 async def run_decision(
@@ -77,39 +86,54 @@ async def run_decision(
     attempt_id: str,
     audit_fields: Mapping[str, str],
     audit_maxlen: int,
+    call_id: str = "",
 ) -> StoreOutcome:
     """One EVALSHA: read the facts, reserve the attempt when allowed, append the audit entry.
 
-    ``server_time``: decide at the Redis server's "now" (live decisions) instead of ``now_ms``, which then
-    only names the campaign's rate-counter second.
+    ``server_time``: decide at the Redis server's "now" (live decisions) instead of ``now_ms``.
+    ``call_id``: the member that counts the call among the campaign's calls in progress (released by
+    ``campaign_limits.call_ended``). On a Redis Cluster every key is in the number's slot: give the plan
+    ``plan_in_slot`` made.
     """
+    in_slot = scripts.cluster
+    if in_slot and (plan.calls_per_second or plan.max_concurrent_calls):
+        raise ValueError("a Cluster decision counts no campaign limit in its script: use plan_in_slot()")
     keys_ = [
         keys.attempts_key(e164),
         keys.consent_key(e164),
         keys.refusal_key(e164),
-        keys.rate_key(plan.campaign, now_ms // 1000),
-        keys.AUDIT_STREAM,
+        keys.slot_unused_key(e164) if in_slot else keys.rate_key(plan.campaign),
+        keys.slot_audit_stream(e164) if in_slot else keys.AUDIT_STREAM,
     ]
     for check in plan.dnc:
         version = list_versions.get(check.list_name, "0")
-        keys_ += [keys.dnc_tag_key(check.list_name, version, e164), keys.dnc_block_key(check.list_name, version, e164)]
-    keys_.append(keys.abandoned_key(e164))  # last: decide.lua reads it as KEYS[#KEYS]
+        tag_key = keys.dnc_tag_key(check.list_name, version, e164)
+        keys_ += [tag_key, keys.dnc_block_key(check.list_name, version, e164), keys.dnc_freed_key(tag_key)]
+    keys_.append(keys.abandoned_key(e164))  # right after the DNC keys: decide.lua reads KEYS[6 + 3 * #dnc]
     args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
             plan_json(plan), keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
             json.dumps(audit_fields, separators=(",", ":"), ensure_ascii=False)]
+    # always the last two arguments: the calls key's index in KEYS (0: none), the call's id
+    if plan.max_concurrent_calls:
+        keys_.append(keys.calls_key(plan.campaign))
+        args += [len(keys_), call_id]
+    else:
+        args += [0, ""]
     reply = await _DECIDE(scripts.connections, keys_, args)
-    hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms, \
-        abandoned = reply
+    (hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms, gone,
+     in_flight, abandoned) = reply
     parsed = [parse_attempt(_text(m)) for m in attempts]
     refusal_text = _text(refusal)
     abandoned_text = _text(abandoned)
     facts = StoreFacts(
         dnc_hits=tuple(_text(h) for h in hits),
+        dnc_gone=tuple(_text(g) for g in gone),
         consent_valid=bool(consent_valid),
         attempts=tuple(a for a in parsed if a is not None),
         last_refusal_ms=int(refusal_text) if refusal_text.isdigit() else None,
         rate_count=int(rate_count),
         last_abandoned_ms=int(abandoned_text) if abandoned_text.isdigit() else None,
+        calls_in_flight=int(in_flight),
     )
     return StoreOutcome(
         facts=facts,

@@ -17,8 +17,6 @@ BLOCK_SUFFIX_DIGITS = 4
 
 #: the audit stream (time-ordered, append-only)
 AUDIT_STREAM = f"{PREFIX}:audit"
-#: the consent ledger's append-only history (every grant and revoke)
-CONSENT_LOG_STREAM = f"{PREFIX}:consent:log"
 #: seconds an attempt is remembered (longest supported frequency window: 31 days)
 ATTEMPT_RETENTION_S = 31 * 86_400
 
@@ -65,6 +63,12 @@ def dnc_tag_block_key(tag_key: str, block: str) -> str:
     return f"{tag_key}:{block}"
 
 
+def dnc_freed_key(tag_key: str) -> str:
+    """A marker beside a tag set (same slot): that list version's keys of this tag were freed (a replaced version
+    after its grace period). A reader that finds it knows the version it was told to read is gone."""
+    return f"{tag_key}:freed"
+
+
 def dnc_merge_scratch_key(block_key: str) -> str:
     """A scratch key beside a block key (same slot), used and deleted inside one script."""
     return f"{block_key}:merge"
@@ -94,6 +98,14 @@ def consent_key(e164: str) -> str:
     return f"{PREFIX}:{{{number_tag(e164)}}}:consent:{e164}"
 
 
+def consent_log_key(e164: str) -> str:
+    """The consent ledger's append-only history of the number's tag (every grant and revoke, with the number),
+    in the same slot as the number's records (not matched by ``CONSENT_KEY_PATTERN``)."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:consentlog"
+
+
+#: the pattern of every tag's consent history stream (SCAN MATCH)
+CONSENT_LOG_PATTERN = f"{PREFIX}:{{*}}:consentlog"
 #: the pattern of every number's consent hash (SCAN MATCH; every node of a cluster)
 CONSENT_KEY_PATTERN = f"{PREFIX}:{{*}}:consent:*"
 
@@ -103,9 +115,41 @@ def refusal_key(e164: str) -> str:
     return f"{PREFIX}:{{{number_tag(e164)}}}:refused:{e164}"
 
 
-def rate_key(campaign: str, second: int) -> str:
-    """A counter of the calls a campaign started in one wall-clock second."""
-    return f"{PREFIX}:{{c:{campaign}}}:rate:{second}"
+def rate_key(campaign: str) -> str:
+    """A string ``<second>|<calls>``: the calls the campaign started in that second of the Redis server's clock
+    (one server or a Sentinel master; decide.lua)."""
+    return f"{PREFIX}:{{c:{campaign}}}:rate"
+
+
+# -- a campaign's limits (calls per second, concurrent calls): docs/redis-topologies.md ---------------------
+
+
+def calls_key(campaign: str) -> str:
+    """A sorted set of the campaign's calls in progress: member = call id (or, on a Redis Cluster, a screener's
+    unused allowance ``h:<holder>:<n>``), score = the epoch ms its lease ends."""
+    return f"{PREFIX}:{{c:{campaign}}}:calls"
+
+
+def call_ended_key(campaign: str, call_id: str) -> str:
+    """A short-lived marker: the call's end was reported before its allowance was bound to it (Cluster)."""
+    return f"{PREFIX}:{{c:{campaign}}}:ended:{call_id}"
+
+
+def rate_lease_key(campaign: str) -> str:
+    """A string ``<second>|<calls handed out>``: the campaign's calls per second leased to screeners (Cluster)."""
+    return f"{PREFIX}:{{c:{campaign}}}:ratelease"
+
+
+def slot_unused_key(e164: str) -> str:
+    """A key in the number's slot that nothing writes: what a Cluster decision passes where one server's
+    decision passes a campaign counter (every key of a script must be in one slot)."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:unused"
+
+
+def slot_audit_stream(e164: str) -> str:
+    """The audit stream in the number's slot that a Cluster decision appends to (until the per-slot-group
+    audit streams of issue 12 replace it)."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:audit"
 
 
 def abandoned_key(e164: str) -> str:

@@ -1,6 +1,6 @@
 """What the store holds about one number, for a data-subject request (GDPR Art. 15 export, Art. 17 erasure):
-its keys in its own slot (attempts, consent records, last refusal, abandoned calls), and its entries in the
-consent ledger's history stream."""
+its keys in its own slot (attempts, consent records, last refusal, abandoned calls), and its entries in its
+tag's consent history stream (the same slot)."""
 
 from __future__ import annotations
 
@@ -26,27 +26,23 @@ async def forget(redis: AnyRedis, e164: str) -> int:
     return int(await redis.delete(*number_keys(e164)))
 
 
-async def consent_history(redis: Any, e164: str, batch: int = 1000) -> list[tuple[str, str, dict[str, Any]]]:
-    """(stream id, action, record) of every grant and revoke of the number in the consent history, oldest first
-    (a scan of the whole stream: a data-subject request is rare)."""
+async def consent_history(redis: Any, e164: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(stream id, action, record) of every grant and revoke of the number in its tag's consent history,
+    oldest first (the stream is shared by the numbers of the tag: only this number's entries)."""
     out: list[tuple[str, str, dict[str, Any]]] = []
-    cursor, exclusive = "-", False
-    while True:
-        rows = await redis.xrange(keys.CONSENT_LOG_STREAM, min=f"({cursor}" if exclusive else cursor, max="+",
-                                  count=batch)
-        for raw_id, raw_fields in rows:
-            fields = {text(k): text(v) for k, v in (raw_fields or {}).items()}
-            try:
-                record = json.loads(fields.get("record", "{}"))
-            except ValueError:
-                continue
-            if isinstance(record, dict) and record.get("number") == e164:
-                out.append((text(raw_id), fields.get("action", ""), record))
-        if len(rows) < batch:
-            return out
-        cursor, exclusive = text(rows[-1][0]), True
+    for raw_id, raw_fields in await redis.xrange(keys.consent_log_key(e164)):
+        fields = {text(k): text(v) for k, v in (raw_fields or {}).items()}
+        if fields.get("number") != e164:
+            continue
+        try:
+            record = json.loads(fields.get("record", "{}"))
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            out.append((text(raw_id), fields.get("action", ""), record))
+    return out
 
 
-async def delete_consent_history(redis: AnyRedis, ids: list[str]) -> int:
-    """Delete entries of the consent history stream (an erasure); how many went."""
-    return int(await redis.xdel(keys.CONSENT_LOG_STREAM, *ids)) if ids else 0
+async def delete_consent_history(redis: AnyRedis, e164: str, ids: list[str]) -> int:
+    """Delete the number's entries of its tag's consent history (an erasure); how many went."""
+    return int(await redis.xdel(keys.consent_log_key(e164), *ids)) if ids else 0

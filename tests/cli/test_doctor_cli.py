@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from screener.embedded_redis import EmbeddedRedis
 from screener.service.doctor import Status, dialplan_findings
 from tests.cli.lab_config import REPO, write_config
 from tests.cli.test_serve_cli import ENV
+from tests.conftest import StoreTopology
 
 SCREENER = [sys.executable, "-m", "screener"]
 SHIPPED_DIALPLAN = REPO / "asterisk" / "extensions.conf"
@@ -169,16 +171,27 @@ def test_the_doctor_command_does_not_import_the_store() -> None:
     assert not [m for m in imported if m.startswith("screener.store")]
 
 
-def test_a_fastagi_dialplan_without_the_call_end_hook_is_a_warning(tmp_path: Path) -> None:
+def test_a_fastagi_dialplan_that_does_not_report_answered_calls_is_a_warning(tmp_path: Path) -> None:
     shipped = SHIPPED_DIALPLAN.parent / "extensions_screener.conf"
     [good] = dialplan_findings(str(SHIPPED_DIALPLAN))
     assert good.status is Status.OK
     old = tmp_path / "extensions_screener.conf"
-    old.write_text("\n".join(line for line in shipped.read_text().splitlines() if "call_end" not in line))
+    # the h extension as it was before the abandoned-call accounting: the call id and the campaign only
+    old.write_text(re.sub(r"(/end,\$\{SCREEN_CALL_ID\},\$\{SCREEN_CAMPAIGN\})[^)]*\)", r"\1)", shipped.read_text()))
+    assert "SCREENER_ANSWERED)}" not in old.read_text().split("exten => h")[1].split("exten => T")[0]
     ari = SHIPPED_DIALPLAN.parent / "extensions_screener_ari.conf"
     (tmp_path / ari.name).write_text(ari.read_text())
     main = tmp_path / "extensions.conf"
     main.write_text(SHIPPED_DIALPLAN.read_text())
     [found] = dialplan_findings(str(main))
     assert found.status is Status.WARN and "abandoned calls are not counted" in found.message
-    assert "[screener-call-end]" in found.fix
+    assert "h extension of [screener-outbound]" in found.fix
+
+
+@pytest.mark.parametrize("topology", ["sentinel", "cluster"], indirect=True)
+def test_doctor_reads_redis_through_a_sentinel_or_cluster_url(topology: StoreTopology, tmp_path: Path) -> None:
+    config = write_config(tmp_path, topology.url)
+    p = doctor(config, fake_timedatectl(tmp_path / "bin", "System clock synchronized: yes"))
+    found = lines_of(p.stdout)
+    assert found["redis"].startswith("ok  ") and "reachable" in found["redis"], p.stdout + p.stderr
+    assert found["redis maxmemory-policy"].startswith("ok  "), p.stdout  # deploy/redis/redis.conf: noeviction

@@ -8,10 +8,14 @@
 -- KEYS[1]  attempts sorted set of the number (member "<ms>|<campaign>|<subject>|<id>", score ms)
 -- KEYS[2]  consent hash of the number (field purpose -> JSON record)
 -- KEYS[3]  refusal string of the number (epoch ms of the last refusal)
--- KEYS[4]  rate counter of the campaign for the decision's second
+-- KEYS[4]  the campaign's rate counter "<second>|<calls started in it>" (a Cluster: a key in the number's slot,
+--          unused)
 -- KEYS[5]  audit stream
--- KEYS[6..] per DNC list: tag-level set, then sub-block key (set of suffixes or 10,000-bit bitmap)
--- KEYS[#KEYS] the number's abandoned-call hash (campaign -> epoch ms of its last abandoned call)
+-- KEYS[6..] per DNC list, three keys: tag-level set, sub-block key (set of suffixes or 10,000-bit bitmap), and the
+--          version's freed marker of the tag (keys.dnc_freed_key)
+-- KEYS[6 + 3 * #dnc] the number's abandoned-call hash (campaign -> epoch ms of its last abandoned call), after
+--          the DNC keys
+-- KEYS[n]  the campaign's calls in progress (sorted set; lib_campaign_limits.lua), n = the next-to-last ARGV
 --
 -- ARGV[1]  now, epoch ms (a decision at an explicit time, --at); "" = now by the Redis server's clock, so
 --          that screeners whose clocks drift apart still see each other's attempts in order
@@ -27,9 +31,15 @@
 -- ARGV[6]  the number's suffix inside its tag      ARGV[7]  its suffix inside its sub-block (0..9999)
 -- ARGV[8]  audit stream max length (approximate)
 -- ARGV[9]  the audit entry's fields, JSON object; the script adds verdict, store_reasons, reserved, attempt_id
+-- the last two ARGV (always last, whatever comes before them): the index in KEYS of the campaign's calls key
+--          ("0": no concurrent-call limit here: none, or counted by the screener's Cluster allowance), then the
+--          call's id (the calls key's member)
+-- plan cc: max concurrent calls, cl: a call's lease ms (with a calls key)
+-- uses: lib_campaign_limits
 --
 -- returns { dnc_hits[], consent_valid 0/1, attempts[] (members), last_refusal ms or "",
 --           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms,
+--           dnc_gone[] (lists whose version was freed: blocked, screening_unavailable), calls_in_flight,
 --           last abandoned call ms or "" }
 
 local now
@@ -66,24 +76,30 @@ if purpose ~= "" then
   end
 end
 
--- DNC lists
-local hits = {}
+-- DNC lists. A list version freed since the screener read it (an import replaced it and its grace period
+-- ended) cannot say whether the number is listed: its freed marker blocks the call (fail closed).
+local hits, gone = {}, {}
 for i, check in ipairs(plan["dnc"]) do
   local name, code, exempt = check[1], check[2], check[3] == 1
-  local tag_key, block_key = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
-  local listed = redis.call("SISMEMBER", tag_key, tag_suffix) == 1
-  if not listed then
-    local t = redis.call("TYPE", block_key)["ok"]
-    if t == "set" then
-      listed = redis.call("SISMEMBER", block_key, tostring(block_suffix)) == 1
-    elseif t == "string" then
-      listed = redis.call("GETBIT", block_key, block_suffix) == 1
+  local tag_key, block_key, freed_key = KEYS[3 + 3 * i], KEYS[4 + 3 * i], KEYS[5 + 3 * i]
+  if redis.call("EXISTS", freed_key) == 1 then
+    gone[#gone + 1] = name
+    reasons[#reasons + 1] = "screening_unavailable|list " .. name .. ": version freed by an import meanwhile"
+  else
+    local listed = redis.call("SISMEMBER", tag_key, tag_suffix) == 1
+    if not listed then
+      local t = redis.call("TYPE", block_key)["ok"]
+      if t == "set" then
+        listed = redis.call("SISMEMBER", block_key, tostring(block_suffix)) == 1
+      elseif t == "string" then
+        listed = redis.call("GETBIT", block_key, block_suffix) == 1
+      end
     end
-  end
-  if listed then
-    hits[#hits + 1] = name
-    if not (exempt and consent_valid) then
-      reasons[#reasons + 1] = code .. "|" .. name
+    if listed then
+      hits[#hits + 1] = name
+      if not (exempt and consent_valid) then
+        reasons[#reasons + 1] = code .. "|" .. name
+      end
     end
   end
 end
@@ -129,14 +145,32 @@ if cooldown > 0 and refusal then
   end
 end
 
--- campaign throughput
-local rate_count = tonumber(redis.call("GET", KEYS[4]) or "0")
-if cps > 0 and rate_count >= cps then
-  reasons[#reasons + 1] = "rate_limit|" .. tostring(cps) .. " calls/s"
+-- campaign throughput: calls per second (KEYS[4]) and calls in progress (the calls key); on a Redis Cluster
+-- neither is here (cps 0, no calls key): the screener's allowance counts them (docs/redis-topologies.md)
+local rate_count = 0
+local second = math.floor(now / 1000)
+if cps > 0 then
+  local s, n = string.match(redis.call("GET", KEYS[4]) or "", "^(%d+)|(%d+)$")
+  if tonumber(s) == second then
+    rate_count = tonumber(n)
+  end
+  if rate_count >= cps then
+    reasons[#reasons + 1] = "rate_limit|" .. tostring(cps) .. " calls/s"
+  end
+end
+local calls_at = tonumber(ARGV[#ARGV - 1]) or 0
+local calls_max = plan["cc"] or 0
+local in_flight = 0
+if calls_at > 0 and calls_max > 0 then
+  in_flight = calls_in_flight(KEYS[calls_at], now)
+  if in_flight >= calls_max then
+    reasons[#reasons + 1] = "rate_limit|" .. tostring(calls_max) .. " concurrent calls"
+  end
 end
 
 -- abandoned-call lock-out (lib_abandon.lua)
-local abandon_reason, abandoned_at = abandon_lockout(KEYS[#KEYS], campaign, plan["lo"] or 0, now, plan["lod"] or "")
+local abandon_reason, abandoned_at = abandon_lockout(KEYS[6 + 3 * #plan["dnc"]], campaign, plan["lo"] or 0, now,
+                                                     plan["lod"] or "")
 if abandon_reason then
   reasons[#reasons + 1] = abandon_reason
 end
@@ -148,8 +182,10 @@ if commit and store_ok and not pre_block then
   redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", "(" .. tostring(now - retention))
   redis.call("PEXPIRE", KEYS[1], retention)
   if cps > 0 then
-    redis.call("INCR", KEYS[4])
-    redis.call("PEXPIRE", KEYS[4], 2000)
+    redis.call("SET", KEYS[4], tostring(second) .. "|" .. tostring(rate_count + 1), "PX", 3000)
+  end
+  if calls_at > 0 and calls_max > 0 then
+    calls_take(KEYS[calls_at], now, ARGV[#ARGV], plan["cl"])
   end
   reserved = true
 end
@@ -173,4 +209,4 @@ fields[#fields + 1] = reserved and attempt_id or ""
 local audit_id = redis.call("XADD", KEYS[5], "MAXLEN", "~", audit_maxlen, "*", unpack(fields))
 
 return { hits, consent_valid and 1 or 0, attempts, refusal or "", rate_count, reserved and 1 or 0,
-         reasons, audit_id, store_ok and 1 or 0, now, abandoned_at }
+         reasons, audit_id, store_ok and 1 or 0, now, gone, in_flight, abandoned_at }

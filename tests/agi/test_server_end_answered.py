@@ -1,17 +1,19 @@
-"""The FastAGI ``call_end`` script (the agent channel's hangup handler): answered calls reported for the
-abandoned-call accounting, from the values the shipped dialplan passes."""
+"""The FastAGI ``end`` script (the ``h`` extension) with the answered-call arguments: the call's end and, when
+the callee answered, the answered call reported for the abandoned-call accounting, from the values the shipped
+dialplan passes."""
 
 from __future__ import annotations
 
 import time
 
-from screener.agi.call_end import answered_call, epoch_arg
+from screener.agi.answered import answered_call, epoch_arg
 from tests.agi.fake_asterisk import ServerFactory, call, header, port_of
 from tests.fakes import FakeScreener
 
 
-def end_header(*args: str) -> bytes:
-    return header("call_end", *args, base="disclose-press9")
+def end_header(number: str, campaign: str, call_id: str, *rest: str) -> bytes:
+    """The h extension's arguments: call id, campaign, then the number and the answered-call values."""
+    return header("end", call_id, campaign, number, *rest, base="disclose-press9")
 
 
 async def test_a_connected_call_is_reported_with_asterisks_times(make_server: ServerFactory) -> None:
@@ -24,6 +26,7 @@ async def test_a_connected_call_is_reported_with_asterisks_times(make_server: Se
             "49996", f"{ended:.3f}")
     result = await call(port_of(server), end_header(*args))
     assert result.commands == []  # nothing is sent on a hung-up channel
+    assert screener.ended == [("1795871312.0", "lab")]  # no longer among the campaign's calls in progress
     [reported] = screener.answered_calls
     assert (reported.number, reported.campaign, reported.call_id, reported.disclosure, reported.source) == (
         "+12125550101", "lab", "1795871312.0", "DONE", "fastagi")
@@ -51,7 +54,10 @@ async def test_a_callee_who_never_answered_is_not_counted(make_server: ServerFac
     server = await make_server(screener)
     now = time.time()
     await call(port_of(server), end_header("+12125550103", "lab", "c3", "", "", "", "BUSY", "", f"{now:.3f}"))
-    assert screener.answered_calls == []
+    assert screener.answered_calls == [] and screener.ended == [("c3", "lab")]
+    # the h extension of an older dialplan passes the call id and the campaign only
+    await call(port_of(server), header("end", "c4", "lab", base="disclose-press9"))
+    assert screener.answered_calls == [] and screener.ended[-1] == ("c4", "lab")
 
 
 def test_unknown_or_missing_results_are_failed_and_garbled_times_are_not_believed() -> None:

@@ -1,33 +1,25 @@
-"""The ``call_end`` script: run by the shipped dialplan's hangup handler on the agent's channel, when that
-channel hangs up, to tell the screener how an answered call ended (the abandoned-call accounting).
+"""What the end of an answered call tells, for the abandoned-call accounting: the ``end`` script's arguments 3-9.
 
 The disclosure (``disclose``, on the callee's channel) cannot see whether the agent is connected afterwards:
 Asterisk bridges the two channels only after the ``U()`` gosub returns. So the gosub leaves on the agent's
-channel (``SHARED()``) the answer time, the disclosure's result and the time it ended, and the hangup handler
-passes them here with Dial's ``ANSWEREDTIME_MS`` (how long the agent was connected: empty when never) and
-the hang-up time. Every time comes from Asterisk's clock.
+channel (``SHARED()``) the answer time, the disclosure's result and the time it ended, and the ``h``
+extension passes them to ``end`` with Dial's ``ANSWEREDTIME_MS`` (how long the agent was connected: empty when
+never) and the hang-up time. Every time comes from Asterisk's clock.
 
-Arguments: 1 the E.164 number, 2 the campaign, 3 the call id, 4 the answer time (epoch seconds, empty:
-the callee never answered: nothing to count), 5 the disclosure result (DONE, OPTOUT, HANGUP, FAILED; empty
-when the disclosure never said), 6 the time the disclosure ended, 7 DIALSTATUS, 8 ANSWEREDTIME_MS,
-9 the hang-up time. The script sends no command (the channel is gone) and never fails the hang-up.
+Arguments of ``end`` after the call id and the campaign: 3 the E.164 number, 4 the answer time (epoch seconds;
+empty: the callee never answered, nothing to count), 5 the disclosure result (DONE, OPTOUT, HANGUP, FAILED;
+empty when the disclosure never said), 6 the time the disclosure ended, 7 DIALSTATUS, 8 ANSWEREDTIME_MS,
+9 the hang-up time.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from datetime import UTC, datetime
 
 from screener.agi import commands
-from screener.agi.channel import AgiChannel
-from screener.agi.options import ScriptOptions
 from screener.decision import AnsweredCall, clean_campaign
-from screener.numbers import clean_dialed, mask
-from screener.service.protocol import ScreenerLike
-
-log = logging.getLogger("screener.agi.call_end")
+from screener.numbers import clean_dialed
 
 #: the disclosure results the ``disclose`` script sets (anything else: FAILED)
 RESULTS = ("DONE", "OPTOUT", "HANGUP", "FAILED")
@@ -64,17 +56,3 @@ def answered_call(args: list[str], source: str, *, now: float | None = None) -> 
                         call_id=commands.sanitize(call_id, max_chars=64) or None, answered_at=answered_at,
                         disclosure=disclosure, handed_over_at=handed_over_at, connected_at=connected_at,
                         source=source)
-
-
-async def run_call_end(channel: AgiChannel, screener: ScreenerLike, options: ScriptOptions) -> AnsweredCall | None:
-    env = channel.env
-    call = answered_call([env.arg(n) for n in range(1, 10)], options.source)
-    if call is None:
-        return None
-    try:
-        async with asyncio.timeout(options.record_timeout_s):
-            await screener.record_answered_call(call)
-    except Exception:
-        log.exception("answered call of %s (%s, call %s) not counted", mask(call.number), call.campaign,
-                      call.call_id)
-    return call
