@@ -32,7 +32,9 @@ from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campai
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
 from screener.service.audit_fields import CALL_OUTCOME, DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.budgets import DECISION_BUDGETS, LIST_STATE_TTL_S, oldest_list_version_s
 from screener.service.connection import AnyClient, open_redis
+from screener.service.dnc.admin import dnc_change_keys
 from screener.service.durability import acknowledged
 from screener.service.observe import Observers, OptOut
 from screener.service.spool import PendingWrite, Spool
@@ -46,10 +48,6 @@ log = logging.getLogger("screener.service")
 
 #: a campaign with no answered call in its window
 NO_CALLS = AbandonmentCounts()
-#: seconds a cached list version is trusted (an import keeps the old version readable for longer)
-LIST_STATE_TTL_S = 1.0
-#: the longest decision, in time budgets: the store's budget, then half a budget more for decide.lua
-DECISION_BUDGETS = 1.5
 #: an opt-out may take longer than a decision's budget: it must be acknowledged, not rushed
 OPT_OUT_TIMEOUT_S = 5.0
 #: an audit entry written outside a decision's budget (disclosure evidence, a fail-closed block's entry)
@@ -57,13 +55,6 @@ AUDIT_TIMEOUT_S = 1.0
 #: what a store that cannot answer raises (a Redis Cluster with no reachable node raises RedisClusterException,
 #: which is no RedisError)
 STORE_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError, ConnectionError)
-
-
-def oldest_list_version_s(time_budget_ms: int) -> float:
-    """How long after a list's switch a screener may still read its previous version: the cached list versions'
-    age plus the longest decision (an import keeps the old version at least that long; one freed sooner blocks
-    the calls that still read it: decide.lua checks the version's freed marker)."""
-    return LIST_STATE_TTL_S + DECISION_BUDGETS * time_budget_ms / 1000
 
 
 class StoreUnavailable(RuntimeError):
@@ -418,9 +409,6 @@ class Screener:
     async def _write_opt_out(self, pending: dict[str, str]) -> None:
         """The internal list, then the refusal time with its audit entry; returns once acknowledged as the
         config's ``durability`` says (by a replica too with "replica"), raises otherwise."""
-        # imported here: service.dnc imports this module (DECISION_BUDGETS...), so this one cannot import it first
-        from screener.service.dnc.admin import dnc_change_keys
-
         e164 = pending["number"]
 
         async def write() -> None:
