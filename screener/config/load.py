@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from screener.config.campaigns import check_name, parse_campaign, parse_list
+from screener.config.complaints import parse_complaints
 from screener.config.errors import ConfigError
 from screener.config.policies import parse_policy
 from screener.config.reader import Node
@@ -31,7 +32,7 @@ from screener.config.settings import (
     Settings,
 )
 
-TOP_KEYS = ("include", "screener", "fastagi", "ari", "admin", "lists", "policies", "campaigns")
+TOP_KEYS = ("include", "screener", "fastagi", "ari", "admin", "lists", "policies", "campaigns", "complaints")
 PRESET_KEYS = ("policies",)
 SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir",
                  "max_in_flight", "overload_wait_ms", "durability", "replica_wait_ms")
@@ -285,5 +286,6 @@ def load_settings(path: str | os.PathLike[str], *, folder: str | os.PathLike[str
         lists=lists,
         policies=policies,
         campaigns=campaigns,
+        complaint_sources=parse_complaints(root.table("complaints")),
         **_screener(root),
     )

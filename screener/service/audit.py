@@ -7,12 +7,22 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from screener.service.audit_fields import DECISION, DISCLOSURE, DNC_CHANGE, OPT_OUT, number_hash
+from screener.service.audit_fields import (
+    CALL_OUTCOME,
+    COMPLAINT,
+    DECISION,
+    DISCLOSURE,
+    DNC_CHANGE,
+    OPT_OUT,
+    PRIVACY,
+    number_hash,
+)
 from screener.service.numbers_input import DEFAULT_REGION, e164_of
 from screener.store import audit
 from screener.store.audit import AuditEntry
 
-__all__ = ["DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "AuditEntry", "AuditTrail"]
+__all__ = ["CALL_OUTCOME", "COMPLAINT", "DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "PRIVACY", "AuditEntry",
+           "AuditTrail"]
 
 
 def _stream_bound(when: datetime | None, default: str) -> str:
@@ -44,6 +54,11 @@ class AuditTrail:
         read in batches (constant memory). A bad ``number`` raises here, before anything is read."""
         wanted = self.hash_of(number, region) if number else None
         return self._matching(_stream_bound(since, "-"), _stream_bound(until, "+"), wanted, campaign)
+
+    def entries_of_hash(self, wanted: str, *, since: datetime | None = None,
+                        until: datetime | None = None) -> AsyncIterator[AuditEntry]:
+        """The entries of the number whose keyed hash is ``wanted`` (a record that keeps only the hash)."""
+        return self._matching(_stream_bound(since, "-"), _stream_bound(until, "+"), wanted, None)
 
     async def _matching(self, start: str, end: str, wanted: str | None,
                         campaign: str | None) -> AsyncIterator[AuditEntry]:

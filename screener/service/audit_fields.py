@@ -14,9 +14,10 @@ from functools import lru_cache
 
 from screener.config.settings import Settings
 from screener.numbers import mask
-from screener.store.audit import DECISION, DISCLOSURE, DNC_CHANGE, OPT_OUT
+from screener.store.audit import CALL_OUTCOME, COMPLAINT, DECISION, DISCLOSURE, DNC_CHANGE, OPT_OUT, PRIVACY
 
-__all__ = ["DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "audit_fields", "number_hash"]
+__all__ = ["CALL_OUTCOME", "COMPLAINT", "DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "PRIVACY",
+           "audit_fields", "number_hash"]
 
 
 def number_hash(e164: str, salt: str) -> str:

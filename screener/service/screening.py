@@ -21,10 +21,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from screener.config.settings import Campaign, ListKind, Policy, Settings
+from screener.config.settings import DEFAULT_ABANDONMENT, AbandonmentRule, Campaign, ListKind, Policy, Settings
 from screener.config.watch import ConfigHolder
-from screener.decision import Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest, sort_reasons
+from screener.decision import AnsweredCall, Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest, sort_reasons
 from screener.engine import build_plan, evaluate, precheck
+from screener.engine.abandonment import AbandonmentCounts, classify, hour_of, rate_reason, window_counts
 from screener.engine.facts import ListState
 from screener.engine.plan import StorePlan
 from screener.numbers import (
@@ -39,7 +40,8 @@ from screener.numbers import (
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
 from screener.service.admission import OVERLOADED, Admission, ScreenerCounters
-from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.audit_fields import CALL_OUTCOME, DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.budgets import DECISION_BUDGETS, LIST_STATE_TTL_S, oldest_list_version_s
 from screener.service.connection import AnyClient, open_redis
 from screener.service.durability import acknowledged
 from screener.service.log_summary import LogSummary
@@ -48,7 +50,7 @@ from screener.service.pending import PendingWrites
 from screener.service.spool import PendingWrite, Spool
 from screener.service.store_errors import STORE_ERRORS
 from screener.sounds import DEFAULT_SOUNDS, Sounds
-from screener.store import audit, campaign_limits, dnc, keys, refusals
+from screener.store import abandonment, audit, campaign_limits, dnc, keys, refusals
 from screener.store.campaign_limits import CampaignAllowance, Grant
 from screener.store.connections import Connections
 from screener.store.decide import StoreOutcome, encode_reasons, plan_in_slot, prepare, run_decision
@@ -56,10 +58,8 @@ from screener.store.scripts import Scripts
 
 log = logging.getLogger("screener.service")
 
-#: seconds a cached list version is trusted (an import keeps the old version readable for longer)
-LIST_STATE_TTL_S = 1.0
-#: the longest decision, in time budgets: the store's budget, then half a budget more for decide.lua
-DECISION_BUDGETS = 1.5
+#: a campaign with no answered call in its window
+NO_CALLS = AbandonmentCounts()
 #: an opt-out may take longer than a decision's budget: it must be acknowledged, not rushed
 OPT_OUT_TIMEOUT_S = 5.0
 #: an audit entry written outside a decision's budget (disclosure evidence, a fail-closed block's entry)
@@ -77,13 +77,6 @@ def _retrieved(future: asyncio.Future[Any]) -> None:
 
 #: the reason of a decision refused past max_in_flight
 _OVERLOADED = (Reason(ReasonCode.SCREENING_UNAVAILABLE, OVERLOADED),)
-
-
-def oldest_list_version_s(time_budget_ms: int) -> float:
-    """How long after a list's switch a screener may still read its previous version: the cached list versions'
-    age plus the longest decision (an import keeps the old version at least that long; one freed sooner blocks
-    the calls that still read it: decide.lua checks the version's freed marker)."""
-    return LIST_STATE_TTL_S + DECISION_BUDGETS * time_budget_ms / 1000
 
 
 class StoreUnavailable(RuntimeError):
@@ -135,6 +128,12 @@ class Screener:
         self._list_versions: dict[str, str] = {}
         self._versions_of: dict[str, ListState] | None = None
         self._plans_for: Settings | None = None
+        #: answered/abandoned calls of the campaigns whose policy limits abandonment, refreshed like list states
+        self._abandonment: dict[str, AbandonmentCounts] = {}
+        self._abandonment_at = -1e9
+        self._abandonment_for: Settings | None = None
+        self._abandonment_limited: dict[str, AbandonmentRule] = {}
+        self._abandonment_warned: dict[str, float] = {}
         #: told of every Decision, DisclosureEvent and OptOut (metrics, statistics)
         self.observers = Observers()
 
@@ -265,9 +264,13 @@ class Screener:
         deadline = loop.time() + budget_s
         policy = settings.policies[campaign.policy]
         states = self._fresh_states(settings)
-        if states is None:
+        abandoned = self._fresh_abandonment(settings)
+        if states is None or abandoned is None:
             async with asyncio.timeout_at(deadline):
-                states = await self._states(settings)
+                if states is None:
+                    states = await self._states(settings)
+                if abandoned is None:
+                    abandoned = await self._abandonment_counts(settings)
         pre = precheck(number, campaign, policy, settings.lists, states, now)
         for warning in pre.warnings:
             self.log_summary.event(logging.WARNING, f"{campaign.name}: {warning}")
@@ -277,6 +280,12 @@ class Screener:
         attempt_id = os.urandom(8).hex()
         call_id = request.call_id or attempt_id
         pre_reasons = list(pre.reasons)
+        over = rate_reason(policy.abandonment, abandoned.get(campaign.name, NO_CALLS), campaign.name)
+        if over is not None:
+            if policy.abandonment.action == "block":
+                pre_reasons.append(over)
+            else:
+                self._warn_abandonment(campaign.name, over.detail)
         if number.e164 in self.pending.opt_out_numbers:
             pre_reasons.append(Reason(ReasonCode.DNC_INTERNAL, "opt-out pending (Redis has not taken it yet)"))
         grant: Grant | None = None
@@ -397,6 +406,38 @@ class Screener:
         does at start). Raises a store error when Redis does not answer: decisions then block until it does."""
         await prepare(self.scripts)
 
+    def _fresh_abandonment(self, settings: Settings) -> dict[str, AbandonmentCounts] | None:
+        """The abandonment counts read less than a second ago for this config (nothing to read when no campaign
+        limits abandonment), else None."""
+        if settings is self._abandonment_for and (
+                not self._abandonment_limited or time.monotonic() - self._abandonment_at <= LIST_STATE_TTL_S):
+            return self._abandonment
+        return None
+
+    async def _abandonment_counts(self, settings: Settings) -> dict[str, AbandonmentCounts]:
+        """The rolling answered/abandoned counts of every campaign whose policy limits abandonment, read at
+        most once a second (at once when a reload named a campaign not read yet)."""
+        if settings is not self._abandonment_for:  # a reload: which campaigns have a limit, worked out once
+            self._abandonment_for = settings
+            self._abandonment_limited = {
+                c.name: settings.policies[c.policy].abandonment for c in settings.campaigns.values()
+                if settings.policies[c.policy].abandonment.max_rate_percent is not None}
+            self._abandonment_at = -1e9
+        limited = self._abandonment_limited
+        if time.monotonic() - self._abandonment_at > LIST_STATE_TTL_S:
+            buckets = await abandonment.read_buckets(self.redis, limited)
+            now = self._clock()
+            self._abandonment = {name: window_counts(buckets.get(name, {}), now, rule.window_s)
+                                 for name, rule in limited.items()}
+            self._abandonment_at = time.monotonic()
+        return self._abandonment
+
+    def _warn_abandonment(self, campaign: str, detail: str) -> None:
+        """A campaign over its limit under action "warn": logged at most once a minute."""
+        if time.monotonic() - self._abandonment_warned.get(campaign, -1e9) > 60:
+            self._abandonment_warned[campaign] = time.monotonic()
+            log.warning("%s: over its abandoned-call limit (action warn): %s", campaign, detail)
+
     def warm_up(self) -> None:
         """Load what the first decisions would load (number metadata, time zones, holidays), then freeze
         the heap: Python's full collections no longer walk those long-lived objects, which otherwise stall
@@ -416,6 +457,9 @@ class Screener:
 
     def invalidate_list_states(self) -> None:
         self._list_states_at = -1e9
+
+    def invalidate_abandonment(self) -> None:
+        self._abandonment_at = -1e9
 
     @staticmethod
     def _audit_fields(request: ScreenRequest, settings: Settings, now: datetime, number: str,
@@ -591,6 +635,8 @@ class Screener:
                 entries = []
             if item.kind == spool_kinds.OPT_OUT:
                 await self._write_opt_out(item.data)
+            elif item.kind == spool_kinds.ANSWERED_CALL:
+                await self._write_answered_call(item.data)
             elif item.kind == spool_kinds.CALL_END:
                 await campaign_limits.call_ended(self.scripts.connections, item.data["campaign"],
                                                  item.data["call_id"])
@@ -616,6 +662,67 @@ class Screener:
         self.observers.notify(event)
         await self.append_audit(fields, maxlen=settings.audit_maxlen)
 
+    def abandonment_rule(self, campaign: str) -> AbandonmentRule:
+        """The abandonment rule of a campaign's policy (TSR's 2 s, no limit, for an unknown campaign)."""
+        settings = self.settings
+        found = settings.campaigns.get(campaign)
+        return settings.policies[found.policy].abandonment if found else DEFAULT_ABANDONMENT
+
+    async def record_answered_call(self, call: AnsweredCall) -> None:
+        """Count an answered call in its campaign's abandoned-call rate (abandoned or not, by its policy), lock
+        the number out of the campaign after an abandoned call when the policy says so, and append the
+        outcome to the audit trail. Redis not answering: the whole record waits in the spool."""
+        settings = self.settings
+        rule = self.abandonment_rule(call.campaign)
+        result = classify(call, rule.connect_within_s)
+        now = self._clock()
+        known = settings.campaigns.get(call.campaign)
+        try:
+            e164 = normalize(call.number, known.region if known else "ZZ").e164
+        except InvalidNumber:
+            e164 = ""
+        fields = audit_fields(
+            CALL_OUTCOME, settings, at=now, number=e164 or call.number, campaign=call.campaign, source=call.source,
+            call_id=call.call_id, outcome=result.outcome.value, abandoned="1" if result.abandoned else "0",
+            disclosure=call.disclosure, answered_at=_iso(call.answered_at), handed_over_at=_iso(call.handed_over_at),
+            connected_at=_iso(call.connected_at),
+            connect_delay_ms="" if result.connect_delay_ms is None else str(result.connect_delay_ms),
+            connect_within_s=str(rule.connect_within_s))
+        longest = max(p.abandonment.lockout_s for p in settings.policies.values()) if settings.policies else 0
+        pending = {
+            "campaign": call.campaign, "number": e164, "hour": str(hour_of(call.answered_at)),
+            "current_hour": str(hour_of(now)), "abandoned": "1" if result.abandoned else "0",
+            "keep_hours": str(max([rule.window_s, *(p.abandonment.window_s for p in settings.policies.values())])
+                              // 3600 + 1),
+            "lock_out": "1" if result.abandoned and rule.lockout_s > 0 and e164 else "0",
+            "at_ms": str(int(now.timestamp() * 1000)), "keep_s": str(longest),
+            "audit_maxlen": str(settings.audit_maxlen),
+            "fields": json.dumps(fields, separators=(",", ":"), ensure_ascii=False)}
+        log.info("answered call %s (%s, call %s): %s%s", mask(e164 or call.number), call.campaign,
+                 call.call_id or "-", result.outcome.value, " (abandoned)" if result.abandoned else "")
+        try:
+            async with asyncio.timeout(AUDIT_TIMEOUT_S):
+                await self._write_answered_call(pending)
+        except asyncio.CancelledError:
+            self._keep(spool_kinds.ANSWERED_CALL, pending)  # the caller gave up waiting: kept all the same
+            raise
+        except STORE_ERRORS as exc:
+            log.warning("answered call of %s not counted yet (%s): kept in the spool", call.campaign,
+                        type(exc).__name__)
+            self._keep(spool_kinds.ANSWERED_CALL, pending)
+            return
+        self.invalidate_abandonment()
+
+    async def _write_answered_call(self, pending: dict[str, str]) -> None:
+        """The campaign's hour bucket, the number's lock-out, then the audit entry (each acknowledged)."""
+        await abandonment.count_call(self.redis, pending["campaign"], hour=int(pending["hour"]),
+                                     abandoned=pending["abandoned"] == "1", keep_hours=int(pending["keep_hours"]),
+                                     current_hour=int(pending["current_hour"]))
+        if pending["lock_out"] == "1":
+            await abandonment.lock_out(self.redis, pending["number"], pending["campaign"],
+                                       at_ms=int(pending["at_ms"]), keep_s=int(pending["keep_s"]))
+        await audit.append_many(self.redis, [json.loads(pending["fields"])], int(pending["audit_maxlen"]))
+
     async def append_audit(self, fields: dict[str, str], *, maxlen: int | None = None,
                            timeout_s: float = AUDIT_TIMEOUT_S) -> str | None:
         """Append one audit entry (any kind: a decision's, disclosure evidence, an admin action's); its id, or
@@ -637,6 +744,10 @@ class Screener:
         await self.allowance.aclose()
         await self.scripts.aclose()
         await self.redis.aclose()
+
+
+def _iso(when: datetime | None) -> str:
+    return "" if when is None else when.isoformat(timespec="milliseconds")
 
 
 __all__ = ["DECISION_BUDGETS", "LIST_STATE_TTL_S", "Screener", "StoreUnavailable", "connect", "oldest_list_version_s"]

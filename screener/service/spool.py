@@ -27,10 +27,13 @@ from typing import IO
 log = logging.getLogger("screener.service.spool")
 
 #: what an item is: an opt-out to put on the internal list, an audit entry to append, a call refused as
-#: overloaded (its audit entry is built when it is flushed: refusing must cost next to nothing), a call's end
+#: overloaded (its audit entry is built when it is flushed: refusing must cost next to nothing), a call's end,
+#: an answered call to count
 OPT_OUT = "opt_out"
 AUDIT = "audit"
 REFUSED = "refused"
+#: an answered call to count (abandoned or not) in its campaign's rate, with its lock-out and audit entry
+ANSWERED_CALL = "answered_call"
 #: a call's end (it no longer counts among its campaign's calls in progress)
 CALL_END = "call_end"
 #: items kept at most (beyond that new ones are refused and counted)

@@ -18,6 +18,12 @@ _APPEND = Script("audit_append")
 DECISION = "decision"
 OPT_OUT = "opt_out"
 DISCLOSURE = "disclosure"
+#: how an answered call ended: connected to an agent in time, or abandoned (and why)
+CALL_OUTCOME = "call_outcome"
+#: a complaint ticket opened, a stage of it done, or closed
+COMPLAINT = "complaint"
+#: a data-subject request: an export of a number's records, or their erasure
+PRIVACY = "privacy"
 #: a change to a DNC list made through the service (dnc add/remove, an import): who, what, versions
 DNC_CHANGE = "dnc_change"
 #: a change made through the admin API (actor: the token's name)

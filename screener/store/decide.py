@@ -71,6 +71,7 @@ def plan_json(plan: StorePlan) -> str:
         "dnc": [[c.list_name, c.code.value, int(c.exempt_by_consent)] for c in plan.dnc],
         "f": [[f.scope.value, f.window_s * 1000, f.max_calls, f.detail or f"{f.max_calls} per {f.window_s}s"]
               for f in plan.frequency],
+        "lo": plan.abandon_lockout_s * 1000, "lod": plan.abandon_lockout_detail,
     }, separators=(",", ":"))
 
 
@@ -121,6 +122,7 @@ async def run_decision(
     for check in plan.dnc:
         tag_key = keys.dnc_tag_set_key(check.list_name, list_versions.get(check.list_name, "0"), tag)
         keys_ += [tag_key, keys.dnc_tag_block_key(tag_key, block), keys.dnc_freed_key(tag_key)]
+    keys_.append(keys.abandoned_key(e164))  # right after the DNC keys: decide.lua reads KEYS[6 + 3 * #dnc]
     expiry = None if time_left_s is None else scripts.clock.expiry_ms(time_left_s)
     args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
             plan_json(plan), tag_suffix, block_suffix, audit_maxlen,
@@ -136,11 +138,12 @@ async def run_decision(
     sent_ms = time.time() * 1000
     reply = await _DECIDE(scripts.connections, keys_, args)
     (hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms, gone,
-     in_flight) = reply
+     in_flight, abandoned) = reply
     if server_time:
         scripts.clock.observe(int(used_ms), sent_ms)
     parsed = [parse_attempt(_text(m)) for m in attempts]
     refusal_text = _text(refusal)
+    abandoned_text = _text(abandoned)
     facts = StoreFacts(
         dnc_hits=tuple(_text(h) for h in hits),
         dnc_gone=tuple(_text(g) for g in gone),
@@ -148,6 +151,7 @@ async def run_decision(
         attempts=tuple(a for a in parsed if a is not None),
         last_refusal_ms=int(refusal_text) if refusal_text.isdigit() else None,
         rate_count=int(rate_count),
+        last_abandoned_ms=int(abandoned_text) if abandoned_text.isdigit() else None,
         calls_in_flight=int(in_flight),
     )
     return StoreOutcome(

@@ -3,7 +3,7 @@
 -- evaluates the StorePlan (screener/engine/plan.py, same rules as screener.engine evaluate());
 -- when nothing blocks (and the pure rules did not block either) and ARGV commit is "1", reserves the
 -- attempt and counts it in the campaign's rate; appends the decision to the audit stream.
--- uses: lib_reasons
+-- uses: lib_reasons, lib_abandon
 --
 -- KEYS[1]  attempts sorted set of the number (member "<ms>|<campaign>|<subject>|<id>", score ms)
 -- KEYS[2]  consent hash of the number (field purpose -> JSON record)
@@ -13,6 +13,8 @@
 -- KEYS[5]  audit stream
 -- KEYS[6..] per DNC list, three keys: tag-level set, sub-block key (set of suffixes or 10,000-bit bitmap), and the
 --          version's freed marker of the tag (keys.dnc_freed_key)
+-- KEYS[6 + 3 * #dnc] the number's abandoned-call hash (campaign -> epoch ms of its last abandoned call), after
+--          the DNC keys
 -- KEYS[n]  the campaign's calls in progress (sorted set; lib_campaign_limits.lua), n = the next-to-last ARGV
 --
 -- ARGV[1]  now, epoch ms (a decision at an explicit time, --at); "" = now by the Redis server's clock, so
@@ -24,7 +26,8 @@
 --          {c: campaign, s: subject, p: consent purpose ("" = do not read consent), cr: consent required 0/1,
 --           mi: minimum interval ms, cd: refusal cool-down ms, cps: calls per second (0 = unlimited),
 --           ret: attempt retention ms, dnc: [[list, reason code, exempt by consent 0/1], ...],
---           f: [[scope campaign|subject|any, window ms, max calls, detail], ...]}
+--           f: [[scope campaign|subject|any, window ms, max calls, detail], ...],
+--           lo: lock-out ms after an abandoned call (0 = none), lod: its reason detail}
 -- ARGV[6]  the number's suffix inside its tag      ARGV[7]  its suffix inside its sub-block (0..9999)
 -- ARGV[8]  audit stream max length (approximate)
 -- ARGV[9]  the audit entry's fields, JSON object; the script adds verdict, store_reasons, reserved, attempt_id
@@ -39,7 +42,8 @@
 --
 -- returns { dnc_hits[], consent_valid 0/1, attempts[] (members), last_refusal ms or "",
 --           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms,
---           dnc_gone[] (lists whose version was freed: blocked, screening_unavailable), calls_in_flight }
+--           dnc_gone[] (lists whose version was freed: blocked, screening_unavailable), calls_in_flight,
+--           last abandoned call ms or "" }
 
 local expires = ARGV[#ARGV - 2]
 local server_now
@@ -175,6 +179,13 @@ if calls_at > 0 and calls_max > 0 then
   end
 end
 
+-- abandoned-call lock-out (lib_abandon.lua)
+local abandon_reason, abandoned_at = abandon_lockout(KEYS[6 + 3 * #plan["dnc"]], campaign, plan["lo"] or 0, now,
+                                                     plan["lod"] or "")
+if abandon_reason then
+  reasons[#reasons + 1] = abandon_reason
+end
+
 local store_ok = #reasons == 0
 local reserved = false
 if commit and store_ok and not pre_block then
@@ -209,4 +220,4 @@ fields[#fields + 1] = reserved and attempt_id or ""
 local audit_id = redis.call("XADD", KEYS[5], "MAXLEN", "~", audit_maxlen, "*", unpack(fields))
 
 return { hits, consent_valid and 1 or 0, attempts, refusal or "", rate_count, reserved and 1 or 0,
-         reasons, audit_id, store_ok and 1 or 0, now, gone, in_flight }
+         reasons, audit_id, store_ok and 1 or 0, now, gone, in_flight, abandoned_at }
