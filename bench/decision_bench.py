@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/decision_bench.py [--seconds 5] [--rate 1000] [--concurrency 8] [--processes 2]
                                              [--step-seconds 2] [--max-in-flight N] [--stall-ms 500]
+                                             [--only-sequential]
 
 It starts a private redis-server, loads a DNC list, then measures in the same run:
   1. bare Redis round trip: sequential GET through redis-py's asyncio client (the baseline), and the same on
@@ -18,7 +19,8 @@ It starts a private redis-server, loads a DNC list, then measures in the same ru
      the decisions blocked that started before the stall ended, and those that started after it
   7. prefix entries: decisions of a campaign whose list holds 200 prefix entries, interleaved one by one with
      those of a campaign whose list holds the same exact numbers and no prefix
-and prints the figures with the targets. No timing is asserted anywhere; this prints figures.
+and prints the figures with the targets (with --only-sequential: phases 1 and 2 only, their three rows).
+No timing is asserted anywhere; this prints figures.
 """
 
 from __future__ import annotations
@@ -340,6 +342,17 @@ def recovery_ms(out: list[Outcome], end_s: float) -> float:
     return max(0.0, (max(late) - end_s) * 1000) if late else 0.0
 
 
+def print_one_at_a_time(bare: list[float], lean: list[float], seq: list[float]) -> None:
+    """The table's header and its rows of phases 1 and 2 (the bare round trips, one decision at a time)."""
+    b50, b99 = statistics.median(bare), pct(bare, 0.99)
+    l50, l99 = statistics.median(lean), pct(lean, 0.99)
+    s50, s99 = statistics.median(seq), pct(seq, 0.99)
+    print(f"{'measure':58} {'p50 us':>9} {'p99 us':>9} {'x bare p50':>11}")
+    print(f"{'bare Redis round trip (GET, redis-py asyncio)':58} {b50:9.0f} {b99:9.0f} {1:11.2f}")
+    print(f"{'bare round trip on the decisions connection (GET, hiredis)':58} {l50:9.0f} {l99:9.0f} {l50 / b50:11.2f}")
+    print(f"{'screener decision, one at a time':58} {s50:9.0f} {s99:9.0f} {s50 / b50:11.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0, help="seconds of each load phase (default 5)")
@@ -356,6 +369,8 @@ def main() -> None:
                     help="how long a decision past the bound waits for a slot, for the ramp and the stall "
                          "(default: the config's overload_wait_ms)")
     ap.add_argument("--stall-ms", type=int, default=500, help="Redis stall of the stall phase (default 500)")
+    ap.add_argument("--only-sequential", action="store_true",
+                    help="stop after phases 1 and 2 (the bare round trips and one decision at a time)")
     args = ap.parse_args()
     if args.max_in_flight is not None:
         ADMISSION["max_in_flight"] = args.max_in_flight
@@ -366,6 +381,10 @@ def main() -> None:
         url = redis.url
         asyncio.run(load_dnc(url, 20_000))
         bare, lean, seq = asyncio.run(one_at_a_time(url, args.samples, 1))
+        if args.only_sequential:
+            print(f"decision benchmark: redis-server on loopback, campaign {CAMPAIGN}, phases 1 and 2 only")
+            print_one_at_a_time(bare, lean, seq)
+            return
         fixed = asyncio.run(open_loop(url, args.rate, args.seconds, 2))
         singles, multis = [], []
         for r in range(args.rounds):  # one process and N processes in turn, so that drift hits both
@@ -381,17 +400,14 @@ def main() -> None:
         stalled, stop_s, cont_s = asyncio.run(stall(url, redis, 0.5 * capacity, 3.0, 1.0, args.stall_ms / 1000))
         exact, prefixed, by_prefix = asyncio.run(prefix_compare(url, args.samples, 4))
 
-    b50, b99 = statistics.median(bare), pct(bare, 0.99)
-    s50, s99 = statistics.median(seq), pct(seq, 0.99)
+    b50 = statistics.median(bare)
+    s50 = statistics.median(seq)
+    l50 = statistics.median(lean)
     lat = [o.latency_us for o in fixed]
     o50, o99 = statistics.median(lat), pct(lat, 0.99)
     lags = [(o.started - o.scheduled) * 1e6 for o in fixed]
     print(f"decision benchmark: redis-server on loopback, campaign {CAMPAIGN}, {args.seconds:g} s per load phase")
-    print(f"{'measure':58} {'p50 us':>9} {'p99 us':>9} {'x bare p50':>11}")
-    print(f"{'bare Redis round trip (GET, redis-py asyncio)':58} {b50:9.0f} {b99:9.0f} {1:11.2f}")
-    l50, l99 = statistics.median(lean), pct(lean, 0.99)
-    print(f"{'bare round trip on the decisions connection (GET, hiredis)':58} {l50:9.0f} {l99:9.0f} {l50 / b50:11.2f}")
-    print(f"{'screener decision, one at a time':58} {s50:9.0f} {s99:9.0f} {s50 / b50:11.2f}")
+    print_one_at_a_time(bare, lean, seq)
     print(f"{f'screener decision, open loop at {args.rate}/s':58} {o50:9.0f} {o99:9.0f} {o50 / b50:11.2f}")
     print(f"open loop: {len(lat)} decisions, {sum(o.kind != OK for o in fixed)} screening_unavailable, "
           f"generator start lag p50 {statistics.median(lags):.0f} us, p99 {pct(lags, 0.99):.0f} us")
