@@ -100,7 +100,7 @@ async def test_a_thousand_opt_outs_through_repeated_primary_sigkills_none_acknow
                 kills.append(time.monotonic())
                 topology.kill(old)
                 topology.wait_for_new_primary(old)
-                topology.restart(old)  # it comes back empty (no persistence): Sentinel makes it a replica
+                topology.restart(old)  # back with its AOF (deploy/redis/redis.conf): Sentinel makes it a replica
                 topology.wait_until_replica(old)
 
         chaos_task = asyncio.create_task(asyncio.to_thread(chaos))
