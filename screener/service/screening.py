@@ -86,6 +86,8 @@ class Screener:
         #: opt-outs and audit entries Redis could not take yet (see ``flush_pending``)
         self.spool = spool if spool is not None else Spool()
         self._spool_numbers = self.spool.pending(spool_kinds.OPT_OUT, "number")
+        #: campaigns with allowed calls not counted yet among their calls in progress (binds in the spool)
+        self._spool_binds = self.spool.pending(spool_kinds.CALL_BIND, "campaign")
         self._flushing: asyncio.Task[int] | None = None
         #: one flush at a time (the background flush after a decision and the periodic one)
         self._flush_lock = asyncio.Lock()
@@ -93,7 +95,7 @@ class Screener:
         self.redis = redis
         self.scripts = Scripts(redis)
         #: on a Redis Cluster, this process's allowance of the campaigns' limits (docs/redis-topologies.md)
-        self.allowance = CampaignAllowance(self.scripts.connections)
+        self.allowance = CampaignAllowance(self.scripts.connections, on_unbound=self._unbound)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
@@ -197,6 +199,12 @@ class Screener:
         if number.e164 in self._spool_numbers:
             pre_reasons.append(Reason(ReasonCode.DNC_INTERNAL, "opt-out pending (Redis has not taken it yet)"))
         grant: Grant | None = None
+        if plan is not full_plan and full_plan.max_concurrent_calls and campaign.name in self._spool_binds:
+            # calls it allowed are not counted yet (their binds wait in the spool): until they land, a place
+            # freed meanwhile might be one of theirs, so no call is allowed on a guess
+            self._flush_soon()
+            pre_reasons.append(Reason(ReasonCode.SCREENING_UNAVAILABLE, "calls allowed earlier are not counted "
+                                      "yet among the campaign's calls in progress (Redis has not taken them)"))
         if plan is not full_plan and request.commit and not pre_reasons:
             async with asyncio.timeout_at(deadline):
                 grant, limit = await self.allowance.take(campaign.name, full_plan.calls_per_second,
@@ -365,6 +373,12 @@ class Screener:
                         type(exc).__name__)
             self._keep(spool_kinds.CALL_END, pending)
 
+    def _unbound(self, pending: campaign_limits.PendingBind) -> None:
+        """An allowed call's bind that did not land (Redis Cluster): kept in the spool and written again; until
+        then the campaign's calls are blocked by this screener (``_screen_with_store``)."""
+        if self._keep(spool_kinds.CALL_BIND, pending.data()):
+            self._spool_binds.add(pending.campaign)
+
     # -- opt-out and evidence -------------------------------------------------------------------------
 
     def internal_list(self) -> str:
@@ -448,6 +462,7 @@ class Screener:
             log.warning("pending writes not flushed yet (%s); %d waiting", type(exc).__name__, len(self.spool))
             done = 0
         self._spool_numbers = self.spool.pending(spool_kinds.OPT_OUT, "number")
+        self._spool_binds = self.spool.pending(spool_kinds.CALL_BIND, "campaign")
         if done:
             log.info("%d pending write(s) flushed to Redis; %d waiting", done, len(self.spool))
             self.invalidate_list_states()
@@ -458,6 +473,7 @@ class Screener:
         while not stop.is_set():
             if self.spool.items or self.spool.folder is not None:
                 await self.flush_pending()
+            await self.allowance.return_unused()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_s)
 
@@ -477,6 +493,8 @@ class Screener:
             elif item.kind == spool_kinds.CALL_END:
                 await campaign_limits.call_ended(self.scripts.connections, item.data["campaign"],
                                                  item.data["call_id"])
+            elif item.kind == spool_kinds.CALL_BIND:
+                await campaign_limits.bind(self.scripts.connections, campaign_limits.PendingBind.parse(item.data))
         if entries:
             await audit.append_many(self.redis, entries, self.settings.audit_maxlen)
 
@@ -575,6 +593,7 @@ class Screener:
     async def aclose(self) -> None:
         if self._flushing is not None:
             await asyncio.wait([self._flushing], timeout=2)
+        await self.allowance.settled(3.0)  # a bind that fails now goes to the spool, flushed (or kept) below
         if self.spool.items:
             await self.flush_pending()  # one last try; what is left stays on disk (or is lost in memory)
         self.spool.close()
