@@ -543,7 +543,10 @@ class Screener:
             connect_within_s=str(rule.connect_within_s))
         longest = max(p.abandonment.lockout_s for p in settings.policies.values()) if settings.policies else 0
         pending = {
-            "campaign": call.campaign, "number": e164, "hour": str(hour_of(call.answered_at)),
+            # the record's own id (not the call id, which a front end may repeat): written again by the spool,
+            # the record counts once
+            "campaign": call.campaign, "record_id": uuid.uuid4().hex, "number": e164,
+            "hour": str(hour_of(call.answered_at)),
             "current_hour": str(hour_of(now)), "abandoned": "1" if result.abandoned else "0",
             "keep_hours": str(max([rule.window_s, *(p.abandonment.window_s for p in settings.policies.values())])
                               // 3600 + 1),
@@ -567,14 +570,24 @@ class Screener:
         self.invalidate_abandonment()
 
     async def _write_answered_call(self, pending: dict[str, str]) -> None:
-        """The campaign's hour bucket, the number's lock-out, then the audit entry (each acknowledged)."""
-        await abandonment.count_call(self.redis, pending["campaign"], hour=int(pending["hour"]),
-                                     abandoned=pending["abandoned"] == "1", keep_hours=int(pending["keep_hours"]),
-                                     current_hour=int(pending["current_hour"]))
+        """The campaign's hour bucket, the number's lock-out, the audit entry (each acknowledged), then the
+        record marked done. Written again (a spool's batch replayed after a partial success), the call is
+        counted once (its marker in the campaign's slot) and a record marked done is skipped; only a record
+        that stopped between its audit entry and its mark shows twice in the audit trail."""
+        fields = json.loads(pending["fields"])
+        # a record spooled before records had an id: one derived from its audit entry (its time and call)
+        record_id = pending.get("record_id") or uuid.uuid5(uuid.NAMESPACE_OID, pending["fields"]).hex
+        counted = await abandonment.count_call(
+            self.redis, pending["campaign"], record_id, hour=int(pending["hour"]),
+            abandoned=pending["abandoned"] == "1", keep_hours=int(pending["keep_hours"]),
+            current_hour=int(pending["current_hour"]))
+        if counted is abandonment.Counted.DONE:
+            return
         if pending["lock_out"] == "1":
             await abandonment.lock_out(self.redis, pending["number"], pending["campaign"],
                                        at_ms=int(pending["at_ms"]), keep_s=int(pending["keep_s"]))
-        await audit.append_many(self.redis, [json.loads(pending["fields"])], int(pending["audit_maxlen"]))
+        await audit.append_many(self.redis, [fields], int(pending["audit_maxlen"]))
+        await abandonment.record_done(self.redis, pending["campaign"], record_id)
 
     async def append_audit(self, fields: dict[str, str], *, maxlen: int | None = None,
                            timeout_s: float = AUDIT_TIMEOUT_S) -> str | None:
