@@ -107,8 +107,14 @@ class RedisUrl:
         return redact(self.text)
 
 
+#: a query option whose name holds one of these is a secret (``password``, ``sentinel_password``, ``token``,
+#: ``api_key``, ``auth``...)
+_SECRET_OPTIONS = ("pass", "token", "secret", "api_key", "apikey", "auth")
+
+
 def redact(url: str) -> str:
-    """``url`` with every password (user info, ``password``-like query options) replaced by ``***``.
+    """``url`` (any scheme: Redis, ARI's http) with every password (user info, query options named like a
+    password or a token) replaced by ``***``.
 
     Works on malformed text too, erring on hiding more: everything between the last ``@`` and the first
     ``:`` of the user info is taken as the password.
@@ -123,7 +129,8 @@ def redact(url: str) -> str:
     head, q, query = rest.partition("?")
     if q:
         pairs = [p.partition("=") for p in query.split("&")]
-        query = "&".join(f"{k}{eq}***" if "pass" in k.lower() and eq else f"{k}{eq}{v}" for k, eq, v in pairs)
+        query = "&".join(f"{k}{eq}***" if eq and any(w in k.lower() for w in _SECRET_OPTIONS) else f"{k}{eq}{v}"
+                         for k, eq, v in pairs)
         rest = f"{head}?{query}"
     return f"{scheme}{sep}{rest}"
 
