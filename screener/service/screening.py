@@ -33,7 +33,7 @@ from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
 from screener.service.audit_fields import CALL_OUTCOME, DECISION, DISCLOSURE, OPT_OUT, audit_fields
 from screener.service.budgets import DECISION_BUDGETS, LIST_STATE_TTL_S, oldest_list_version_s
-from screener.service.connection import AnyClient, open_redis
+from screener.service.connection import AnyClient, open_client
 from screener.service.dnc.admin import dnc_change_keys
 from screener.service.durability import acknowledged
 from screener.service.observe import Observers, OptOut
@@ -65,7 +65,7 @@ def connect(url: str, budget_s: float) -> AnyClient:
     """A client for any supported Redis URL (one server, Sentinel, Cluster: ``store.topology``) whose every
     socket operation is bounded (the decision's own deadline bounds it too). A bad URL raises
     ``RedisUrlError`` naming it (passwords hidden)."""
-    return open_redis(url, timeout_s=max(budget_s, 0.05), max_connections=1024)
+    return open_client(url, timeout_s=max(budget_s, 0.05), max_connections=1024)
 
 
 def _e164_or_raw(dialed: str, campaign: Campaign | None) -> str:

@@ -248,11 +248,15 @@ class SentinelMaster(aioredis.Redis):
             await sentinel.aclose()
 
 
-def open_client(url: RedisUrl | str, *, socket_timeout: float, connect_timeout: float,
+def open_client(url: RedisUrl | str, *, timeout_s: float = 5.0, connect_timeout_s: float | None = None,
                 max_connections: int | None = None, health_check_interval: float = 0) -> AnyClient:
-    """A redis-py asyncio client for ``url``: a ``Redis`` (one server, or the master a Sentinel names,
-    found again after a failover) or a ``RedisCluster``. Nothing connects until the first command."""
+    """The screener's one Redis opener: a redis-py asyncio client for ``url``, a ``Redis`` (one server, or the
+    master a Sentinel names, found again after a failover) or a ``RedisCluster``, whose every socket operation
+    takes at most ``timeout_s`` (connecting: ``connect_timeout_s``, by default the same). Nothing connects
+    until the first command; a bad URL raises ``RedisUrlError`` naming it (passwords hidden)."""
     target = parse_redis_url(url) if isinstance(url, str) else url
+    socket_timeout = timeout_s
+    connect_timeout = timeout_s if connect_timeout_s is None else connect_timeout_s
     tls: dict[str, Any] = dict(target.tls_options)
     if target.tls:
         tls["ssl"] = True

@@ -114,6 +114,7 @@ def test_an_error_never_prints_a_password() -> None:
         ("redis://:secret@10.0.0.5:6379/0", "redis://:***@10.0.0.5:6379/0"),
         ("redis://user:secret@host/1", "redis://user:***@host/1"),
         ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("unix:///run/redis.sock", "unix:///run/redis.sock"),
         ("unix:///run/redis.sock?db=0&password=pw", "unix:///run/redis.sock?db=0&password=***"),
         ("redis+sentinel://u:p%40ss@s1:1,s2:2/m/0?sentinel_password=x&db=1",
          "redis+sentinel://u:***@s1:1,s2:2/m/0?sentinel_password=***&db=1"),
