@@ -24,10 +24,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedRedis:
     """Starts ``redis-server`` on loopback with its data under ``state_dir``; ``stop()`` ends only that process."""
 
-    def __init__(self, state_dir: str | Path, port: int | None = None, *, persist: bool = True,
+    def __init__(self, state_dir: str | Path, port: int | None = None, *, persist: bool | None = True,
                  extra_args: tuple[str, ...] = (), config_file: Path | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.port = port or free_port()
+        #: True: AOF on; False: off; None: as ``config_file`` says (the lab runs deploy/redis as shipped)
         self.persist = persist
         self.extra_args = extra_args
         #: a config file read first (a Sentinel needs one it can rewrite); the arguments override it
@@ -53,7 +54,7 @@ class EmbeddedRedis:
         if self.persist:
             # every write acknowledged is on disk within a second (opt-outs and consent must not be lost)
             args += ["--appendonly", "yes", "--appendfsync", "everysec"]
-        else:
+        elif self.persist is False:
             args += ["--appendonly", "no"]
         args += list(self.extra_args)
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

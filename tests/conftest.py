@@ -97,7 +97,7 @@ async def topology(request: pytest.FixtureRequest) -> AsyncIterator[StoreTopolog
         url = request.getfixturevalue("redis_sentinel").url()
     else:
         url = request.getfixturevalue("redis_cluster").url()
-    client = open_client(url, socket_timeout=10, connect_timeout=10)
+    client = open_client(url, timeout_s=10)
     if isinstance(client, RedisCluster):
         await client.flushall(target_nodes=RedisCluster.PRIMARIES)
     else:

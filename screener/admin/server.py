@@ -16,7 +16,7 @@ from screener.admin.context import AdminContext
 from screener.admin.metrics import Metrics
 from screener.config.settings import AdminSettings
 from screener.service.config_edit import ConfigEditor
-from screener.service.connection import open_redis
+from screener.service.connection import open_client
 from screener.service.live import LiveFeed
 from screener.service.probes import Probes
 from screener.service.screening import Screener
@@ -34,7 +34,7 @@ class AdminServer:
 def admin_context(screener: Screener, redis_url: str, probes: Probes, settings: AdminSettings,
                   throttle: BadTokenThrottle | None = None) -> AdminContext:
     holder = screener.holder
-    return AdminContext(holder=holder, screener=screener, redis=open_redis(redis_url, timeout_s=ADMIN_TIMEOUT_S),
+    return AdminContext(holder=holder, screener=screener, redis=open_client(redis_url, timeout_s=ADMIN_TIMEOUT_S),
                         probes=probes, metrics=Metrics(holder, probes, screener.spool,
                                                        counters=lambda: screener.counters),
                         feed=LiveFeed(redis_url), editor=ConfigEditor(holder),

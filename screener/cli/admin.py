@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from screener.cli.common import UsageError, load_cli_settings, redis_url, run_guarded
-from screener.service.connection import open_redis
+from screener.service.connection import open_client
 from screener.service.tokens import Role, TokenExists, TokenNotFound, create_token, list_tokens, revoke_token
 
 HELP = """\
@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
 
 async def _with_redis(args: argparse.Namespace) -> Any:
     settings = load_cli_settings(args)
-    return open_redis(redis_url(args, settings))
+    return open_client(redis_url(args, settings))
 
 
 async def _create(args: argparse.Namespace) -> int:

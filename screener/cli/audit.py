@@ -15,7 +15,7 @@ from screener.cli.common import UsageError, load_cli_settings, parse_when, redis
 from screener.service import audit
 from screener.service.audit import AuditTrail
 from screener.service.audit_export import FORMATS, export_chunks, in_zone
-from screener.service.connection import open_redis
+from screener.service.connection import open_client
 
 HELP = """\
 Every decision (live or dry run), opt-out and disclosure is appended to the audit stream with its
@@ -103,7 +103,7 @@ def _zone(name: str) -> tzinfo | None:
 @asynccontextmanager
 async def _trail(args: argparse.Namespace) -> AsyncIterator[AuditTrail]:
     settings = load_cli_settings(args)
-    redis = open_redis(redis_url(args, settings))
+    redis = open_client(redis_url(args, settings))
     try:
         yield AuditTrail(redis, settings.audit_salt.value)
     finally:

@@ -102,7 +102,7 @@ async def open_screener(args: argparse.Namespace, *, spool_role: str | None = No
     cannot take (an opt-out) in the state folder's spool, where a running screener adopts and writes it;
     ``timeout_s``: Redis commands' timeout for administrative work (default: the decision's time budget)."""
     from screener.config.watch import ConfigHolder
-    from screener.service.connection import open_redis
+    from screener.service.connection import open_client
     from screener.service.screening import Screener
 
     settings = load_cli_settings(args)
@@ -110,7 +110,7 @@ async def open_screener(args: argparse.Namespace, *, spool_role: str | None = No
     spool = spool_for(settings, spool_role) if spool_role else None
     url = redis_url(args, settings)
     if timeout_s is not None:
-        return Screener(holder, open_redis(url, timeout_s=timeout_s), spool=spool)
+        return Screener(holder, open_client(url, timeout_s=timeout_s), spool=spool)
     return await Screener.create(holder, url, spool=spool)
 
 

@@ -15,7 +15,7 @@ from typing import IO, Any
 from screener.cli.common import load_cli_settings, parse_when, redis_url, run_guarded
 from screener.cli.progress import ProgressBar, add_progress_option
 from screener.numbers import mask
-from screener.service.connection import open_redis
+from screener.service.connection import open_client
 from screener.service.consent import EXPORT_COLUMNS, ConsentLedger, export_row
 
 HELP = """\
@@ -97,7 +97,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 @asynccontextmanager
 async def _ledger(args: argparse.Namespace) -> AsyncIterator[ConsentLedger]:
     settings = load_cli_settings(args)
-    redis = open_redis(redis_url(args, settings))
+    redis = open_client(redis_url(args, settings))
     try:
         yield ConsentLedger(redis, settings)
     finally:

@@ -9,9 +9,9 @@ from typing import Any
 
 from screener.cli.common import load_cli_settings, state_dir
 from screener.cli.prompts import prompts_dir
-from screener.cli.serve import mask_url
 from screener.config.errors import ConfigError
 from screener.config.settings import Settings
+from screener.service.connection import redact
 from screener.service.doctor import Finding, Status, check_deployment, passed
 
 DESCRIPTION = """\
@@ -61,7 +61,7 @@ async def _doctor(args: argparse.Namespace) -> int:
         error = str(exc)
     url = redis_url_for_doctor(args, settings)
     findings = await check_deployment(
-        settings, config_error=error, redis_url=url, redis_shown_as=mask_url(url) if url else "",
+        settings, config_error=error, redis_url=url, redis_shown_as=redact(url) if url else "",
         prompts_dir=prompts_dir(settings) if settings is not None else None, dialplan=args.dialplan,
     )
     for finding in findings:

@@ -9,7 +9,7 @@ from typing import Any
 from screener.cli.common import load_cli_settings, redis_url, run_guarded
 from screener.engine.text import format_duration
 from screener.service.abandonment import abandonment_report
-from screener.service.connection import open_redis
+from screener.service.connection import open_client
 
 HELP = """\
 Compliance reports.
@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
 
 async def _abandonment(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args)
-    redis = open_redis(redis_url(args, settings))
+    redis = open_client(redis_url(args, settings))
     try:
         rows = await abandonment_report(redis, settings, args.campaign)
     finally:

@@ -70,11 +70,6 @@ FrontEnd = Callable[[ServeContext], AbstractAsyncContextManager[None]]
 FRONT_ENDS: list[FrontEnd] = []
 
 
-def mask_url(url: str) -> str:
-    """The Redis URL with any password replaced by ``***``."""
-    return redact(url)
-
-
 def fastagi_settings(args: argparse.Namespace, settings: Settings) -> FastAgiSettings:
     fa = settings.fastagi
     if args.bind is not None:
@@ -189,10 +184,10 @@ async def check_redis(screener: Screener, url: str) -> None:
         async with asyncio.timeout(2):
             await screener.redis.ping()
             await screener.open()  # the decisions' connection, before the first call
-        log.info("Redis reachable at %s", mask_url(url))
+        log.info("Redis reachable at %s", redact(url))
     except Exception as exc:
         log.error("Redis at %s is not reachable (%s): calls are BLOCKED (screening_unavailable) until it is back",
-                  mask_url(url), exc)
+                  redact(url), exc)
 
 
 def _install_stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
@@ -304,7 +299,7 @@ async def _serve(args: argparse.Namespace) -> int:
         _watch_supervisor(loop, args.supervisor_fd, stop)
     screener = await Screener.create(holder, url, sounds=Sounds(args.prompt_prefix), spool=spool_for(settings, "serve"))
     ctx = ServeContext(args=args, holder=holder, screener=screener, redis_url=url, stop=stop, worker=args.worker)
-    log.info("screener serve starting: config %s version %s, redis %s", path, settings.version, mask_url(url))
+    log.info("screener serve starting: config %s version %s, redis %s", path, settings.version, redact(url))
     await check_redis(screener, url)
     screener.warm_up()
     watcher = asyncio.create_task(holder.watch(args.watch_interval)) if args.watch_interval > 0 else None
@@ -314,7 +309,7 @@ async def _serve(args: argparse.Namespace) -> int:
             for front_end in (operations_front_end, fastagi_front_end, ari_front_end, admin_front_end,
                               *FRONT_ENDS):
                 await stack.enter_async_context(front_end(ctx))
-            say(args, f"ready (config version {settings.version}, redis {mask_url(url)})")
+            say(args, f"ready (config version {settings.version}, redis {redact(url)})")
             notify(f"READY=1\nSTATUS=screening calls, config version {settings.version}\nMAINPID={os.getpid()}")
             await stop.wait()
             notify("STOPPING=1\nSTATUS=stopping: calls in flight get their grace period")

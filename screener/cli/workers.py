@@ -34,8 +34,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-from screener.cli.serve import StartupError, fastagi_settings, load_config, mask_url, say
+from screener.cli.serve import StartupError, fastagi_settings, load_config, say
 from screener.sdnotify import notify
+from screener.service.connection import redact
 
 log = logging.getLogger("screener.serve")
 
@@ -232,7 +233,7 @@ async def supervise(args: argparse.Namespace, count: int) -> int:
         raise StartupError(f"cannot listen on {fa.bind}:{fa.port}: {exc}") from None
     port = reserved.getsockname()[1]
     log.info("screener serve starting %d workers on %s:%d: config %s version %s, redis %s", count, fa.bind, port,
-             settings.path, settings.version, mask_url(url))
+             settings.path, settings.version, redact(url))
     try:
         return await Supervisor(args, count, fa.bind, port, fa.grace_s).run()
     finally:

@@ -216,7 +216,8 @@ class AriSettings:
 
 
 class Durability(StrEnum):
-    """When a write that must not be lost (an opt-out, a consent grant or revoke, a DNC add) is acknowledged."""
+    """When a write that must not be lost (an opt-out, a consent grant or revoke, a DNC change, a complaint ticket,
+    an erasure) is acknowledged."""
 
     #: once the Redis master has it (a crash of the master before it passed it on loses it)
     MASTER = "master"

@@ -22,7 +22,7 @@ from screener.lab.sandbox import REPO
 from screener.lab.sipp import AGENT_IP, CARRIER_IP, CallResult, SippUas, place_call
 from screener.service import refusals
 from screener.service.audit import DECISION, AuditEntry, AuditTrail
-from screener.service.connection import open_redis
+from screener.service.connection import open_client
 from screener.service.dnc import DncAdmin, UnknownList
 from screener.store import keys
 
@@ -165,7 +165,7 @@ def _run(coro_factory: Any) -> Any:
 def audit_entries(redis_url: str, e164: str, salt: str = AUDIT_SALT) -> list[AuditEntry]:
     """Every audit entry of a number (found by its hash with the config's audit salt), oldest first."""
     async def go() -> list[AuditEntry]:
-        client = open_redis(redis_url)
+        client = open_client(redis_url)
         try:
             return [e async for e in AuditTrail(client, salt).entries(number=e164)]
         finally:
@@ -211,7 +211,7 @@ def on_internal_dnc(redis_url: str, e164: str) -> bool:
 def calls_in_progress(redis_url: str, campaign: str) -> int:
     """How many calls of the campaign count as in progress (max_concurrent_calls)."""
     async def go() -> int:
-        client = open_redis(redis_url)
+        client = open_client(redis_url)
         try:
             return int(await client.zcard(keys.calls_key(campaign)))
         finally:
@@ -221,7 +221,7 @@ def calls_in_progress(redis_url: str, campaign: str) -> int:
 
 def refused_at_ms(redis_url: str, e164: str) -> int | None:
     async def go() -> int | None:
-        client = open_redis(redis_url)
+        client = open_client(redis_url)
         try:
             return await refusals.last_refusal_ms(client, e164)
         finally:

@@ -162,10 +162,10 @@ class ReplicatedServer(_Topology):
 
     def start(self, deadline_s: float = DEFAULT_DEADLINE_S) -> ReplicatedServer:
         try:
-            self.servers.append(EmbeddedRedis(self.base / "node0", persist=True, extra_args=self._node_args(),
+            self.servers.append(EmbeddedRedis(self.base / "node0", persist=None, extra_args=self._node_args(),
                                               config_file=self._node_conf(0)).start())
             args = (*self._node_args(), "--replicaof", "127.0.0.1", str(self.primary.port))
-            self.servers.append(EmbeddedRedis(self.base / "node1", persist=False, extra_args=args,
+            self.servers.append(EmbeddedRedis(self.base / "node1", persist=None, extra_args=args,
                                               config_file=self._node_conf(1)).start())
             self._wait_linked(self.replica, deadline_s)
         except BaseException:
@@ -210,12 +210,12 @@ class SentinelTopology(_Topology):
 
     def start(self, deadline_s: float = DEFAULT_DEADLINE_S) -> SentinelTopology:
         try:
-            primary = EmbeddedRedis(self.base / "node0", persist=False, extra_args=self._node_args(),
+            primary = EmbeddedRedis(self.base / "node0", persist=None, extra_args=self._node_args(),
                                     config_file=self._node_conf(0)).start()
             self.servers.append(primary)
             for i in range(1, self._replica_count + 1):
                 args = (*self._node_args(), "--replicaof", "127.0.0.1", str(primary.port))
-                self.servers.append(EmbeddedRedis(self.base / f"node{i}", persist=False, extra_args=args,
+                self.servers.append(EmbeddedRedis(self.base / f"node{i}", persist=None, extra_args=args,
                                                   config_file=self._node_conf(i)).start())
             for replica in self.servers[1:]:
                 self._wait_linked(replica, deadline_s)
@@ -336,7 +336,7 @@ class ClusterTopology(_Topology):
             conf.write_text(sample_config("cluster.conf", {"include": str(SAMPLES / "redis.conf")}))
             args = (*self._node_args(), "--cluster-node-timeout", str(self.node_timeout_ms))
             for i, port in enumerate(cluster_ports(self._masters * (1 + self._replicas))):
-                self.servers.append(EmbeddedRedis(self.base / f"node{i}", port, persist=False, extra_args=args,
+                self.servers.append(EmbeddedRedis(self.base / f"node{i}", port, persist=None, extra_args=args,
                                                   config_file=conf).start())
             auth = ["-a", self.password, "--no-auth-warning"] if self.password else []
             subprocess.run([cli, *auth, "--cluster", "create", *(f"127.0.0.1:{s.port}" for s in self.servers),

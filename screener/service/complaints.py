@@ -1,7 +1,8 @@
 """Complaint intake (``screener complaint``, the admin API): a complaint puts its number on the internal DNC list
 at once, through the same path as an opt-out pressed during a call (``Screener.opt_out``, which keeps it in
 the spool while Redis cannot take it), and opens a ticket whose deadlines are its source's stages counted in
-working days of the source's jurisdiction (``engine.workdays``). Every action is an audit entry.
+working days of the source's jurisdiction (``engine.workdays``). Every action is an audit entry, and every
+ticket write is acknowledged as the config's ``durability`` says (``service.durability``).
 
 A stage counts from the day the stage before it was done (or else from that stage's own deadline); the first
 from the day the complaint was received, which does not count itself. A ticket is overdue once the deadline
@@ -10,9 +11,10 @@ of a stage not done has passed; ``counts`` tells monitoring how many are.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from screener.config.policies import supported_holiday_country
 from screener.config.settings import ComplaintSource
@@ -21,6 +23,7 @@ from screener.numbers import mask, normalize
 from screener.service import spool as spool_kinds
 from screener.service.audit import AuditEntry, AuditTrail
 from screener.service.audit_fields import COMPLAINT, audit_fields, number_hash
+from screener.service.durability import acknowledged
 from screener.service.errors import InvalidInput, NotFound
 from screener.service.numbers_input import DEFAULT_REGION, campaign_of, e164_of
 from screener.service.screening import Screener, StoreUnavailable
@@ -28,7 +31,9 @@ from screener.store import complaints
 from screener.store.complaints import CLOSED, OPEN, Stage, Ticket, TicketChanged
 
 __all__ = ["ComplaintCounts", "ComplaintDesk", "ComplaintNotOpened", "ComplaintView", "StageView", "Ticket",
-           "TicketChanged", "complaint_counts"]
+           "TicketChanged", "complaint_counts", "save_ticket", "ticket_write"]
+
+T = TypeVar("T")
 
 #: a complaint may not be received further in the future than this (clocks differ a little)
 FUTURE_SLACK = timedelta(minutes=5)
@@ -148,6 +153,16 @@ def _stages(calendar: WorkCalendar, plan: list[tuple[str, int]], received: datet
                  for d in deadlines)
 
 
+async def ticket_write(screener: Screener, write: Callable[[], Awaitable[T]]) -> T:
+    """Run a write of complaint tickets, acknowledged as the config's ``durability`` says (the tickets' slot)."""
+    return await acknowledged(screener.redis, screener.settings, write, keys=complaints.TICKET_SLOT_KEYS)
+
+
+async def save_ticket(screener: Screener, ticket: Ticket) -> Ticket:
+    """``complaints.save``, acknowledged as the config's ``durability`` says."""
+    return await ticket_write(screener, lambda: complaints.save(screener.redis, ticket))
+
+
 class ComplaintDesk:
     """Complaint tickets of one Redis; ``front_end`` names who acts ("cli", "api") in the audit entries."""
 
@@ -188,12 +203,17 @@ class ComplaintDesk:
                 f"{exc}. The ticket was NOT opened: "
                 + ("the number waits in the spool and goes on the internal list when a screener flushes it; "
                    if kept else "") + "run the same command again once Redis answers") from exc
-        ticket = Ticket(
-            id=await complaints.new_id(self.redis), number=e164,
-            number_hash=number_hash(e164, settings.audit_salt.value), source=source, ref=ref, text=text,
-            campaign=campaign, received_ms=_ms(received), opened_ms=_ms(now), country=calendar.country,
-            subdivision=calendar.subdivision or "", time_zone=calendar.time_zone, stages=stages)
-        await complaints.create(self.redis, ticket)
+
+        async def write() -> Ticket:  # the id and the ticket: one slot, acknowledged together
+            ticket = Ticket(
+                id=await complaints.new_id(self.redis), number=e164,
+                number_hash=number_hash(e164, settings.audit_salt.value), source=source, ref=ref, text=text,
+                campaign=campaign, received_ms=_ms(received), opened_ms=_ms(now), country=calendar.country,
+                subdivision=calendar.subdivision or "", time_zone=calendar.time_zone, stages=stages)
+            await complaints.create(self.redis, ticket)
+            return ticket
+
+        ticket = await ticket_write(self.screener, write)
         await self._audit("open", ticket, now)
         return view(ticket, now)
 
@@ -243,7 +263,7 @@ class ComplaintDesk:
         # the deadlines before and of this stage stay; those after it now count from the day it was done
         stages = _stages(_calendar(ticket), [(s.name, s.working_days) for s in ticket.stages],
                          _at(ticket.received_ms), done)
-        ticket = await complaints.save(self.redis, replace(ticket, stages=stages))
+        ticket = await save_ticket(self.screener, replace(ticket, stages=stages))
         await self._audit("stage_done", ticket, now, stage=stage)
         return view(ticket, now)
 
@@ -255,8 +275,8 @@ class ComplaintDesk:
         ticket = (await self.get(ticket_id, now)).ticket
         if ticket.status != OPEN:
             raise InvalidInput(f"complaint {ticket.id} is already {ticket.status}")
-        ticket = await complaints.save(self.redis, replace(ticket, status=CLOSED, resolution=resolution.strip(),
-                                                           closed_ms=_ms(now)))
+        ticket = await save_ticket(self.screener, replace(ticket, status=CLOSED, resolution=resolution.strip(),
+                                                          closed_ms=_ms(now)))
         await self._audit("close", ticket, now)
         return view(ticket, now)
 

@@ -1,9 +1,10 @@
 """The secrets of the config file as the admin API shows them: masked on the way out (GET, an edit's diff), put
 back on the way in, so that a file read, edited and sent back (GET -> edit -> PUT) keeps the stored secrets.
 
-Secrets: ``[screener] audit_salt`` and ``[ari] password`` are shown as ``***``; ``[screener] redis_url`` with
-its passwords as ``***`` (``connection.redact``). A value sent back as shown is replaced by the stored one; a
-URL still holding a ``***`` that is not the stored URL as shown is refused (its password would be lost).
+Secrets: ``[screener] audit_salt`` and ``[ari] password`` are shown as ``***``; ``[screener] redis_url`` and
+``[ari] url`` with their passwords and tokens as ``***`` (``connection.redact``). A value sent back as shown
+is replaced by the stored one; a URL still holding a ``***`` that is not the stored URL as shown is refused
+(its password would be lost).
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ SECRETS: tuple[tuple[str, str, Callable[[str], str]], ...] = (
     ("screener", "audit_salt", lambda value: MASK),
     ("ari", "password", lambda value: MASK),
     ("screener", "redis_url", redact),
+    ("ari", "url", redact),
 )
 #: in a file that is not valid TOML: any line that sets one of the secret keys
-_SECRET_LINE = re.compile(r"^(\s*(?:[\w.\"']*\.)?[\"']?(?:audit_salt|password|redis_url)[\"']?\s*=).*$", re.MULTILINE)
+_SECRET_LINE = re.compile(r"^(\s*(?:[\w.\"']*\.)?[\"']?(?:audit_salt|password|redis_url|url)[\"']?\s*=).*$",
+                          re.MULTILINE)
 
 
 class MaskedSecretSent(ValueError):

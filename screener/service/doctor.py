@@ -29,7 +29,7 @@ from redis.exceptions import RedisError, ResponseError
 from screener.config.placeholders import placeholders
 from screener.config.settings import Settings
 from screener.prompts import PromptError, specs_for
-from screener.service.connection import AnyClient, open_redis
+from screener.service.connection import AnyClient, open_client
 
 TIMEOUT_S = 3.0
 
@@ -73,7 +73,7 @@ def passed(findings: Sequence[Finding]) -> bool:
 
 async def redis_findings(url: str, *, shown_as: str, timeout_s: float = TIMEOUT_S) -> list[Finding]:
     """Redis at ``url`` (``shown_as``: the URL with its password masked) and the settings the screener needs."""
-    client = open_redis(url, timeout_s=timeout_s)
+    client = open_client(url, timeout_s=timeout_s)
     try:
         try:
             async with asyncio.timeout(timeout_s):

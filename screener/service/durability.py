@@ -1,5 +1,6 @@
 """Acknowledging a write that must not be lost: the one function every such write goes through (an opt-out,
-a consent grant or revoke, a DNC add; complaints too).
+a consent grant or revoke, a DNC list's change: a number, a prefix entry, an import; a complaint ticket; an
+erasure).
 
 With ``durability = "master"`` (the default) a write is acknowledged once the Redis master has it. With
 ``durability = "replica"`` only once a replica has it as well (``WAIT 1 replica_wait_ms``): a write the
@@ -21,12 +22,14 @@ T = TypeVar("T")
 __all__ = ["NotReplicated", "acknowledged"]
 
 
-async def acknowledged(redis: AnyRedis, settings: Settings, write: Callable[[], Awaitable[T]], *,
-                       keys: Sequence[str]) -> T:
-    """Run ``write`` (its writes touch ``keys``, whose slots' masters are asked) and return its result once the
-    write is as durable as ``settings.durability`` says; raises a store error (``NotReplicated``) otherwise."""
-    if settings.durability is Durability.MASTER:
+async def acknowledged(redis: AnyRedis, settings: Settings | None, write: Callable[[], Awaitable[T]], *,
+                       keys: Sequence[str], every_master: bool = False) -> T:
+    """Run ``write`` (its writes touch ``keys``, whose slots' masters are asked; ``every_master``: writes that may
+    reach any slot, as an import's: every master is asked) and return its result once the write is as durable as
+    ``settings.durability`` says (no settings: the default, the master's); raises a store error
+    (``NotReplicated``) otherwise."""
+    if settings is None or settings.durability is Durability.MASTER:
         return await write()
-    async with replicated(redis, keys, replicas=1, wait_ms=settings.replica_wait_ms):
+    async with replicated(redis, keys, replicas=1, wait_ms=settings.replica_wait_ms, every_master=every_master):
         result = await write()
     return result

@@ -41,7 +41,7 @@ class LiveFeed:
     def __init__(self, url: str, *, block_ms: int = 1000) -> None:
         self.block_ms = block_ms
         # a blocking read waits block_ms for entries: its socket timeout is longer
-        self.redis = open_client(url, socket_timeout=block_ms / 1000 + 5, connect_timeout=5)
+        self.redis = open_client(url, timeout_s=block_ms / 1000 + 5, connect_timeout_s=5)
         self._watchers: set[asyncio.Queue[dict[str, object]]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping: set[asyncio.Future[bool]] = set()

@@ -14,10 +14,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from screener.service.log_summary import LogSummary
-from screener.service.spool import OPT_OUT, Spool, Writer
+from screener.service.spool import CALL_BIND, OPT_OUT, Spool, Writer
 from screener.service.store_errors import STORE_ERRORS
 
 log = logging.getLogger("screener.service")
@@ -41,6 +41,8 @@ class PendingWrites:
         self._on_flushed = on_flushed
         #: the numbers of the opt-outs that wait (blocked by this screener meanwhile)
         self.opt_out_numbers = spool.pending(OPT_OUT, "number")
+        #: campaigns with allowed calls not counted yet among their calls in progress (their binds wait; Cluster)
+        self.call_bind_campaigns = spool.pending(CALL_BIND, "campaign")
         #: the flush started by a decision Redis answered (``flush_soon``)
         self.flushing: asyncio.Task[int] | None = None
         self._flushed_at = -1e9
@@ -56,8 +58,11 @@ class PendingWrites:
                                 len(self.spool), kind, self.spool.overflowed)
         elif opt_out:
             self.opt_out_numbers.add(data["number"])
-        elif self._sync_timer is None:
-            self._sync_timer = asyncio.get_running_loop().call_later(SYNC_DELAY_S, self._sync)
+        else:
+            if kind == CALL_BIND:
+                self.call_bind_campaigns.add(data["campaign"])
+            if self._sync_timer is None:
+                self._sync_timer = asyncio.get_running_loop().call_later(SYNC_DELAY_S, self._sync)
         return kept
 
     def _sync(self) -> None:
@@ -88,16 +93,20 @@ class PendingWrites:
                                 type(exc).__name__, len(self.spool))
             done = 0
         self.opt_out_numbers = self.spool.pending(OPT_OUT, "number")
+        self.call_bind_campaigns = self.spool.pending(CALL_BIND, "campaign")
         if done:
             log.info("%d pending write(s) flushed to Redis; %d waiting", done, len(self.spool))
             self._on_flushed()
         return done
 
-    async def keep_flushing(self, stop: asyncio.Event, every_s: float = 1.0) -> None:
-        """Until ``stop``: every ``every_s``, flush what waits."""
+    async def keep_flushing(self, stop: asyncio.Event, every_s: float = 1.0,
+                            also: Callable[[], Awaitable[object]] | None = None) -> None:
+        """Until ``stop``: every ``every_s``, flush what waits (then run ``also``)."""
         while not stop.is_set():
             if self.spool.items or self.spool.folder is not None:
                 await self.flush()
+            if also is not None:
+                await also()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_s)
 

@@ -12,7 +12,8 @@ attempts, its last refusal, its abandoned calls, its complaint tickets and its a
 * removed: consent records and their history, call attempts, the last refusal, abandoned-call lock-outs, and
   the number and text of closed complaint tickets (their dates, source and resolution stay, masked).
 
-Both are recorded in the audit trail (kind ``privacy``).
+Both are recorded in the audit trail (kind ``privacy``). The erasure's writes are acknowledged as the config's
+``durability`` says (``service.durability``): an erasure reported done is not undone by a failover.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from typing import Any
 from screener.numbers import mask
 from screener.service.audit import AuditTrail
 from screener.service.audit_fields import OPT_OUT, PRIVACY, audit_fields, number_hash
-from screener.service.complaints import view
+from screener.service.complaints import save_ticket, view
 from screener.service.dnc import DncAdmin
+from screener.service.durability import acknowledged
 from screener.service.numbers_input import DEFAULT_REGION, e164_of
 from screener.service.screening import Screener
-from screener.store import abandonment, complaints, consent, dnc, refusals, subject
+from screener.store import abandonment, complaints, consent, dnc, keys, refusals, subject
 from screener.store.complaints import OPEN
 from screener.store.decide import parse_attempt
 
@@ -128,9 +130,14 @@ class PrivacyDesk:
         removed["attempts"] = len(await subject.attempts(self.redis, e164))
         removed["refusals"] = int(await refusals.last_refusal_ms(self.redis, e164) is not None)
         removed["abandoned_calls"] = len(await abandonment.last_abandoned(self.redis, e164))
-        await subject.forget(self.redis, e164)
         history = [i for i, _, _ in await subject.consent_history(self.redis, e164)]
-        removed["consent_history"] = await subject.delete_consent_history(self.redis, e164, history)
+
+        async def forget() -> int:  # the number's own keys and its history entries: its slot, acknowledged
+            await subject.forget(self.redis, e164)
+            return await subject.delete_consent_history(self.redis, e164, history)
+
+        removed["consent_history"] = await acknowledged(self.redis, settings, forget,
+                                                        keys=[*subject.number_keys(e164), keys.consent_log_key(e164)])
         kept: list[tuple[str, str]] = [
             (f"the number on the internal DNC list {internal!r}",
              "a suppression entry: the person asked not to be called, so the number is never called again")]
@@ -141,7 +148,7 @@ class PrivacyDesk:
                              "the company must still answer it (a legal obligation, Art. 17(3)(b)); erase again "
                              "once it is closed"))
             elif not ticket.erased:
-                await complaints.save(self.redis, replace(ticket, number=mask(e164), text="", erased=1))
+                await save_ticket(self.screener, replace(ticket, number=mask(e164), text="", erased=1))
                 redacted += 1
         removed["complaints_redacted"] = redacted
         audit_count = 0

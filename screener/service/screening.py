@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +43,7 @@ from screener.service import spool as spool_kinds
 from screener.service.admission import OVERLOADED, Admission, ScreenerCounters
 from screener.service.audit_fields import CALL_OUTCOME, DECISION, DISCLOSURE, OPT_OUT, audit_fields
 from screener.service.budgets import DECISION_BUDGETS, LIST_STATE_TTL_S, oldest_list_version_s
-from screener.service.connection import AnyClient, open_redis
+from screener.service.connection import AnyClient, open_client
 from screener.service.durability import acknowledged
 from screener.service.log_summary import LogSummary
 from screener.service.observe import Observers, OptOut
@@ -87,7 +88,7 @@ def connect(url: str, budget_s: float) -> AnyClient:
     """A client for any supported Redis URL (one server, Sentinel, Cluster: ``store.topology``) whose every
     socket operation is bounded (the decision's own deadline bounds it too). A bad URL raises
     ``RedisUrlError`` naming it (passwords hidden)."""
-    return open_redis(url, timeout_s=max(budget_s, 0.05), max_connections=1024)
+    return open_client(url, timeout_s=max(budget_s, 0.05), max_connections=1024)
 
 
 def _e164_or_raw(dialed: str, campaign: Campaign | None) -> str:
@@ -118,7 +119,7 @@ class Screener:
         self.redis = redis
         self.scripts = Scripts(redis)
         #: on a Redis Cluster, this process's allowance of the campaigns' limits (docs/redis-topologies.md)
-        self.allowance = CampaignAllowance(self.scripts.connections)
+        self.allowance = CampaignAllowance(self.scripts.connections, on_unbound=self._unbound)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
@@ -289,6 +290,13 @@ class Screener:
         if number.e164 in self.pending.opt_out_numbers:
             pre_reasons.append(Reason(ReasonCode.DNC_INTERNAL, "opt-out pending (Redis has not taken it yet)"))
         grant: Grant | None = None
+        binds_wait = campaign.name in self.pending.call_bind_campaigns
+        if plan is not full_plan and full_plan.max_concurrent_calls and binds_wait:
+            # calls it allowed are not counted yet (their binds wait in the spool): until they land, a place
+            # freed meanwhile might be one of theirs, so no call is allowed on a guess
+            self.pending.flush_soon()
+            pre_reasons.append(Reason(ReasonCode.SCREENING_UNAVAILABLE, "calls allowed earlier are not counted "
+                                      "yet among the campaign's calls in progress (Redis has not taken them)"))
         if plan is not full_plan and request.commit and not pre_reasons:
             async with asyncio.timeout_at(deadline):
                 grant, limit = await self.allowance.take(campaign.name, full_plan.calls_per_second,
@@ -542,6 +550,11 @@ class Screener:
                         type(exc).__name__)
             self._keep(spool_kinds.CALL_END, pending)
 
+    def _unbound(self, pending: campaign_limits.PendingBind) -> None:
+        """An allowed call's bind that did not land (Redis Cluster): kept in the spool and written again; until
+        then the campaign's calls are blocked by this screener (``_screen_with_store``)."""
+        self._keep(spool_kinds.CALL_BIND, pending.data())  # PendingWrites.keep notes its campaign
+
     # -- opt-out and evidence -------------------------------------------------------------------------
 
     def internal_list(self) -> str:
@@ -611,7 +624,7 @@ class Screener:
 
     async def keep_flushing(self, stop: asyncio.Event, every_s: float = 1.0) -> None:
         """Until ``stop``: every ``every_s``, flush what waits (a serve process runs this beside its front ends)."""
-        await self.pending.keep_flushing(stop, every_s)
+        await self.pending.keep_flushing(stop, every_s, also=self.allowance.return_unused)
 
     async def _write_pending(self, items: list[PendingWrite]) -> None:
         """One batch of the spool, in order, within OPT_OUT_TIMEOUT_S (a store error leaves it in the spool)."""
@@ -640,6 +653,8 @@ class Screener:
             elif item.kind == spool_kinds.CALL_END:
                 await campaign_limits.call_ended(self.scripts.connections, item.data["campaign"],
                                                  item.data["call_id"])
+            elif item.kind == spool_kinds.CALL_BIND:
+                await campaign_limits.bind(self.scripts.connections, campaign_limits.PendingBind.parse(item.data))
         if entries:
             await audit.append_many(self.redis, entries, self.settings.audit_maxlen)
         if built_s:  # after an overload: leave the event loop to the decisions (the flush takes a quarter of it)
@@ -690,7 +705,10 @@ class Screener:
             connect_within_s=str(rule.connect_within_s))
         longest = max(p.abandonment.lockout_s for p in settings.policies.values()) if settings.policies else 0
         pending = {
-            "campaign": call.campaign, "number": e164, "hour": str(hour_of(call.answered_at)),
+            # the record's own id (not the call id, which a front end may repeat): written again by the spool,
+            # the record counts once
+            "campaign": call.campaign, "record_id": uuid.uuid4().hex, "number": e164,
+            "hour": str(hour_of(call.answered_at)),
             "current_hour": str(hour_of(now)), "abandoned": "1" if result.abandoned else "0",
             "keep_hours": str(max([rule.window_s, *(p.abandonment.window_s for p in settings.policies.values())])
                               // 3600 + 1),
@@ -714,14 +732,24 @@ class Screener:
         self.invalidate_abandonment()
 
     async def _write_answered_call(self, pending: dict[str, str]) -> None:
-        """The campaign's hour bucket, the number's lock-out, then the audit entry (each acknowledged)."""
-        await abandonment.count_call(self.redis, pending["campaign"], hour=int(pending["hour"]),
-                                     abandoned=pending["abandoned"] == "1", keep_hours=int(pending["keep_hours"]),
-                                     current_hour=int(pending["current_hour"]))
+        """The campaign's hour bucket, the number's lock-out, the audit entry (each acknowledged), then the
+        record marked done. Written again (a spool's batch replayed after a partial success), the call is
+        counted once (its marker in the campaign's slot) and a record marked done is skipped; only a record
+        that stopped between its audit entry and its mark shows twice in the audit trail."""
+        fields = json.loads(pending["fields"])
+        # a record spooled before records had an id: one derived from its audit entry (its time and call)
+        record_id = pending.get("record_id") or uuid.uuid5(uuid.NAMESPACE_OID, pending["fields"]).hex
+        counted = await abandonment.count_call(
+            self.redis, pending["campaign"], record_id, hour=int(pending["hour"]),
+            abandoned=pending["abandoned"] == "1", keep_hours=int(pending["keep_hours"]),
+            current_hour=int(pending["current_hour"]))
+        if counted is abandonment.Counted.DONE:
+            return
         if pending["lock_out"] == "1":
             await abandonment.lock_out(self.redis, pending["number"], pending["campaign"],
                                        at_ms=int(pending["at_ms"]), keep_s=int(pending["keep_s"]))
-        await audit.append_many(self.redis, [json.loads(pending["fields"])], int(pending["audit_maxlen"]))
+        await audit.append_many(self.redis, [fields], int(pending["audit_maxlen"]))
+        await abandonment.record_done(self.redis, pending["campaign"], record_id)
 
     async def append_audit(self, fields: dict[str, str], *, maxlen: int | None = None,
                            timeout_s: float = AUDIT_TIMEOUT_S) -> str | None:
@@ -739,6 +767,7 @@ class Screener:
             return None
 
     async def aclose(self) -> None:
+        await self.allowance.settled(3.0)  # a bind that fails now goes to the spool, flushed (or kept) below
         await self.pending.aclose()  # one last flush; what is left stays on disk (or is lost in memory)
         self.log_summary.flush()
         await self.allowance.aclose()

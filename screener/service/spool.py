@@ -36,6 +36,8 @@ REFUSED = "refused"
 ANSWERED_CALL = "answered_call"
 #: a call's end (it no longer counts among its campaign's calls in progress)
 CALL_END = "call_end"
+#: an allowed call taking its placeholder's place among its campaign's calls in progress (Redis Cluster)
+CALL_BIND = "call_bind"
 #: items kept at most (beyond that new ones are refused and counted)
 DEFAULT_MAX_ITEMS = 100_000
 

@@ -4,6 +4,7 @@ rate), and a number's last abandoned call per campaign (read by decide.lua for t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 
 from screener.store import keys
 from screener.store.client import AnyRedis, pipeline, text
@@ -11,11 +12,34 @@ from screener.store.scripts import Script
 
 _COUNT = Script("abandonment_count")
 
+#: ms an answered call's "counted" marker lives: longer than any spool keeps a write waiting to be replayed
+ANSWERED_MARKER_MS = 2 * 24 * 3600 * 1000
 
-async def count_call(redis: AnyRedis, campaign: str, *, hour: int, abandoned: bool, keep_hours: int,
-                     current_hour: int) -> None:
-    """Count one answered call of ``campaign`` in the bucket of ``hour``; returns once Redis acknowledged."""
-    await _COUNT(redis, [keys.abandonment_key(campaign)], [hour, "1" if abandoned else "0", keep_hours, current_hour])
+
+class Counted(StrEnum):
+    """What ``count_call`` found: the call counted now, counted before, or its whole record written before."""
+
+    NOW = "now"
+    BEFORE = "before"
+    DONE = "done"
+
+
+_STATES = {1: Counted.NOW, 0: Counted.BEFORE, 2: Counted.DONE}
+
+
+async def count_call(redis: AnyRedis, campaign: str, record_id: str, *, hour: int, abandoned: bool,
+                     keep_hours: int, current_hour: int) -> Counted:
+    """Count the answered call of record ``record_id`` (made when the call was reported) of ``campaign`` in
+    the bucket of ``hour``, once (a record written again is not counted again). Returns once Redis
+    acknowledged."""
+    reply = await _COUNT(redis, [keys.abandonment_key(campaign), keys.answered_call_key(campaign, record_id)],
+                         [hour, "1" if abandoned else "0", keep_hours, current_hour, ANSWERED_MARKER_MS])
+    return _STATES[int(reply[2])]
+
+
+async def record_done(redis: AnyRedis, campaign: str, record_id: str) -> None:
+    """The answered call's whole record is written (count, lock-out, audit entry): written again, it is skipped."""
+    await redis.set(keys.answered_call_key(campaign, record_id), "done", xx=True, keepttl=True)
 
 
 async def lock_out(redis: AnyRedis, e164: str, campaign: str, *, at_ms: int, keep_s: int) -> None:

@@ -8,7 +8,10 @@ each screener process holds an allowance leased from the campaign's counters (in
 * calls per second: tokens for one second of the campaign master's clock (``rate_lease.lua``); the tokens
   handed out in a second never add up to more than the limit; a token not spent in its second is dropped;
 * calls in progress: placeholders among the campaign's calls (``calls_lease.lua``), each bound to the call
-  it allowed (``calls_bind.lua``) or freed by its short lease.
+  it allowed (``calls_bind.lua``), or given back unspent (``calls_return.lua``), or freed by its lease. A
+  placeholder is spent only in its first ``PLACEHOLDER_USE_S`` and holds its place for ``PLACEHOLDER_MS``:
+  the rest is the time its bind has to land, through a failover of the campaign's master (a bind that fails
+  goes to ``on_unbound``: the screener's spool writes it again).
 
 Both are leased in small batches (sized by the last second's use) when the allowance runs out, so most
 decisions stay one round trip; the tolerance and its reasons are in docs/redis-topologies.md. A call's end
@@ -37,14 +40,16 @@ log = logging.getLogger("screener.store.campaign_limits")
 _RELEASE = Script("calls_release")
 _CALLS_LEASE = Script("calls_lease")
 _CALLS_BIND = Script("calls_bind")
+_CALLS_RETURN = Script("calls_return")
 _RATE_LEASE = Script("rate_lease")
 
-#: ms an "ended" marker lives (a call's end reported before its allowance was bound to it)
+#: ms an "ended" marker lives (a call's end reported before its allowance was bound to it, or a bind replayed)
 ENDED_MARKER_MS = 120_000
-#: ms a leased placeholder lives unless bound to a call
-PLACEHOLDER_MS = 10_000
-#: a placeholder is not used in its last second (so it is not bound after it expired)
-PLACEHOLDER_MARGIN_S = 1.0
+#: seconds after its lease a placeholder may be spent on a call (then it is given back unspent)
+PLACEHOLDER_USE_S = 9.0
+#: ms a leased placeholder holds its place unless bound or given back: its use, then 31 s for the bind of the
+#: call that spent it to land (through a failover of the campaign's master: the shipped node timeout is 5 s)
+PLACEHOLDER_MS = 40_000
 #: placeholders and tokens leased at most at once
 MAX_BATCH = 16
 
@@ -54,6 +59,36 @@ async def call_ended(connections: Any, campaign: str, call_id: str) -> bool:
     it). True when it was counted."""
     reply = await _RELEASE(connections, [keys.calls_key(campaign), keys.call_ended_key(campaign, call_id)],
                            [call_id, ENDED_MARKER_MS])
+    return bool(int(reply))
+
+
+@dataclass(frozen=True)
+class PendingBind:
+    """An allowed call that takes its placeholder's place (``bind``); written again as often as needed."""
+
+    campaign: str
+    placeholder: str
+    call_id: str
+    lease_ms: int
+    #: epoch ms the call was allowed (its lease counts from then, so a bind written again changes nothing)
+    allowed_ms: int
+
+    def data(self) -> dict[str, str]:
+        return {"campaign": self.campaign, "placeholder": self.placeholder, "call_id": self.call_id,
+                "lease_ms": str(self.lease_ms), "allowed_ms": str(self.allowed_ms)}
+
+    @classmethod
+    def parse(cls, data: dict[str, str]) -> PendingBind:
+        return cls(data["campaign"], data["placeholder"], data["call_id"], int(data["lease_ms"]),
+                   int(data["allowed_ms"]))
+
+
+async def bind(connections: Any, pending: PendingBind) -> bool:
+    """The call takes its placeholder's place among the campaign's calls (idempotent: ``calls_bind.lua``). True
+    when it is counted, False when it had ended already."""
+    reply = await _CALLS_BIND(connections, [keys.calls_key(pending.campaign),
+                                            keys.call_ended_key(pending.campaign, pending.call_id)],
+                              [pending.placeholder, pending.call_id, pending.lease_ms, pending.allowed_ms])
     return bool(int(reply))
 
 
@@ -69,26 +104,34 @@ class _Tokens:
 
 @dataclass(frozen=True)
 class Grant:
-    """What a decision took from the allowance: a token of a second, a placeholder (either may be absent)."""
+    """What a decision took from the allowance: a token of a second, a placeholder (either may be absent) with
+    the monotonic time until which it may be spent."""
 
     campaign: str
     second: int | None = None
     placeholder: str | None = None
+    usable_until: float = 0.0
 
 
 class CampaignAllowance:
-    """A screener process's allowance of its campaigns' limits on a Redis Cluster (docs/redis-topologies.md)."""
+    """A screener process's allowance of its campaigns' limits on a Redis Cluster (docs/redis-topologies.md).
 
-    def __init__(self, connections: Any, *, holder: str | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    ``on_unbound`` is told of a bind that did not land (the campaign's master did not answer): the screener
+    keeps it and writes it again (``bind``) until it lands."""
+
+    def __init__(self, connections: Any, *, holder: str | None = None, clock: Callable[[], float] = time.time,
+                 on_unbound: Callable[[PendingBind], None] | None = None) -> None:
         self.connections = connections
         self.holder = holder or uuid.uuid4().hex[:12]
         self._clock = clock
+        self.on_unbound = on_unbound
         #: the campaign master's clock minus ours (ms), measured at each lease
         self._offset_ms = 0.0
         self._tokens: dict[str, _Tokens] = {}
         #: unused placeholders per campaign: (member, monotonic time after which it is not used)
         self._free: dict[str, list[tuple[str, float]]] = {}
+        #: placeholders past their time, not spent: given back by ``return_unused``
+        self._unused: dict[str, list[str]] = {}
         self._placed: dict[str, list[float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._binds: set[asyncio.Task[None]] = set()
@@ -146,8 +189,9 @@ class CampaignAllowance:
 
     # -- calls in progress ------------------------------------------------------------------------------
 
-    async def take_call(self, campaign: str, max_calls: int, lease_ms: int) -> str | None:
-        """A placeholder among the campaign's calls in progress, or None: they are all taken."""
+    async def take_call(self, campaign: str, max_calls: int, lease_ms: int) -> tuple[str, float] | None:
+        """A placeholder among the campaign's calls in progress with the monotonic time until which it may be
+        spent, or None: they are all taken."""
         found = self._pop_free(campaign)
         if found is None:
             async with self._lock("calls:" + campaign):
@@ -161,46 +205,72 @@ class CampaignAllowance:
             del placed[:-64]
         return found
 
-    def _pop_free(self, campaign: str) -> str | None:
+    def _pop_free(self, campaign: str) -> tuple[str, float] | None:
         free = self._free.get(campaign)
         now = time.monotonic()
         while free:
             member, usable_until = free.pop()
             if now < usable_until:
-                return member
+                return member, usable_until
+            self._unused.setdefault(campaign, []).append(member)  # given back by ``return_unused``
         return None
 
     async def _lease_calls(self, campaign: str, max_calls: int, lease_ms: int) -> None:
         recent = [t for t in self._placed.get(campaign, []) if t > time.monotonic() - 1]
         want = max(1, min(MAX_BATCH, math.ceil(len(recent) / 4)))
-        members, _now = await _CALLS_LEASE(self.connections, [keys.calls_key(campaign)],
-                                           [max_calls, want, self.holder, PLACEHOLDER_MS, lease_ms])
-        usable_until = time.monotonic() + PLACEHOLDER_MS / 1000 - PLACEHOLDER_MARGIN_S
+        sent, sent_wall = time.monotonic(), self._clock()
+        members, server_ms = await _CALLS_LEASE(self.connections, [keys.calls_key(campaign)],
+                                                [max_calls, want, self.holder, PLACEHOLDER_MS, lease_ms])
+        self._offset_ms = int(server_ms) - (sent_wall + self._clock()) / 2 * 1000
+        usable_until = sent + PLACEHOLDER_USE_S  # counted from before the lease: never past its real time
         self._free.setdefault(campaign, []).extend((_text(m), usable_until) for m in members)
 
-    def give_back_call(self, campaign: str, placeholder: str) -> None:
-        """A placeholder taken for a call the decision did not allow: usable again until its lease ends."""
-        usable_until = time.monotonic() + 1.0  # conservative: its real lease end is not tracked per member
+    def give_back_call(self, campaign: str, placeholder: str, usable_until: float) -> None:
+        """A placeholder taken for a call the decision did not allow: usable again until its own time ends."""
         self._free.setdefault(campaign, []).append((placeholder, usable_until))
+
+    async def return_unused(self, *, every: bool = False) -> int:
+        """Give back the placeholders whose time to be spent is over (``every``: all unspent ones, at the end):
+        their places are free at once instead of when their lease ends. How many went back; what Redis does not
+        take now is kept for the next call."""
+        now = time.monotonic()
+        returned = 0
+        for campaign, free in list(self._free.items()):
+            stale = [m for m, until in free if every or until <= now]
+            self._free[campaign] = [(m, until) for m, until in free if not (every or until <= now)]
+            self._unused.setdefault(campaign, []).extend(stale)
+        for campaign, members in list(self._unused.items()):
+            if not members:
+                continue
+            try:
+                await _CALLS_RETURN(self.connections, [keys.calls_key(campaign)], members)
+            except (RedisError, OSError, TimeoutError):
+                continue  # their lease frees them all the same
+            returned += len(members)
+            self._unused[campaign] = []
+        return returned
 
     def bind_call(self, campaign: str, placeholder: str, call_id: str, lease_ms: int) -> None:
         """The allowed call takes its placeholder's place (in the background: not on the decision's path)."""
-        task = asyncio.ensure_future(self._bind(campaign, placeholder, call_id, lease_ms))
+        # allowed "now" on the campaign master's clock (calls_bind.lua counts the lease from it)
+        pending = PendingBind(campaign, placeholder, call_id, lease_ms, int(self._clock() * 1000 + self._offset_ms))
+        task = asyncio.ensure_future(self._bind(pending))
         self._binds.add(task)
         task.add_done_callback(self._binds.discard)
 
-    async def _bind(self, campaign: str, placeholder: str, call_id: str, lease_ms: int) -> None:
-        for attempt in range(5):
-            try:
-                await _CALLS_BIND(self.connections, [keys.calls_key(campaign), keys.call_ended_key(campaign, call_id)],
-                                  [placeholder, call_id, lease_ms])
-                return
-            except (RedisError, OSError, TimeoutError) as exc:
-                log.warning("call %s of %s not yet counted in the campaign's calls (%s); retrying", call_id,
-                            campaign, type(exc).__name__)
-                await asyncio.sleep(0.2 * (attempt + 1))
-        log.error("call %s of %s not counted among its calls in progress: its placeholder frees its place "
-                  "within %d s", call_id, campaign, PLACEHOLDER_MS // 1000)
+    async def _bind(self, pending: PendingBind) -> None:
+        try:
+            await bind(self.connections, pending)
+            return
+        except (RedisError, OSError, TimeoutError) as exc:
+            failure = type(exc).__name__
+        if self.on_unbound is not None:
+            log.warning("call %s of %s not counted yet among its calls in progress (%s): kept to be written again",
+                        pending.call_id, pending.campaign, failure)
+            self.on_unbound(pending)
+        else:
+            log.error("call %s of %s not counted among its calls in progress (%s): its placeholder frees its place "
+                      "within %d s", pending.call_id, pending.campaign, failure, PLACEHOLDER_MS // 1000)
 
     # -- the decision's use -----------------------------------------------------------------------------
 
@@ -219,7 +289,8 @@ class CampaignAllowance:
                 if second is not None:
                     self.give_back_rate(campaign, second)
                 return Grant(campaign), f"{max_calls} concurrent calls"
-        return Grant(campaign, second, placeholder), None
+            return Grant(campaign, second, *placeholder), None
+        return Grant(campaign, second), None
 
     def settle(self, grant: Grant, *, reserved: bool, call_id: str, lease_ms: int) -> None:
         """After the decision: bind the placeholder to the allowed call, or give back what it did not use."""
@@ -230,7 +301,7 @@ class CampaignAllowance:
         if grant.second is not None:
             self.give_back_rate(grant.campaign, grant.second)
         if grant.placeholder is not None:
-            self.give_back_call(grant.campaign, grant.placeholder)
+            self.give_back_call(grant.campaign, grant.placeholder, grant.usable_until)
 
     async def settled(self, timeout_s: float = 10.0) -> None:
         """Until the binds under way are done (or ``timeout_s``)."""
@@ -239,8 +310,10 @@ class CampaignAllowance:
                 await asyncio.wait(set(self._binds), timeout=timeout_s)
 
     async def aclose(self) -> None:
-        """Wait for the binds under way (a few seconds at most); unused placeholders free themselves."""
+        """Wait for the binds under way (a few seconds at most), then give back every unspent placeholder."""
         await self.settled(3.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.return_unused(every=True), 3.0)
 
 
 def _text(value: object) -> str:

@@ -12,7 +12,7 @@ AnyRedis: TypeAlias = "aioredis.Redis | RedisCluster"
 
 
 async def connect(url: str, *, timeout_s: float = 5.0) -> AnyRedis:
-    """A client for one-shot commands (the CLI, the lab), of the URL's topology (``store.topology``); a
+    """A client for one-shot commands (the CLI, the lab), of the URL's topology (``topology.open_client``); a
     plain ``redis://`` URL that names a node of a Redis Cluster gives a cluster client (asked with
     ``INFO cluster``). Raises RedisError/OSError when unreachable."""
     from dataclasses import replace
@@ -20,7 +20,7 @@ async def connect(url: str, *, timeout_s: float = 5.0) -> AnyRedis:
     from screener.store.topology import Topology, open_client, parse_redis_url
 
     target = parse_redis_url(url)
-    client: AnyRedis = open_client(target, socket_timeout=timeout_s, connect_timeout=timeout_s)
+    client: AnyRedis = open_client(target, timeout_s=timeout_s)
     if target.topology is not Topology.SERVER or target.path:
         return client
     try:
@@ -30,8 +30,7 @@ async def connect(url: str, *, timeout_s: float = 5.0) -> AnyRedis:
         raise
     if enabled:  # the same URL (credentials, TLS options) as a cluster seed node
         await client.aclose()
-        client = open_client(replace(target, topology=Topology.CLUSTER, db=0), socket_timeout=timeout_s,
-                             connect_timeout=timeout_s)
+        client = open_client(replace(target, topology=Topology.CLUSTER, db=0), timeout_s=timeout_s)
     return client
 
 

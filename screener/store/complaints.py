@@ -105,6 +105,10 @@ class TicketChanged(RuntimeError):
     """The ticket changed (or went) between the read and the write: read it again."""
 
 
+#: keys in the one slot every ticket write touches (``{complaints}``): a durable acknowledgement asks its master
+TICKET_SLOT_KEYS = (keys.COMPLAINTS_OPEN_KEY,)
+
+
 def format_id(n: int) -> str:
     return f"CMP-{n:06d}"
 

@@ -1,7 +1,7 @@
 """Writes acknowledged only once a replica has them (``durability = "replica"``; docs/redis-topologies.md).
 
 ``replicated(client, keys, replicas, wait_ms)`` wraps the writes of one acknowledged change (an opt-out, a
-consent grant, a DNC add)::
+consent grant, a DNC add, a complaint ticket; ``every_master=True``: an import, whose writes reach every master)::
 
     async with replicated(client, [keys.refusal_key(e164)], replicas=1, wait_ms=1000):
         ...  # the writes, on any connection of ``client``
@@ -72,11 +72,29 @@ class _Pinned:
         await self.conn.disconnect()
 
 
-async def _connections(client: AnyRedis, keys: Sequence[str]) -> list[_Pinned]:
+#: tags tried for a key on each master (``every_master``): a master serves about 1/N of them
+_SPREAD_TRIES = 100_000
+
+
+def _spread_keys(client: RedisCluster) -> list[str]:
+    """One key in a slot of each master (for a change whose writes spread over every master: an import)."""
+    primaries = {node.name for node in client.get_primaries()}
+    found: dict[str, str] = {}
+    for i in range(_SPREAD_TRIES):
+        key = f"scr:{{m{i}}}"
+        node = client.get_node_from_key(key)
+        if node is not None and node.name in primaries:
+            found.setdefault(node.name, key)
+            if len(found) == len(primaries):
+                break
+    return list(found.values())
+
+
+async def _connections(client: AnyRedis, keys: Sequence[str], every_master: bool) -> list[_Pinned]:
     if isinstance(client, RedisCluster):
         await client.initialize()
         by_node: dict[str, _Pinned] = {}
-        for key in keys:
+        for key in [*keys, *(_spread_keys(client) if every_master else [])]:
             node = client.get_node_from_key(key)
             if node is None:
                 raise NotReplicated(f"no master serves the slot of {key}")
@@ -88,10 +106,11 @@ async def _connections(client: AnyRedis, keys: Sequence[str]) -> list[_Pinned]:
 
 
 @asynccontextmanager
-async def replicated(client: AnyRedis, keys: Sequence[str], *, replicas: int, wait_ms: int) -> AsyncIterator[None]:
-    """Around the writes of one change to ``keys``: returns once ``replicas`` replicas have them, else raises
-    (``NotReplicated``, or the store error met on the way)."""
-    pinned = await _connections(client, keys)
+async def replicated(client: AnyRedis, keys: Sequence[str], *, replicas: int, wait_ms: int,
+                     every_master: bool = False) -> AsyncIterator[None]:
+    """Around the writes of one change to ``keys`` (``every_master``: and to any slot, as an import's): returns
+    once ``replicas`` replicas have them, else raises (``NotReplicated``, or the store error met on the way)."""
+    pinned = await _connections(client, keys, every_master)
     try:
         for p in pinned:
             await p.open()

@@ -177,6 +177,13 @@ def abandonment_key(campaign: str) -> str:
     return f"{PREFIX}:{{c:{campaign}}}:abandonment"
 
 
+def answered_call_key(campaign: str, record_id: str) -> str:
+    """A marker that the answered call's record ``record_id`` (made when the call was reported) is counted
+    in the campaign's abandonment hash: a spool writing the record again does not count it twice
+    (``abandonment_count.lua``), and a record marked done is skipped."""
+    return f"{PREFIX}:{{c:{campaign}}}:answered:{record_id}"
+
+
 #: complaint tickets share one hash tag: a ticket and its indexes change together, in one slot
 COMPLAINTS_TAG = "{complaints}"
 #: a counter: the last ticket number given

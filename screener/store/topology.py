@@ -107,8 +107,14 @@ class RedisUrl:
         return redact(self.text)
 
 
+#: a query option whose name holds one of these is a secret (``password``, ``sentinel_password``, ``token``,
+#: ``api_key``, ``auth``...)
+_SECRET_OPTIONS = ("pass", "token", "secret", "api_key", "apikey", "auth")
+
+
 def redact(url: str) -> str:
-    """``url`` with every password (user info, ``password``-like query options) replaced by ``***``.
+    """``url`` (any scheme: Redis, ARI's http) with every password (user info, query options named like a
+    password or a token) replaced by ``***``.
 
     Works on malformed text too, erring on hiding more: everything between the last ``@`` and the first
     ``:`` of the user info is taken as the password.
@@ -123,7 +129,8 @@ def redact(url: str) -> str:
     head, q, query = rest.partition("?")
     if q:
         pairs = [p.partition("=") for p in query.split("&")]
-        query = "&".join(f"{k}{eq}***" if "pass" in k.lower() and eq else f"{k}{eq}{v}" for k, eq, v in pairs)
+        query = "&".join(f"{k}{eq}***" if eq and any(w in k.lower() for w in _SECRET_OPTIONS) else f"{k}{eq}{v}"
+                         for k, eq, v in pairs)
         rest = f"{head}?{query}"
     return f"{scheme}{sep}{rest}"
 
@@ -241,11 +248,15 @@ class SentinelMaster(aioredis.Redis):
             await sentinel.aclose()
 
 
-def open_client(url: RedisUrl | str, *, socket_timeout: float, connect_timeout: float,
+def open_client(url: RedisUrl | str, *, timeout_s: float = 5.0, connect_timeout_s: float | None = None,
                 max_connections: int | None = None, health_check_interval: float = 0) -> AnyClient:
-    """A redis-py asyncio client for ``url``: a ``Redis`` (one server, or the master a Sentinel names,
-    found again after a failover) or a ``RedisCluster``. Nothing connects until the first command."""
+    """The screener's one Redis opener: a redis-py asyncio client for ``url``, a ``Redis`` (one server, or the
+    master a Sentinel names, found again after a failover) or a ``RedisCluster``, whose every socket operation
+    takes at most ``timeout_s`` (connecting: ``connect_timeout_s``, by default the same). Nothing connects
+    until the first command; a bad URL raises ``RedisUrlError`` naming it (passwords hidden)."""
     target = parse_redis_url(url) if isinstance(url, str) else url
+    socket_timeout = timeout_s
+    connect_timeout = timeout_s if connect_timeout_s is None else connect_timeout_s
     tls: dict[str, Any] = dict(target.tls_options)
     if target.tls:
         tls["ssl"] = True

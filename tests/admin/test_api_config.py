@@ -300,7 +300,8 @@ def with_secrets(text: str) -> str:
     """The lab config with a Redis password in redis_url and an ARI password (the Screener under test connects
     with the URL it was given: the config's is only text here)."""
     return text.replace('redis_url = "redis://', 'redis_url = "redis://:hunter2@') + (
-        '\n[ari]\npassword = "ari-s3cret"  # the ARI user\'s\n')
+        '\n[ari]\npassword = "ari-s3cret"  # the ARI user\'s\n'
+        'url = "http://screener:ari-url-pw@127.0.0.1:8088/?api_key=screener:ari-key-pw"\n')
 
 
 async def test_get_masks_secrets_and_a_round_trip_keeps_them(make_admin: AdminFactory) -> None:
@@ -308,10 +309,11 @@ async def test_get_masks_secrets_and_a_round_trip_keeps_them(make_admin: AdminFa
     on_disk = admin.config.read_text()
     body = await get_config(admin)
     shown = body["files"]["screener.toml"]
-    for secret in (SALT, "hunter2", "ari-s3cret"):
+    for secret in (SALT, "hunter2", "ari-s3cret", "ari-url-pw", "ari-key-pw"):
         assert secret in on_disk and secret not in shown
     assert 'audit_salt = "***"' in shown and 'password = "***"  # the ARI user\'s' in shown
     assert 'redis_url = "redis://:***@127.0.0.1:' in shown
+    assert 'url = "http://screener:***@127.0.0.1:8088/?api_key=***"' in shown
     # GET -> edit -> PUT: the masked values sent back keep the stored secrets
     status, answer = await put_main(admin, shown.replace("Example Solar Inc. test lab", "Lab Two"), body["version"])
     assert status == 200, answer
@@ -321,10 +323,12 @@ async def test_get_masks_secrets_and_a_round_trip_keeps_them(make_admin: AdminFa
     current = admin.holder.current
     assert (current.audit_salt.value, current.ari.password.value) == (SALT, "ari-s3cret")
     assert current.redis_url.startswith("redis://:hunter2@")
+    assert current.ari.url == "http://screener:ari-url-pw@127.0.0.1:8088/?api_key=screener:ari-key-pw"
     # a file on disk that is not valid TOML is shown with its secrets masked all the same
     admin.config.write_text(on_disk + "\n[oops\n")
     shown = (await admin.request("GET", "/api/v1/config", Role.ADMIN))[1]["files"]["screener.toml"]
-    assert all(secret not in shown for secret in (SALT, "hunter2", "ari-s3cret")) and "[oops" in shown
+    assert all(secret not in shown for secret in (SALT, "hunter2", "ari-s3cret", "ari-url-pw", "ari-key-pw"))
+    assert "[oops" in shown and "***" in shown
 
 
 async def test_a_changed_secret_is_written_and_shown_only_as_changed(make_admin: AdminFactory) -> None:

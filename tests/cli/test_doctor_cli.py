@@ -195,3 +195,4 @@ def test_doctor_reads_redis_through_a_sentinel_or_cluster_url(topology: StoreTop
     found = lines_of(p.stdout)
     assert found["redis"].startswith("ok  ") and "reachable" in found["redis"], p.stdout + p.stderr
     assert found["redis maxmemory-policy"].startswith("ok  "), p.stdout  # deploy/redis/redis.conf: noeviction
+    assert found["redis appendonly"].startswith("ok  "), p.stdout  # deploy/redis/redis.conf: AOF on

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from screener.cli.serve import mask_url
 from screener.embedded_redis import EmbeddedRedis
 from tests.cli.lab_config import write_config
 
@@ -132,20 +131,6 @@ def test_allow_option_refuses_other_peers(config: Path) -> None:
     finally:
         code, log = stop(served)
     assert code == 0 and "not in fastagi.allowed_peers" in log
-
-
-@pytest.mark.parametrize(
-    ("url", "masked"),
-    [
-        ("redis://:secret@10.0.0.5:6379/0", "redis://:***@10.0.0.5:6379/0"),
-        ("redis://user:secret@host/1", "redis://user:***@host/1"),
-        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
-        ("unix:///run/redis.sock", "unix:///run/redis.sock"),
-    ],
-)
-def test_mask_url(url: str, masked: str) -> None:
-    assert mask_url(url) == masked
-
 
 
 def test_port_in_use_exits_2(config: Path) -> None:

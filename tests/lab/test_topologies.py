@@ -1,4 +1,5 @@
-"""The lab's Redis topologies know their processes: pids that are theirs, a node frozen and thawed."""
+"""The lab's Redis topologies know their processes: pids that are theirs, a node frozen and thawed; a node run from
+the shipped deploy/redis/redis.conf keeps what it acknowledged through a SIGKILL."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import socket
 from pathlib import Path
 
 import pytest
+import redis
 
-from screener.lab.topologies import SentinelTopology, wait_until
+from screener.embedded_redis import EmbeddedRedis
+from screener.lab.topologies import SAMPLES, SentinelTopology, wait_until
 
 
 def ping(port: int, timeout_s: float) -> bytes:
@@ -33,3 +36,18 @@ def test_a_topology_knows_its_pids_and_freezes_and_thaws_a_node(redis_sentinel: 
     finally:
         redis_sentinel.resume(replica)
     assert ping(replica.port, 5).startswith(b"-NOAUTH")  # up again, and asking for its password
+
+
+def test_a_write_acknowledged_by_a_node_run_from_the_shipped_redis_conf_survives_its_sigkill(tmp_path: Path) -> None:
+    # deploy/redis/redis.conf as shipped (every data node of every topology runs it), no persistence option added
+    node = EmbeddedRedis(tmp_path / "node", persist=None, config_file=SAMPLES / "redis.conf").start()
+    try:
+        with redis.Redis(port=node.port, decode_responses=True) as c:
+            assert c.config_get("appendonly") == {"appendonly": "yes"}
+            assert c.sadd("scr:dnc:internal:optouts", "+12125550100") == 1  # acknowledged
+        node.kill()  # SIGKILL right after the reply: no shutdown, no final save
+        node.start()
+        with redis.Redis(port=node.port, decode_responses=True) as c:
+            assert c.smembers("scr:dnc:internal:optouts") == {"+12125550100"}
+    finally:
+        node.stop()

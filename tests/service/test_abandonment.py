@@ -18,8 +18,9 @@ from screener.decision import AnsweredCall, ScreenRequest
 from screener.embedded_redis import EmbeddedRedis
 from screener.reasons import ReasonCode as R
 from screener.reasons import Verdict
+from screener.service import spool as spool_kinds
 from screener.service.screening import Screener, connect
-from screener.store import abandonment, audit
+from screener.store import abandonment, audit, keys
 from tests.factories import StaticHolder, campaign, hours, make_settings
 
 LOCKOUT_S = 72 * 3600
@@ -171,6 +172,44 @@ async def test_an_answered_call_redis_cannot_take_waits_in_the_spool_and_lands_l
         assert (await abandonment.read_buckets(client, ["ofcom"]))["ofcom"] and len(s.spool) == 0
         assert "ofcom" in await abandonment.last_abandoned(client, "+12125550150")
         assert (await screen(s, "+12125550150", "ofcom")).codes == (R.ABANDONMENT_LIMIT,)
+    finally:
+        await client.aclose()
+        await s.aclose()
+
+
+async def test_an_answered_call_written_again_by_the_spool_is_counted_once(private_redis: EmbeddedRedis) -> None:
+    s = Screener(StaticHolder(abandonment_settings()), connect(private_redis.url, 0.3))  # type: ignore[arg-type]
+    client = aioredis.Redis.from_url(private_redis.url)
+    number = "+12125550160"
+    try:
+        private_redis.pause()
+        try:
+            await s.record_answered_call(call(number, "ofcom", connected_after_s=None))
+        finally:
+            private_redis.resume()
+        [item] = s.spool.items
+        assert item.kind == spool_kinds.ANSWERED_CALL
+        # a first write got as far as the count (then Redis failed): the record is written again in whole
+        first = await abandonment.count_call(client, "ofcom", item.data["record_id"], hour=int(item.data["hour"]),
+                                             abandoned=True, keep_hours=int(item.data["keep_hours"]),
+                                             current_hour=int(item.data["current_hour"]))
+        assert first is abandonment.Counted.NOW
+        assert await s.flush_pending() == 1
+        # and a batch replayed after a later item failed writes the whole record once more
+        assert s.spool.add(item.kind, dict(item.data))
+        assert await s.flush_pending() == 1
+        assert list((await abandonment.read_buckets(client, ["ofcom"]))["ofcom"].values()) == [(1, 1)]
+        outcomes = [e for e in await audit.tail(client, 20) if e.kind == "call_outcome"]
+        assert len(outcomes) == 1 and outcomes[0].fields["call_id"] == "call-0160"
+        assert "ofcom" in await abandonment.last_abandoned(client, number)
+        marker = keys.answered_call_key("ofcom", item.data["record_id"])
+        assert 24 * 3600 * 1000 < await client.pttl(marker) <= abandonment.ANSWERED_MARKER_MS
+        # other calls reported (no call id, or the same call id as another) are counted each time
+        await s.record_answered_call(replace(call("+12125550161", "ofcom", connected_after_s=0.1), call_id=None))
+        await s.record_answered_call(replace(call("+12125550162", "ofcom", connected_after_s=0.1), call_id=None))
+        await s.record_answered_call(replace(call("+12125550163", "ofcom", connected_after_s=0.1),
+                                             call_id="call-0160"))
+        assert list((await abandonment.read_buckets(client, ["ofcom"]))["ofcom"].values()) == [(4, 1)]
     finally:
         await client.aclose()
         await s.aclose()

@@ -9,14 +9,19 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.crc import key_slot
 
 from screener.config.settings import Settings
 from screener.decision import Decision, ScreenRequest
+from screener.lab.topologies import ClusterTopology
 from screener.reasons import ReasonCode as R
+from screener.service import spool as spool_kinds
 from screener.service.screening import Screener, connect
+from screener.service.spool import Spool
 from screener.store import campaign_limits, keys
 from screener.store.campaign_limits import CampaignAllowance
 from tests.conftest import StoreTopology
@@ -28,7 +33,7 @@ SHORT_LEASE_S = 2
 
 def limited_settings() -> Settings:
     base = make_settings(time_budget_ms=2000)
-    extra = {"conc": campaign("conc", max_concurrent_calls=2),
+    extra = {"conc": campaign("conc", max_concurrent_calls=2), "one": campaign("one", max_concurrent_calls=1),
              "leased": campaign("leased", max_concurrent_calls=2, call_lease_s=SHORT_LEASE_S),
              "fast": campaign("fast", calls_per_second=10)}
     return replace(base, campaigns={**base.campaigns, **extra})
@@ -149,8 +154,9 @@ async def test_on_a_cluster_a_call_ended_before_its_place_was_bound_frees_the_pl
     s = Screener(StaticHolder(limited_settings()), connect(topology.url, 2.0))
     try:
         allowance = CampaignAllowance(s.scripts.connections)
-        placeholder = await allowance.take_call("conc", 2, 60_000)
-        assert placeholder is not None
+        taken = await allowance.take_call("conc", 2, 60_000)
+        assert taken is not None
+        placeholder, _usable_until = taken
         assert await topology.client.zcard(keys.calls_key("conc")) >= 1
         # the end arrives (another screener) before the bind: a marker is left
         assert not await campaign_limits.call_ended(s.scripts.connections, "conc", "quick-1")
@@ -160,3 +166,84 @@ async def test_on_a_cluster_a_call_ended_before_its_place_was_bound_frees_the_pl
         assert "quick-1" not in members and placeholder not in members
     finally:
         await s.aclose()
+
+
+@pytest.mark.parametrize("topology", ["cluster"], indirect=True)
+async def test_on_a_cluster_a_bind_written_again_after_the_calls_end_does_not_count_it_again(
+        topology: StoreTopology) -> None:
+    s = Screener(StaticHolder(limited_settings()), connect(topology.url, 2.0))
+    try:
+        allowance = CampaignAllowance(s.scripts.connections)
+        taken = await allowance.take_call("conc", 2, 60_000)
+        assert taken is not None
+        bind = campaign_limits.PendingBind("conc", taken[0], "again-1", 60_000, int(time.time() * 1000))
+        assert await campaign_limits.bind(s.scripts.connections, bind)
+        assert await campaign_limits.bind(s.scripts.connections, bind)  # a spool's replay: the same place
+        assert await topology.client.zrange(keys.calls_key("conc"), 0, -1) == [b"again-1"]
+        assert await campaign_limits.call_ended(s.scripts.connections, "conc", "again-1")
+        assert not await campaign_limits.bind(s.scripts.connections, bind)  # replayed after the end: nothing
+        assert await topology.client.zcard(keys.calls_key("conc")) == 0
+    finally:
+        await s.aclose()
+
+
+@pytest.mark.parametrize("topology", ["cluster"], indirect=True)
+async def test_on_a_cluster_a_placeholder_given_back_is_never_spent_past_its_own_time(
+        topology: StoreTopology, monkeypatch: pytest.MonkeyPatch) -> None:
+    # short times for the test: a placeholder may be spent for 1 s and holds its place 2 s
+    monkeypatch.setattr(campaign_limits, "PLACEHOLDER_USE_S", 1.0)
+    monkeypatch.setattr(campaign_limits, "PLACEHOLDER_MS", 2000)
+    s = Screener(StaticHolder(limited_settings()), connect(topology.url, 2.0))
+    try:
+        a, b = CampaignAllowance(s.scripts.connections), CampaignAllowance(s.scripts.connections)
+        leased = time.monotonic()
+        grant, limit = await a.take("one", 0, 1, 60_000)
+        assert limit is None and grant.placeholder is not None
+        await asyncio.sleep(max(0.0, leased + 0.9 - time.monotonic()))
+        a.settle(grant, reserved=False, call_id="not-allowed", lease_ms=60_000)  # late in its time: given back
+        await asyncio.sleep(max(0.0, leased + 2.3 - time.monotonic()))
+        # its place is free again in Redis: another screener takes it for a call
+        grant_b, limit_b = await b.take("one", 0, 1, 60_000)
+        assert limit_b is None
+        b.settle(grant_b, reserved=True, call_id="call-b", lease_ms=60_000)
+        await b.settled()
+        # the first screener may not spend the placeholder it gave back: the campaign's one place is taken
+        grant_a, limit_a = await a.take("one", 0, 1, 60_000)
+        assert limit_a == "1 concurrent calls" and grant_a.placeholder is None
+        assert await topology.client.zrange(keys.calls_key("one"), 0, -1) == [b"call-b"]
+    finally:
+        await s.aclose()
+
+
+async def test_on_a_cluster_a_bind_the_campaigns_master_cannot_take_waits_in_the_spool_and_lands(
+        tmp_path: Path) -> None:
+    # a Cluster of its own whose nodes wait 30 s before failing one: the campaign's master is frozen for longer
+    # than any retry, and comes back
+    cluster = await asyncio.to_thread(lambda: ClusterTopology(masters=3, node_timeout_ms=30_000).start())
+    s = Screener(StaticHolder(limited_settings()), connect(cluster.url(), 1.0), spool=Spool(tmp_path / "spool"))
+    master = cluster.master_of_slot(key_slot(keys.calls_key("conc").encode()))
+    try:
+        grant, limit = await s.allowance.take("conc", 0, 2, 60_000)
+        assert limit is None and grant.placeholder is not None
+        cluster.pause(master)
+        try:  # the call was allowed; its bind cannot reach the campaign's master
+            s.allowance.settle(grant, reserved=True, call_id="held-1", lease_ms=60_000)
+            await s.allowance.settled()
+            assert [i.kind for i in s.spool.items] == [spool_kinds.CALL_BIND]
+            await asyncio.sleep(8)  # longer than the bind's own time
+        finally:
+            cluster.resume(master)
+        # the master is back, the bind still waits: this screener allows no call of the campaign until it lands
+        d = await live(s, "conc", "+13125550120", "after-1")
+        assert list(d.codes) == [R.SCREENING_UNAVAILABLE] and "not counted yet" in d.reasons[0].detail
+        await s.flush_pending()  # (the decision above may have flushed it already, in the background)
+        assert s.spool.items == []
+        with cluster.client(master) as direct:
+            assert "held-1" in direct.zrange(keys.calls_key("conc"), 0, -1)
+        assert (await live(s, "conc", "+13125550121", "after-2")).allowed
+        d = await live(s, "conc", "+13125550122", "after-3")
+        assert rate_reasons(d) == ["2 concurrent calls"]  # held-1 and after-2: the limit, never more
+    finally:
+        cluster.resume(master)
+        await s.aclose()
+        await asyncio.to_thread(cluster.stop)

@@ -1,26 +1,39 @@
-"""``durability = "replica"``: an opt-out (and a consent, a DNC add) is acknowledged only once a replica has it;
-otherwise the caller hears no confirmation and the write waits in the spool until it lands. Against real
-topologies: a lone server (no replica), a Sentinel primary with replicas, SIGKILL failovers under load."""
+"""``durability = "replica"``: an opt-out (and a consent, a DNC change: a number, a prefix entry, an import; a
+complaint ticket, an erasure) is acknowledged only once a replica has it; otherwise the caller hears no
+confirmation and the write waits in the spool until it lands (the others: an error, nothing reported done).
+Against real topologies: a lone server (no replica), a primary whose replica is frozen (SIGSTOP), a Sentinel
+primary with replicas, SIGKILL failovers under load, a 3-master Cluster."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from redis.asyncio.cluster import RedisCluster
 
 from screener.config.settings import Durability, Settings
 from screener.decision import ScreenRequest
 from screener.embedded_redis import EmbeddedRedis
-from screener.lab.topologies import SentinelTopology
+from screener.lab.topologies import ClusterTopology, ReplicatedServer, SentinelTopology
 from screener.reasons import ReasonCode as R
+from screener.service.complaints import ComplaintDesk
 from screener.service.consent import ConsentLedger
+from screener.service.dnc import DncAdmin
+from screener.service.dnc.errors import ImportFailed
+from screener.service.durability import NotReplicated
+from screener.service.observe import OptOut
+from screener.service.privacy import PrivacyDesk
 from screener.service.screening import Screener, StoreUnavailable, connect
 from screener.service.spool import Spool
 from screener.store import dnc, keys
+from screener.store.durable import _spread_keys
 from tests.conftest import StoreTopology
 from tests.factories import StaticHolder, make_settings
 
@@ -100,7 +113,7 @@ async def test_a_thousand_opt_outs_through_repeated_primary_sigkills_none_acknow
                 kills.append(time.monotonic())
                 topology.kill(old)
                 topology.wait_for_new_primary(old)
-                topology.restart(old)  # it comes back empty (no persistence): Sentinel makes it a replica
+                topology.restart(old)  # back with its AOF (deploy/redis/redis.conf): Sentinel makes it a replica
                 topology.wait_until_replica(old)
 
         chaos_task = asyncio.create_task(asyncio.to_thread(chaos))
@@ -140,3 +153,105 @@ async def test_a_thousand_opt_outs_through_repeated_primary_sigkills_none_acknow
         for s in screeners:
             await s.aclose()
         await asyncio.to_thread(topology.stop)
+
+
+# -- every other write that must not be lost goes through the same acknowledgement ----------------------------
+
+
+@pytest.fixture
+async def replicated() -> AsyncIterator[ReplicatedServer]:
+    """A primary run from deploy/redis/redis.conf with one replica, no Sentinel: the replica can be frozen."""
+    topology = await asyncio.to_thread(lambda: ReplicatedServer().start())
+    yield topology
+    topology.resume(topology.replica)
+    await asyncio.to_thread(topology.stop)
+
+
+def on_replica(topology: ReplicatedServer, *command: Any) -> Any:
+    with topology.client(topology.replica) as direct:
+        return direct.execute_command(*command)
+
+
+async def test_a_prefix_entry_and_an_import_are_acknowledged_only_once_a_replica_has_them(
+        replicated: ReplicatedServer, tmp_path: Path) -> None:
+    s = Screener(StaticHolder(replica_settings()), connect(replicated.url(), 2.0))
+    admin = DncAdmin(s.redis, s.settings)
+    try:
+        # a prefix on the internal list is a suppression entry: returned once the replica has it
+        await admin.add_prefix("internal", "+1201", actor="test")
+        assert "+1201" in on_replica(replicated, "HGET", keys.dnc_meta_key("internal"), "prefixes")
+        (tmp_path / "first.txt").write_text("2125550101\n2125550102\n")
+        result = await admin.import_file("registry", tmp_path / "first.txt", actor="test", create=True)
+        assert on_replica(replicated, "HGET", keys.dnc_meta_key("registry"), "version") == result.version
+        replicated.pause(replicated.replica)  # the replica answers nothing now: nothing can be confirmed
+        with pytest.raises(NotReplicated, match="replica"):
+            await admin.add_prefix("internal", "+1202", actor="test")
+        (tmp_path / "second.txt").write_text("2125550103\n")
+        with pytest.raises(ImportFailed, match=r"landed .* but was not acknowledged"):
+            await admin.import_file("registry", tmp_path / "second.txt", actor="test")
+    finally:
+        replicated.resume(replicated.replica)
+        await s.aclose()
+
+
+async def test_a_complaint_ticket_is_acknowledged_only_once_a_replica_has_it(
+        replicated: ReplicatedServer) -> None:
+    s = Screener(StaticHolder(replica_settings()), connect(replicated.url(), 2.0))
+    desk = ComplaintDesk(s)
+    try:
+        first = await desk.add("+12125550160", source="internal", received=datetime.now(UTC))
+        assert on_replica(replicated, "HGET", keys.complaint_key(first.ticket.id), "status") == "open"
+        # the replica stops right after the complaint's opt-out was acknowledged: the ticket is not
+        s.observers.add(lambda event: replicated.pause(replicated.replica) if isinstance(event, OptOut) else None)
+        with pytest.raises(NotReplicated, match="replica"):
+            await desk.add("+12125550161", source="internal", received=datetime.now(UTC))
+        with pytest.raises(NotReplicated, match="replica"):  # a ticket's change neither
+            await desk.close(first.ticket.id, "called back, apologised")
+    finally:
+        replicated.resume(replicated.replica)
+        await s.aclose()
+
+
+class _FreezeAfterListing(Screener):
+    """A screener whose replica freezes once an erasure put the number on the internal list (the erasure reads
+    the list states again right after that write)."""
+
+    def __init__(self, *args: Any, topology: ReplicatedServer, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.topology = topology
+        self.freeze = False
+
+    def invalidate_list_states(self) -> None:
+        super().invalidate_list_states()
+        if self.freeze:
+            self.topology.pause(self.topology.replica)
+
+
+async def test_an_erasure_is_acknowledged_only_once_a_replica_has_it(replicated: ReplicatedServer) -> None:
+    s = _FreezeAfterListing(StaticHolder(replica_settings()), connect(replicated.url(), 2.0), topology=replicated)
+    try:
+        await ConsentLedger(s.redis, s.settings).grant("+12125550170", "open", source="web form")
+        await PrivacyDesk(s).erase("+12125550171")  # a replica takes it: done
+        s.freeze = True
+        with pytest.raises(NotReplicated, match="replica"):  # its removals not confirmed: not reported done
+            await PrivacyDesk(s).erase("+12125550170")
+    finally:
+        replicated.resume(replicated.replica)
+        await s.aclose()
+
+
+async def test_on_a_cluster_an_import_asks_every_master(redis_cluster: ClusterTopology, tmp_path: Path) -> None:
+    client = RedisCluster(startup_nodes=redis_cluster.nodes)
+    try:
+        await client.initialize()
+        spread = _spread_keys(client)
+        masters = {n.name for n in client.get_primaries()}
+        assert {getattr(client.get_node_from_key(k), "name", None) for k in spread} == masters
+        assert len(spread) == len(masters)
+        # the session's Cluster has no replicas: an import is never acknowledged with durability = "replica"
+        (tmp_path / "list.txt").write_text("2125550101\n3125550102\n4155550103\n")
+        admin = DncAdmin(client, replica_settings())
+        with pytest.raises(ImportFailed, match="not acknowledged"):
+            await admin.import_file("registry", tmp_path / "list.txt", actor="test", create=True)
+    finally:
+        await client.aclose()

@@ -21,7 +21,7 @@ from tests.conftest import SENTINEL_MASTER_PASSWORD
 
 
 def client_for(url: str) -> AnyClient:
-    return open_client(url, socket_timeout=2.0, connect_timeout=2.0)
+    return open_client(url, timeout_s=2.0)
 
 
 @pytest.fixture
@@ -113,8 +113,8 @@ def test_tls_schemes_build_tls_connections_and_every_client_gets_the_callers_tim
     from redis.asyncio.connection import SSLConnection
     from redis.asyncio.sentinel import SentinelManagedSSLConnection
 
-    sentinel = open_client("rediss+sentinel://s1:26379,s2:26379/m?ssl_cert_reqs=none", socket_timeout=0.3,
-                           connect_timeout=0.2)
+    sentinel = open_client("rediss+sentinel://s1:26379,s2:26379/m?ssl_cert_reqs=none", timeout_s=0.3,
+                           connect_timeout_s=0.2)
     assert isinstance(sentinel, SentinelMaster)
     assert sentinel.connection_pool.connection_class is SentinelManagedSSLConnection
     kwargs = sentinel.connection_pool.connection_kwargs
@@ -125,13 +125,13 @@ def test_tls_schemes_build_tls_connections_and_every_client_gets_the_callers_tim
     assert (watched["socket_timeout"], watched["socket_connect_timeout"]) == (0.3, 0.2)
     assert watched["ssl_cert_reqs"] == "none"
 
-    cluster = open_client("rediss+cluster://a:7000,b:7001", socket_timeout=0.3, connect_timeout=0.2)
+    cluster = open_client("rediss+cluster://a:7000,b:7001", timeout_s=0.3, connect_timeout_s=0.2)
     assert isinstance(cluster, RedisCluster)
     node_kwargs = cluster.nodes_manager.connection_kwargs
     assert node_kwargs["connection_class"] is SSLConnection
     assert (node_kwargs["socket_timeout"], node_kwargs["socket_connect_timeout"]) == (0.3, 0.2)
 
-    server = open_client("rediss://h:6390/1", socket_timeout=0.3, connect_timeout=0.2)
+    server = open_client("rediss://h:6390/1", timeout_s=0.3, connect_timeout_s=0.2)
     assert isinstance(server, aioredis.Redis)
     assert server.connection_pool.connection_class is SSLConnection
     assert server.connection_pool.connection_kwargs["socket_connect_timeout"] == 0.2

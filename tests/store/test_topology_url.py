@@ -114,11 +114,18 @@ def test_an_error_never_prints_a_password() -> None:
         ("redis://:secret@10.0.0.5:6379/0", "redis://:***@10.0.0.5:6379/0"),
         ("redis://user:secret@host/1", "redis://user:***@host/1"),
         ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("unix:///run/redis.sock", "unix:///run/redis.sock"),
         ("unix:///run/redis.sock?db=0&password=pw", "unix:///run/redis.sock?db=0&password=***"),
         ("redis+sentinel://u:p%40ss@s1:1,s2:2/m/0?sentinel_password=x&db=1",
          "redis+sentinel://u:***@s1:1,s2:2/m/0?sentinel_password=***&db=1"),
         ("redis+cluster://user@a:1", "redis+cluster://user@a:1"),
         ("redis://:p@ss@h:1", "redis://:***@h:1"),
+        ("rediss://h:1/0?ssl_keyfile=/etc/k.pem&ssl_certfile=/etc/c.pem",
+         "rediss://h:1/0?ssl_keyfile=/etc/k.pem&ssl_certfile=/etc/c.pem"),
+        # an ARI URL: basic auth in it, a token or key as a query option
+        ("http://screener:ari-pw@127.0.0.1:8088", "http://screener:***@127.0.0.1:8088"),
+        ("https://pbx:8089/ari?api_key=screener:ari-pw&x=1", "https://pbx:8089/ari?api_key=***&x=1"),
+        ("http://pbx:8088?access_token=abc&Auth=def", "http://pbx:8088?access_token=***&Auth=***"),
     ],
 )
 def test_redact(text: str, redacted: str) -> None:

@@ -19,10 +19,17 @@ from screener.config.campaigns import REGISTRY_MAX_AGE_DAYS
 from screener.config.settings import ListKind, Settings
 from screener.engine.prefixes import matching_prefix
 from screener.service.dnc import audit as dnc_audit
-from screener.service.dnc.errors import DncError, ExportIncomplete, UnknownList
-from screener.service.dnc.imports import ImportOptions, ProgressCallback, check_import_file, grace_for, import_file
+from screener.service.dnc.errors import DncError, ExportIncomplete, ImportFailed, UnknownList
+from screener.service.dnc.imports import (
+    NOT_CHANGED,
+    ImportOptions,
+    ProgressCallback,
+    check_import_file,
+    grace_for,
+    import_file,
+)
 from screener.service.dnc.records import ImportResult, ListRow, NumberChange, NumberCheck
-from screener.service.durability import acknowledged
+from screener.service.durability import NotReplicated, acknowledged
 from screener.service.numbers_input import DEFAULT_REGION, e164_of, prefix_of
 from screener.store import dnc, keys
 from screener.store.client import AnyRedis, connect
@@ -39,6 +46,11 @@ DEFAULT_INTERNAL = "internal"
 def dnc_change_keys(list_name: str, e164: str) -> list[str]:
     """Keys in every slot a change of one number on a list writes: the number's tag, the list's metadata."""
     return [keys.dnc_tag_set_key(list_name, "0", keys.number_tag(e164)), keys.dnc_meta_key(list_name)]
+
+
+def prefix_change_keys(list_name: str) -> list[str]:
+    """Keys in every slot a change of a list's prefix entries (or its switch to a new version) writes."""
+    return [keys.dnc_meta_key(list_name), keys.DNC_LISTS_KEY]
 
 
 class DncAdmin:
@@ -113,8 +125,7 @@ class DncAdmin:
             return await dnc.apply_ops(self.redis, list_name, [(op, e164)], source=source)
 
         # acknowledged as the config's ``durability`` says (service/durability.py)
-        applied = await (write() if self.settings is None else acknowledged(
-            self.redis, self.settings, write, keys=dnc_change_keys(list_name, e164)))
+        applied = await acknowledged(self.redis, self.settings, write, keys=dnc_change_keys(list_name, e164))
         action = dnc_audit.ADD if op == dnc.ADD else dnc_audit.REMOVE
         fields = dnc_audit.change_fields(self.settings, actor=actor, action=action, list_name=list_name,
                                          source=source, added=applied.added, removed=applied.removed,
@@ -161,8 +172,10 @@ class DncAdmin:
         if kind == ListKind.REGISTRY.value:
             raise DncError(f"{list_name} is a registry list: it holds the registry's numbers exactly, never prefix "
                            "entries (put them on the internal list or a campaign list)")
-        try:
-            edit = await edit_prefix(self.redis, list_name, prefix, add=add, source=source)
+        try:  # a prefix on the internal list is a suppression entry: acknowledged as a number's change
+            edit = await acknowledged(self.redis, self.settings,
+                                      lambda: edit_prefix(self.redis, list_name, prefix, add=add, source=source),
+                                      keys=prefix_change_keys(list_name))
         except PrefixLimit as exc:
             raise DncError(str(exc)) from None
         action = dnc_audit.ADD_PREFIX if add else dnc_audit.REMOVE_PREFIX
@@ -199,14 +212,32 @@ class DncAdmin:
         conf = self.settings.lists.get(list_name) if self.settings else None
         if not options.kind and conf is not None:
             options = replace(options, kind=conf.kind.value)
-        result = await import_file(self.redis, list_name, path, options, progress)
+        landed: list[ImportResult] = []
+
+        async def write() -> ImportResult:
+            landed.append(await import_file(self.redis, list_name, path, options, progress))
+            return landed[0]
+
+        try:  # acknowledged as the config's ``durability`` says: the new version spreads over every master
+            result = await acknowledged(self.redis, self.settings, write, keys=prefix_change_keys(list_name),
+                                        every_master=True)
+        except NotReplicated as exc:
+            if not landed:
+                raise ImportFailed(f"{path}: the import failed ({exc}); {NOT_CHANGED}") from exc
+            await self._record_import(list_name, path, options, landed[0], actor)  # it is live on the masters
+            raise ImportFailed(f"{path}: the import landed (version {landed[0].version} of {list_name!r} is live) "
+                               f"but was not acknowledged: {exc}; run it again once the replicas answer") from exc
+        await self._record_import(list_name, path, options, result, actor)
+        return result
+
+    async def _record_import(self, list_name: str, path: str | Path, options: ImportOptions, result: ImportResult,
+                             actor: str) -> None:
         action = {"replace": dnc_audit.REPLACE, "changes": dnc_audit.CHANGES}.get(result.mode, dnc_audit.IMPORT)
         fields = dnc_audit.change_fields(self.settings, actor=actor, action=action, list_name=list_name,
                                          source=options.source, added=result.added, removed=result.removed,
                                          version_before=result.old_version, version_after=result.version,
                                          file=Path(path).name, lines=str(result.lines), bad_lines=str(result.bad_count))
         await dnc_audit.record_change(self.redis, self.settings, fields)
-        return result
 
     async def lists(self, *, now: float | None = None) -> list[ListRow]:
         """Every list in Redis or in the config, by name, with its staleness at ``now`` (epoch s)."""

@@ -1,15 +1,28 @@
--- abandonment_count.lua: count one answered call of a campaign in its hour bucket (abandoned or not), and
--- delete the buckets that have left every window (once an hour: the field "pruned" holds the last hour).
+-- abandonment_count.lua: count one answered call of a campaign in its hour bucket (abandoned or not), once:
+-- the call's marker (set here, kept longer than any spool keeps a write) makes a record written again (a
+-- spool replaying a batch after a partial success) count nothing. Then delete the buckets that have left
+-- every window (once an hour: the field "pruned" holds the last hour).
 --
 -- KEYS[1] the campaign's abandonment hash (fields n:<hour> answered, a:<hour> abandoned; hours since the epoch)
+-- KEYS[2] the answered call's marker (keys.answered_call_key)
 --
 -- ARGV[1] the hour of the answer          ARGV[2] "1" when the call was abandoned, "0" otherwise
 -- ARGV[3] hours kept (buckets that many hours older than the current one are deleted)
--- ARGV[4] the current hour
+-- ARGV[4] the current hour                ARGV[5] ms the marker lives
 --
--- returns { answered in the bucket, abandoned in the bucket }
+-- returns { answered in the bucket, abandoned in the bucket, state }: state 1 when counted now, 0 when
+-- counted before, 2 when counted before and the whole record was written (the marker says "done":
+-- abandonment.record_done)
 
 local hour, keep, current = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
+if not redis.call("SET", KEYS[2], "1", "NX", "PX", tonumber(ARGV[5])) then
+  local state = 0
+  if redis.call("GET", KEYS[2]) == "done" then
+    state = 2
+  end
+  return { tonumber(redis.call("HGET", KEYS[1], "n:" .. hour) or "0"),
+           tonumber(redis.call("HGET", KEYS[1], "a:" .. hour) or "0"), state }
+end
 local answered = redis.call("HINCRBY", KEYS[1], "n:" .. hour, 1)
 local abandoned
 if ARGV[2] == "1" then
@@ -29,4 +42,4 @@ if pruned < current then
   redis.call("HSET", KEYS[1], "pruned", current)
 end
 redis.call("EXPIRE", KEYS[1], (keep + 1) * 3600)
-return { answered, abandoned }
+return { answered, abandoned, 1 }

@@ -4,7 +4,8 @@
 --
 -- KEYS[1]  the campaign's calls in progress (sorted set: member -> lease end ms)
 -- ARGV[1]  max concurrent calls   ARGV[2]  placeholders wanted   ARGV[3]  the holder (screener process id)
--- ARGV[4]  ms a placeholder lives   ARGV[5]  ms a call's lease lasts (the key lives at least that long)
+-- ARGV[4]  ms a placeholder holds its place unless bound or given back (calls_return.lua)
+-- ARGV[5]  ms a call's lease lasts (the key lives at least that long)
 --
 -- returns { placeholders[], now ms }
 
