@@ -23,7 +23,7 @@ a time range for an auditor, optionally only one number's entries (found by its 
 
 CSV_COLUMNS = ("id", "kind", "at", "number", "number_hash", "campaign", "verdict", "reasons", "mode",
                "config_version", "source", "call_id", "attempt_id", "answer_to_prompt_ms", "prompt_finished",
-               "opted_out")
+               "opted_out", "group", "trunk", "caller_id", "lists", "zones")
 
 
 def register(sub: Any) -> None:
@@ -33,6 +33,8 @@ def register(sub: Any) -> None:
     t = actions.add_parser("tail", help="the latest entries")
     t.add_argument("-n", "--count", type=int, default=20, help="how many (default 20)")
     t.add_argument("-f", "--follow", action="store_true", help="keep printing new entries (Ctrl-C stops)")
+    t.add_argument("--number", metavar="NUMBER", help="only this number's entries")
+    t.add_argument("--region", default="US", help="region for a national-format --number (default US)")
     t.add_argument("--json", action="store_true", help="one JSON object per line")
     t.set_defaults(func=run_guarded(_tail))
     e = actions.add_parser("export", help="export entries for an auditor (JSON lines or CSV)")
@@ -51,7 +53,7 @@ def _line(entry: audit.AuditEntry) -> str:
     if entry.kind == audit.DECISION:
         reasons = ", ".join(c for c, _ in entry.reasons) or "-"
         mode = " dry-run" if f.get("mode") == "dry_run" else ""
-        return (f"{f.get('at', '')}  {f.get('verdict', '?').upper():5}  {f.get('number', '')}  {f.get('campaign', '')}"
+        return (f"{f.get('at', '')}  {(entry.verdict or '?').upper():5}  {f.get('number', '')}  {f.get('campaign', '')}"
                 f"  [{reasons}]{mode}  config {f.get('config_version', '')}")
     if entry.kind == audit.DISCLOSURE:
         return (f"{f.get('at', '')}  DISCL  {f.get('number', '')}  {f.get('campaign', '')}  answer->prompt "
@@ -73,12 +75,14 @@ async def _trail(args: argparse.Namespace) -> AsyncIterator[AuditTrail]:
 
 async def _tail(args: argparse.Namespace) -> int:
     async with _trail(args) as trail:
-        entries = await trail.tail(args.count)
+        wanted = trail.number_filter(args.number, args.region) if args.number else None
+        entries = await trail.tail(args.count, number=args.number, region=args.region)
         for entry in entries:
             print(json.dumps(entry.to_json(), ensure_ascii=False) if args.json else _line(entry), flush=True)
         if args.follow:
-            async for entry in trail.follow(entries[-1].id if entries else "$"):
-                print(json.dumps(entry.to_json(), ensure_ascii=False) if args.json else _line(entry), flush=True)
+            async for entry in trail.follow():
+                if wanted is None or wanted.matches(entry):
+                    print(json.dumps(entry.to_json(), ensure_ascii=False) if args.json else _line(entry), flush=True)
     return 0
 
 
@@ -96,7 +100,8 @@ async def _export(args: argparse.Namespace) -> int:
                 writer.writeheader()
             async for entry in entries:
                 if writer:
-                    writer.writerow(dict(entry.fields, id=entry.id, reasons=";".join(c for c, _ in entry.reasons)))
+                    writer.writerow(dict(entry.fields, id=entry.id, group=entry.group, verdict=entry.verdict,
+                                         reasons=";".join(c for c, _ in entry.reasons), attempt_id=entry.attempt_id))
                 else:
                     out.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
                 count += 1

@@ -1,21 +1,29 @@
-"""The one builder of audit-entry fields: every entry (decision, opt-out, disclosure, admin action) starts
-with the same fields, built here from the settings that made it.
+"""The one builder of audit-entry fields: every entry (decision, opt-out, disclosure, consent change, admin
+action) starts with the same fields, built here from the settings that made it.
 
 Numbers never enter the trail in clear: ``number`` is masked, ``number_hash`` is a keyed hash (HMAC with the
 config's ``audit_salt``) that lets an auditor find a number's entries without the trail holding it.
+
+The fields come in two parts (``store/audit_chain.py``): first the plain ones (kind, time, campaign, config
+version, source, and the ``extra`` facts), then the entry's random key ``_k`` and the **personal** ones (the
+masked number, its hash, the call id, and the ``personal`` extras such as the number as dialed or the agent):
+those are sealed, so a data-subject erasure can replace them by tombstones and the chain still verifies.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from datetime import datetime
 
 from screener.config.settings import Settings
 from screener.numbers import mask
-from screener.store.audit import DECISION, DISCLOSURE, OPT_OUT
+from screener.store.audit import ARCHIVE, CONFIG, CONSENT, DECISION, DISCLOSURE, OPT_OUT
+from screener.store.audit_chain import KEY_FIELD, new_key
 
-__all__ = ["DECISION", "DISCLOSURE", "OPT_OUT", "audit_fields", "number_hash"]
+__all__ = ["ARCHIVE", "CONFIG", "CONSENT", "DECISION", "DISCLOSURE", "OPT_OUT", "audit_fields", "number_hash",
+           "plain_fields"]
 
 
 def number_hash(e164: str, salt: str) -> str:
@@ -24,17 +32,29 @@ def number_hash(e164: str, salt: str) -> str:
 
 
 def audit_fields(kind: str, settings: Settings, *, at: datetime, number: str, campaign: str, source: str,
-                 call_id: str | None = None, **extra: str) -> dict[str, str]:
-    """The fields every entry has (kind, time, masked number and its hash, campaign, config version, source,
-    call id), then ``extra``."""
+                 call_id: str | None = None, personal: Mapping[str, str] | None = None,
+                 **extra: str) -> dict[str, str]:
+    """The fields every entry about a number has: kind, time, campaign, config version, source, then ``extra``;
+    then the sealed part: ``_k``, the masked number, its hash, the call id, then ``personal``."""
+    return {
+        **plain_fields(kind, settings, at=at, campaign=campaign, source=source, **extra),
+        KEY_FIELD: new_key(),
+        "number": mask(number),
+        "number_hash": number_hash(number, settings.audit_salt.value),
+        "call_id": call_id or "",
+        **(personal or {}),
+    }
+
+
+def plain_fields(kind: str, settings: Settings, *, at: datetime, campaign: str = "", source: str,
+                 **extra: str) -> dict[str, str]:
+    """The fields of an entry about no one number (an admin action, a config change, an archive run): nothing
+    sealed."""
     return {
         "kind": kind,
         "at": at.isoformat(timespec="milliseconds"),
-        "number": mask(number),
-        "number_hash": number_hash(number, settings.audit_salt.value),
         "campaign": campaign,
         "config_version": settings.version,
         "source": source,
-        "call_id": call_id or "",
         **extra,
     }

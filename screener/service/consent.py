@@ -1,7 +1,8 @@
 """The consent ledger's use cases (``screener consent``, the admin API): grant, revoke and show records.
 
 Numbers are normalized here with the campaign's region, and the purpose defaults to the campaign's.
-Every grant and revoke is also appended to the ledger's history stream by the store, in the same step.
+Every grant and revoke is also an entry of the audit trail (kind ``consent``, in the number's group), written
+by the store in the same step as the record.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from screener.config.settings import Settings
+from screener.service.audit_fields import CONSENT, audit_fields
 from screener.service.errors import InvalidInput, NotFound
 from screener.service.numbers_input import DEFAULT_REGION, campaign_of, e164_of
-from screener.store import consent
+from screener.store import audit, consent
 from screener.store.consent import ConsentRecord
 
 __all__ = ["ConsentLedger", "ConsentRecord", "NumberRecords"]
@@ -40,9 +42,21 @@ class NumberRecords:
 class ConsentLedger:
     """The consent ledger of one Redis, read and written with the running config's campaigns."""
 
-    def __init__(self, redis: Any, settings: Settings) -> None:
+    def __init__(self, redis: Any, settings: Settings, *, source: str = "admin") -> None:
         self.redis = redis
         self.settings = settings
+        #: who changes the ledger, in the audit entries ("admin" for the CLI, "api", ...)
+        self.source = source
+        self._groups = audit.AuditGroups()
+
+    def _entry(self, record: ConsentRecord, action: str) -> dict[str, str]:
+        """The audit entry of a grant or revoke (the evidence pointer is sealed: it may name a person)."""
+        return audit_fields(
+            CONSENT, self.settings, at=datetime.now(UTC), number=record.number, campaign=record.campaign,
+            source=self.source, action=action, purpose=record.purpose, consent_source=record.source,
+            text_version=record.text_version, channel=record.channel, granted_ms=str(record.granted_ms),
+            expires_ms=str(record.expires_ms), revoked_ms=str(record.revoked_ms),
+            personal={"evidence": record.evidence})
 
     async def grant(self, number: str, campaign: str, *, source: str, purpose: str | None = None,
                     granted: datetime | None = None, expires: datetime | None = None, text_version: str = "",
@@ -59,7 +73,7 @@ class ConsentLedger:
             campaign=camp.name, text_version=text_version, channel=channel, evidence=evidence,
             granted_ms=_ms(granted), expires_ms=_ms(expires) if expires else 0,
         )
-        await consent.grant(self.redis, record)
+        await consent.grant(self.redis, record, self._entry, self._groups)
         return record
 
     async def revoke(self, number: str, campaign: str, *, purpose: str | None = None,
@@ -69,7 +83,7 @@ class ConsentLedger:
         e164 = e164_of(number, camp.region)
         try:
             return await consent.revoke(self.redis, e164, purpose or camp.consent_purpose,
-                                        _ms(at or datetime.now(UTC)))
+                                        _ms(at or datetime.now(UTC)), self._entry, self._groups)
         except consent.ConsentNotFound as exc:
             raise NotFound(str(exc)) from None
 

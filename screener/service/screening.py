@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
@@ -36,6 +37,9 @@ from screener.store import audit, dnc, keys, refusals
 from screener.store.decide import encode_reasons, run_decision
 from screener.store.scripts import Scripts
 from screener.store.topology import AnyClient, open_client
+
+if TYPE_CHECKING:
+    from screener.engine.plan import StorePlan
 
 log = logging.getLogger("screener.service")
 
@@ -75,6 +79,8 @@ class Screener:
         self._flushed_at = -1e9
         self.redis = redis
         self.scripts = Scripts(redis)
+        #: the audit groups this process has registered (a group is registered before its first append)
+        self.audit_groups = audit.AuditGroups()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
@@ -157,18 +163,25 @@ class Screener:
         pre_reasons = list(pre.reasons)
         if number.e164 in self._spool_numbers:
             pre_reasons.append(Reason(ReasonCode.DNC_INTERNAL, "opt-out pending (Redis has not taken it yet)"))
-        fields = self._audit_fields(request, settings, now, number.e164, campaign.name)
-        fields["pre_reasons"] = encode_reasons(pre_reasons)
+        versions = {n: s.version for n, s in states.items()}
+        fields = self._audit_fields(request, settings, now, number.e164, campaign.name, plain={
+            "attempt_id": attempt_id, "lists": _checked_lists(plan, versions), "zones": _local_times(number, now),
+            "pre_reasons": encode_reasons(pre_reasons)})
         async with asyncio.timeout_at(max(deadline, loop.time() + budget_s / 2)):
+            await self.audit_groups.ensure(self.redis, keys.audit_group(number.e164))
             outcome = await run_decision(
-                self.scripts, plan, number.e164, {n: s.version for n, s in states.items()},
+                self.scripts, plan, number.e164, versions,
                 now_ms=now_ms, server_time=request.at is None, commit=request.commit, pre_block=bool(pre_reasons),
                 attempt_id=attempt_id, audit_fields=fields, audit_maxlen=settings.audit_maxlen,
             )
         if self.spool.items:
             self._flush_soon()
         store_reasons = evaluate(plan, outcome.facts, outcome.now_ms)
-        if {r.code for r in store_reasons} != {r.code for r in outcome.reasons}:
+        if not outcome.audit_id:  # the stream is at audit_maxlen: the script blocked the call, appended nothing
+            log.error("audit stream of %s is full (audit_maxlen %d): calls are blocked until `screener audit "
+                      "archive` runs", keys.audit_group(number.e164), settings.audit_maxlen)
+            store_reasons = [r for r in outcome.reasons if r.code is ReasonCode.SCREENING_UNAVAILABLE] + store_reasons
+        elif {r.code for r in store_reasons} != {r.code for r in outcome.reasons}:
             # the engine and the script disagree: report both, and never let the call through on it
             log.error("engine/script disagreement for %s: engine %s, script %s", mask(number.e164),
                       [r.code.value for r in store_reasons], [r.code.value for r in outcome.reasons])
@@ -179,7 +192,7 @@ class Screener:
             reasons = (Reason(ReasonCode.SCREENING_UNAVAILABLE, "the attempt could not be reserved"),)
             verdict = Verdict.BLOCK
         return self._decision(request, settings, now, started, number.e164, reasons, verdict, campaign,
-                              attempt_id=attempt_id if outcome.reserved else None, audit_id=outcome.audit_id)
+                              attempt_id=attempt_id if outcome.reserved else None, audit_id=outcome.audit_id or None)
 
     async def _states(self, settings: Settings) -> dict[str, ListState]:
         # refreshed every second, and at once when the config names a list not read yet (a reload)
@@ -213,25 +226,27 @@ class Screener:
 
     @staticmethod
     def _audit_fields(request: ScreenRequest, settings: Settings, now: datetime, number: str,
-                      campaign: str) -> dict[str, str]:
+                      campaign: str, plain: dict[str, str] | None = None) -> dict[str, str]:
+        """A decision's fields: its inputs (plain: mode, trunk, caller ID; sealed: the number as dialed, the agent)
+        and ``plain`` (what the rules checked)."""
         return audit_fields(DECISION, settings, at=now, number=number, campaign=campaign, source=request.source,
                             call_id=request.call_id, mode="live" if request.commit else "dry_run",
-                            agent=request.agent or "")
+                            trunk=request.trunk or "", caller_id=request.caller_id or "", **(plain or {}),
+                            personal={"dialed": mask(request.dialed), "agent": request.agent or ""})
 
     async def _final(self, request: ScreenRequest, settings: Settings, now: datetime, started: float,
                      number: str, reasons: tuple[Reason, ...], verdict: Verdict, *,
                      campaign: Campaign | None = None, store_failed: bool = False) -> Decision:
         """A decision made without the store's facts: write its audit entry on its own."""
-        fields = self._audit_fields(request, settings, now, number, request.campaign)
-        fields.update(verdict=verdict.value, pre_reasons=encode_reasons(list(reasons)), store_reasons="",
-                      reserved="0", attempt_id="")
+        fields = self._audit_fields(request, settings, now, number, request.campaign, plain={
+            "verdict": verdict.value, "pre_reasons": encode_reasons(list(reasons))})
         audit_id = None
+        group = keys.audit_group(number)
         if store_failed:
             # no second round trip for a call the store could not answer: the entry waits in the spool
-            self._keep(spool_kinds.AUDIT, fields)
+            self._keep(spool_kinds.AUDIT, {spool_kinds.GROUP: group, **fields})
         else:
-            audit_id = await self._append_audit(fields, settings.audit_maxlen,
-                                                timeout_s=settings.time_budget_ms / 1000)
+            audit_id = await self._append_audit(group, fields, timeout_s=settings.time_budget_ms / 1000)
         return self._decision(request, settings, now, started, number, reasons, verdict, campaign,
                               audit_id=audit_id)
 
@@ -272,7 +287,7 @@ class Screener:
         fields = audit_fields(OPT_OUT, settings, at=now, number=e164, campaign=campaign, source=source,
                               call_id=call_id, list=internal)
         pending = {"number": e164, "list": internal, "source": source, "at_ms": str(int(now.timestamp() * 1000)),
-                   "retention_s": str(self._refusal_retention_s(settings)), "audit_maxlen": str(settings.audit_maxlen),
+                   "retention_s": str(self._refusal_retention_s(settings)),
                    "fields": json.dumps(fields, separators=(",", ":"), ensure_ascii=False)}
         try:
             async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
@@ -290,7 +305,7 @@ class Screener:
         e164 = pending["number"]
         await dnc.add_numbers(self.redis, pending["list"], [e164], source=f"opt-out: {pending['source']}")
         await refusals.record(self.redis, e164, at_ms=int(pending["at_ms"]), retention_s=int(pending["retention_s"]),
-                              audit_fields=json.loads(pending["fields"]), audit_maxlen=int(pending["audit_maxlen"]))
+                              audit_fields=json.loads(pending["fields"]), groups=self.audit_groups)
 
     # -- writes that wait for Redis --------------------------------------------------------------------
 
@@ -334,18 +349,21 @@ class Screener:
                 await asyncio.wait_for(stop.wait(), every_s)
 
     async def _write_pending(self, items: list[PendingWrite]) -> None:
-        entries: list[dict[str, str]] = []
+        """Write spooled items in order: runs of audit entries in one round trip each (each joins the chain of
+        its group's stream as it lands), opt-outs one by one."""
+        entries: list[tuple[str, dict[str, str]]] = []
         for item in items:
             if item.kind == spool_kinds.AUDIT:
-                entries.append(item.data)
+                data = dict(item.data)
+                entries.append((data.pop(spool_kinds.GROUP, keys.AUDIT_GLOBAL_GROUP), data))
                 continue
             if entries:
-                await audit.append_many(self.redis, entries, self.settings.audit_maxlen)
+                await audit.append_many(self.redis, entries, self.audit_groups)
                 entries = []
             if item.kind == spool_kinds.OPT_OUT:
                 await self._write_opt_out(item.data)
         if entries:
-            await audit.append_many(self.redis, entries, self.settings.audit_maxlen)
+            await audit.append_many(self.redis, entries, self.audit_groups)
 
     @staticmethod
     def _refusal_retention_s(settings: Settings) -> int:
@@ -361,17 +379,19 @@ class Screener:
             source=event.source, call_id=event.call_id, language=event.language,
             answer_to_prompt_ms="" if ms is None else str(ms), prompt_finished="1" if event.prompt_finished else "0",
             opted_out="1" if event.opted_out else "0")
-        await self._append_audit(fields, settings.audit_maxlen, timeout_s=AUDIT_TIMEOUT_S)
+        await self._append_audit(keys.audit_group(event.number), fields, timeout_s=AUDIT_TIMEOUT_S)
 
-    async def _append_audit(self, fields: dict[str, str], maxlen: int, *, timeout_s: float) -> str | None:
-        """Append one entry; its id, or None when Redis did not take it (it then waits in the spool)."""
+    async def _append_audit(self, group: str, fields: dict[str, str], *, timeout_s: float) -> str | None:
+        """Append one entry to ``group``'s stream; its id, or None when Redis did not take it (it then waits in
+        the spool, and joins the chain when it lands)."""
         try:
             async with asyncio.timeout(timeout_s):
-                return await audit.append(self.scripts.connections, fields, maxlen)
+                await self.audit_groups.ensure(self.redis, group)
+                return await audit.append(self.scripts.connections, group, fields)
         except STORE_ERRORS as exc:
             log.warning("audit entry not written yet (%s): %s of %s kept in the spool", type(exc).__name__,
                         fields.get("kind", "?"), fields.get("number", "?"))
-            self._keep(spool_kinds.AUDIT, fields)
+            self._keep(spool_kinds.AUDIT, {spool_kinds.GROUP: group, **fields})
             return None
 
     async def aclose(self) -> None:
@@ -382,6 +402,19 @@ class Screener:
         self.spool.close()
         await self.scripts.aclose()
         await self.redis.aclose()
+
+
+def _checked_lists(plan: StorePlan, versions: dict[str, str]) -> str:
+    """The DNC lists a decision checks, in the plan's order, with the version of each: ``internal@3,reg@12``
+    (decide.lua's hits are indices into it)."""
+    return ",".join(f"{check.list_name}@{versions.get(check.list_name, '0')}" for check in plan.dnc)
+
+
+def _local_times(number: NumberInfo, now: datetime) -> str:
+    """The callee's local time in each of the number's zones: ``America/New_York=2026-12-02T15:00;...``."""
+    from screener.engine.zones import local_time
+
+    return ";".join(f"{zone}={local_time(now, zone).strftime('%Y-%m-%dT%H:%M')}" for zone in number.time_zones)
 
 
 __all__ = ["Screener", "StoreUnavailable", "connect"]

@@ -25,6 +25,8 @@ log = logging.getLogger("screener.service.spool")
 #: what an item is: an opt-out to put on the internal list, or an audit entry to append
 OPT_OUT = "opt_out"
 AUDIT = "audit"
+#: the key of an AUDIT item's data that names the audit group of its stream (not a field of the entry)
+GROUP = "_group"
 #: items kept at most (beyond that new ones are refused and counted)
 DEFAULT_MAX_ITEMS = 100_000
 

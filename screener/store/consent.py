@@ -1,12 +1,17 @@
-"""The consent ledger: one record per number and purpose, plus an append-only history of every change."""
+"""The consent ledger: one record per number and purpose; every change (grant, revoke) is also an entry in the
+audit trail of the number's group, written in the same atomic step (consent_write.lua)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from screener.store import keys
+from screener.store import audit, keys
+from screener.store.scripts import Script
+
+_WRITE = Script("consent_write")
 
 
 class ConsentNotFound(LookupError):
@@ -47,24 +52,30 @@ class ConsentRecord:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-async def _write(redis: Any, record: ConsentRecord, action: str) -> None:
-    # one MULTI: the record and its history entry are acknowledged together, or neither is
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(keys.consent_key(record.number), record.purpose, record.to_json())
-        pipe.xadd(keys.CONSENT_LOG_STREAM, {"action": action, "record": record.to_json()})
-        await pipe.execute()
+#: builds the audit entry of a change: (the record, "grant" or "revoke") -> the entry's client fields
+EntryFields = Callable[[ConsentRecord, str], Mapping[str, str]]
 
 
-async def grant(redis: Any, record: ConsentRecord) -> None:
-    await _write(redis, record, "grant")
+async def _write(redis: Any, record: ConsentRecord, action: str, entry: EntryFields,
+                 groups: audit.AuditGroups | None) -> None:
+    # one script: the record and its audit entry are acknowledged together, or neither is
+    group = keys.audit_group(record.number)
+    await (groups or audit.AuditGroups()).ensure(redis, group)
+    await _WRITE(redis, [keys.consent_key(record.number), *audit.stream_keys(group)],
+                 [record.purpose, record.to_json(), *audit.append_args(entry(record, action))])
 
 
-async def revoke(redis: Any, number: str, purpose: str, at_ms: int) -> ConsentRecord:
+async def grant(redis: Any, record: ConsentRecord, entry: EntryFields, groups: audit.AuditGroups | None = None) -> None:
+    await _write(redis, record, "grant", entry, groups)
+
+
+async def revoke(redis: Any, number: str, purpose: str, at_ms: int, entry: EntryFields,
+                 groups: audit.AuditGroups | None = None) -> ConsentRecord:
     raw = await redis.hget(keys.consent_key(number), purpose)
     if raw is None:
         raise ConsentNotFound(f"no consent record for {number} and purpose {purpose!r}")
     record = replace(ConsentRecord.from_json(raw), revoked_ms=at_ms)
-    await _write(redis, record, "revoke")
+    await _write(redis, record, "revoke", entry, groups)
     return record
 
 

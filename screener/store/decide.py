@@ -11,7 +11,8 @@ from screener.decision import Reason
 from screener.engine.facts import Attempt, StoreFacts
 from screener.engine.plan import StorePlan
 from screener.reasons import ReasonCode
-from screener.store import keys
+from screener.store import audit, keys
+from screener.store.audit_chain import client_digest
 from screener.store.scripts import Script, Scripts
 
 _DECIDE = Script("decide")
@@ -76,24 +77,26 @@ async def run_decision(
     audit_fields: Mapping[str, str],
     audit_maxlen: int,
 ) -> StoreOutcome:
-    """One EVALSHA: read the facts, reserve the attempt when allowed, append the audit entry.
+    """One EVALSHA: read the facts, reserve the attempt when allowed, append the audit entry to the stream of
+    the number's group (registered by the caller), extending its chain.
 
     ``server_time``: decide at the Redis server's "now" (live decisions) instead of ``now_ms``, which then
-    only names the campaign's rate-counter second.
+    only names the campaign's rate-counter second. ``audit_maxlen``: at this stream length the call is blocked
+    (``screening_unavailable``) and nothing is appended; ``audit_id`` is then "".
     """
     keys_ = [
         keys.attempts_key(e164),
         keys.consent_key(e164),
         keys.refusal_key(e164),
         keys.rate_key(plan.campaign, now_ms // 1000),
-        keys.AUDIT_STREAM,
+        *audit.stream_keys(keys.audit_group(e164)),
     ]
     for check in plan.dnc:
         version = list_versions.get(check.list_name, "0")
         keys_ += [keys.dnc_tag_key(check.list_name, version, e164), keys.dnc_block_key(check.list_name, version, e164)]
     args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
             plan_json(plan), keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
-            json.dumps(audit_fields, separators=(",", ":"), ensure_ascii=False)]
+            audit.fields_json(audit_fields), client_digest(audit_fields.items())]
     reply = await _DECIDE(scripts.connections, keys_, args)
     hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms = reply
     parsed = [parse_attempt(_text(m)) for m in attempts]

@@ -44,6 +44,11 @@ async def decide(s: Screener, campaign: str, number: str = NUMBER, at: datetime 
     return await s.screen(ScreenRequest(dialed=number, campaign=campaign, at=at, commit=commit))
 
 
+def consent_entry(record: consent.ConsentRecord, action: str) -> dict[str, str]:
+    """The audit entry of a consent change (the service builds a fuller one)."""
+    return {"kind": "consent", "action": action, "purpose": record.purpose}
+
+
 def codes(decision: Any) -> set[R]:
     return set(decision.codes)
 
@@ -55,7 +60,7 @@ async def test_clean_number_is_allowed_with_caller_id_and_audited(screener: Scre
     assert d.disclosure is not None and d.disclosure.opt_out_digit == "9"
     [entry] = await audit.tail(redis_client, 1)
     assert entry.id == d.audit_id
-    assert entry.fields["verdict"] == "allow" and entry.fields["mode"] == "dry_run"
+    assert entry.verdict == "allow" and entry.fields["mode"] == "dry_run" and entry.group == "+1212"
     assert entry.fields["config_version"] == "test0001"
     assert NUMBER not in str(entry.fields) and entry.fields["number_hash"] == number_hash(NUMBER, "test-salt")
 
@@ -90,7 +95,8 @@ async def test_consent_exempts_registry_but_never_internal(screener: Screener, r
     await dnc.add_numbers(redis_client, "registry", [NUMBER])
     assert codes(await decide(screener, "exempt")) == {R.DNC_REGISTRY}
     granted = int((WED_3PM_NY - timedelta(days=1)).timestamp() * 1000)
-    await consent.grant(redis_client, consent.ConsentRecord(NUMBER, "sales", "web form 7", granted_ms=granted))
+    record = consent.ConsentRecord(NUMBER, "sales", "web form 7", granted_ms=granted)
+    await consent.grant(redis_client, record, consent_entry)
     assert (await decide(screener, "exempt")).allowed
     await dnc.add_numbers(redis_client, "internal", [NUMBER])
     assert codes(await decide(screener, "exempt")) == {R.DNC_INTERNAL}
@@ -100,13 +106,14 @@ async def test_consent_required_valid_expired_revoked(screener: Screener, redis_
     assert codes(await decide(screener, "consent")) == {R.NO_CONSENT}
     day = 86_400_000
     t = int(WED_3PM_NY.timestamp() * 1000)
-    await consent.grant(redis_client, consent.ConsentRecord(NUMBER, "sales", "form", granted_ms=t - day))
+    await consent.grant(redis_client, consent.ConsentRecord(NUMBER, "sales", "form", granted_ms=t - day),
+                        consent_entry)
     assert codes(await decide(screener, "consent")) == {R.NO_CONSENT}  # wrong purpose
     await consent.grant(redis_client, consent.ConsentRecord(NUMBER, "service", "form", granted_ms=t - day,
-                                                            expires_ms=t + day))
+                                                            expires_ms=t + day), consent_entry)
     assert (await decide(screener, "consent")).allowed
     assert codes(await decide(screener, "consent", at=WED_3PM_NY + timedelta(days=2))) == {R.NO_CONSENT}
-    await consent.revoke(redis_client, NUMBER, "service", t - 1000)
+    await consent.revoke(redis_client, NUMBER, "service", t - 1000, consent_entry)
     assert codes(await decide(screener, "consent")) == {R.NO_CONSENT}
 
 
@@ -131,7 +138,7 @@ async def test_multi_zone_number_needs_every_zone_open(screener: Screener) -> No
 async def test_cn_holiday_and_make_up_working_day(screener: Screener, redis_client: Any) -> None:
     cn = "+8613800138000"
     t = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1000)
-    await consent.grant(redis_client, consent.ConsentRecord(cn, "service", "app", granted_ms=t))
+    await consent.grant(redis_client, consent.ConsentRecord(cn, "service", "app", granted_ms=t), consent_entry)
     spring_festival = datetime(2026, 2, 17, 2, 0, tzinfo=UTC)  # 10:00 Beijing, a public holiday
     assert codes(await decide(screener, "cn", number=cn, at=spring_festival)) == {R.HOLIDAY}
     makeup_saturday = datetime(2026, 2, 14, 2, 0, tzinfo=UTC)  # 10:00 Beijing, a make-up working day

@@ -15,7 +15,7 @@ from screener.reasons import ReasonCode as R
 from screener.service.audit import AuditTrail
 from screener.service.screening import Screener, StoreUnavailable, connect
 from screener.service.spool import AUDIT, OPT_OUT, Spool
-from screener.store import audit, dnc, refusals
+from screener.store import audit, dnc, keys, refusals
 from tests.factories import StaticHolder, make_settings
 
 NUMBER = "+12125550142"
@@ -107,15 +107,15 @@ async def test_audit_entries_of_calls_blocked_while_redis_was_away_land_all_and_
         finally:
             private_redis.resume()
         assert {d.codes for d in blocked} == {(R.SCREENING_UNAVAILABLE,)}
-        before = await client.xlen("scr:audit")
+        before = await client.xlen(keys.audit_stream_key("+1212"))
         assert len(s.spool) == len(numbers)
         assert await s.flush_pending() == len(numbers)
         rows = (await audit.tail(client, 100))[-len(numbers):]
-        assert await client.xlen("scr:audit") == before + len(numbers)
+        assert await client.xlen(keys.audit_stream_key("+1212")) == before + len(numbers)
         trail = AuditTrail(client, "test-salt")
         hashes = [trail.hash_of(n) for n in numbers]
         assert [r.fields["number_hash"] for r in rows] == hashes  # every one, in the order they were decided
-        assert {r.fields["verdict"] for r in rows} == {"block"}
+        assert {r.verdict for r in rows} == {"block"}
     finally:
         await s.aclose()
         await client.aclose()

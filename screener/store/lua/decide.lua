@@ -2,14 +2,18 @@
 -- Reads the number's DNC entries, consent, earlier attempts, last refusal and the campaign's rate;
 -- evaluates the StorePlan (screener/engine/plan.py, same rules as screener.engine evaluate());
 -- when nothing blocks (and the pure rules did not block either) and ARGV commit is "1", reserves the
--- attempt and counts it in the campaign's rate; appends the decision to the audit stream.
+-- attempt and counts it in the campaign's rate; appends the decision, with the facts it read, to the audit
+-- stream of the number's group, extending that stream's hash chain (lib_audit_append). When the stream
+-- already holds audit_maxlen entries (the archive is not keeping up), the call is blocked with
+-- screening_unavailable and nothing is appended or reserved: the cap never drops evidence.
+-- uses: lib_audit_sha256, lib_audit_append
 --
 -- KEYS[1]  attempts sorted set of the number (member "<ms>|<campaign>|<subject>|<id>", score ms)
 -- KEYS[2]  consent hash of the number (field purpose -> JSON record)
 -- KEYS[3]  refusal string of the number (epoch ms of the last refusal)
 -- KEYS[4]  rate counter of the campaign for the decision's second
--- KEYS[5]  audit stream
--- KEYS[6..] per DNC list: tag-level set, then sub-block key (set of suffixes or 10,000-bit bitmap)
+-- KEYS[5]  audit stream of the number's group        KEYS[6]  its chain head
+-- KEYS[7..] per DNC list: tag-level set, then sub-block key (set of suffixes or 10,000-bit bitmap)
 --
 -- ARGV[1]  now, epoch ms (a decision at an explicit time, --at); "" = now by the Redis server's clock, so
 --          that screeners whose clocks drift apart still see each other's attempts in order
@@ -22,8 +26,14 @@
 --           ret: attempt retention ms, dnc: [[list, reason code, exempt by consent 0/1], ...],
 --           f: [[scope campaign|subject|any, window ms, max calls, detail], ...]}
 -- ARGV[6]  the number's suffix inside its tag      ARGV[7]  its suffix inside its sub-block (0..9999)
--- ARGV[8]  audit stream max length (approximate)
--- ARGV[9]  the audit entry's fields, JSON object; the script adds verdict, store_reasons, reserved, attempt_id
+-- ARGV[8]  audit stream cap: at this length the call is blocked (0 = no cap)
+-- ARGV[9]  the audit entry's client fields, a JSON array [name, value, name, value...] in order
+-- ARGV[10] the client's digest of those fields (64 hex digits)
+--
+-- The entry gets one field after the link, "r" (what this script found, screener/store/audit.py reads it):
+--   <a|b><1|0>|<dnc hits: plan indices>|<consent: - not read, n none, 0 not valid, 1 valid>|<count per
+--   frequency check, "."-separated>|<ms since the last attempt, when a minimum interval applies>|<ms since
+--   the last refusal, when a cool-down applies>|<the campaign's calls this second, when capped>|<reasons>
 --
 -- returns { dnc_hits[], consent_valid 0/1, attempts[] (members), last_refusal ms or "",
 --           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms }
@@ -43,14 +53,21 @@ local campaign, subject, purpose = plan["c"], plan["s"], plan["p"]
 local consent_required = plan["cr"] == 1
 local min_interval, cooldown, cps, retention = plan["mi"], plan["cd"], plan["cps"], plan["ret"]
 local tag_suffix, block_suffix = ARGV[6], tonumber(ARGV[7])
-local audit_maxlen = tonumber(ARGV[8])
+local audit_maxlen = tonumber(ARGV[8]) or 0
+local audit_digest = ARGV[10]
+if not audit_is_hash(audit_digest) then
+  return redis.error_reply("ERR decide: the audit digest is not 64 hex digits")
+end
+local audit_full = audit_maxlen > 0 and redis.call("XLEN", KEYS[5]) >= audit_maxlen
 
 local reasons = {}
 
 -- consent: a record for the purpose, granted at or before now, not expired, not revoked by now
 local consent_valid = false
+local consent_fact = "-"
 if purpose ~= "" then
   local raw = redis.call("HGET", KEYS[2], purpose)
+  consent_fact = raw and "0" or "n"
   if raw then
     local ok, rec = pcall(cjson.decode, raw)
     if ok and type(rec) == "table" then
@@ -58,15 +75,17 @@ if purpose ~= "" then
       local expires = tonumber(rec["expires_ms"]) or 0
       local revoked = tonumber(rec["revoked_ms"]) or 0
       consent_valid = granted <= now and (expires == 0 or now < expires) and (revoked == 0 or now < revoked)
+      if consent_valid then consent_fact = "1" end
     end
   end
 end
 
 -- DNC lists
 local hits = {}
+local hit_indices = {}
 for i, check in ipairs(plan["dnc"]) do
   local name, code, exempt = check[1], check[2], check[3] == 1
-  local tag_key, block_key = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
+  local tag_key, block_key = KEYS[5 + 2 * i], KEYS[6 + 2 * i]
   local listed = redis.call("SISMEMBER", tag_key, tag_suffix) == 1
   if not listed then
     local t = redis.call("TYPE", block_key)["ok"]
@@ -78,6 +97,7 @@ for i, check in ipairs(plan["dnc"]) do
   end
   if listed then
     hits[#hits + 1] = name
+    hit_indices[#hit_indices + 1] = tostring(i - 1)
     if not (exempt and consent_valid) then
       reasons[#reasons + 1] = code .. "|" .. name
     end
@@ -95,6 +115,7 @@ for i, member in ipairs(attempts) do
   local at, c, s = string.match(member, "^(%d+)|([^|]*)|([^|]*)|")
   parsed[i] = { tonumber(at), c, s }
 end
+local counts = {}
 for _, check in ipairs(plan["f"]) do
   local scope, window, maxc, detail = check[1], check[2], check[3], check[4]
   local count = 0
@@ -105,23 +126,33 @@ for _, check in ipairs(plan["f"]) do
       end
     end
   end
+  counts[#counts + 1] = tostring(count)
   if count >= maxc then
     reasons[#reasons + 1] = "frequency_limit|" .. detail
   end
 end
+local since_last = ""
 if min_interval > 0 then
+  local latest = nil
   for _, a in ipairs(parsed) do
-    if a[1] and a[1] > now - min_interval and a[1] <= now then
+    if a[1] and a[1] <= now and (latest == nil or a[1] > latest) then latest = a[1] end
+  end
+  if latest then
+    since_last = string.format("%d", now - latest)
+    if latest > now - min_interval then
       reasons[#reasons + 1] = "frequency_limit|min interval"
-      break
     end
   end
 end
 local refusal = redis.call("GET", KEYS[3])
+local since_refusal = ""
 if cooldown > 0 and refusal then
   local r = tonumber(refusal)
-  if r and r > now - cooldown and r <= now then
-    reasons[#reasons + 1] = "frequency_limit|cool-down after refusal"
+  if r and r <= now then
+    since_refusal = string.format("%d", now - r)
+    if r > now - cooldown then
+      reasons[#reasons + 1] = "frequency_limit|cool-down after refusal"
+    end
   end
 end
 
@@ -131,6 +162,9 @@ if cps > 0 and rate_count >= cps then
   reasons[#reasons + 1] = "rate_limit|" .. tostring(cps) .. " calls/s"
 end
 
+if audit_full then
+  reasons[#reasons + 1] = "screening_unavailable|audit trail full: run `screener audit archive`"
+end
 local store_ok = #reasons == 0
 local reserved = false
 if commit and store_ok and not pre_block then
@@ -144,23 +178,15 @@ if commit and store_ok and not pre_block then
   reserved = true
 end
 
--- audit: the fields given by the caller, plus what this script decided
-local fields = {}
-for k, v in pairs(cjson.decode(ARGV[9])) do
-  fields[#fields + 1] = k
-  fields[#fields + 1] = v
+-- audit: the client's fields, the link, then "r": what this script found (see the header)
+local audit_id = ""
+if not audit_full then
+  local fact = ((store_ok and not pre_block) and "a" or "b") .. (reserved and "1" or "0") .. "|"
+    .. table.concat(hit_indices, ",") .. "|" .. consent_fact .. "|" .. table.concat(counts, ".") .. "|"
+    .. since_last .. "|" .. since_refusal .. "|" .. (cps > 0 and tostring(rate_count) or "") .. "|"
+    .. table.concat(reasons, ";")
+  audit_id = audit_append(KEYS[5], KEYS[6], audit_digest, cjson.decode(ARGV[9]), { "r", fact })
 end
-local codes = {}
-for _, r in ipairs(reasons) do codes[#codes + 1] = r end
-fields[#fields + 1] = "verdict"
-fields[#fields + 1] = (store_ok and not pre_block) and "allow" or "block"
-fields[#fields + 1] = "store_reasons"
-fields[#fields + 1] = table.concat(codes, ";")
-fields[#fields + 1] = "reserved"
-fields[#fields + 1] = reserved and "1" or "0"
-fields[#fields + 1] = "attempt_id"
-fields[#fields + 1] = reserved and attempt_id or ""
-local audit_id = redis.call("XADD", KEYS[5], "MAXLEN", "~", audit_maxlen, "*", unpack(fields))
 
 return { hits, consent_valid and 1 or 0, attempts, refusal or "", rate_count, reserved and 1 or 0,
          reasons, audit_id, store_ok and 1 or 0, now }
