@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -13,6 +12,7 @@ from typing import IO, Any
 from screener.cli.common import load_cli_settings, open_redis, parse_when, redis_url, run_guarded
 from screener.service import audit
 from screener.service.audit import AuditTrail
+from screener.service.audit_export import FORMATS, export_chunks
 
 HELP = """\
 Every decision (live or dry run), opt-out and disclosure is appended to the audit stream with its
@@ -20,11 +20,6 @@ time, the masked number and a keyed hash of it (never the number itself), the ca
 every reason and the config version that made it. `tail` shows the latest entries; `export` writes
 a time range for an auditor, optionally only one number's entries (found by its hash).
 """
-
-CSV_COLUMNS = ("id", "kind", "at", "number", "number_hash", "campaign", "verdict", "reasons", "mode",
-               "config_version", "source", "call_id", "attempt_id", "answer_to_prompt_ms", "prompt_finished",
-               "opted_out", "group", "trunk", "caller_id", "lists", "zones")
-
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("audit", help="read and export the audit trail", description=HELP,
@@ -43,7 +38,7 @@ def register(sub: Any) -> None:
     e.add_argument("--number", metavar="NUMBER", help="only this number's entries")
     e.add_argument("--region", default="US", help="region for a national-format --number (default US)")
     e.add_argument("--campaign", metavar="NAME", help="only this campaign's entries")
-    e.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    e.add_argument("--format", choices=FORMATS, default="jsonl")
     e.add_argument("-o", "--out", metavar="FILE", help="write to FILE (default: standard output)")
     e.set_defaults(func=run_guarded(_export))
 
@@ -93,18 +88,17 @@ async def _export(args: argparse.Namespace) -> int:
     async with _trail(args) as trail:
         entries = trail.entries(since=since, until=until, number=args.number, region=args.region,
                                 campaign=args.campaign)
+
+        async def counted() -> AsyncIterator[audit.AuditEntry]:
+            nonlocal count
+            async for entry in entries:
+                count += 1
+                yield entry
+
         out: IO[str] = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
         try:
-            writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore") if args.format == "csv" else None
-            if writer:
-                writer.writeheader()
-            async for entry in entries:
-                if writer:
-                    writer.writerow(dict(entry.fields, id=entry.id, group=entry.group, verdict=entry.verdict,
-                                         reasons=";".join(c for c, _ in entry.reasons), attempt_id=entry.attempt_id))
-                else:
-                    out.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
-                count += 1
+            async for chunk in export_chunks(counted(), args.format):
+                out.write(chunk)
         finally:
             if args.out:
                 out.close()

@@ -17,6 +17,7 @@ from screener.config.settings import Settings
 from screener.embedded_redis import EmbeddedRedisError, ensure_daemon
 from screener.service.connection import AnyClient, RedisUrlError, open_client, parse_redis_url
 from screener.service.errors import InvalidInput, NotFound
+from screener.times import parse_aware
 
 if TYPE_CHECKING:
     from screener.service.screening import Screener
@@ -105,12 +106,9 @@ def fail(message: str, status: int = 2) -> int:
 def parse_when(value: str, flag: str) -> datetime:
     """An ISO-8601 time with a UTC offset (``2026-12-01T10:00:00-05:00`` or ``...Z``)."""
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
-        raise UsageError(f"{flag} {value!r} is not an ISO-8601 time such as 2026-12-01T10:00:00-05:00") from None
-    if when.tzinfo is None:
-        raise UsageError(f"{flag} {value!r} has no UTC offset: add one, such as -05:00 or Z")
-    return when
+        return parse_aware(value)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {exc}") from None
 
 
 async def open_screener(args: argparse.Namespace) -> Screener:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,9 @@ builds) with the shipped dialplan. sipp then places sample calls (agent 127.0.0.
 carrier 127.0.0.3): an allowed call with its disclosure, a number on the DNC list, a callee pressing 9
 and the retry, and a number over its frequency limit. Each call's outcome is printed with the reasons
 from the audit trail; then everything the demo started is stopped. Needs root (chroot).
+
+The screener's admin server runs too: the demo prints its URL and a viewer token, so you can watch the
+calls arrive on the supervisor page (--keep-running leaves everything up after the calls, until Ctrl-C).
 """
 
 
@@ -79,6 +84,8 @@ def register(sub: Any) -> None:
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--keep", action="store_true",
                    help="keep the work folder (configs, logs, sipp message traces) and print where it is")
+    p.add_argument("--keep-running", action="store_true",
+                   help="after the calls, keep Redis, the screener (with its page) and Asterisk up until Ctrl-C")
     p.set_defaults(func=run)
 
 
@@ -98,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="screener-demo-"))
     failed = True
     try:
-        failed = _demo(source, work)
+        failed = _demo(source, work, keep_running=args.keep_running)
     finally:
         if args.keep or failed:
             say(f"logs, configs and sipp traces are in {work}")
@@ -107,7 +114,35 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _demo(source: Path, work: Path) -> bool:
+def _admin_url(log: Path, timeout_s: float = 10.0) -> str | None:
+    """The admin server's URL, from the line `screener serve` prints when it listens."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        match = re.search(r"admin server on (\S+)", log.read_text(errors="replace")) if log.exists() else None
+        if match:
+            return match.group(1)
+        time.sleep(0.1)
+    return None
+
+
+def _viewer_token(config: Path, redis_url: str) -> str | None:
+    from screener.lab.stack import screener_command
+
+    made = subprocess.run([*screener_command(), "--config", str(config), "--redis", redis_url, "admin", "token",
+                           "create", "demo-viewer", "--role", "viewer"], capture_output=True, text=True, check=False)
+    return made.stdout.strip() if made.returncode == 0 else None
+
+
+def _wait_for_ctrl_c() -> None:
+    say("everything stays up: press Ctrl-C to stop")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print()
+
+
+def _demo(source: Path, work: Path, *, keep_running: bool = False) -> bool:
     """Bring everything up, place the calls, print the table; True when something went wrong."""
     from screener.embedded_redis import EmbeddedRedis, free_port
     from screener.lab import AsteriskSandbox, SandboxError, build_root
@@ -116,7 +151,7 @@ def _demo(source: Path, work: Path) -> bool:
     stops: list[Callable[[], object]] = []
     try:
         port = free_port()
-        config = write_config(work, agi_port=port, source=source.parent)
+        config = write_config(work, agi_port=port, source=source.parent, admin_port=free_port())
         redis = EmbeddedRedis(work / "redis", persist=False).start()
         stops.append(redis.stop)
         say(f"private redis-server on {redis.url}")
@@ -132,6 +167,11 @@ def _demo(source: Path, work: Path) -> bool:
         server = ServerProcess(config, redis.url, port, work / "serve.log").start()
         stops.append(server.stop)
         say(f"screener serve (FastAGI) listening on 127.0.0.1:{port}")
+        admin_url, token = _admin_url(work / "serve.log"), _viewer_token(config, redis.url)
+        if admin_url and token:
+            say(f"supervisor page: {admin_url}  (viewer token: {token})")
+        else:
+            say("no supervisor page: the admin server is off in this config, or did not start (see serve.log)")
 
         say("Asterisk 22 sandbox: building or reusing the cached root (the first build takes about a minute)")
         sandbox = AsteriskSandbox(build_root(), prompts_dir=prompts,
@@ -145,6 +185,11 @@ def _demo(source: Path, work: Path) -> bool:
 
         salt = load_settings(str(config)).audit_salt.value
         outcomes = _place_calls(work / "calls", redis.url, salt)
+        if keep_running:
+            print()
+            print(render_table(outcomes))
+            print()
+            _wait_for_ctrl_c()
     except (SandboxError, RuntimeError, OSError) as exc:
         say(f"error: {exc}")
         return True
@@ -153,9 +198,10 @@ def _demo(source: Path, work: Path) -> bool:
             stop()
         if stops:
             say("stopped Asterisk, screener serve and redis-server")
-    print()
-    print(render_table(outcomes))
-    print()
+    if not keep_running:
+        print()
+        print(render_table(outcomes))
+        print()
     bad = [o for o in outcomes if not o.as_expected]
     if bad:
         for o in bad:

@@ -38,6 +38,7 @@ COMMANDS: tuple[Command, ...] = (
             "report dialplan routes that reach a trunk without the screener (exit 1)"),
     Command("doctor", "screener.cli.doctor",
             "check a deployment (Redis settings, config, prompts, dialplan, clock, port)"),
+    Command("admin", "screener.cli.admin", "admin API tokens (create, list, revoke)"),
     Command("demo", "screener.cli.demo",
             "run Redis, the Asterisk 22 sandbox and the screener here and place sample calls with sipp"),
 )

@@ -4,7 +4,9 @@ It loads the config (reloaded on SIGHUP and when its files change), connects to 
 FastAGI on the configured address and, with `[ari] enabled = true`, runs the Stasis application on the
 configured ARI URL (retrying with backoff while Asterisk does not answer; FastAGI serves meanwhile). It
 stops gracefully on SIGTERM/SIGINT: it stops accepting, lets calls in flight finish within grace_s, then
-cancels the rest. Redis being down at start is not fatal: the service starts and blocks every call with
+cancels the rest. With ``[admin] enabled`` (the default) it also runs the admin HTTP server (JSON API, health,
+metrics, the supervisor page) on ``[admin] listen``, and every screener heartbeats in Redis and counts its
+decisions there for the page. Redis being down at start is not fatal: the service starts and blocks every call with
 screening_unavailable until Redis is back.
 """
 
@@ -13,13 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from screener.agi.options import ScriptOptions
@@ -34,6 +37,8 @@ from screener.logs import FORMAT_ENV, FORMATS
 from screener.logs import setup as setup_logging
 from screener.sdnotify import notify
 from screener.service.connection import redact
+from screener.service.operations import background_operations
+from screener.service.probes import FASTAGI_SESSIONS, Probes
 from screener.service.screening import Screener
 from screener.sounds import DEFAULT_DIR, Sounds
 
@@ -49,6 +54,8 @@ class ServeContext:
     screener: Screener
     redis_url: str
     stop: asyncio.Event
+    #: what each front end reports about itself (calls in flight, ARI connected), read by the admin server
+    probes: Probes = field(default_factory=Probes)
 
 
 #: front ends started by `screener serve`, in order; each is an async context manager factory that runs
@@ -87,6 +94,7 @@ async def fastagi_front_end(ctx: ServeContext) -> AsyncIterator[None]:
     settings: Settings = ctx.holder.current
     server = FastAgiServer(ctx.screener, fastagi_settings(ctx.args, settings), options=script_options(ctx.args))
     await server.start()
+    ctx.probes.add_gauge(FASTAGI_SESSIONS, lambda: server.in_flight)
     addresses = ", ".join(f"{h}:{p}" for h, p in server.addresses)
     log.info("FastAGI listening on %s (allowed peers: %s; scripts: screen, disclose)",
              addresses, ", ".join(server.settings.allowed_peers) or "none")
@@ -114,7 +122,7 @@ async def ari_front_end(ctx: ServeContext) -> AsyncIterator[None]:
     from screener.ari import run_ari
 
     grace_s = settings.fastagi.grace_s
-    task = asyncio.create_task(run_ari(ctx.screener, settings.ari, ctx.stop, grace_s=grace_s))
+    task = asyncio.create_task(run_ari(ctx.screener, settings.ari, ctx.stop, grace_s=grace_s, probes=ctx.probes))
     say(ctx.args, f"ARI application {settings.ari.app!r} on {settings.ari.url}")
     try:
         yield
@@ -126,6 +134,34 @@ async def ari_front_end(ctx: ServeContext) -> AsyncIterator[None]:
             log.error("ARI: the application did not stop within %.0f s", grace_s + 10)
         except Exception:
             log.exception("ARI: the application ended with an error")
+
+
+@contextlib.asynccontextmanager
+async def operations_front_end(ctx: ServeContext) -> AsyncIterator[None]:
+    """The heartbeat (screeners alive) and the decision statistics, admin server or not."""
+    async with background_operations(ctx.screener):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def admin_front_end(ctx: ServeContext) -> AsyncIterator[None]:
+    """The admin HTTP server, when ``[admin] enabled`` (the default)."""
+    settings = ctx.holder.current.admin
+    if ctx.args.admin_listen is not None:
+        settings = replace(settings, listen=ctx.args.admin_listen)
+    if not settings.enabled or ctx.args.no_admin:
+        yield
+        return
+    try:
+        ipaddress.ip_address(settings.host)
+        settings.port  # noqa: B018 (raises ValueError when it is no number)
+    except ValueError:
+        raise OSError(f"admin listen address {settings.listen!r} is not IP:PORT") from None
+    from screener.admin import admin_context, admin_server
+
+    async with admin_server(admin_context(ctx.screener, ctx.redis_url, ctx.probes, settings)) as server:
+        say(ctx.args, f"admin server on {server.url}")
+        yield
 
 
 async def check_redis(screener: Screener, url: str) -> None:
@@ -209,7 +245,8 @@ async def _serve(args: argparse.Namespace) -> int:
     flusher = asyncio.create_task(screener.keep_flushing(stop))
     try:
         async with AsyncExitStack() as stack:
-            for front_end in (fastagi_front_end, ari_front_end, *FRONT_ENDS):
+            for front_end in (operations_front_end, fastagi_front_end, ari_front_end, admin_front_end,
+                              *FRONT_ENDS):
                 await stack.enter_async_context(front_end(ctx))
             say(args, f"ready (config version {settings.version}, redis {mask_url(url)})")
             notify(f"READY=1\nSTATUS=screening calls, config version {settings.version}\nMAINPID={os.getpid()}")
@@ -257,6 +294,9 @@ def register(sub: Any) -> None:
                    help=f"sound folder of the prompts as Asterisk names it (default {DEFAULT_DIR})")
     p.add_argument("--watch-interval", type=float, default=1.0, metavar="S",
                    help="seconds between config file checks; 0 = reload on SIGHUP only (default 1)")
+    p.add_argument("--admin-listen", metavar="HOST:PORT",
+                   help="admin HTTP server address (default: the config's admin.listen, 127.0.0.1:8090; port 0 = any)")
+    p.add_argument("--no-admin", action="store_true", help="do not run the admin HTTP server")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--log-format", choices=FORMATS, default=None,
                    help="text lines, or one JSON object per line with the call id, campaign, verdict and reasons "

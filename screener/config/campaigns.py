@@ -7,9 +7,9 @@ import string
 
 import phonenumbers
 
-from screener.config.policies import parse_frequency
-from screener.config.reader import Node
-from screener.config.settings import Campaign, DisclosureText, DncList, ListKind, Policy
+from screener.config.policies import parse_frequency, parse_hours
+from screener.config.reader import Node, ranges
+from screener.config.settings import Campaign, DisclosureText, DncList, ListKind, Policy, Rules
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
@@ -18,7 +18,7 @@ LIST_KEYS = ("kind", "source", "max_age_days", "stale_action")
 CAMPAIGN_KEYS = (
     "company", "purpose", "subject", "caller_id", "callback_number", "region", "policy", "dnc_lists",
     "consent_required", "consent_purpose", "consent_exempts_registries", "calls_per_second",
-    "opt_out_digit", "frequency", "disclosure",
+    "opt_out_digit", "frequency", "hours", "quiet", "disclosure",
 )  # fmt: skip
 DISCLOSURE_KEYS = ("text", "recording")
 PLACEHOLDERS = ("company", "purpose", "callback_number", "callback_national", "caller_id", "opt_out_digit")
@@ -96,6 +96,17 @@ def parse_disclosures(node: Node, values: dict[str, str]) -> tuple[DisclosureTex
     return tuple(out)
 
 
+def parse_calling(name: str, node: Node) -> Rules | None:
+    """The campaign's own ``hours`` and ``quiet`` (inside its policy's), or None when it sets neither."""
+    if not node.has("hours") and not node.has("quiet"):
+        return None
+    hours = parse_hours(node.table("hours")) if node.has("hours") else {}
+    if node.has("hours") and not hours:
+        raise node.error("hours", "allows no calls on any day")
+    quiet = ranges(node, "quiet", wrap=True) if node.has("quiet") else ()
+    return Rules(hours=hours, quiet=quiet)
+
+
 def parse_campaign(name: str, node: Node, lists: dict[str, DncList], policies: dict[str, Policy]) -> Campaign:
     node.check_keys(CAMPAIGN_KEYS)
     region = node.string("region").strip().upper()
@@ -157,4 +168,5 @@ def parse_campaign(name: str, node: Node, lists: dict[str, DncList], policies: d
         opt_out_digit=digit,
         disclosures=parse_disclosures(node.table("disclosure", required=True), values),
         frequency=tuple(parse_frequency(item) for item in node.tables("frequency")),
+        calling=parse_calling(name, node),
     )

@@ -18,13 +18,23 @@ from screener.config.campaigns import check_name, parse_campaign, parse_list
 from screener.config.errors import ConfigError
 from screener.config.policies import parse_policy
 from screener.config.reader import Node
-from screener.config.settings import AriSettings, DncList, FastAgiSettings, ListKind, Policy, Secret, Settings
+from screener.config.settings import (
+    AdminSettings,
+    AriSettings,
+    DncList,
+    FastAgiSettings,
+    ListKind,
+    Policy,
+    Secret,
+    Settings,
+)
 
-TOP_KEYS = ("include", "screener", "fastagi", "ari", "lists", "policies", "campaigns")
+TOP_KEYS = ("include", "screener", "fastagi", "ari", "admin", "lists", "policies", "campaigns")
 PRESET_KEYS = ("policies",)
 SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir")
 FASTAGI_KEYS = ("bind", "port", "allowed_peers", "grace_s")
 ARI_KEYS = ("enabled", "url", "username", "password", "app")
+ADMIN_KEYS = ("enabled", "listen", "tls_cert", "tls_key", "metrics_require_token")
 VERSION_CHARS = 12
 
 
@@ -170,6 +180,43 @@ def _ari(root: Node) -> AriSettings:
     )
 
 
+def _listen(node: Node, name: str, default: str) -> str:
+    """ "HOST:PORT" with an IP address (IPv6 in brackets) and a port 0-65535 (0: any free port)."""
+    value = node.string(name, default).strip()
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65_535:
+        raise node.error(name, f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8090, or [::1]:8090; port 0-65535)")
+    _address(node, name, host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+    return value
+
+
+def _pem_file(node: Node, name: str) -> str | None:
+    """A certificate or key file, relative to the config file's folder; it must exist."""
+    if not node.has(name):
+        return None
+    value = node.string(name, nonempty=True).strip()
+    path = os.path.join(os.path.dirname(node.file), value)
+    if not os.path.isfile(path):
+        raise node.error(name, f"file not found: {path}")
+    return path
+
+
+def _admin(root: Node) -> AdminSettings:
+    node = root.table("admin")
+    node.check_keys(ADMIN_KEYS)
+    cert, key = _pem_file(node, "tls_cert"), _pem_file(node, "tls_key")
+    if (cert is None) != (key is None):
+        raise node.error("tls_key" if key is None else "tls_cert",
+                         "missing: HTTPS needs both tls_cert and tls_key (set neither to serve plain HTTP)")
+    return AdminSettings(
+        enabled=node.boolean("enabled", True),
+        listen=_listen(node, "listen", "127.0.0.1:8090"),
+        tls_cert=cert,
+        tls_key=key,
+        metrics_require_token=node.boolean("metrics_require_token", False),
+    )
+
+
 def _policies(node: Node, into: dict[str, Policy], where: dict[str, str]) -> None:
     for name, policy_node in node.children():
         check_name(node, name, "policy")
@@ -215,6 +262,7 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         version=version_of(sources),
         fastagi=_fastagi(root),
         ari=_ari(root),
+        admin=_admin(root),
         lists=lists,
         policies=policies,
         campaigns=campaigns,

@@ -158,6 +158,9 @@ class Campaign:
     disclosures: tuple[DisclosureText, ...] = ()
     #: the campaign's own per-number limits, added to its policy's (strictest wins)
     frequency: tuple[FrequencyLimit, ...] = ()
+    #: the campaign's own calling hours and quiet periods, inside its policy's (both must allow a call);
+    #: None: the policy's alone
+    calling: Rules | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,28 @@ class AriSettings:
 
 
 @dataclass(frozen=True)
+class AdminSettings:
+    """The admin HTTP server inside ``screener serve``: JSON API, health, metrics, the supervisor page."""
+
+    enabled: bool = True
+    #: "HOST:PORT" ("[::1]:8090" for IPv6); port 0 takes any free port
+    listen: str = "127.0.0.1:8090"
+    #: PEM certificate and key files: both set serves HTTPS, neither serves HTTP
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    #: True: /healthz, /readyz and /metrics need a token too (viewer role or more)
+    metrics_require_token: bool = False
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the screener needs, validated. ``version`` is the content hash of the files it came from."""
 
@@ -197,3 +222,4 @@ class Settings:
     policies: dict[str, Policy]
     campaigns: dict[str, Campaign]
     prompts_dir: str = "var/prompts"
+    admin: AdminSettings = AdminSettings()

@@ -12,8 +12,9 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from screener.config.errors import ConfigError
 from screener.config.load import FileState, file_state, fingerprint, load_settings
@@ -31,6 +32,8 @@ class ReloadResult:
     error: ConfigError | None = None
     #: True when a new version became current
     changed: bool = False
+    #: epoch seconds of the attempt
+    at: float = field(default=0.0, compare=False)
 
 
 class ConfigHolder:
@@ -43,6 +46,8 @@ class ConfigHolder:
         self._listeners: list[Callable[[Settings], None]] = []
         #: reloads tried, reloads refused (the old config kept), polls of the files by ``watch``
         self.stats = {"reloads": 0, "reload_failures": 0, "polls": 0}
+        #: the latest reload attempt (None before the first)
+        self.last_reload: ReloadResult | None = None
 
     @property
     def current(self) -> Settings:
@@ -52,8 +57,18 @@ class ConfigHolder:
         """Call ``listener(new_settings)`` after every reload that changes the version."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[Settings], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def reload(self) -> ReloadResult:
+        result = self._reload()
+        self.last_reload = result
+        return result
+
+    def _reload(self) -> ReloadResult:
         old = self._settings
+        now = time.time()
         self._seen = fingerprint(self.path)
         self.stats["reloads"] += 1
         try:
@@ -70,10 +85,10 @@ class ConfigHolder:
                 exc.key or "-",
                 exc.problem,
             )
-            return ReloadResult(False, old.version, exc, False)
+            return ReloadResult(False, old.version, exc, False, now)
         if new.version == old.version:
             log.info("config reloaded: version %s unchanged", old.version)
-            return ReloadResult(True, old.version, None, False)
+            return ReloadResult(True, old.version, None, False, now)
         self._settings = new
         log.info("config reloaded: version %s -> %s", old.version, new.version)
         for listener in self._listeners:
@@ -81,7 +96,7 @@ class ConfigHolder:
                 listener(new)
             except Exception:
                 log.exception("config listener failed")
-        return ReloadResult(True, new.version, None, True)
+        return ReloadResult(True, new.version, None, True, now)
 
     async def watch(self, interval_s: float = 1.0) -> None:
         """Poll the config and its includes every ``interval_s``; reload when their content changed and has

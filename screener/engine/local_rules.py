@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from screener.config.settings import Campaign, DncList, Policy
+from screener.config.settings import Campaign, DncList, Policy, Rules
 from screener.decision import Reason, sort_reasons
 from screener.engine.facts import ListState
 from screener.engine.hours import RuleSet, Violation, check_zone
@@ -28,32 +28,38 @@ class Precheck:
         return bool(self.reasons)
 
 
-def rule_sets(number: NumberInfo, policy: Policy) -> tuple[RuleSet, ...]:
-    """The policy's own rules plus those of the callee's state or province: each must allow the call."""
+def rule_sets(number: NumberInfo, policy: Policy, campaign: Campaign | None = None) -> tuple[RuleSet, ...]:
+    """The policy's own rules, those of the callee's state or province and the campaign's own calling hours:
+    each must allow the call."""
     sets = [RuleSet("", policy.rules)]
     if number.subdivision is not None and number.subdivision in policy.regions:
         sets.append(RuleSet(number.subdivision, policy.regions[number.subdivision]))
+    if campaign is not None and campaign.calling is not None:
+        sets.append(RuleSet(f"campaign {campaign.name}", campaign.calling))
     return tuple(sets)
 
 
-#: (policy id, subdivision, zone, UTC minute) -> (the policy, its violations); see _zone_violations
-_ZONE_CACHE: dict[tuple[int, str | None, str, datetime], tuple[Policy, tuple[Violation, ...]]] = {}
+_ZoneKey = tuple[int, int, str | None, str, datetime]
+#: (policy id, campaign rules id, subdivision, zone, UTC minute) -> (the policy, the campaign rules, the
+#: violations); see _zone_violations
+_ZONE_CACHE: dict[_ZoneKey, tuple[Policy, Rules | None, tuple[Violation, ...]]] = {}
 _ZONE_CACHE_MAX = 50_000
 
 
 def _zone_violations(zone_name: str, minute: datetime, subdivision: str | None, policy: Policy,
-                     sets: tuple[RuleSet, ...]) -> tuple[Violation, ...]:
+                     calling: Rules | None, sets: tuple[RuleSet, ...]) -> tuple[Violation, ...]:
     """``check_zone`` memoized per zone and minute: every rule is minute-aligned (HH:MM ranges, whole
     days) and so is every detail it writes, so one minute's answer is exact for every second of it.
-    An entry is used only for the very policy object it was made with (a reload makes new ones)."""
-    key = (id(policy), subdivision, zone_name, minute)
+    An entry is used only for the very policy and campaign-rules objects it was made with (a reload makes
+    new ones)."""
+    key = (id(policy), id(calling), subdivision, zone_name, minute)
     hit = _ZONE_CACHE.get(key)
-    if hit is not None and hit[0] is policy:
-        return hit[1]
+    if hit is not None and hit[0] is policy and hit[1] is calling:
+        return hit[2]
     violations = tuple(check_zone(zone_name, local_time(minute, zone_name), sets, policy.holidays))
     if len(_ZONE_CACHE) >= _ZONE_CACHE_MAX:
         _ZONE_CACHE.clear()
-    _ZONE_CACHE[key] = (policy, violations)
+    _ZONE_CACHE[key] = (policy, calling, violations)
     return violations
 
 
@@ -81,11 +87,11 @@ def precheck(
             warnings.append(f"{ReasonCode.DNC_LIST_STALE.value}: {stale.detail}")
         else:
             reasons.append(Reason(ReasonCode.DNC_LIST_STALE, stale.detail))
-    sets = rule_sets(number, policy)
+    sets = rule_sets(number, policy, campaign)
     grouped: dict[tuple[ReasonCode, str], list[Violation]] = {}
     minute = now.replace(second=0, microsecond=0)
     for zone_name in number.time_zones:
-        for violation in _zone_violations(zone_name, minute, number.subdivision, policy, sets):
+        for violation in _zone_violations(zone_name, minute, number.subdivision, policy, campaign.calling, sets):
             grouped.setdefault((violation.code, violation.key), []).append(violation)
     for (code, _), violations in grouped.items():
         detail = violations[0].detail

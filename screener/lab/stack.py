@@ -35,14 +35,17 @@ def screener_command() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "screener.cli.main"]
 
 
-def write_config(folder: Path, *, agi_port: int, extra: str = "", source: Path | None = None) -> Path:
+def write_config(folder: Path, *, agi_port: int, extra: str = "", source: Path | None = None,
+                 admin_port: int = 0) -> Path:
     """A copy of the config folder (default: the repository's config/, with its presets) whose screener.toml
-    listens on ``agi_port``, keeps its state and prompts under ``folder``, and has ``extra`` appended."""
+    listens on ``agi_port`` (and its admin server on ``admin_port``, 0: any free port), keeps its state and
+    prompts under ``folder``, and has ``extra`` appended."""
     target = folder / "config"
     shutil.copytree(source or REPO / "config", target)
     path = target / "screener.toml"
     text = path.read_text()
     text = text.replace("port = 4573", f"port = {agi_port}", 1)
+    text = text.replace('listen = "127.0.0.1:8090"', f'listen = "127.0.0.1:{admin_port}"', 1)
     text = text.replace('state_dir = "var"', f'state_dir = "{folder / "var"}"', 1)
     text = text.replace('prompts_dir = "var/prompts"', f'prompts_dir = "{folder / "prompts"}"', 1)
     path.write_text(text + extra)

@@ -62,8 +62,9 @@ class AuditTrail:
         found = [e async for e in self._group_entries(wanted.group, "-", "+") if wanted.matches(e)]
         return found[-count:]
 
-    def follow(self, after: Mapping[str, str] | None = None) -> AsyncIterator[AuditEntry]:
-        """New entries as they are appended, after the ids in ``after`` (group -> id; runs until cancelled)."""
+    def follow(self, after: str | Mapping[str, str] = "$") -> AsyncIterator[AuditEntry]:
+        """New entries as they are appended: from now ("$"), after an id, or after the ids in ``after`` (group ->
+        id); runs until cancelled."""
         return audit.follow(self.redis, after)
 
     def entries(self, *, since: datetime | None = None, until: datetime | None = None, number: str | None = None,

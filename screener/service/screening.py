@@ -31,6 +31,7 @@ from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campai
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
 from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.observe import Observers, OptOut
 from screener.service.spool import PendingWrite, Spool
 from screener.sounds import DEFAULT_SOUNDS, Sounds
 from screener.store import audit, dnc, keys, refusals
@@ -84,6 +85,8 @@ class Screener:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
+        #: told of every Decision, DisclosureEvent and OptOut (metrics, statistics)
+        self.observers = Observers()
 
     @classmethod
     async def create(cls, holder: ConfigHolder, url: str, *, sounds: Sounds = DEFAULT_SOUNDS,
@@ -254,7 +257,7 @@ class Screener:
                   reasons: tuple[Reason, ...], verdict: Verdict, campaign: Campaign | None, *,
                   attempt_id: str | None = None, audit_id: str | None = None) -> Decision:
         on_allow = campaign if verdict is Verdict.ALLOW else None
-        return Decision(
+        decision = Decision(
             verdict=verdict, reasons=reasons, number=number, campaign=request.campaign, decided_at=now,
             config_version=settings.version, dry_run=not request.commit,
             caller_id=on_allow.caller_id if on_allow else None,
@@ -263,6 +266,8 @@ class Screener:
             attempt_id=attempt_id, audit_id=audit_id,
             elapsed_us=int((time.perf_counter() - started) * 1e6),
         )
+        self.observers.notify(decision)
+        return decision
 
     # -- opt-out and evidence -------------------------------------------------------------------------
 
@@ -299,6 +304,7 @@ class Screener:
                 + ("kept in the spool, written when Redis answers" if kept else "THE SPOOL IS FULL: it was lost")
             ) from exc
         self.invalidate_list_states()
+        self.observers.notify(OptOut(e164, campaign, source))
 
     async def _write_opt_out(self, pending: dict[str, str]) -> None:
         """The internal list, then the refusal time with its audit entry (each acknowledged by Redis)."""
@@ -379,15 +385,22 @@ class Screener:
             source=event.source, call_id=event.call_id, language=event.language,
             answer_to_prompt_ms="" if ms is None else str(ms), prompt_finished="1" if event.prompt_finished else "0",
             opted_out="1" if event.opted_out else "0")
+        self.observers.notify(event)
         await self._append_audit(keys.audit_group(event.number), fields, timeout_s=AUDIT_TIMEOUT_S)
+
+    async def append_audit_entry(self, group: str, fields: dict[str, str]) -> str:
+        """Append an entry of any kind (fields from ``audit_fields``/``plain_fields``) to ``group``'s stream
+        (``keys.audit_group(number)``), extending its chain; its id. Store errors raise (the caller decides:
+        ``_append_audit`` spools the entry instead)."""
+        await self.audit_groups.ensure(self.redis, group)
+        return await audit.append(self.scripts.connections, group, fields)
 
     async def _append_audit(self, group: str, fields: dict[str, str], *, timeout_s: float) -> str | None:
         """Append one entry to ``group``'s stream; its id, or None when Redis did not take it (it then waits in
         the spool, and joins the chain when it lands)."""
         try:
             async with asyncio.timeout(timeout_s):
-                await self.audit_groups.ensure(self.redis, group)
-                return await audit.append(self.scripts.connections, group, fields)
+                return await self.append_audit_entry(group, fields)
         except STORE_ERRORS as exc:
             log.warning("audit entry not written yet (%s): %s of %s kept in the spool", type(exc).__name__,
                         fields.get("kind", "?"), fields.get("number", "?"))

@@ -23,7 +23,7 @@ from typing import Any
 
 from screener.store import keys
 from screener.store.audit_chain import check_appendable, client_digest
-from screener.store.client import AnyRedis
+from screener.store.client import AnyRedis, is_cluster
 from screener.store.scripts import Connections, Script, execute_with_scripts
 
 #: entry kinds
@@ -33,6 +33,8 @@ DISCLOSURE = "disclosure"
 CONSENT = "consent"
 CONFIG = "config"
 ARCHIVE = "archive"
+#: a change made through the admin API (actor: the token's name)
+ADMIN = "admin"
 
 _APPEND = Script("audit_append")
 
@@ -310,29 +312,56 @@ async def tail(client: Any, count: int, names: Sequence[str] | None = None) -> l
     return sorted(latest, key=lambda e: e.sort_key)[-count:] if count > 0 else []
 
 
-async def follow(client: Any, after: Mapping[str, str] | None = None, *, poll_s: float = 0.2,
+async def follow(client: Any, after: str | Mapping[str, str] = "$", *, block_ms: int = 1000,
                  batch: int = 500) -> AsyncIterator[AuditEntry]:
-    """New entries of every registered stream (groups registered later included) as they are appended, after
-    the ids in ``after`` (group -> id; a group not named starts at its current end). Each poll's entries come
-    in id order; runs until cancelled."""
-    last: dict[str, str] = dict(after or {})
-    for group in await groups(client):
-        if group not in last:
-            rows = await client.xrevrange(keys.audit_stream_key(group), count=1)
-            last[group] = _text(rows[0][0]) if rows else "0-0"
+    """New entries of every registered stream (groups registered later included) as they are appended; runs
+    until cancelled. ``after``: "$" (from now), an id (entries after it, in every stream), or group -> id.
+    One server: one ``XREAD BLOCK`` over every stream; a Cluster: each stream read in turn, then a pause of
+    ``block_ms``. The entries of one read come in id order."""
+    last: dict[str, str] = dict(after) if isinstance(after, Mapping) else {}
+    start = after if isinstance(after, str) else "0-0"
+    clustered = is_cluster(client)
     while True:
         for group in await groups(client):
-            last.setdefault(group, "0-0")  # a group registered since the last poll: all of it is new
-        found: list[AuditEntry] = []
-        for group, after_id in list(last.items()):
-            rows = await client.xrange(keys.audit_stream_key(group), min=f"({after_id}", count=batch)
-            if rows:
-                last[group] = _text(rows[-1][0])
-                found += [entry_of(i, f, group) for i, f in rows]
+            if group not in last:  # a group first seen now: "$" means its current end, else everything after start
+                last[group] = await _last_id(client, group) if start == "$" and not started(last) else start
+        if clustered:
+            found = await _read_each(client, last, batch)
+        else:
+            found = await _read_all(client, last, block_ms, batch)
         for entry in sorted(found, key=lambda e: e.sort_key):
+            last[entry.group] = entry.id
             yield entry
-        if not found:
-            await asyncio.sleep(poll_s)
+        if clustered and not found:
+            await asyncio.sleep(block_ms / 1000)
+
+
+def started(last: Mapping[str, str]) -> bool:
+    """True once ``follow`` has positions (groups registered after that are new: read from their start)."""
+    return bool(last)
+
+
+async def _last_id(client: Any, group: str) -> str:
+    rows = await client.xrevrange(keys.audit_stream_key(group), count=1)
+    return _text(rows[0][0]) if rows else "0-0"
+
+
+async def _read_all(client: Any, last: Mapping[str, str], block_ms: int, batch: int) -> list[AuditEntry]:
+    if not last:
+        await asyncio.sleep(block_ms / 1000)
+        return []
+    streams = {keys.audit_stream_key(g): i for g, i in last.items()}
+    rows = await client.xread(streams, count=batch, block=block_ms)
+    return [entry_of(i, f, keys.audit_group_of_key(_text(stream))) for stream, entries in rows or []
+            for i, f in entries]
+
+
+async def _read_each(client: Any, last: Mapping[str, str], batch: int) -> list[AuditEntry]:
+    found: list[AuditEntry] = []
+    for group, after_id in last.items():
+        rows = await client.xrange(keys.audit_stream_key(group), min=f"({after_id}", count=batch)
+        found += [entry_of(i, f, group) for i, f in rows]
+    return found
 
 
 def fields_json(fields: Mapping[str, str]) -> str:

@@ -137,3 +137,20 @@ CONFIG_VERSIONS_KEY = f"{PREFIX}:config:versions"
 def rate_key(campaign: str, second: int) -> str:
     """A counter of the calls a campaign started in one wall-clock second."""
     return f"{PREFIX}:{{c:{campaign}}}:rate:{second}"
+
+
+#: the admin API's tokens, a hash: field = token name, value = JSON {role, digest, created}; only a digest
+#: of each token is stored (the token itself is shown once, when created)
+ADMIN_TOKENS_KEY = f"{PREFIX}:{{admin}}:tokens"
+#: a hash: the SHA-256 of a token -> JSON {name, role} (what an API request looks up)
+ADMIN_TOKEN_DIGESTS_KEY = f"{PREFIX}:{{admin}}:digests"
+#: a sorted set of the screeners alive: member = screener id, score = epoch ms of its last heartbeat
+SCREENERS_ALIVE_KEY = f"{PREFIX}:{{screeners}}:alive"
+#: a hash: screener id -> JSON {host, pid, version, started} (pruned with the sorted set)
+SCREENERS_INFO_KEY = f"{PREFIX}:{{screeners}}:info"
+
+
+def stats_key(granularity: str, bucket: str) -> str:
+    """A hash of decision counts for one minute ("m", bucket YYYYmmddHHMM) or hour ("h", YYYYmmddHH), UTC:
+    fields ``v|<campaign>|<verdict>``, ``r|<campaign>|<reason>``, ``g|<region>|<verdict>``, ``o|<campaign>``."""
+    return f"{PREFIX}:stats:{granularity}:{bucket}"

@@ -14,20 +14,20 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from screener.ari import AppOptions, Backoff, StasisApp
 from screener.ari.client import AriClient
-from screener.config.settings import AriSettings, Secret, Settings
+from screener.config.settings import AriSettings, Secret
 from screener.config.watch import ConfigHolder
-from screener.decision import Decision, DisclosureEvent, ScreenRequest
+from screener.decision import Decision, Disclosure, DisclosureEvent, ScreenRequest
 from screener.lab import AsteriskSandbox, sipp
 from screener.lab.rtp import RtpListener
 from screener.lab.sipp import SippUas, place_call
 from screener.lab.stack import Call
 from screener.service.screening import Screener, connect
+from screener.sounds import Sounds
 
 REPO = Path(__file__).resolve().parents[2]
 ARI_DIALPLAN = REPO / "asterisk" / "extensions_screener_ari.conf"
@@ -94,8 +94,8 @@ def scenario(name: str) -> str:
 
 
 class AppScreener:
-    """A Screener seen through other ARI settings (application name, URL, password): the wrapped
-    screener's config is the e2e one; each app instance in a test gets its own name."""
+    """The real Screener as one application instance sees it, recording the requests that instance made
+    (each app instance in a test gets its own name and ARI settings)."""
 
     def __init__(self, inner: Screener, ari: AriSettings) -> None:
         self.inner = inner
@@ -103,8 +103,15 @@ class AppScreener:
         self.requests: list[ScreenRequest] = []
 
     @property
-    def settings(self) -> Settings:
-        return replace(self.inner.settings, ari=self.ari)
+    def sounds(self) -> Sounds:
+        return self.inner.sounds
+
+    @property
+    def decision_timeout_s(self) -> float:
+        return self.inner.decision_timeout_s
+
+    def disclosure(self, campaign: str) -> Disclosure | None:
+        return self.inner.disclosure(campaign)
 
     async def screen(self, request: ScreenRequest) -> Decision:
         self.requests.append(request)

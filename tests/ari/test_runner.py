@@ -73,3 +73,28 @@ async def test_on_stop_new_calls_go_back_to_the_dialplan_and_calls_in_flight_fin
             await task
         assert fake.channels == {} and fake.bridges == {}
         assert fake.made("DELETE", "channels/agent-a")
+
+
+async def test_run_ari_reports_its_connection_and_calls_in_flight_to_the_probes() -> None:
+    from screener.service.probes import ARI_CALLS, ARI_CONNECTED, Probes
+
+    probes = Probes()
+    async with FakeAri().serve() as fake:
+        fake.playback_s = None  # the call stays in its disclosure while the test looks
+        ari = AriSettings(enabled=True, url=fake.url, username=USER, password=Secret(PASSWORD), app="screener")
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(run_ari(FakeScreener(), ari, stop, backoff=Backoff(initial_s=0.05), grace_s=0.5,
+                                             probes=probes))
+        await fake.wait_connected()
+        async with asyncio.timeout(5):
+            while probes.check(ARI_CONNECTED) is not True:
+                await asyncio.sleep(0.01)
+        assert probes.gauge(ARI_CALLS) == 0
+        await fake.start_call("agent-p", ["12125550101", "lab", "carrier"])
+        async with asyncio.timeout(5):
+            while probes.gauge(ARI_CALLS) != 1:
+                await asyncio.sleep(0.01)
+        stop.set()
+        async with asyncio.timeout(10):
+            await task
+    assert probes.gauge(ARI_CALLS) == 0 and probes.check(ARI_CONNECTED) is False

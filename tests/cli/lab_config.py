@@ -23,6 +23,9 @@ port = 4573
 allowed_peers = ["127.0.0.1"]
 grace_s = 5
 
+[admin]
+listen = "127.0.0.1:0"
+
 [lists.internal]
 kind = "internal"
 source = "opt-outs"

@@ -179,6 +179,29 @@ def test_secrets_never_print(tmp_path: Path) -> None:
         assert "s3cret-salt" not in text and "ari-pa55word" not in text
 
 
+def test_admin_defaults_and_settings(tmp_path: Path) -> None:
+    admin = load_settings(write_config(tmp_path)).admin
+    assert (admin.enabled, admin.listen, admin.host, admin.port) == (True, "127.0.0.1:8090", "127.0.0.1", 8090)
+    assert admin.tls_cert is None and admin.tls_key is None and not admin.metrics_require_token
+    (tmp_path / "cert.pem").write_text("cert")
+    (tmp_path / "key.pem").write_text("key")
+    main = MAIN + ('\n[admin]\nenabled = false\nlisten = "[::1]:0"\ntls_cert = "cert.pem"\ntls_key = "key.pem"\n'
+                   "metrics_require_token = true\n")
+    admin = load_settings(write_config(tmp_path, main=main)).admin
+    assert (admin.enabled, admin.host, admin.port, admin.metrics_require_token) == (False, "::1", 0, True)
+    assert admin.tls_cert == str(tmp_path / "cert.pem") and admin.tls_key == str(tmp_path / "key.pem")
+
+
+def test_campaign_calling_hours(tmp_path: Path) -> None:
+    assert load_settings(write_config(tmp_path)).campaigns["sales"].calling is None
+    main = MAIN.replace("[campaigns.sales]\n", '[campaigns.sales]\nhours = { weekdays = "10:00-16:00" }\n'
+                        'quiet = "12:30-13:00"\n')
+    calling = load_settings(write_config(tmp_path, main=main)).campaigns["sales"].calling
+    assert calling is not None
+    assert calling.hours == {d: (TimeRange(time(10), time(16)),) for d in WEEKDAYS[:5]}
+    assert calling.quiet == (TimeRange(time(12, 30), time(13)),)
+
+
 def test_missing_file() -> None:
     with pytest.raises(ConfigError) as err:
         load_settings("/nonexistent/screener.toml")

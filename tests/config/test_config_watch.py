@@ -237,3 +237,16 @@ async def test_watch_waits_for_a_truncate_then_write_save_to_settle(tmp_path: Pa
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+def test_holder_keeps_the_last_reload(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    holder = ConfigHolder(path)
+    assert holder.last_reload is None and holder.stats["reload_failures"] == 0
+    write_config(tmp_path, main=MAIN + "\n[oops\n")
+    refused = holder.reload()
+    assert holder.last_reload == refused and not refused.ok and refused.at > 0
+    assert holder.stats["reload_failures"] == 1
+    write_config(tmp_path, main=EDITED)
+    assert holder.reload().changed and holder.last_reload is not None and holder.last_reload.ok
+    assert holder.stats["reload_failures"] == 1

@@ -87,6 +87,26 @@ def test_both_policy_and_state_report_when_both_forbid() -> None:
     assert any(FED in d for d in details) and any("FL: F.S. 501.616(6)" in d for d in details)
 
 
+def test_campaign_hours_narrow_the_policy() -> None:
+    narrow = Rules(hours=every_day("10:00-16:00"), quiet=(rng("12:00-13:00"),))
+    # 09:00: the policy allows it, the campaign's own window does not
+    pre = check(NY, US, at("2026-12-02 09:00", "America/New_York"), calling=narrow)
+    assert [r.detail for r in pre.reasons] == [
+        "09:00 America/New_York is outside wed 10:00-16:00 (campaign us-sales rules)"]
+    assert codes(check(NY, US, at("2026-12-02 12:30", "America/New_York"), calling=narrow)) == [R.QUIET_HOURS]
+    assert codes(check(NY, US, at("2026-12-02 10:00", "America/New_York"), calling=narrow)) == []
+    assert codes(check(NY, US, at("2026-12-02 09:00", "America/New_York"))) == []
+    # 22:00: both the policy and the campaign forbid it, each reported
+    late = check(NY, US, at("2026-12-02 22:00", "America/New_York"), calling=narrow)
+    assert codes(late) == [R.OUTSIDE_CALLING_HOURS, R.OUTSIDE_CALLING_HOURS]
+
+
+def test_campaign_hours_change_is_seen_in_the_same_minute() -> None:
+    now = at("2026-12-02 09:00", "America/New_York")
+    assert codes(check(NY, US, now, calling=Rules(hours=every_day("08:00-16:00")))) == []
+    assert codes(check(NY, US, now, calling=Rules(hours=every_day("10:00-16:00")))) == [R.OUTSIDE_CALLING_HOURS]
+
+
 # -- every time zone the number may be in must allow the call ----------------------------------------------
 
 

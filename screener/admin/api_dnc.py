@@ -1,0 +1,121 @@
+"""DNC lists over the API, through the service's ``DncAdmin`` (as ``screener dnc`` does it, with its JSON):
+
+- ``GET /api/v1/dnc`` (viewer): every list's size, version, source, age and staleness;
+- ``GET /api/v1/dnc/{list}/numbers/{number}`` (supervisor): is the number on the list;
+- ``POST /api/v1/dnc/{list}/numbers`` ``{number, region?, source?}`` (supervisor): put a number on a list;
+- ``DELETE /api/v1/dnc/{list}/numbers/{number}`` (compliance): take a number off an internal or campaign list
+  (registries change by import only, and lifting an opt-out is a compliance decision);
+- ``GET /api/v1/dnc/{list}/numbers`` (compliance): the list's numbers, one a line, streamed.
+
+Only the lists of the running config are reachable here. Changes are audited with the token's name.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from screener.admin.auth import caller_of
+from screener.admin.context import AdminContext, context, requires
+from screener.admin.errors import ApiError, bad_request, check_fields, json_object, string_field
+from screener.config.settings import DncList, ListKind
+from screener.service.admin_log import record_admin_action
+from screener.service.dnc import DEFAULT_REGION, EXPORT_FORMATS, DncAdmin
+from screener.service.tokens import Role
+
+#: the kinds of list a number may be taken off over the API
+REMOVABLE = (ListKind.INTERNAL, ListKind.CAMPAIGN)
+
+
+def _list(ctx: AdminContext, request: web.Request) -> DncList:
+    name = request.match_info["list"]
+    found = ctx.holder.current.lists.get(name)
+    if found is None:
+        known = ", ".join(sorted(ctx.holder.current.lists)) or "none"
+        raise ApiError(404, "not_found", f"no DNC list {name!r} in the running config (known: {known})")
+    return found
+
+
+def _admin(ctx: AdminContext) -> DncAdmin:
+    return DncAdmin(ctx.redis, ctx.holder.current)
+
+
+@requires(Role.VIEWER)
+async def lists(request: web.Request) -> web.Response:
+    rows = await _admin(context(request)).lists()
+    return web.json_response([row.to_json() for row in rows])
+
+
+@requires(Role.SUPERVISOR)
+async def check(request: web.Request) -> web.Response:
+    ctx = context(request)
+    lst = _list(ctx, request)
+    found = await _admin(ctx).check(lst.name, request.match_info["number"],
+                                    region=request.query.get("region", DEFAULT_REGION))
+    return web.json_response(found.to_json())
+
+
+@requires(Role.SUPERVISOR)
+async def add(request: web.Request) -> web.Response:
+    ctx = context(request)
+    lst = _list(ctx, request)
+    body = await json_object(request)
+    check_fields(body, ("number", "region", "source"))
+    number = string_field(body, "number")
+    assert number is not None
+    caller = caller_of(request)
+    source = string_field(body, "source", required=False) or f"admin API: {caller.name}"
+    change = await _admin(ctx).add(lst.name, number, region=string_field(body, "region", required=False)
+                                   or DEFAULT_REGION, source=source)
+    ctx.screener.invalidate_list_states()
+    data = change.to_json()
+    data["audit_id"] = await record_admin_action(ctx.screener, caller.name, "dnc.add", lst.name, source,
+                                                 number=change.number)
+    return web.json_response(data, status=201 if change.changed else 200)
+
+
+@requires(Role.COMPLIANCE)
+async def remove(request: web.Request) -> web.Response:
+    ctx = context(request)
+    lst = _list(ctx, request)
+    if lst.kind not in REMOVABLE:
+        raise ApiError(409, "conflict", f"{lst.name} is a {lst.kind.value} list: it changes by import only "
+                       "(screener dnc import), never one number at a time")
+    caller = caller_of(request)
+    change = await _admin(ctx).remove(lst.name, request.match_info["number"],
+                                      region=request.query.get("region", DEFAULT_REGION),
+                                      source=f"admin API: {caller.name}")
+    ctx.screener.invalidate_list_states()
+    data = change.to_json()
+    data["audit_id"] = await record_admin_action(ctx.screener, caller.name, "dnc.remove", lst.name,
+                                                 number=change.number)
+    return web.json_response(data)
+
+
+@requires(Role.COMPLIANCE)
+async def export(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    lst = _list(ctx, request)
+    fmt = request.query.get("format", "e164")
+    if fmt not in EXPORT_FORMATS:
+        raise bad_request("format", f"{fmt!r} is not a format (one of {', '.join(EXPORT_FORMATS)})")
+    response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    batch: list[str] = []
+    async for number in _admin(ctx).export(lst.name, fmt):
+        batch.append(number)
+        if len(batch) >= 5000:
+            await response.write(("\n".join(batch) + "\n").encode())
+            batch = []
+    if batch:
+        await response.write(("\n".join(batch) + "\n").encode())
+    await response.write_eof()
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/dnc", lists)
+    app.router.add_get("/api/v1/dnc/{list}/numbers", export)
+    app.router.add_post("/api/v1/dnc/{list}/numbers", add)
+    app.router.add_get("/api/v1/dnc/{list}/numbers/{number}", check)
+    app.router.add_delete("/api/v1/dnc/{list}/numbers/{number}", remove)

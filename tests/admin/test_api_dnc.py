@@ -1,0 +1,82 @@
+"""DNC lists over the API: list them, check, add (supervisor), remove from internal/campaign lists and export
+(compliance); changes audited with the actor, and the next decision sees them."""
+
+from __future__ import annotations
+
+from screener.reasons import ReasonCode
+from screener.service.tokens import Role
+from tests.admin.conftest import Admin, AdminFactory, audit_rows
+
+NUMBER = "+12125550142"
+WITH_LISTS = """
+[lists.do-not-sell]
+kind = "campaign"
+source = "customers who asked"
+
+[lists.national]
+kind = "registry"
+source = "a registry"
+max_age_days = 31
+"""
+
+
+def with_lists(text: str) -> str:
+    return text.replace("[campaigns.lab]", WITH_LISTS + "\n[campaigns.lab]").replace(
+        'dnc_lists = ["internal"]', 'dnc_lists = ["internal", "do-not-sell"]')
+
+
+async def test_add_check_remove_and_the_next_decision(admin: Admin) -> None:
+    status, change, _ = await admin.request("POST", "/api/v1/dnc/internal/numbers", Role.SUPERVISOR,
+                                            json={"number": "(212) 555-0142", "source": "complaint #7"})
+    assert status == 201 and change["number"] == NUMBER and change["changed"] is True
+    assert (await admin.decide(NUMBER)).codes == (ReasonCode.DNC_INTERNAL,)
+    status, again, _ = await admin.request("POST", "/api/v1/dnc/internal/numbers", Role.SUPERVISOR,
+                                           json={"number": NUMBER})
+    assert status == 200 and again["changed"] is False
+    status, found, _ = await admin.request("GET", f"/api/v1/dnc/internal/numbers/{NUMBER}", Role.SUPERVISOR)
+    assert found == {"list": "internal", "number": NUMBER, "listed": True}
+    status, listed, _ = await admin.request("GET", "/api/v1/dnc", Role.VIEWER)
+    [internal] = listed
+    assert internal["name"] == "internal" and internal["count"] == 1
+    status, text, _ = await admin.request("GET", "/api/v1/dnc/internal/numbers", Role.COMPLIANCE)
+    assert status == 200 and text.splitlines() == [NUMBER]
+    status, removed, _ = await admin.request("DELETE", "/api/v1/dnc/internal/numbers/2125550142", Role.COMPLIANCE)
+    assert status == 200 and removed["changed"] is True
+    assert (await admin.decide(NUMBER)).allowed
+    rows = await audit_rows(admin.redis)
+    actions = [(f[b"actor"], f[b"action"], f[b"target"], f[b"number"], f[b"detail"]) for _, f in rows
+               if f.get(b"kind") == b"admin"]
+    assert actions == [
+        (b"supervisor-0", b"dnc.add", b"internal", b"+1212*****42", b"complaint #7"),
+        (b"supervisor-0", b"dnc.add", b"internal", b"+1212*****42", b"admin API: supervisor-0"),
+        (b"compliance-0", b"dnc.remove", b"internal", b"+1212*****42", b""),
+    ]
+
+
+async def test_registry_lists_change_by_import_only_and_unknown_lists_are_404(make_admin: AdminFactory) -> None:
+    admin: Admin = await make_admin(config_text=with_lists)
+    status, change, _ = await admin.request("POST", "/api/v1/dnc/do-not-sell/numbers", Role.SUPERVISOR,
+                                            json={"number": NUMBER})
+    assert status == 201 and change["list"] == "do-not-sell"
+    assert (await admin.decide(NUMBER)).codes == (ReasonCode.DNC_CAMPAIGN,)
+    status, body, _ = await admin.request("DELETE", f"/api/v1/dnc/national/numbers/{NUMBER}", Role.ADMIN)
+    assert status == 409 and "changes by import only" in body["detail"]
+    status, body, _ = await admin.request("POST", "/api/v1/dnc/nope/numbers", Role.ADMIN, json={"number": NUMBER})
+    assert status == 404 and "no DNC list 'nope'" in body["detail"]
+    status, listed, _ = await admin.request("GET", "/api/v1/dnc", Role.VIEWER)
+    national = next(row for row in listed if row["name"] == "national")
+    assert national["kind"] == "registry" and national["stale"] is True and national["imported_at"] is None
+
+
+async def test_dnc_bad_requests(admin: Admin) -> None:
+    cases = [
+        ("POST", "/api/v1/dnc/internal/numbers", {"number": "12"}, 400, "invalid number '12'"),
+        ("POST", "/api/v1/dnc/internal/numbers", {"number": "911"}, 400, "emergency number"),
+        ("POST", "/api/v1/dnc/internal/numbers", {}, 400, "number: missing"),
+        ("POST", "/api/v1/dnc/internal/numbers", {"number": NUMBER, "list": "x"}, 400, "list: unknown field"),
+        ("GET", "/api/v1/dnc/internal/numbers?format=csv", None, 400, "format: 'csv' is not a format"),
+    ]
+    for method, path, body, expected, words in cases:
+        status, answer, _ = await admin.request(method, path, Role.ADMIN, json=body)
+        assert status == expected, (path, body, answer)
+        assert words in answer["detail"], answer
