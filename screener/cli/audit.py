@@ -1,4 +1,5 @@
-"""``screener audit``: read the audit trail (tail, follow, export for auditors)."""
+"""``screener audit``: read the audit trail (tail, follow, export for auditors, why), check its hash chain
+(verify, checkpoint) and move old entries to the archive (archive)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ from contextlib import asynccontextmanager
 from typing import IO, Any
 
 from screener.cli.common import load_cli_settings, open_redis, parse_when, redis_url, run_guarded
+from screener.config.paths import archive_dir
 from screener.service import audit
 from screener.service.audit import AuditTrail
 from screener.service.audit_export import FORMATS, export_chunks
 
 HELP = """\
-Every decision (live or dry run), opt-out and disclosure is appended to the audit stream with its
-time, the masked number and a keyed hash of it (never the number itself), the campaign, the verdict,
-every reason and the config version that made it. `tail` shows the latest entries; `export` writes
-a time range for an auditor, optionally only one number's entries (found by its hash).
+Every decision (live or dry run), opt-out, disclosure, consent change and admin action is appended to
+the audit trail with its time, the masked number and a keyed hash of it (never the number itself), the
+campaign, the verdict, every reason and the config version that made it. Each entry carries the
+SHA-256 of the one before it and its own content (one chain per number group): `verify` proves nothing
+was altered, deleted, inserted or reordered, `checkpoint` exports the chain heads to keep elsewhere.
+Entries leave Redis only into the archive's segment files (`archive`, and `screener serve` hourly);
+`tail`, `export`, `why` and `verify` read archive and Redis as one trail.
 """
 
 def register(sub: Any) -> None:
@@ -41,6 +46,10 @@ def register(sub: Any) -> None:
     e.add_argument("--format", choices=FORMATS, default="jsonl")
     e.add_argument("-o", "--out", metavar="FILE", help="write to FILE (default: standard output)")
     e.set_defaults(func=run_guarded(_export))
+    from screener.cli import audit_chain, audit_why
+
+    audit_why.register(actions)
+    audit_chain.register(actions)
 
 
 def _line(entry: audit.AuditEntry) -> str:
@@ -59,17 +68,18 @@ def _line(entry: audit.AuditEntry) -> str:
 
 
 @asynccontextmanager
-async def _trail(args: argparse.Namespace) -> AsyncIterator[AuditTrail]:
+async def trail_of(args: argparse.Namespace) -> AsyncIterator[AuditTrail]:
+    """The trail (Redis and the archive of ``[audit] archive_dir``) of the command's config."""
     settings = load_cli_settings(args)
     redis = open_redis(redis_url(args, settings))
     try:
-        yield AuditTrail(redis, settings.audit_salt.value)
+        yield AuditTrail(redis, settings.audit_salt.value, archive_dir(settings))
     finally:
         await redis.aclose()
 
 
 async def _tail(args: argparse.Namespace) -> int:
-    async with _trail(args) as trail:
+    async with trail_of(args) as trail:
         wanted = trail.number_filter(args.number, args.region) if args.number else None
         entries = await trail.tail(args.count, number=args.number, region=args.region)
         for entry in entries:
@@ -85,7 +95,7 @@ async def _export(args: argparse.Namespace) -> int:
     since = parse_when(args.since, "--since") if args.since else None
     until = parse_when(args.until, "--until") if args.until else None
     count = 0
-    async with _trail(args) as trail:
+    async with trail_of(args) as trail:
         entries = trail.entries(since=since, until=until, number=args.number, region=args.region,
                                 campaign=args.campaign)
 

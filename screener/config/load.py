@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,11 @@ from screener.config.campaigns import check_name, parse_campaign, parse_list
 from screener.config.errors import ConfigError
 from screener.config.policies import parse_policy
 from screener.config.reader import Node
+from screener.config.redact import redacted_text
 from screener.config.settings import (
     AdminSettings,
     AriSettings,
+    AuditSettings,
     DncList,
     FastAgiSettings,
     ListKind,
@@ -29,12 +32,14 @@ from screener.config.settings import (
     Settings,
 )
 
-TOP_KEYS = ("include", "screener", "fastagi", "ari", "admin", "lists", "policies", "campaigns")
+TOP_KEYS = ("include", "screener", "fastagi", "ari", "admin", "audit", "lists", "policies", "campaigns")
 PRESET_KEYS = ("policies",)
 SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir")
 FASTAGI_KEYS = ("bind", "port", "allowed_peers", "grace_s")
 ARI_KEYS = ("enabled", "url", "username", "password", "app")
 ADMIN_KEYS = ("enabled", "listen", "tls_cert", "tls_key", "metrics_require_token")
+AUDIT_KEYS = ("archive_dir", "archive_after", "archive_interval", "retention")
+_RETENTION = re.compile(r"(?:(\d+)y)?(?:(\d+)d)?")
 VERSION_CHARS = 12
 
 
@@ -217,6 +222,25 @@ def _admin(root: Node) -> AdminSettings:
     )
 
 
+def _audit(root: Node) -> AuditSettings:
+    node = root.table("audit")
+    node.check_keys(AUDIT_KEYS)
+    retention = node.string("retention", "5y1d").strip().replace(" ", "")
+    match = _RETENTION.fullmatch(retention)
+    if not retention or match is None:
+        raise node.error("retention", f'{retention!r} is not a retention such as "5y1d" (years and days)')
+    years, days = int(match.group(1) or 0), int(match.group(2) or 0)
+    if years * 366 + days < 1:
+        raise node.error("retention", "must keep segments at least one day")
+    return AuditSettings(
+        archive_dir=node.string("archive_dir", "var/audit-archive", nonempty=True),
+        archive_after_s=node.duration("archive_after", "1h"),
+        archive_interval_s=node.duration("archive_interval", "1h"),
+        retention_years=years,
+        retention_days=days,
+    )
+
+
 def _policies(node: Node, into: dict[str, Policy], where: dict[str, str]) -> None:
     for name, policy_node in node.children():
         check_name(node, name, "policy")
@@ -263,6 +287,8 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         fastagi=_fastagi(root),
         ari=_ari(root),
         admin=_admin(root),
+        audit=_audit(root),
+        source_texts=tuple((source.path, redacted_text(source.content)) for source in sources),
         lists=lists,
         policies=policies,
         campaigns=campaigns,

@@ -1,26 +1,30 @@
 """The audit trail's use cases (``screener audit``, the admin API): the latest entries, following new ones,
 and exporting a time range for an auditor, filtered by number (found by its keyed hash) and campaign.
 
-The trail is every group's stream (``store/audit.py``) merged in id order; a number's entries are all in its
-group's stream, so reading them touches that one stream.
+The trail is the archive's segments (``store/audit_archive.py``), oldest first, then every group's live
+stream (``store/audit.py``), merged in id order: one trail whatever has left Redis. A number's entries are all
+in its group, so reading them touches that group's stream and its members of the segments.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, number_hash
 from screener.service.numbers_input import DEFAULT_REGION, e164_of
 from screener.store import audit, keys
 from screener.store.audit import AuditEntry
+from screener.store.audit_archive import ArchiveDir, GroupMark, Manifest, id_key, id_ms
 
 __all__ = ["DECISION", "DISCLOSURE", "OPT_OUT", "AuditEntry", "AuditTrail", "NumberFilter"]
 
 
-def _stream_bound(when: datetime | None, default: str) -> str:
-    return str(int(when.timestamp() * 1000)) if when is not None else default
+def _ms(when: datetime | None) -> int | None:
+    return int(when.timestamp() * 1000) if when is not None else None
 
 
 class NumberFilter:
@@ -35,12 +39,24 @@ class NumberFilter:
         return entry.fields.get("number_hash") == self.hash
 
 
-class AuditTrail:
-    """The audit streams of one Redis; ``salt`` is the config's ``audit_salt`` (it finds a number's entries)."""
+def _in_range(entry: AuditEntry, since_ms: int | None, until_ms: int | None) -> bool:
+    ms = entry.millis
+    return (since_ms is None or ms >= since_ms) and (until_ms is None or ms <= until_ms)
 
-    def __init__(self, redis: Any, salt: str) -> None:
+
+async def _as_async(entries: Iterator[AuditEntry]) -> AsyncIterator[AuditEntry]:
+    for entry in entries:
+        yield entry
+
+
+class AuditTrail:
+    """The audit trail of one Redis and, when given, its archive folder; ``salt`` is the config's
+    ``audit_salt`` (it finds a number's entries)."""
+
+    def __init__(self, redis: Any, salt: str, archive_dir: Path | None = None) -> None:
         self.redis = redis
         self.salt = salt
+        self.archive = ArchiveDir(archive_dir) if archive_dir is not None else None
 
     def hash_of(self, number: str, region: str = DEFAULT_REGION) -> str:
         """The keyed hash under which a number's entries are found."""
@@ -51,16 +67,48 @@ class AuditTrail:
         return NumberFilter(e164_of(number, region, allow_emergency=True), self.salt)
 
     async def groups(self) -> list[str]:
-        return await audit.groups(self.redis)
+        """Every group with a stream or a member in the archive."""
+        names = set(await audit.groups(self.redis))
+        if self.archive is not None:
+            names |= set(self.marks())
+        return sorted(names)
+
+    def marks(self) -> dict[str, GroupMark]:
+        """Each group's last archived entry ({} without an archive)."""
+        if self.archive is None or not self.archive.exists():
+            return {}
+        return self.archive.marks()
+
+    def manifests(self, since_ms: int | None = None, until_ms: int | None = None) -> Iterator[Manifest]:
+        if self.archive is None or not self.archive.exists():
+            return iter(())
+        return self.archive.manifests(since_ms=since_ms, until_ms=until_ms)
 
     async def tail(self, count: int, *, number: str | None = None, region: str = DEFAULT_REGION) -> list[AuditEntry]:
-        """The latest ``count`` entries (only the number's when given), oldest first."""
+        """The latest ``count`` entries (only the number's when given), oldest first: from the live streams, and
+        from the archive when they hold fewer."""
         count = max(1, count)
-        if number is None:
-            return await audit.tail(self.redis, count)
-        wanted = self.number_filter(number, region)
-        found = [e async for e in self._group_entries(wanted.group, "-", "+") if wanted.matches(e)]
-        return found[-count:]
+        if number is not None:
+            wanted = self.number_filter(number, region)
+            found: deque[AuditEntry] = deque(maxlen=count)
+            async for entry in self._group(wanted.group, None, None):
+                if wanted.matches(entry):
+                    found.append(entry)
+            return list(found)
+        marks = self.marks()
+        latest = [e for e in await audit.tail(self.redis, count)
+                  if e.group not in marks or id_key(e.id) > id_key(marks[e.group].last_id)]
+        if len(latest) < count and self.archive is not None and self.archive.exists():
+            older: list[AuditEntry] = []
+            for _seq, path in reversed(self.archive.manifest_files()):
+                if len(older) + len(latest) >= count:
+                    break
+                last: deque[AuditEntry] = deque(maxlen=count - len(latest) - len(older))
+                async for entry in self._segment(self.archive.read_manifest(path), None, None):
+                    last.append(entry)
+                older = [*last, *older]
+            latest = [*older, *latest][-count:]
+        return latest
 
     def follow(self, after: str | Mapping[str, str] = "$") -> AsyncIterator[AuditEntry]:
         """New entries as they are appended: from now ("$"), after an id, or after the ids in ``after`` (group ->
@@ -69,26 +117,77 @@ class AuditTrail:
 
     def entries(self, *, since: datetime | None = None, until: datetime | None = None, number: str | None = None,
                 region: str = DEFAULT_REGION, campaign: str | None = None) -> AsyncIterator[AuditEntry]:
-        """Entries between two times, oldest first, only the number's (by hash) and the campaign's when given;
-        read in batches (constant memory). A bad ``number`` raises here, before anything is read."""
+        """Entries between two times, oldest first, archive and streams as one trail, only the number's (by
+        hash) and the campaign's when given; read in batches (constant memory). A bad ``number`` raises here,
+        before anything is read."""
         wanted = self.number_filter(number, region) if number else None
-        return self._matching(_stream_bound(since, "-"), _stream_bound(until, "+"), wanted, campaign)
+        return self._matching(_ms(since), _ms(until), wanted, campaign)
 
-    async def _group_entries(self, group: str, start: str, end: str) -> AsyncIterator[AuditEntry]:
-        async for entry in audit.scan_group(self.redis, group, start, end):
+    async def append(self, fields: dict[str, str], *, number: str | None = None) -> str:
+        """Append an entry of any kind (fields from ``audit_fields``/``plain_fields``) through the chain: to the
+        group of ``number`` (E.164), else the global group; its id. For one-shot commands (a CLI complaint, an
+        erasure); a screener appends through ``Screener.append_audit_entry``."""
+        group = keys.audit_group(number)
+        await audit.AuditGroups().ensure(self.redis, group)
+        return await audit.append(self.redis, group, fields)
+
+    # -- reading archive and streams as one trail ------------------------------------------------------------
+
+    async def group_entries(self, group: str, since_ms: int | None = None,
+                            until_ms: int | None = None) -> AsyncIterator[AuditEntry]:
+        """One group's entries, archive then stream, oldest first."""
+        async for entry in self._group(group, since_ms, until_ms):
             yield entry
 
-    async def _all_entries(self, start: str, end: str) -> AsyncIterator[AuditEntry]:
-        groups = await self.groups()
-        async for entry in audit.merged([self._group_entries(g, start, end) for g in groups]):
+    async def _group(self, group: str, since_ms: int | None, until_ms: int | None) -> AsyncIterator[AuditEntry]:
+        mark = self.marks().get(group)
+        for manifest in self.manifests(since_ms, until_ms):
+            part = manifest.part(group)
+            if part is None or (since_ms is not None and id_ms(part.last_id) < since_ms) or (
+                    until_ms is not None and id_ms(part.first_id) > until_ms):
+                continue
+            for entry in self.archive.read_part(manifest, part) if self.archive else ():
+                if _in_range(entry, since_ms, until_ms):
+                    yield entry
+        async for entry in self._live(group, mark, since_ms, until_ms):
             yield entry
 
-    async def _matching(self, start: str, end: str, wanted: NumberFilter | None,
+    async def _live(self, group: str, mark: GroupMark | None, since_ms: int | None,
+                    until_ms: int | None) -> AsyncIterator[AuditEntry]:
+        """A group's live stream after its archived mark (a run killed before it trimmed leaves entries at or
+        before the mark in the stream: they are read from the archive)."""
+        start, exclusive = ("-" if since_ms is None else str(since_ms)), False
+        if mark is not None and mark.last_id and (since_ms is None or id_ms(mark.last_id) >= since_ms):
+            start, exclusive = mark.last_id, True
+        end = "+" if until_ms is None else str(until_ms)
+        async for entry in audit.scan_group(self.redis, group, start, end, exclusive_start=exclusive):
+            yield entry
+
+    async def _all(self, since_ms: int | None, until_ms: int | None) -> AsyncIterator[AuditEntry]:
+        """Every group: segment by segment (each one's members merged), then the live streams merged."""
+        for manifest in self.manifests(since_ms, until_ms):
+            async for entry in self._segment(manifest, since_ms, until_ms):
+                yield entry
+        marks = self.marks()
+        live = [self._live(g, marks.get(g), since_ms, until_ms) for g in await audit.groups(self.redis)]
+        async for entry in audit.merged(live):
+            yield entry
+
+    def _segment(self, manifest: Manifest, since_ms: int | None, until_ms: int | None) -> AsyncIterator[AuditEntry]:
+        """A segment's entries, its groups' members merged in id order."""
+        archive = self.archive
+        assert archive is not None
+        parts = [_as_async(e for e in archive.read_part(manifest, p) if _in_range(e, since_ms, until_ms))
+                 for p in manifest.groups]
+        return audit.merged(parts)
+
+    async def _matching(self, since_ms: int | None, until_ms: int | None, wanted: NumberFilter | None,
                         campaign: str | None) -> AsyncIterator[AuditEntry]:
-        source = self._group_entries(wanted.group, start, end) if wanted else self._all_entries(start, end)
+        source = self._group(wanted.group, since_ms, until_ms) if wanted else self._all(since_ms, until_ms)
         async for entry in source:
             if wanted and not wanted.matches(entry):
                 continue
             if campaign and entry.fields.get("campaign") != campaign:
                 continue
             yield entry
+

@@ -1,7 +1,8 @@
 """The audit chain's format: what is hashed, how a link follows from the one before, and tombstones.
 
 Each audit stream (one per hash-tag group, ``store/keys.py``) has its own chain. An entry's fields are, in
-order: the client's fields, ``_h`` (the link), then the fields the Lua script added (``r`` for a decision).
+order: the client's fields, ``_h`` (the link), ``_n`` (the entry's position in the chain, 1 for the first),
+then the fields the Lua script added (``r`` for a decision).
 
 * The **client digest** is the SHA-256 of the client's fields in a canonical form, computed here before the
   append. Fields before ``_k`` (the entry's random key, when it has one) are *plain*: their name and value are
@@ -9,13 +10,14 @@ order: the client's fields, ``_h`` (the link), then the fields the Lua script ad
   enters the digest, so a sealed value can later be replaced by that digest (a **tombstone**, for a
   data-subject erasure) and the entry still verifies, while the erased value cannot be recovered by trying
   every phone number (the key is erased with it).
-* The **link** of an entry is SHA-256(previous link ‖ client digest ‖ ns(id) ‖ ns(name) ns(value) for each
-  field the script added), with ``ns(s) = b"<len>:" + s`` and 32 zero bytes before the first entry. Lua
+* The **link** of an entry is SHA-256(previous link ‖ client digest ‖ ns(id) ‖ ns(n) ‖ ns(name) ns(value) for
+  each field the script added), with ``ns(s) = b"<len>:" + s`` and 32 zero bytes before the first entry. Lua
   computes it in the same step as the append (``lua/lib_audit_append.lua``); ``link`` here is the same
   function, used by ``screener audit verify``.
 
-An entry altered after the fact no longer matches its link; a deleted, inserted or moved one breaks the
-next link; a chain rewritten from the start differs from a checkpoint of its head kept elsewhere.
+An entry altered after the fact no longer matches its link; a deleted one leaves a gap in the positions and
+breaks the next link; an inserted or moved one repeats a position or breaks a link; a chain rewritten from the
+start differs from a checkpoint of its head kept elsewhere.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ import hashlib
 import os
 from base64 import urlsafe_b64encode
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 #: the field holding an entry's link
 LINK_FIELD = "_h"
+#: the field holding an entry's position in its chain (after the link)
+POSITION_FIELD = "_n"
 #: the field holding an entry's random key: it and the fields after it are sealed (erasable)
 KEY_FIELD = "_k"
 #: the link before a stream's first entry
@@ -97,47 +102,73 @@ def check_appendable(fields: Mapping[str, str]) -> None:
     """Refuse client fields the chain could not tell apart from its own: a reserved name, a value that looks
     like a tombstone (raises ``ChainFormatError``)."""
     for name, value in fields.items():
-        if name == LINK_FIELD:
-            raise ChainFormatError(f"{LINK_FIELD!r} is the chain's own field")
+        if name in (LINK_FIELD, POSITION_FIELD):
+            raise ChainFormatError(f"{name!r} is the chain's own field")
         if is_tombstone(value):
             raise ChainFormatError(f"field {name!r} starts with the tombstone mark (\\x1f)")
 
 
-def server_tail(entry_id: str, server: Sequence[tuple[str, str]]) -> bytes:
-    """The bytes after the two hashes in a link's input: the entry id, then each field the script added."""
-    return _ns(entry_id.encode()) + b"".join(_ns(k.encode()) + _ns(v.encode()) for k, v in server)
+def server_tail(entry_id: str, position: str, server: Sequence[tuple[str, str]]) -> bytes:
+    """The bytes after the two hashes in a link's input: the entry id, its position, each field the script
+    added."""
+    return _ns(entry_id.encode()) + _ns(position.encode()) + b"".join(
+        _ns(k.encode()) + _ns(v.encode()) for k, v in server)
 
 
-def link(prev: str, digest: str, entry_id: str, server: Sequence[tuple[str, str]] = ()) -> str:
-    """An entry's link (hex): SHA-256(previous link ‖ client digest ‖ id and added fields)."""
-    return hashlib.sha256(bytes.fromhex(prev) + bytes.fromhex(digest) + server_tail(entry_id, server)).hexdigest()
+def link(prev: str, digest: str, entry_id: str, position: str, server: Sequence[tuple[str, str]] = ()) -> str:
+    """An entry's link (hex): SHA-256(previous link ‖ client digest ‖ id, position and added fields)."""
+    try:
+        hashes = bytes.fromhex(prev) + bytes.fromhex(digest)
+    except ValueError:
+        raise ChainFormatError("a link is not hex") from None
+    return hashlib.sha256(hashes + server_tail(entry_id, position, server)).hexdigest()
 
 
-def split(fields: Mapping[str, str]) -> tuple[list[tuple[str, str]], str | None, list[tuple[str, str]]]:
-    """An entry's fields as (client fields, its link or None, the fields the script added)."""
+@dataclass(frozen=True)
+class Parts:
+    """An entry's fields as the chain sees them."""
+
+    client: list[tuple[str, str]]
+    link: str | None
+    position: str | None
+    server: list[tuple[str, str]]
+
+
+def split(fields: Mapping[str, str]) -> Parts:
+    """An entry's fields as client fields, its link, its position and the fields the script added."""
     client: list[tuple[str, str]] = []
     server: list[tuple[str, str]] = []
     stored: str | None = None
+    position: str | None = None
     for name, value in fields.items():
         if stored is None and name == LINK_FIELD:
             stored = value
         elif stored is None:
             client.append((name, value))
+        elif position is None and name == POSITION_FIELD and not server:
+            position = value
         else:
             server.append((name, value))
-    return client, stored, server
+    return Parts(client, stored, position, server)
+
+
+def position_of(fields: Mapping[str, str]) -> int | None:
+    """An entry's position in its chain (None when it has none or an unreadable one)."""
+    raw = split(fields).position
+    return int(raw) if raw is not None and raw.isdigit() else None
 
 
 def expected_link(prev: str, entry_id: str, fields: Mapping[str, str]) -> str:
     """The link an entry must hold after ``prev`` (raises ``ChainFormatError`` when it cannot be computed)."""
-    client, _stored, server = split(fields)
-    return link(prev, client_digest(client), entry_id, server)
+    parts = split(fields)
+    if parts.position is None:
+        raise ChainFormatError("the entry has no position (_n) after its link")
+    return link(prev, client_digest(parts.client), entry_id, parts.position, parts.server)
 
 
 def sealed_names(fields: Mapping[str, str]) -> list[str]:
     """The names of an entry's sealed fields (``_k`` and after it, before the link)."""
-    client, _stored, _server = split(fields)
-    names = [name for name, _ in client]
+    names = [name for name, _ in split(fields).client]
     return names[names.index(KEY_FIELD):] if KEY_FIELD in names else []
 
 

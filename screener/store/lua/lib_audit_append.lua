@@ -2,8 +2,9 @@
 -- calling script, so the link is computed in the same atomic step as the append (several screeners writing at
 -- once keep one unbroken chain per stream). Needs lib_audit_sha256 in front of it.
 --
--- An entry's fields, in order: the client's fields, then "_h" (the link), then the fields the script adds.
---   link = SHA-256(previous link || client digest || ns(id) || ns(name) ns(value) for each added field)
+-- An entry's fields, in order: the client's fields, then "_h" (the link), "_n" (its position in the chain: 1 for
+-- a stream's first entry), then the fields the script adds.
+--   link = SHA-256(previous link || client digest || ns(id) || ns(n) || ns(name) ns(value) for each added field)
 -- where ns(s) = "<byte length>:" .. s, and the client digest is the SHA-256 the client computed over its own
 -- fields (screener/store/audit_chain.py says how; it never reaches Lua as anything but 64 hex digits).
 -- The head key holds "<link> <last id> <entries appended>"; the first entry's previous link is 64 zeros.
@@ -56,7 +57,8 @@ local function audit_append(stream, head, digest_hex, client, server)
     last_id = audit_stream_last_id(stream)  -- the head was deleted: `audit verify` reports the break
   end
   local id = audit_next_id(last_id, audit_server_ms())
-  local tail = { audit_ns(id) }
+  local n = string.format("%d", count + 1)
+  local tail = { audit_ns(id), audit_ns(n) }
   for i = 1, #server, 2 do
     tail[#tail + 1] = audit_ns(server[i]) .. audit_ns(server[i + 1])
   end
@@ -65,8 +67,10 @@ local function audit_append(stream, head, digest_hex, client, server)
   for i = 1, #client do args[#args + 1] = client[i] end
   args[#args + 1] = "_h"
   args[#args + 1] = link
+  args[#args + 1] = "_n"
+  args[#args + 1] = n
   for i = 1, #server do args[#args + 1] = server[i] end
   redis.call(unpack(args))
-  redis.call("SET", head, link .. " " .. id .. " " .. string.format("%d", count + 1))
+  redis.call("SET", head, link .. " " .. id .. " " .. n)
   return id, link
 end
