@@ -45,6 +45,7 @@ def register(actions: Any) -> None:
                            description=ARCHIVE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     a.add_argument("--before", metavar="ISO-8601|now", help="archive every entry before this time (default: "
                                                             "the whole days that ended archive_after ago)")
+    a.add_argument("--batch", type=int, default=1000, metavar="N", help="entries read per round trip (default 1000)")
     a.add_argument("--json", action="store_true", help="the report as one JSON object")
     a.set_defaults(func=run_guarded(_archive))
 
@@ -104,7 +105,8 @@ async def _archive(args: argparse.Namespace) -> int:
         before_ms = int(when.timestamp() * 1000)
     redis = open_redis(redis_url(args, settings))
     try:
-        report = await Archiver(redis, settings, archive_dir(settings)).run(before_ms=before_ms)
+        report = await Archiver(redis, settings, archive_dir(settings), batch=max(1, args.batch)).run(
+            before_ms=before_ms)
     except ArchiveError as exc:
         raise UsageError(str(exc)) from None
     finally:

@@ -33,6 +33,7 @@ from typing import Any
 from screener.config.settings import Settings
 from screener.service.audit_fields import ARCHIVE, plain_fields
 from screener.store import audit, config_versions, keys
+from screener.store.audit import AuditEntry
 from screener.store.audit_archive import (
     ArchiveDir,
     ArchiveError,
@@ -174,9 +175,14 @@ class Archiver:
                 after_mark = bool(mark.last_id) and id_ms(mark.last_id) >= day_ms
                 start = mark.last_id if after_mark else str(day_ms)
                 writer.begin_group(group, mark)
+                pending: list[AuditEntry] = []
                 async for entry in audit.scan_group(self.redis, group, start, f"({end}", exclusive_start=after_mark,
                                                     batch=self.batch):
-                    writer.write(entry)
+                    pending.append(entry)
+                    if len(pending) >= self.batch:
+                        writer.write(pending)
+                        pending = []
+                writer.write(pending)
                 writer.end_group()
             return writer.commit()
         except BaseException:

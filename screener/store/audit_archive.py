@@ -208,9 +208,12 @@ class _HashingWriter:
         self.handle.flush()
 
 
+_LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def entry_line(entry: AuditEntry) -> bytes:
     flat = [part for pair in entry.fields.items() for part in pair]
-    return (json.dumps([entry.id, flat], ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    return (_LINE.encode([entry.id, flat]) + "\n").encode()
 
 
 def parse_line(line: bytes, group: str) -> AuditEntry:
@@ -237,15 +240,18 @@ class SegmentWriter:
         self._current = {"group": group, "offset": self._out.tell(), "count": 0, "first_id": "", "last_id": "",
                          "prev": mark.link, "head": mark.link, "first_n": mark.count + 1}
 
-    def write(self, entry: AuditEntry) -> None:
+    def write(self, entries: list[AuditEntry]) -> None:
+        """Append entries of the current group (in id order)."""
+        if not entries:
+            return
         if self._member is None:  # the member starts with the group's first entry: an empty group writes nothing
             self._member = gzip.GzipFile(fileobj=self._out, mode="wb", compresslevel=6, mtime=0)
-        self._member.write(entry_line(entry))
+        self._member.write(b"".join(entry_line(e) for e in entries))
         current = self._current
-        current["count"] += 1
-        current["first_id"] = current["first_id"] or entry.id
-        current["last_id"] = entry.id
-        current["head"] = entry.fields.get(LINK_FIELD, "")
+        current["count"] += len(entries)
+        current["first_id"] = current["first_id"] or entries[0].id
+        current["last_id"] = entries[-1].id
+        current["head"] = entries[-1].fields.get(LINK_FIELD, "")
 
     def end_group(self) -> None:
         """Close the group's member (a group with no entry left nothing in the segment)."""
