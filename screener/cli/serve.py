@@ -27,7 +27,7 @@ from typing import Any
 
 from screener.agi.options import ScriptOptions
 from screener.agi.server import FastAgiServer
-from screener.cli.common import config_path, fail, redis_url, spool_for
+from screener.cli.common import config_path, fail, open_redis, redis_url, spool_for
 from screener.config.errors import ConfigError
 from screener.config.placeholders import LAB_ENV, lab_sandbox, placeholders
 from screener.config.settings import FastAgiSettings, Settings
@@ -144,6 +144,33 @@ async def operations_front_end(ctx: ServeContext) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
+async def archive_task(ctx: ServeContext) -> AsyncIterator[None]:
+    """The audit archive on a schedule, beside the spool flusher: every ``[audit] archive_interval`` (0: never;
+    then run ``screener audit archive`` from cron), on a client of its own (long reads, not the decisions')."""
+    interval_s = ctx.holder.current.audit.archive_interval_s
+    if interval_s <= 0:
+        yield
+        return
+    from screener.config.paths import archive_dir
+    from screener.service.audit_archive import Archiver, keep_archiving
+
+    redis = open_redis(ctx.redis_url, timeout_s=30.0)
+
+    def make() -> Archiver:
+        settings = ctx.holder.current
+        return Archiver(redis, settings, archive_dir(settings))
+
+    task = asyncio.create_task(keep_archiving(make, ctx.stop, interval_s))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await redis.aclose()
+
+
+@contextlib.asynccontextmanager
 async def admin_front_end(ctx: ServeContext) -> AsyncIterator[None]:
     """The admin HTTP server, when ``[admin] enabled`` (the default)."""
     settings = ctx.holder.current.admin
@@ -245,8 +272,8 @@ async def _serve(args: argparse.Namespace) -> int:
     flusher = asyncio.create_task(screener.keep_flushing(stop))
     try:
         async with AsyncExitStack() as stack:
-            for front_end in (operations_front_end, fastagi_front_end, ari_front_end, admin_front_end,
-                              *FRONT_ENDS):
+            for front_end in (operations_front_end, archive_task, fastagi_front_end, ari_front_end,
+                              admin_front_end, *FRONT_ENDS):
                 await stack.enter_async_context(front_end(ctx))
             say(args, f"ready (config version {settings.version}, redis {mask_url(url)})")
             notify(f"READY=1\nSTATUS=screening calls, config version {settings.version}\nMAINPID={os.getpid()}")

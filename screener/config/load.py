@@ -11,6 +11,7 @@ import ipaddress
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,11 @@ class SourceFile:
     content: bytes
 
 
-def _read(path: str, *, by: str | None = None, key: str = "") -> SourceFile:
+def _read(path: str, *, by: str | None = None, key: str = "", files: Mapping[str, bytes] | None = None) -> SourceFile:
+    if files is not None:  # a stored version replayed: its files, never the disk's
+        if path in files:
+            return SourceFile(path, files[path])
+        raise ConfigError(by or path, key, f"file not in the stored version: {path}")
     try:
         return SourceFile(path, Path(path).read_bytes())
     except FileNotFoundError:
@@ -195,21 +200,21 @@ def _listen(node: Node, name: str, default: str) -> str:
     return value
 
 
-def _pem_file(node: Node, name: str) -> str | None:
-    """A certificate or key file, relative to the config file's folder; it must exist."""
+def _pem_file(node: Node, name: str, *, check: bool = True) -> str | None:
+    """A certificate or key file, relative to the config file's folder; it must exist (when ``check``)."""
     if not node.has(name):
         return None
     value = node.string(name, nonempty=True).strip()
     path = os.path.join(os.path.dirname(node.file), value)
-    if not os.path.isfile(path):
+    if check and not os.path.isfile(path):
         raise node.error(name, f"file not found: {path}")
     return path
 
 
-def _admin(root: Node) -> AdminSettings:
+def _admin(root: Node, *, check_files: bool = True) -> AdminSettings:
     node = root.table("admin")
     node.check_keys(ADMIN_KEYS)
-    cert, key = _pem_file(node, "tls_cert"), _pem_file(node, "tls_key")
+    cert, key = _pem_file(node, "tls_cert", check=check_files), _pem_file(node, "tls_key", check=check_files)
     if (cert is None) != (key is None):
         raise node.error("tls_key" if key is None else "tls_cert",
                          "missing: HTTPS needs both tls_cert and tls_key (set neither to serve plain HTTP)")
@@ -250,10 +255,12 @@ def _policies(node: Node, into: dict[str, Policy], where: dict[str, str]) -> Non
         where[name] = node.file
 
 
-def load_settings(path: str | os.PathLike[str]) -> Settings:
-    """Read, validate and version the config at ``path`` and its includes; raise ``ConfigError``."""
+def load_settings(path: str | os.PathLike[str], files: Mapping[str, bytes] | None = None) -> Settings:
+    """Read, validate and version the config at ``path`` and its includes; raise ``ConfigError``. ``files``:
+    the texts of a stored version (path -> bytes) to load instead of the disk's (``screener audit why`` replays
+    the rules of the version that made a decision); files it names (TLS certificates) are then not checked."""
     main_path = os.fspath(path)
-    main = _read(main_path)
+    main = _read(main_path, files=files)
     data = _parse(main)
     root = Node(data, main.path)
     root.check_keys(TOP_KEYS)
@@ -261,7 +268,7 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
     policies: dict[str, Policy] = {}
     where: dict[str, str] = {}
     for key, inc in include_paths(main, data):
-        source = _read(inc, by=main.path, key=key)
+        source = _read(inc, by=main.path, key=key, files=files)
         sources.append(source)
         preset = Node(_parse(source), source.path)
         preset.check_keys(PRESET_KEYS)
@@ -286,7 +293,7 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         version=version_of(sources),
         fastagi=_fastagi(root),
         ari=_ari(root),
-        admin=_admin(root),
+        admin=_admin(root, check_files=files is None),
         audit=_audit(root),
         source_texts=tuple((source.path, redacted_text(source.content)) for source in sources),
         lists=lists,

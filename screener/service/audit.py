@@ -9,7 +9,7 @@ in its group, so reading them touches that group's stream and its members of the
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from screener.service.numbers_input import DEFAULT_REGION, e164_of
 from screener.store import audit, keys
 from screener.store.audit import AuditEntry
 from screener.store.audit_archive import ArchiveDir, GroupMark, Manifest, id_key, id_ms
+from screener.store.audit_chain import tombstone
 
 __all__ = ["DECISION", "DISCLOSURE", "OPT_OUT", "AuditEntry", "AuditTrail", "NumberFilter"]
 
@@ -130,6 +131,35 @@ class AuditTrail:
         group = keys.audit_group(number)
         await audit.AuditGroups().ensure(self.redis, group)
         return await audit.append(self.redis, group, fields)
+
+    async def tombstone(self, entries: Iterable[AuditEntry], erase: Iterable[str] | None = None, *,
+                        note: str = "erasure") -> int:
+        """Replace the sealed fields of ``entries`` (every sealed field, or those named in ``erase``) by
+        tombstones wherever each entry is: its stream (rewritten from it on, ids kept) and its archive segment
+        (rewritten as a new revision, noted in the manifest). Each entry keeps its link: the chain still
+        verifies, and an erased value cannot be found again. Returns how many entries were replaced."""
+        names = list(erase) if erase is not None else None
+        marks = self.marks()
+        in_archive: dict[tuple[int, str], dict[str, dict[str, str]]] = {}
+        done = 0
+        for entry in entries:
+            fields = tombstone(entry.fields, names)
+            mark = marks.get(entry.group)
+            if mark is not None and mark.last_id and id_key(entry.id) <= id_key(mark.last_id):
+                for manifest in self.manifests(entry.millis, entry.millis):
+                    if manifest.holding(entry.group, entry.id):
+                        in_archive.setdefault((manifest.seq, entry.group), {})[entry.id] = fields
+            if await self.redis.xrange(keys.audit_stream_key(entry.group), min=entry.id, max=entry.id):
+                await audit.replace_entry(self.redis, entry, fields)
+            done += 1
+        if in_archive:
+            archive = self.archive
+            assert archive is not None
+            with archive.lock():
+                by_seq = {m.seq: m for m in archive.manifests() if any(seq == m.seq for seq, _ in in_archive)}
+                for (seq, group), replacements in sorted(in_archive.items()):
+                    by_seq[seq] = archive.replace_entries(by_seq[seq], group, replacements, note)
+        return done
 
     # -- reading archive and streams as one trail ------------------------------------------------------------
 

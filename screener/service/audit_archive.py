@@ -256,9 +256,13 @@ class Archiver:
         await audit.append(self.redis, keys.AUDIT_GLOBAL_GROUP, fields)
 
 
-async def keep_archiving(make: Callable[[], Archiver], stop: asyncio.Event, interval_s: float) -> None:
-    """Until ``stop``: an archive run every ``interval_s`` (``screener serve``'s task beside the spool flusher);
-    a failed run is logged and tried again at the next interval."""
+async def keep_archiving(make: Callable[[], Archiver], stop: asyncio.Event, interval_s: float, *,
+                         first_after_s: float = 60.0) -> None:
+    """Until ``stop``: an archive run every ``interval_s``, the first ``first_after_s`` after the start (not in
+    the way of a starting screener) (``screener serve``'s task beside the spool flusher); a failed run is
+    logged and tried again at the next interval."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), min(first_after_s, interval_s))
     while not stop.is_set():
         try:
             report = await make().run()

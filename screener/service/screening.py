@@ -82,6 +82,8 @@ class Screener:
         self.scripts = Scripts(redis)
         #: the audit groups this process has registered (a group is registered before its first append)
         self.audit_groups = audit.AuditGroups()
+        #: the config versions this process has stored (``service/config_versions.py``)
+        self._versions_recorded: set[str] = set()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
@@ -117,6 +119,8 @@ class Screener:
         """Decide one call. Never raises for a store failure: blocks with screening_unavailable instead."""
         started = time.perf_counter()
         settings = self.settings
+        if settings.version not in self._versions_recorded:
+            await self.record_config_version(settings)
         now = request.at or self._clock()
         campaign = settings.campaigns.get(request.campaign)
         if campaign is None:
@@ -387,6 +391,18 @@ class Screener:
             opted_out="1" if event.opted_out else "0")
         self.observers.notify(event)
         await self._append_audit(keys.audit_group(event.number), fields, timeout_s=AUDIT_TIMEOUT_S)
+
+    async def record_config_version(self, settings: Settings) -> None:
+        """Store the config version (once per process; before its first decision), so that ``config show
+        VERSION`` and ``audit why`` find it; a store error is logged and tried again at the next decision."""
+        from screener.service import config_versions
+
+        try:
+            async with asyncio.timeout(AUDIT_TIMEOUT_S):
+                await config_versions.record(self.redis, settings, groups=self.audit_groups)
+            self._versions_recorded.add(settings.version)
+        except STORE_ERRORS as exc:
+            log.warning("config version %s not stored yet (%s)", settings.version, type(exc).__name__)
 
     async def append_audit_entry(self, group: str, fields: dict[str, str]) -> str:
         """Append an entry of any kind (fields from ``audit_fields``/``plain_fields``) to ``group``'s stream

@@ -22,7 +22,14 @@ from functools import cached_property
 from typing import Any
 
 from screener.store import keys
-from screener.store.audit_chain import check_appendable, client_digest
+from screener.store.audit_chain import (
+    LINK_FIELD,
+    POSITION_FIELD,
+    ChainFormatError,
+    check_appendable,
+    client_digest,
+    split,
+)
 from screener.store.client import AnyRedis, is_cluster
 from screener.store.scripts import Connections, Script, execute_with_scripts
 
@@ -37,6 +44,7 @@ ARCHIVE = "archive"
 ADMIN = "admin"
 
 _APPEND = Script("audit_append")
+_REWRITE = Script("audit_rewrite")
 
 
 def _text(value: object) -> str:
@@ -237,6 +245,20 @@ async def append_many(client: AnyRedis, entries: Sequence[tuple[str, Mapping[str
 
     replies = await execute_with_scripts(client, [_APPEND], queue)
     return [_text(r[0]) for r in replies]
+
+
+async def replace_entry(client: AnyRedis, entry: AuditEntry, fields: Mapping[str, str]) -> None:
+    """Replace a stream entry by ``fields`` (the same entry with values replaced, e.g.
+    ``audit_chain.tombstone(entry.fields)``: its client digest, and so its link, must not change), keeping its
+    id and place. Refused (``ChainFormatError``) when the link would not hold, and by Redis when the stream's
+    entry holds another link than ``entry``'s."""
+    if client_digest(split(fields).client) != client_digest(split(entry.fields).client):
+        raise ChainFormatError(f"replacing entry {entry.id} would change its digest: the chain would break")
+    for name in (LINK_FIELD, POSITION_FIELD):
+        if fields.get(name) != entry.fields.get(name):
+            raise ChainFormatError(f"replacing entry {entry.id} would change its {name}")
+    flat = [part for pair in fields.items() for part in pair]
+    await _REWRITE(client, [keys.audit_stream_key(entry.group)], [entry.id, entry.fields.get(LINK_FIELD, ""), *flat])
 
 
 # -- the chain heads ---------------------------------------------------------------------------------------------

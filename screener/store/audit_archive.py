@@ -31,7 +31,7 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +46,7 @@ STATE = "STATE.json"
 LOCK = "LOCK"
 CONFIG_DIR = "config"
 _DAY_DIR = re.compile(r"\d{4}-\d{2}-\d{2}")
-_SEGMENT = re.compile(r"(\d{8})\.seg\.gz")
+_SEGMENT = re.compile(r"(\d{8})(?:\.r\d+)?\.seg\.gz")
 _MANIFEST = re.compile(r"(\d{8})\.manifest\.json")
 _READ_CHUNK = 1 << 16
 
@@ -138,16 +138,28 @@ class Manifest:
     archive: str
     groups: tuple[GroupPart, ...]
     format: int = FORMAT
+    #: every rewrite of the segment (tombstones of an erasure): when, why, how many entries, the file before
+    revisions: tuple[dict[str, str], ...] = ()
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data["groups"] = [asdict(p) for p in self.groups]
+        data["revisions"] = [dict(r) for r in self.revisions]
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
         parts = tuple(GroupPart(**p) for p in data["groups"])
-        return cls(**{**{k: v for k, v in data.items() if k in cls.__dataclass_fields__}, "groups": parts})
+        revisions = tuple(dict(r) for r in data.get("revisions", ()))
+        return cls(**{**{k: v for k, v in data.items() if k in cls.__dataclass_fields__}, "groups": parts,
+                      "revisions": revisions})
+
+    def holding(self, group: str, entry_id: str) -> GroupPart | None:
+        """The group's part of this segment when it holds ``entry_id``."""
+        part = self.part(group)
+        if part is not None and id_key(part.first_id) <= id_key(entry_id) <= id_key(part.last_id):
+            return part
+        return None
 
     def part(self, group: str) -> GroupPart | None:
         for part in self.groups:
@@ -466,6 +478,48 @@ class ArchiveDir:
     def load_config(self, version: str) -> str | None:
         path = self.config_path(version)
         return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    # -- tombstones (a data-subject erasure) -----------------------------------------------------------------------
+
+    def replace_entries(self, manifest: Manifest, group: str, replacements: Mapping[str, Mapping[str, str]],
+                        note: str) -> Manifest:
+        """Rewrite a segment with some entries of ``group`` replaced (``id -> fields``: tombstoned, so each link
+        still holds), as a new file ``<seq>.r<n>.seg.gz``; the manifest switches to it in one rename, then the old
+        file goes (a crash leaves one or the other, never a mix). Hold the lock. Returns the new manifest."""
+        revision = len(manifest.revisions) + 1
+        folder = self.path / manifest.day
+        path = folder / f"{manifest.seq:08d}.r{revision}.seg.gz"
+        tmp = path.with_name(path.name + ".tmp")
+        parts: list[GroupPart] = []
+        replaced = 0
+        with open(tmp, "wb") as handle, open(self.segment_path(manifest), "rb") as old:
+            out = _HashingWriter(handle)
+            for part in manifest.groups:
+                offset = out.tell()
+                if part.group != group:
+                    old.seek(part.offset)
+                    out.write(old.read(part.length))
+                else:
+                    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6, mtime=0) as member:
+                        for entry in self.read_part(manifest, part):
+                            if entry.id in replacements:
+                                entry = AuditEntry(entry.id, dict(replacements[entry.id]), group)
+                                replaced += 1
+                            member.write(entry_line(entry))
+                parts.append(replace(part, offset=offset, length=out.tell() - offset))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        fsync_dir(folder)
+        revisions = (*manifest.revisions, {"at": datetime.now(UTC).isoformat(timespec="seconds"), "note": note,
+                                           "replaced": str(replaced), "previous_segment": manifest.segment,
+                                           "previous_sha256": manifest.sha256})
+        fresh = replace(manifest, segment=path.name, sha256=out.digest.hexdigest(), bytes=out.tell(),
+                        groups=tuple(parts), revisions=revisions)
+        write_atomic(manifest_path(folder, manifest.seq), _json_bytes(fresh.to_json()))
+        (folder / manifest.segment).unlink()
+        fsync_dir(folder)
+        return fresh
 
     # -- retention -----------------------------------------------------------------------------------------------
 

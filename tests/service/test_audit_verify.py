@@ -268,3 +268,24 @@ async def test_verify_since_recomputes_only_the_recent_links(redis_client: aiore
     await rewrite(redis_client, "+1201", [(i, dict(f, campaign="x") if i == early else f) for i, f in live])
     assert not (await verify(trail)).ok
     assert (await verify(trail, since_ms=middle)).ok  # the altered entry is before --since: its link is trusted
+
+
+async def test_tombstones_erase_values_in_streams_and_segments_and_the_chain_still_holds(
+        redis_client: aioredis.Redis, tmp_path: Path) -> None:
+    trail = await trail_with_archive(redis_client, tmp_path)
+    victims = [e async for e in trail.entries() if e.kind == DECISION and e.fields["i"] in ("4", "44", "74")]
+    assert len(victims) == 3  # one in the first segment, one in the second, one still in Redis
+    assert await trail.tombstone(victims) == 3
+    report = await verify(trail)
+    assert report.ok, [b.line() for b in report.breaks]
+    after = {e.fields["i"]: e async for e in trail.entries() if e.kind == DECISION}
+    for victim in victims:
+        erased = after[victim.fields["i"]]
+        assert erased.id == victim.id and erased.fields["_h"] == victim.fields["_h"]
+        assert erased.fields["call_id"].startswith(audit_chain.TOMBSTONE)
+        assert erased.fields["campaign"] == victim.fields["campaign"]  # plain fields stay
+    archive = ArchiveDir(tmp_path)
+    text = b"".join(gzip.decompress(p.read_bytes()) for p in tmp_path.glob("*/*.seg.gz"))
+    assert b"call-4\"" not in text and b"call-44\"" not in text and b"call-5\"" in text
+    assert [len(m.revisions) for m in archive.manifests()] == [1, 1]
+    assert len(list(tmp_path.glob("*/*.seg.gz"))) == 2  # the old files are gone
