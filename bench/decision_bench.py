@@ -7,6 +7,8 @@ It starts a private redis-server, loads a DNC list, then measures in the same ru
   2. one screener decision at a time (live: --commit semantics, so the attempt is reserved)
   3. open loop at --rate decisions/s for --seconds: latency p50/p99 (the 1,000/s target)
   4. closed loop with --concurrency tasks per process and --processes processes: decisions/s
+  5. prefix entries: decisions of a campaign whose list holds 200 prefix entries, interleaved one by one with
+     those of a campaign whose list holds the same exact numbers and no prefix
 and prints a table with the ratios. No timing is asserted anywhere; this prints figures.
 """
 
@@ -31,6 +33,7 @@ from screener.decision import ScreenRequest  # noqa: E402
 from screener.embedded_redis import EmbeddedRedis  # noqa: E402
 from screener.service.screening import Screener, connect  # noqa: E402
 from screener.store import dnc, keys  # noqa: E402
+from screener.store.dnc.prefixes import edit_prefix  # noqa: E402
 
 CONFIG = ROOT / "bench" / "bench.toml"
 CAMPAIGN = "bench"
@@ -138,10 +141,40 @@ def _closed_loop_process(url: str, concurrency: int, seconds: float, seed: int, 
     out.put(asyncio.run(closed_loop(url, concurrency, seconds, seed)))
 
 
+#: prefix entries of the bench-prefixed list: 199 under area codes the benchmark never dials, and one exchange of
+#: one it does (so a few decisions are blocked by a prefix)
+PREFIXES = [*[f"+1{ac}" for ac in range(600, 900) if str(ac) not in AREA_CODES][:199], "+1201555"]
+
+
+async def prefix_compare(url: str, n: int, seed: int) -> tuple[list[float], list[float], int]:
+    """n decisions of each campaign, interleaved (A B, B A...: the machine's drift hits both alike); the
+    latencies without and with prefixes, and how many the prefixes blocked."""
+    rng = random.Random(seed)
+    screener = await make_screener(url)
+    exact: list[float] = []
+    prefixed: list[float] = []
+    by_prefix = 0
+    pair = (("bench-exact", exact), ("bench-prefix", prefixed))
+    for i in range(n):
+        number = random_number(rng)
+        for campaign, out in pair if i % 2 else pair[::-1]:  # each goes first half of the time (warm caches)
+            t = time.perf_counter()
+            d = await screener.screen(ScreenRequest(dialed=number, campaign=campaign, at=AT, source="bench"))
+            out.append((time.perf_counter() - t) * 1e6)
+            by_prefix += any("(prefix " in r.detail for r in d.reasons)
+    await screener.aclose()
+    return exact, prefixed, by_prefix
+
+
 async def load_dnc(url: str, n: int) -> None:
     rng = random.Random(7)
     client = connect(url, 5.0)
     await dnc.add_numbers(client, "us-national", [random_number(rng) for _ in range(n)], source="bench")
+    exact = [random_number(rng) for _ in range(2_000)]
+    for name in ("bench-exact", "bench-prefixed"):
+        await dnc.add_numbers(client, name, exact, source="bench")
+    for prefix in PREFIXES:
+        await edit_prefix(client, "bench-prefixed", prefix, add=True, source="bench")
     # a registry that was never fully imported is stale and blocks every call: mark this one fresh
     await client.hset(keys.dnc_meta_key("us-national"), "imported_at", time.time())
     await client.aclose()
@@ -171,6 +204,7 @@ def main() -> None:
         for p in procs:
             p.join()
         single = asyncio.run(closed_loop(url, args.concurrency, args.seconds, 3))
+        exact, prefixed, by_prefix = asyncio.run(prefix_compare(url, args.samples, 4))
 
     b50, b99 = statistics.median(bare), pct(bare, 0.99)
     s50, s99 = statistics.median(seq), pct(seq, 0.99)
@@ -184,6 +218,12 @@ def main() -> None:
     print(f"open loop: {len(lat)} decisions, {blocked} blocked (numbers drawn at random, some on the DNC list)")
     print(f"throughput, 1 process x {args.concurrency} tasks: {single / args.seconds:,.0f} decisions/s")
     print(f"throughput, {args.processes} processes x {args.concurrency} tasks: {multi_rate:,.0f} decisions/s")
+    e50, e99, p50, p99 = statistics.median(exact), pct(exact, 0.99), statistics.median(prefixed), pct(prefixed, 0.99)
+    print(f"{'prefix entries: a list with its exact numbers only':58} {e50:9.0f} {e99:9.0f} {e50 / b50:11.2f}")
+    label = f"prefix entries: the same list with {len(PREFIXES)} prefixes"
+    print(f"{label:58} {p50:9.0f} {p99:9.0f} {p50 / b50:11.2f}")
+    print(f"prefix entries: {len(prefixed)} decisions of each, interleaved; {by_prefix} blocked by a prefix; "
+          f"with/without p50 {p50 / e50:.2f}x, p99 {p99 / e99:.2f}x")
     print(f"targets: p99 < 2000 us at 1000/s -> {'met' if o99 < 2000 else 'NOT met'}; "
           f">= 5000 decisions/s -> {'met' if max(multi_rate, single / args.seconds) >= 5000 else 'NOT met'}; "
           f"screener time <= 2x bare round trip -> {'met' if s50 <= 2 * b50 else 'NOT met'} ({s50 / b50:.2f}x)")

@@ -110,10 +110,12 @@ class Decision:
         return tuple(r.code for r in self.reasons)
 
     def to_json(self) -> dict[str, object]:
+        from screener.numbers import mask  # phonenumbers: only for the callers that serialize
+
         return {
             "verdict": self.verdict.value,
             "reasons": [r.to_json() for r in self.reasons],
-            "number": self.number,
+            "number": mask(self.number),  # one mask for every output (logs, audit, CLI, API)
             "campaign": self.campaign,
             "decided_at": self.decided_at.isoformat(),
             "config_version": self.config_version,

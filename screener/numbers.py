@@ -159,10 +159,9 @@ def emergency_with_no_campaign(dialed: str, regions: set[str]) -> bool:
     """With no campaign to say the region: True for an emergency number of one of ``regions`` that is not
     also an ordinary number in any of them (2611 is an emergency number in India and a subscriber in
     Luxembourg: that one is not let through unscreened)."""
-    text = dialed.strip()
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if not digits or text.startswith("+"):
-        return False
+    digits = dialed.strip()
+    if not (digits.isascii() and digits.isdigit()):
+        return False  # "+112", "*911", "9*1*1": not a bare emergency number, so screened like any other
     if not any(shortnumberinfo.is_emergency_number(digits, r) for r in regions):
         return False
     for region in regions:

@@ -2,7 +2,8 @@
 "not permitted" notice, per language, with espeak-ng (text to speech) and sox (resampling).
 
 Files (named as Asterisk plays them, without extension, under ``custom/screener/``):
-  ``<campaign>-<lang>``  the campaign's disclosure (skipped when the admin supplied a recording)
+  ``<campaign>-<lang>-<digest>``  the campaign's disclosure (skipped when the admin supplied a recording); the
+                         digest of its text is in the name, so an edited text needs a new rendering
   ``optout-<lang>``      "You will not be called again. Goodbye."
   ``blocked-<lang>``     "This call is not permitted." (ARI mode)
 Each as ``.wav`` (8 kHz mono 16-bit, what narrowband calls play) and ``.sln16`` (16 kHz raw, wideband).
@@ -74,8 +75,8 @@ def specs_for(campaigns: Iterable[Campaign]) -> list[PromptSpec]:
                 languages.append(disclosure.language)
             if disclosure.recording:
                 continue
-            specs.append(PromptSpec(disclosure_file(campaign.name, disclosure.language), disclosure.language,
-                                    disclosure.text))
+            name = disclosure_file(campaign.name, disclosure.language, disclosure.text)
+            specs.append(PromptSpec(name, disclosure.language, disclosure.text))
     for language in languages:
         specs.append(PromptSpec(optout_file(language), language, OPTOUT_TEXT.get(language, OPTOUT_TEXT["en"])))
         specs.append(PromptSpec(blocked_file(language), language, BLOCKED_TEXT.get(language, BLOCKED_TEXT["en"])))

@@ -7,6 +7,7 @@ opt-out confirmation and the "not permitted" notice.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from screener.config.settings import Campaign
@@ -18,9 +19,11 @@ DEFAULT_DIR = "custom/screener"
 FALLBACK_LANGUAGE = "en"
 
 
-def disclosure_file(campaign: str, language: str) -> str:
-    """``<campaign>-<lang>``: the file name (no extension) of a rendered disclosure."""
-    return f"{campaign}-{language}"
+def disclosure_file(campaign: str, language: str, text: str) -> str:
+    """``<campaign>-<lang>-<digest>``: the file name (no extension) of a rendered disclosure. The digest of the
+    text is in the name, so that a config edit of the text (company, purpose...) names a new file: until it is
+    rendered, the prompt is missing and the call is ended, never played with the old words."""
+    return f"{campaign}-{language}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def optout_file(language: str) -> str:
@@ -43,9 +46,9 @@ class Sounds:
     def disclosure(self, campaign: Campaign, language: str) -> str:
         """The campaign's disclosure in ``language``: the admin's recording when it has one, else the rendered file."""
         for text in campaign.disclosures:
-            if text.language == language and text.recording:
-                return text.recording
-        return self._in_folder(disclosure_file(campaign.name, language))
+            if text.language == language:
+                return text.recording or self._in_folder(disclosure_file(campaign.name, language, text.text))
+        return self._in_folder(disclosure_file(campaign.name, language, ""))
 
     def optout(self, language: str) -> str:
         """"You will not be called again. Goodbye." """

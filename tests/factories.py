@@ -172,6 +172,13 @@ def lab_campaign(name: str = "lab", **kw: Any) -> Campaign:
     return campaign(name, **{**base, **kw})
 
 
+def lab_prompt(language: str = "en", campaign: Campaign | None = None) -> str:
+    """The sound the lab campaign's disclosure plays in ``language`` (its name carries the text's digest)."""
+    from screener.sounds import DEFAULT_SOUNDS
+
+    return DEFAULT_SOUNDS.disclosure(campaign or lab_campaign(), language)
+
+
 def lab_settings(*campaigns: Campaign) -> Settings:
     """``make_settings`` whose campaigns are ``campaigns`` (default: the lab campaign)."""
     camps = campaigns or (lab_campaign(),)

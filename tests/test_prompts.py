@@ -12,7 +12,7 @@ import pytest
 from screener.config.settings import DisclosureText
 from screener.prompts import PromptError, build, check_tools, specs_for
 from tests.cli.lab_config import write_config
-from tests.factories import lab_campaign, lab_settings
+from tests.factories import lab_campaign, lab_prompt, lab_settings
 
 
 def soxi(path: Path, flag: str) -> str:
@@ -23,16 +23,17 @@ def test_build_renders_8khz_mono_wav_and_16khz_raw(tmp_path: Path) -> None:
     lines: list[str] = []
     rendered = build(lab_settings(), tmp_path, progress=lambda r: lines.append(r.spec.name))
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted(f"{n}.{ext}" for n in ("lab-en", "lab-zh", "optout-en", "optout-zh", "blocked-en",
+    lab_en, lab_zh = (lab_prompt(lang).rsplit("/", 1)[1] for lang in ("en", "zh"))
+    assert names == sorted(f"{n}.{ext}" for n in (lab_en, lab_zh, "optout-en", "optout-zh", "blocked-en",
                                                   "blocked-zh") for ext in ("wav", "sln16"))
     assert lines == [r.spec.name for r in rendered] and len(lines) == 6
     for r in rendered:
         assert soxi(r.wav, "-r") == "8000" and soxi(r.wav, "-c") == "1" and soxi(r.wav, "-b") == "16"
         assert float(soxi(r.wav, "-D")) > 0.8, r.wav  # real speech, not a click
         assert r.sln16.stat().st_size > 16000 * 2 * 0.8
-    disclosure = next(r for r in rendered if r.spec.name == "lab-en")
+    disclosure = next(r for r in rendered if r.spec.name == lab_en)
     assert float(soxi(disclosure.wav, "-D")) > 2.0  # a whole sentence
-    assert (tmp_path / "lab-zh.wav").exists()  # Mandarin
+    assert (tmp_path / f"{lab_zh}.wav").exists()  # Mandarin
 
 
 def test_recordings_are_not_rendered_but_their_language_gets_confirmations() -> None:
@@ -42,11 +43,20 @@ def test_recordings_are_not_rendered_but_their_language_gets_confirmations() -> 
 
 
 def test_one_campaign_only(tmp_path: Path) -> None:
-    settings = lab_settings(lab_campaign("lab"), lab_campaign("other", disclosures=(DisclosureText("en", "Hi."),)))
+    other = lab_campaign("other", disclosures=(DisclosureText("en", "Hi."),))
+    settings = lab_settings(lab_campaign("lab"), other)
     rendered = build(settings, tmp_path, campaign="other")
-    assert [r.spec.name for r in rendered] == ["other-en", "optout-en", "blocked-en"]
+    assert [r.spec.name for r in rendered] == [lab_prompt("en", other).rsplit("/", 1)[1], "optout-en", "blocked-en"]
     with pytest.raises(PromptError, match="no campaign 'nope'"):
         build(settings, tmp_path, campaign="nope")
+
+
+def test_an_edited_text_names_a_new_file_so_the_old_words_are_never_played() -> None:
+    before = lab_campaign("acme", disclosures=(DisclosureText("en", "This is Acme. Press 9."),))
+    after = lab_campaign("acme", disclosures=(DisclosureText("en", "This is Acme Two. Press 9."),))
+    assert lab_prompt("en", before) != lab_prompt("en", after)
+    assert lab_prompt("en", before).startswith("custom/screener/acme-en-")
+    assert specs_for([after])[0].name == lab_prompt("en", after).rsplit("/", 1)[1]
 
 
 def test_missing_tools_name_the_debian_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -68,7 +78,8 @@ def test_cli_build(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count(".wav") >= 6 and "6 prompt(s)" in proc.stdout
-    assert soxi(out / "lab-zh.wav", "-r") == "8000"
+    [lab_zh] = out.glob("lab-zh-*.wav")
+    assert soxi(lab_zh, "-r") == "8000"
     proc = subprocess.run(
         [sys.executable, "-m", "screener.cli.main", "--config", str(config), "prompts", "build"],
         capture_output=True, text=True, timeout=120, env={**env, "PATH": str(tmp_path)},

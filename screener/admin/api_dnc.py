@@ -3,11 +3,13 @@
 - ``GET /api/v1/dnc`` (viewer): every list's size, version, source, age and staleness;
 - ``GET /api/v1/dnc/{list}/numbers/{number}`` (supervisor): is the number on the list;
 - ``POST /api/v1/dnc/{list}/numbers`` ``{number, region?, source?}`` (supervisor): put a number on a list;
-- ``DELETE /api/v1/dnc/{list}/numbers/{number}`` (compliance): take a number off an internal or campaign list
-  (registries change by import only, and lifting an opt-out is a compliance decision);
+- ``DELETE /api/v1/dnc/{list}/numbers/{number}?reason=...`` (compliance): take a number off an internal or
+  campaign list (registries change by import only, and lifting an opt-out is a compliance decision: from the
+  internal list ``reason`` is required, and recorded);
 - ``GET /api/v1/dnc/{list}/numbers`` (compliance): the list's numbers, one a line, streamed.
 
-Only the lists of the running config are reachable here. Changes are audited with the token's name.
+Only the lists of the running config are reachable here. Changes are audited by the service (``dnc_change``
+entries) with the token's name as the actor.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from screener.admin.auth import caller_of
 from screener.admin.context import AdminContext, context, requires
 from screener.admin.errors import ApiError, bad_request, check_fields, json_object, string_field
 from screener.config.settings import DncList, ListKind
-from screener.service.admin_log import record_admin_action
 from screener.service.dnc import DEFAULT_REGION, EXPORT_FORMATS, DncAdmin
 from screener.service.tokens import Role
 
@@ -64,13 +65,10 @@ async def add(request: web.Request) -> web.Response:
     assert number is not None
     caller = caller_of(request)
     source = string_field(body, "source", required=False) or f"admin API: {caller.name}"
-    change = await _admin(ctx).add(lst.name, number, region=string_field(body, "region", required=False)
-                                   or DEFAULT_REGION, source=source)
+    change = await _admin(ctx).add(lst.name, number, actor=caller.name,
+                                   region=string_field(body, "region", required=False) or DEFAULT_REGION, source=source)
     ctx.screener.invalidate_list_states()
-    data = change.to_json()
-    data["audit_id"] = await record_admin_action(ctx.screener, caller.name, "dnc.add", lst.name, source,
-                                                 number=change.number)
-    return web.json_response(data, status=201 if change.changed else 200)
+    return web.json_response(change.to_json(), status=201 if change.changed else 200)  # audited by the service
 
 
 @requires(Role.COMPLIANCE)
@@ -81,14 +79,11 @@ async def remove(request: web.Request) -> web.Response:
         raise ApiError(409, "conflict", f"{lst.name} is a {lst.kind.value} list: it changes by import only "
                        "(screener dnc import), never one number at a time")
     caller = caller_of(request)
-    change = await _admin(ctx).remove(lst.name, request.match_info["number"],
+    change = await _admin(ctx).remove(lst.name, request.match_info["number"], actor=caller.name,
                                       region=request.query.get("region", DEFAULT_REGION),
-                                      source=f"admin API: {caller.name}")
+                                      source=f"admin API: {caller.name}", reason=request.query.get("reason", ""))
     ctx.screener.invalidate_list_states()
-    data = change.to_json()
-    data["audit_id"] = await record_admin_action(ctx.screener, caller.name, "dnc.remove", lst.name,
-                                                 number=change.number)
-    return web.json_response(data)
+    return web.json_response(change.to_json())  # audited by the service
 
 
 @requires(Role.COMPLIANCE)

@@ -28,7 +28,7 @@ run killed at any point loses and duplicates nothing when run again.
 """
 
 
-def register(actions: Any) -> None:
+def add_actions(actions: Any) -> None:
     v = actions.add_parser("verify", help="check the hash chain (exit 1 naming where it breaks)",
                            description=VERIFY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     v.add_argument("--since", metavar="ISO-8601", help="recompute links from this time on (earlier ones trusted)")

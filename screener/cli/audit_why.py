@@ -21,7 +21,7 @@ config show VERSION`), the disclosure's timing, opt-outs, consent changes and co
 """
 
 
-def register(actions: Any) -> None:
+def add_actions(actions: Any) -> None:
     w = actions.add_parser("why", help="why a number was called or not: every decision, every rule",
                            description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     w.add_argument("number", metavar="NUMBER")

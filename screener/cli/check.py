@@ -8,6 +8,7 @@ from typing import Any
 
 from screener.cli.common import UsageError, open_screener, parse_when, run_guarded
 from screener.decision import Decision, ScreenRequest
+from screener.numbers import mask
 
 HELP = """\
 Decide whether a call to NUMBER may be placed for a campaign, with every reason that applies.
@@ -63,7 +64,7 @@ async def _check(args: argparse.Namespace) -> int:
 
 def render(decision: Decision) -> str:
     mode = "dry run" if decision.dry_run else "committed"
-    lines = [f"{decision.verdict.value.upper()}  {decision.number}  campaign {decision.campaign}  "
+    lines = [f"{decision.verdict.value.upper()}  {mask(decision.number)}  campaign {decision.campaign}  "
              f"({mode}, {decision.decided_at.isoformat(timespec='seconds')}, config {decision.config_version})"]
     lines += [f"  - {r.code.value}: {r.detail}" if r.detail else f"  - {r.code.value}" for r in decision.reasons]
     if decision.allowed and decision.caller_id:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisClusterException, RedisError
 
+from screener.cli.usage import UsageError as UsageError  # re-exported for the subcommands
+from screener.cli.usage import fail as fail
 from screener.config.errors import ConfigError
 from screener.config.paths import project_path
 from screener.config.settings import Settings
@@ -25,10 +26,6 @@ if TYPE_CHECKING:
     from screener.service.spool import Spool
 
 DEFAULT_CONFIG = "config/screener.toml"
-
-
-class UsageError(Exception):
-    """Bad command-line input: printed as ``screener: error: ...`` with exit status 2."""
 
 
 def config_path(args: argparse.Namespace) -> str:
@@ -86,11 +83,6 @@ def open_redis(url: str, *, timeout_s: float = 5.0) -> AnyClient:
     return open_client(url, socket_timeout=timeout_s, connect_timeout=timeout_s)
 
 
-def fail(message: str, status: int = 2) -> int:
-    print(f"screener: error: {message}", file=sys.stderr)
-    return status
-
-
 
 
 def parse_when(value: str, flag: str) -> datetime:
@@ -123,6 +115,8 @@ def run_guarded(func: Callable[[argparse.Namespace], Awaitable[int]]) -> Callabl
             return fail(f"config: {exc}")
         except (EmbeddedRedisError, RedisUrlError) as exc:
             return fail(str(exc))
+        except BrokenPipeError:
+            raise  # the reader of our output went away (`| head`): main() ends quietly
         except (RedisError, OSError) as exc:
             return fail(f"Redis is not reachable: {type(exc).__name__}: {exc}")
         except RedisClusterException as exc:  # e.g. a write whose keys span hash slots: nothing was sent

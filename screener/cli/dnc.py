@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TextIO
 
-from screener.cli.common import UsageError, given_redis_url, load_cli_settings, redis_url, run_guarded
+from screener.cli.common import UsageError, config_path, given_redis_url, load_cli_settings, redis_url, run_guarded
+from screener.cli.progress import ProgressBar
 from screener.config.settings import Settings
+from screener.numbers import mask
 from screener.service.dnc import (
     DEFAULT_BUDGET_BYTES,
     DEFAULT_GRACE_S,
@@ -22,8 +26,11 @@ from screener.service.dnc import (
     ImportOptions,
     ImportResult,
     ListRow,
-    Progress,
+    NumberChange,
+    UnknownList,
+    cli_actor,
     dnc_number,
+    dnc_prefix,
 )
 from screener.service.dnc.imports import check_import_file
 from screener.service.errors import InvalidInput
@@ -33,9 +40,19 @@ DEFAULT_LIST = "internal"
 HELP = """\
 Do-Not-Call lists: the internal list (opt-outs, complaints; always blocks), campaign lists and registries
 (national, state, TPS). Lists live in Redis in a compact exact layout (about 1.4-2.5 bytes per number at
-registry density); a list does not have to be in the config to be imported, checked or exported.
-A Redis URL that names a Redis Cluster node is used as a cluster client.
+registry density). A Redis URL that names a Redis Cluster node is used as a cluster client.
 Numbers are read with --region as the default region (default US).
+
+List names: with a config (--config, SCREENER_CONFIG or config/screener.toml), only the lists it names
+are accepted; a typo is an error naming them. With only a Redis URL (--redis or SCREENER_REDIS_URL) and
+no config file, the lists that exist in Redis are accepted; `add` and `import` create a new one only
+with --new-list.
+
+Prefix entries: `dnc add +1201 --prefix` lists every number under +1201 (an area code; +86138, a mobile
+range), on internal and campaign lists; `dnc check` says when a prefix lists a number.
+
+Every change (add, remove, import) is written to the audit trail with its actor (cli:<your OS user>),
+source, counts and the list's version before and after; `remove` from the internal list needs --reason.
 """
 
 CHECK_HELP = """\
@@ -73,6 +90,14 @@ def register(sub: Any) -> None:
                        help=f"region for a national-format NUMBER (default: {DEFAULT_REGION})")
         if name != "check":
             a.add_argument("--source", default="cli", metavar="TEXT", help="provenance recorded with the change")
+            a.add_argument("--prefix", action="store_true",
+                           help="NUMBER is a prefix entry (+1201, +86138): every number under it is listed "
+                                "(internal and campaign lists only)")
+        if name == "add":
+            _new_list_option(a)
+        if name == "remove":
+            a.add_argument("--reason", default="", metavar="TEXT",
+                           help="why (required for the internal list: an opt-out or complaint withdrawn); audited")
         a.set_defaults(func=run_guarded(func))
     i = actions.add_parser("import", help="import a file (full list, or --changes)", description=IMPORT_HELP,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -93,6 +118,7 @@ def register(sub: Any) -> None:
     i.add_argument("--show-bad", type=int, default=20, metavar="N", help="bad lines to report (default: 20)")
     i.add_argument("--memory-mb", type=int, default=DEFAULT_BUDGET_BYTES >> 20, metavar="MB",
                    help=f"numbers gathered in memory before they are written (default: {DEFAULT_BUDGET_BYTES >> 20})")
+    _new_list_option(i)
     i.set_defaults(func=run_guarded(_import))
     ls = actions.add_parser("lists", help="every list: kind, source, imported-at, age, count, version, stale?")
     ls.set_defaults(func=run_guarded(_lists))
@@ -104,49 +130,72 @@ def register(sub: Any) -> None:
     e.set_defaults(func=run_guarded(_export))
 
 
-def _optional_settings(args: argparse.Namespace) -> Settings | None:
-    try:
-        return load_cli_settings(args)
-    except Exception:  # the config is optional when --redis / SCREENER_REDIS_URL is given
+def _new_list_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--new-list", action="store_true",
+                   help="without a config: create the list when Redis has none of that name (with a config, "
+                        "the config names the lists)")
+
+
+def _settings(args: argparse.Namespace) -> Settings | None:
+    """The config; None only when a Redis URL is given and no config file exists (then the lists in Redis are
+    the known ones). A config that exists but is invalid is an error, never ignored."""
+    if given_redis_url(args) and not Path(config_path(args)).exists():
         return None
+    return load_cli_settings(args)
 
 
 @asynccontextmanager
-async def _admin(args: argparse.Namespace, settings: Settings | None = None) -> AsyncIterator[DncAdmin]:
-    """The DNC lists of the Redis named by --redis / SCREENER_REDIS_URL (no config needed), else by the config.
-    Errors a user can cause (DncError) become usage errors."""
-    url = given_redis_url(args)
-    if not url:
-        url = redis_url(args, load_cli_settings(args))
+async def _admin(args: argparse.Namespace) -> AsyncIterator[DncAdmin]:
+    """The DNC lists of the Redis named by --redis / SCREENER_REDIS_URL, else by the config; with the config
+    when there is one. Errors a user can cause (DncError) become usage errors."""
+    settings = _settings(args)
+    url = redis_url(args, settings) if settings is not None else given_redis_url(args)
+    assert url is not None  # _settings returned None only because a URL was given
     timeout_s = 60.0 if args.action in ("import", "export") else 5.0
     try:
         async with DncAdmin.open(url, settings, timeout_s=timeout_s) as admin:
             yield admin
+    except UnknownList as exc:
+        hint = "" if exc.configured else " (give --config, or --new-list to create it)" \
+            if args.action in ("add", "import") else " (give --config)"
+        raise UsageError(f"{exc}{hint}") from None
     except InvalidInput as exc:
         raise UsageError(str(exc)) from None
 
 
 def _number(args: argparse.Namespace) -> str:
-    """NUMBER read by the service before Redis is reached (a typo is reported even while Redis is down)."""
+    """NUMBER (or the prefix) read by the service before Redis is reached (a typo is reported even while Redis is
+    down)."""
     try:
+        if getattr(args, "prefix", False):
+            return dnc_prefix(args.number, args.region)
         return dnc_number(args.number, args.region)
     except InvalidInput as exc:
         raise UsageError(str(exc)) from None
 
 
+def _shown(change: NumberChange) -> str:
+    return f"prefix {change.number}" if change.prefix else mask(change.number)
+
+
 async def _add(args: argparse.Namespace) -> int:
     number = _number(args)
     async with _admin(args) as admin:
-        change = await admin.add(args.list, number, region=args.region, source=args.source)
-    print(f"{change.number} {'added to' if change.changed else 'was already on'} list {change.list_name}")
+        add = admin.add_prefix if args.prefix else admin.add
+        change = await add(args.list, number, actor=cli_actor(), region=args.region, source=args.source,
+                           create=args.new_list)
+    under = " (every number under it is listed)" if change.prefix and change.changed else ""
+    print(f"{_shown(change)} {'added to' if change.changed else 'was already on'} list {change.list_name}{under}")
     return 0
 
 
 async def _remove(args: argparse.Namespace) -> int:
     number = _number(args)
     async with _admin(args) as admin:
-        change = await admin.remove(args.list, number, region=args.region, source=args.source)
-    print(f"{change.number} {'removed from' if change.changed else 'was not on'} list {change.list_name}")
+        remove = admin.remove_prefix if args.prefix else admin.remove
+        change = await remove(args.list, number, actor=cli_actor(), region=args.region, source=args.source,
+                              reason=args.reason)
+    print(f"{_shown(change)} {'removed from' if change.changed else 'was not on'} list {change.list_name}")
     return 0
 
 
@@ -154,34 +203,9 @@ async def _check(args: argparse.Namespace) -> int:
     number = _number(args)
     async with _admin(args) as admin:
         check = await admin.check(args.list, number, region=args.region)
-    print(f"{check.number} {'is' if check.listed else 'is not'} on list {check.list_name}")
+    by = f" (blocked by prefix {check.by_prefix})" if check.by_prefix else ""
+    print(f"{mask(check.number)} {'is' if check.listed else 'is not'} on list {check.list_name}{by}")
     return 0 if check.listed else 1
-
-
-class _Bar:
-    """A progress bar with rate and ETA on a terminal; nothing otherwise."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.last = 0.0
-
-    def __call__(self, p: Progress) -> None:
-        now = time.monotonic()
-        if not self.tty or now - self.last < 0.2:
-            return
-        self.last = now
-        frac = min(1.0, p.bytes_done / p.bytes_total) if p.bytes_total else 0.0
-        rate = p.numbers / p.elapsed_s if p.elapsed_s > 0 else 0.0
-        eta = (p.elapsed_s / frac - p.elapsed_s) if frac > 0 else 0.0
-        bar = "#" * int(frac * 30)
-        self.stream.write(f"\r[{bar:<30}] {frac * 100:5.1f}%  {p.numbers:,} numbers  {rate / 1e6:.2f} M/s  "
-                          f"bad {p.bad:,}  ETA {int(eta) // 60}:{int(eta) % 60:02d} ")
-        self.stream.flush()
-
-    def done(self) -> None:
-        if self.tty and self.last:
-            self.stream.write("\n")
 
 
 async def _import(args: argparse.Namespace) -> int:
@@ -193,10 +217,17 @@ async def _import(args: argparse.Namespace) -> int:
                             replace=args.replace, changes=args.changes, grace_s=args.grace,
                             keep_bad=max(0, args.show_bad), budget_bytes=max(1, args.memory_mb) << 20,
                             stale_after_s=args.stale_after)
-    bar = _Bar(sys.stderr)
+    bar = ProgressBar(sys.stderr, "numbers")
     try:
-        async with _admin(args, _optional_settings(args)) as admin:
-            result = await admin.import_file(args.list, args.file, options, progress=bar)
+        async with _admin(args) as admin:
+            result = await admin.import_file(args.list, args.file, options, progress=bar, actor=cli_actor(),
+                                             create=args.new_list)
+    except asyncio.CancelledError:  # Ctrl-C: say what became of the list, then stop as interrupted
+        bar.done()
+        landed = bar.phase == "switched"
+        print("screener: import interrupted: " + ("it had landed (the new version is live)" if landed else
+                                                 "the list was not changed"), file=sys.stderr)
+        raise
     finally:
         bar.done()
     _summary(result, sys.stdout)
@@ -204,10 +235,11 @@ async def _import(args: argparse.Namespace) -> int:
 
 
 def _summary(result: ImportResult, out: TextIO) -> None:
-    what = {"replace": f"new version {result.version} switched in"
-            + (f" (version {result.freed_version} freed)" if result.freed_version else ""),
-            "edit": "numbers added to the live version", "changes": "change list applied to the live version"}
-    print(f"list {result.list_name}: {what.get(result.mode, result.mode)}", file=out)
+    what = {"replace": "the file's numbers", "edit": "the list plus the file's numbers",
+            "changes": "the list with the change list applied"}
+    freed = f"; version {result.freed_version} freed" if result.freed_version else ""
+    print(f"list {result.list_name}: new version {result.version} switched in ({what.get(result.mode, result.mode)})"
+          f"{freed}", file=out)
     print(f"  lines read {result.lines:,}; numbers {result.numbers:,}; added {result.added:,}; removed "
           f"{result.removed:,}; bad lines {result.bad_count:,}; list count now {result.count:,}", file=out)
     print(f"  {result.seconds:.2f} s, {result.rate:,.0f} numbers/s", file=out)
@@ -215,6 +247,8 @@ def _summary(result: ImportResult, out: TextIO) -> None:
         print(f"  bad line {bad.line_no}: {bad.text!r}: {bad.reason}", file=out)
     if result.bad_count > len(result.bad):
         print(f"  ... and {result.bad_count - len(result.bad):,} more bad lines", file=out)
+    for warning in result.warnings:
+        print(f"  warning: {warning}", file=out)
 
 
 def _age(seconds: float) -> str:
@@ -234,15 +268,17 @@ def _stale(row: ListRow) -> str:
 
 
 async def _lists(args: argparse.Namespace) -> int:
-    async with _admin(args, _optional_settings(args)) as admin:
+    async with _admin(args) as admin:
         listed = await admin.lists()
-    rows = [("NAME", "KIND", "SOURCE", "IMPORTED", "AGE", "COUNT", "VERSION", "STALE")]
+    rows = [("NAME", "KIND", "SOURCE", "IMPORTED", "AGE", "COUNT", "PREFIXES", "VERSION", "STALE")]
     for row in listed:
         imported = row.imported_at
         stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(imported)) + "Z" if imported else "-"
         building = f" (importing v{row.building})" if row.building else ""
         rows.append((row.name, row.kind or "?", row.source or "-", stamp,
-                     _age(row.age_s) if row.age_s is not None else "-", f"{row.count:,}", row.version + building,
+                     _age(row.age_s) if row.age_s is not None else "-", f"{row.count:,}",
+                     " ".join(row.prefixes[:3]) + (f" (+{len(row.prefixes) - 3})" if len(row.prefixes) > 3 else "")
+                     or "-", row.version + building,
                      _stale(row)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for cells in rows:

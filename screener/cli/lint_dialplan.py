@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
+from screener.cli.usage import fail
 from screener.dialplan_lint import DialplanReadError, entry_contexts, find_unscreened, read_dialplan
 
 DESCRIPTION = """\
@@ -29,13 +29,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         plan = read_dialplan(args.path)
     except DialplanReadError as exc:
-        print(f"screener: error: cannot read the dialplan: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"cannot read the dialplan: {exc}")
     entries = args.entry or entry_contexts(plan)
     unknown = [e for e in entries if e not in plan.contexts]
     if unknown:
-        print(f"screener: error: no context {', '.join(unknown)} in {args.path}", file=sys.stderr)
-        return 2
+        return fail(f"no context {', '.join(unknown)} in {args.path}")
     findings = find_unscreened(plan, trunks=frozenset(args.trunk or ()), entries=entries)
     for finding in findings:
         print(finding)

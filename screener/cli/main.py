@@ -25,7 +25,7 @@ class Command(NamedTuple):
 COMMANDS: tuple[Command, ...] = (
     Command("check", "screener.cli.check", "decide one call (dry run by default)"),
     Command("dnc", "screener.cli.dnc", "add, remove, check, import, list and export DNC lists"),
-    Command("consent", "screener.cli.consent", "grant, revoke or show consent records"),
+    Command("consent", "screener.cli.consent", "grant, revoke, show, import or export consent records"),
     Command("audit", "screener.cli.audit", "read and export the audit trail"),
     Command("config", "screener.cli.config_cmd", "validate the config and show its campaigns, policies and lists"),
     Command("serve", "screener.cli.serve",
@@ -130,9 +130,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             import asyncio  # here: --help and the synchronous commands do not need it
 
             result = asyncio.run(result)
+        sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
     return int(result or 0)
+
+
+def _reader_gone() -> int:
+    """The reader of our output closed it (``screener audit export | head``): a quiet, successful end. What is
+    still buffered goes to /dev/null, so the interpreter's last flush does not complain either."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ class ListState:
     imported_at: float | None = None
     count: int = 0
     source: str = ""
+    #: prefix entries (``+1201``): every number under one is on the list (internal and campaign lists)
+    prefixes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

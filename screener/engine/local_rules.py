@@ -1,4 +1,5 @@
-"""The rules decided without the store: calling hours, quiet periods, holidays, stale DNC lists."""
+"""The rules decided without the store: calling hours, quiet periods, holidays, stale DNC lists, and the prefix
+entries of DNC lists (which come with the lists' states, not from the number's keys)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from screener.config.settings import Campaign, DncList, Policy, Rules
 from screener.decision import Reason, sort_reasons
 from screener.engine.facts import ListState
 from screener.engine.hours import RuleSet, Violation, check_zone
+from screener.engine.prefixes import prefix_reasons
 from screener.engine.stale import stale_lists
 from screener.engine.zones import local_time
 from screener.numbers import NumberInfo
@@ -74,7 +76,8 @@ def precheck(
     """Reasons that block a call to ``number`` at ``now`` (timezone-aware) before any store lookup.
 
     Every zone in ``number.time_zones`` must allow the call; the policy's rules and the callee's state
-    rules must both allow it. An emergency number gets no reasons: nothing blocks it.
+    rules must both allow it. A prefix entry of one of the campaign's internal or campaign lists blocks the
+    number (as an exact entry would). An emergency number gets no reasons: nothing blocks it.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"decision time {now.isoformat()} has no UTC offset")
@@ -87,6 +90,7 @@ def precheck(
             warnings.append(f"{ReasonCode.DNC_LIST_STALE.value}: {stale.detail}")
         else:
             reasons.append(Reason(ReasonCode.DNC_LIST_STALE, stale.detail))
+    reasons += prefix_reasons(number.e164, campaign.dnc_lists, lists, list_states)
     sets = rule_sets(number, policy, campaign)
     grouped: dict[tuple[ReasonCode, str], list[Violation]] = {}
     minute = now.replace(second=0, microsecond=0)

@@ -23,7 +23,7 @@ from screener.lab.sandbox import REPO
 from screener.lab.sipp import AGENT_IP, CARRIER_IP, CallResult, SippUas, place_call
 from screener.service import refusals
 from screener.service.audit import DECISION, AuditEntry, AuditTrail
-from screener.service.dnc import DncAdmin
+from screener.service.dnc import DncAdmin, UnknownList
 
 #: the example config's audit salt (config/screener.toml); lab copies keep it
 AUDIT_SALT = "change-me-to-a-long-random-secret"
@@ -158,14 +158,17 @@ def decision_reasons(redis_url: str, e164: str) -> list[list[str]]:
 def dnc_add(redis_url: str, e164: str) -> None:
     async def go() -> None:
         async with DncAdmin.open(redis_url) as admin:
-            await admin.add("internal", e164, source="e2e test")
+            await admin.add("internal", e164, actor="lab", source="e2e test", create=True)
     _run(go)
 
 
 def on_internal_dnc(redis_url: str, e164: str) -> bool:
     async def go() -> bool:
         async with DncAdmin.open(redis_url) as admin:
-            return (await admin.check("internal", e164)).listed
+            try:
+                return (await admin.check("internal", e164)).listed
+            except UnknownList:  # no opt-out (nor add) made the list yet
+                return False
     return bool(_run(go))
 
 

@@ -14,14 +14,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, number_hash
+from screener.service.audit_fields import DECISION, DISCLOSURE, DNC_CHANGE, OPT_OUT, number_hash
 from screener.service.numbers_input import DEFAULT_REGION, e164_of
 from screener.store import audit, keys
 from screener.store.audit import AuditEntry
 from screener.store.audit_archive import ArchiveDir, GroupMark, Manifest, id_key, id_ms
 from screener.store.audit_chain import tombstone
 
-__all__ = ["DECISION", "DISCLOSURE", "OPT_OUT", "AuditEntry", "AuditTrail", "NumberFilter"]
+__all__ = ["DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "AuditEntry", "AuditTrail", "NumberFilter"]
 
 
 def _ms(when: datetime | None) -> int | None:

@@ -7,13 +7,29 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import replace
+from datetime import datetime, tzinfo
 
 from screener.store.audit import AuditEntry
 
 CSV_COLUMNS = ("id", "kind", "at", "number", "number_hash", "campaign", "verdict", "reasons", "mode",
                "config_version", "source", "call_id", "attempt_id", "answer_to_prompt_ms", "prompt_finished",
-               "opted_out", "actor", "action", "target", "group", "trunk", "caller_id", "lists", "zones")
+               "opted_out", "actor", "action", "target", "list", "added", "removed", "version_before", "version_after",
+               "reason", "file", "group", "trunk", "caller_id", "lists", "zones")
 FORMATS = ("jsonl", "csv")
+
+
+def in_zone(entry: AuditEntry, zone: tzinfo | None) -> AuditEntry:
+    """The entry with its time in ``zone`` (None: this machine's): entries keep the offset of the clock that
+    made them, and an output shows one zone."""
+    at = entry.fields.get("at")
+    try:
+        when = datetime.fromisoformat(at) if at else None
+    except ValueError:
+        return entry
+    if when is None or when.tzinfo is None:
+        return entry
+    return replace(entry, fields={**entry.fields, "at": when.astimezone(zone).isoformat(timespec="milliseconds")})
 
 
 def jsonl_line(entry: AuditEntry) -> str:

@@ -19,11 +19,11 @@ from datetime import datetime
 
 from screener.config.settings import Settings
 from screener.numbers import mask
-from screener.store.audit import ARCHIVE, CONFIG, CONSENT, DECISION, DISCLOSURE, OPT_OUT
+from screener.store.audit import ARCHIVE, CONFIG, CONSENT, DECISION, DISCLOSURE, DNC_CHANGE, OPT_OUT
 from screener.store.audit_chain import KEY_FIELD, new_key
 
-__all__ = ["ARCHIVE", "CONFIG", "CONSENT", "DECISION", "DISCLOSURE", "OPT_OUT", "audit_fields", "number_hash",
-           "plain_fields"]
+__all__ = ["ARCHIVE", "CONFIG", "CONSENT", "DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "audit_fields",
+           "number_hash", "plain_fields"]
 
 
 def number_hash(e164: str, salt: str) -> str:
@@ -31,22 +31,24 @@ def number_hash(e164: str, salt: str) -> str:
     return hmac.new(salt.encode(), e164.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-def audit_fields(kind: str, settings: Settings, *, at: datetime, number: str, campaign: str, source: str,
+def audit_fields(kind: str, settings: Settings | None, *, at: datetime, number: str, campaign: str, source: str,
                  call_id: str | None = None, personal: Mapping[str, str] | None = None,
                  **extra: str) -> dict[str, str]:
     """The fields every entry about a number has: kind, time, campaign, config version, source, then ``extra``;
-    then the sealed part: ``_k``, the masked number, its hash, the call id, then ``personal``."""
+    then the sealed part: ``_k``, the masked number, its hash, the call id, then ``personal``. ``settings`` None:
+    no config was loaded (a DNC change made with only a Redis URL): the entry has no config version and no
+    number hash (without the salt a hash would be a guessable one)."""
     return {
         **plain_fields(kind, settings, at=at, campaign=campaign, source=source, **extra),
         KEY_FIELD: new_key(),
         "number": mask(number),
-        "number_hash": number_hash(number, settings.audit_salt.value),
+        "number_hash": number_hash(number, settings.audit_salt.value) if number and settings is not None else "",
         "call_id": call_id or "",
         **(personal or {}),
     }
 
 
-def plain_fields(kind: str, settings: Settings, *, at: datetime, campaign: str = "", source: str,
+def plain_fields(kind: str, settings: Settings | None, *, at: datetime, campaign: str = "", source: str,
                  **extra: str) -> dict[str, str]:
     """The fields of an entry about no one number (an admin action, a config change, an archive run): nothing
     sealed."""
@@ -54,7 +56,7 @@ def plain_fields(kind: str, settings: Settings, *, at: datetime, campaign: str =
         "kind": kind,
         "at": at.isoformat(timespec="milliseconds"),
         "campaign": campaign,
-        "config_version": settings.version,
+        "config_version": settings.version if settings is not None else "",
         "source": source,
         **extra,
     }

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from screener.config.settings import Campaign, ListKind, Settings
 from screener.config.watch import ConfigHolder
@@ -50,7 +50,9 @@ LIST_STATE_TTL_S = 1.0
 OPT_OUT_TIMEOUT_S = 5.0
 #: an audit entry written outside a decision's budget (disclosure evidence, a fail-closed block's entry)
 AUDIT_TIMEOUT_S = 1.0
-STORE_ERRORS = (RedisError, OSError, TimeoutError, ConnectionError)
+#: what a store that cannot answer raises (a Redis Cluster with no reachable node raises RedisClusterException,
+#: which is no RedisError)
+STORE_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError, ConnectionError)
 
 
 class StoreUnavailable(RuntimeError):
@@ -77,6 +79,8 @@ class Screener:
         self.spool = spool if spool is not None else Spool()
         self._spool_numbers = self.spool.pending(spool_kinds.OPT_OUT, "number")
         self._flushing: asyncio.Task[int] | None = None
+        #: one flush at a time (the background flush after a decision and the periodic one)
+        self._flush_lock = asyncio.Lock()
         self._flushed_at = -1e9
         self.redis = redis
         self.scripts = Scripts(redis)
@@ -301,6 +305,10 @@ class Screener:
         try:
             async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
                 await self._write_opt_out(pending)
+        except asyncio.CancelledError:
+            # the caller gave up waiting (its own deadline): the opt-out is kept all the same
+            self._keep(spool_kinds.OPT_OUT, pending)
+            raise
         except STORE_ERRORS as exc:
             kept = self._keep(spool_kinds.OPT_OUT, pending)
             raise StoreUnavailable(
@@ -339,7 +347,7 @@ class Screener:
         """Write what waits in the spool (and what a dead screener process left in its folder), in order,
         until Redis fails again; returns how many writes landed."""
         try:
-            async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
+            async with self._flush_lock, asyncio.timeout(OPT_OUT_TIMEOUT_S):
                 done = await self.spool.flush(self._write_pending)
         except STORE_ERRORS as exc:
             log.warning("pending writes not flushed yet (%s); %d waiting", type(exc).__name__, len(self.spool))

@@ -51,6 +51,14 @@ class PendingWrite:
 Writer = Callable[[list[PendingWrite]], Awaitable[None]]
 
 
+def still_named(handle: IO[str], path: Path) -> bool:
+    """True when the open file is still the one ``path`` names (not replaced by a rename since it was opened)."""
+    try:
+        return os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
 class Spool:
     """Pending writes of one process (``name``), in ``folder`` when given (else in memory only)."""
 
@@ -99,19 +107,29 @@ class Spool:
         return {item.data.get(field, "") for item in self.items if item.kind == kind}
 
     def adopt_orphans(self) -> int:
-        """Take over the files of processes that are gone (their lock is free); returns the items adopted."""
+        """Take over the files of processes that are gone (their lock is free); returns the items adopted.
+        A file is adopted whole or not at all: when this spool has no room for all of it, it stays."""
         if self.folder is None or not self.folder.is_dir():
             return 0
         adopted = 0
         for path in sorted(self.folder.glob("*.jsonl")):
             if path == self.path:
                 continue
-            with open(path, "r+", encoding="utf-8") as handle:
+            try:
+                handle = open(path, "r+", encoding="utf-8")  # noqa: SIM115 (closed below)
+            except FileNotFoundError:
+                continue  # adopted or rewritten by someone else meanwhile
+            with handle:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # its process is alive and flushes it itself
+                if not still_named(handle, path):
+                    continue  # its owner renamed a new file over it after we opened it: the owner is alive
                 found = [item for item in map(PendingWrite.parse, handle.read().splitlines()) if item is not None]
+                if len(self.items) + len(found) > self.max_items:
+                    log.error("spool full: %d pending write(s) of %s left where they are", len(found), path.name)
+                    continue
                 for item in found:
                     self.add(item.kind, item.data)  # on our own disk first, then the orphan goes
                 path.unlink()
@@ -151,17 +169,6 @@ class Spool:
         old, self._file = self._file, fresh
         if old is not None:
             old.close()
-
-    def load(self) -> int:
-        """Read this process's own file (what an earlier run of the same name left); returns the items read."""
-        if self.folder is None:
-            return 0
-        handle = self._open()
-        handle.seek(0)
-        found = [item for item in map(PendingWrite.parse, handle.read().splitlines()) if item is not None]
-        self.items = found + self.items
-        handle.seek(0, os.SEEK_END)
-        return len(found)
 
     def close(self) -> None:
         if self._file is not None:

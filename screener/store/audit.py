@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import json
+import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -40,6 +41,8 @@ DISCLOSURE = "disclosure"
 CONSENT = "consent"
 CONFIG = "config"
 ARCHIVE = "archive"
+#: a change to a DNC list made through the service (dnc add/remove, an import): who, what, versions
+DNC_CHANGE = "dnc_change"
 #: a change made through the admin API (actor: the token's name)
 ADMIN = "admin"
 
@@ -51,12 +54,34 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _reasons(raw: str) -> list[tuple[str, str]]:
+# -- reasons in an entry: "code|detail;code|detail", with '%', ';' and '|' of a detail written %25, %3B and %7C
+# (lua/lib_reasons.lua writes the same for the decision script)
+
+_ESCAPED = re.compile(r"%(25|3B|7C)")
+
+
+def escape_detail(detail: str) -> str:
+    return detail.replace("%", "%25").replace(";", "%3B").replace("|", "%7C")
+
+
+def unescape_detail(text: str) -> str:
+    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def encode_reasons(reasons: Iterable[tuple[str, str]]) -> str:
+    """(code, detail) pairs as an entry's reasons field; any detail survives ``decode_reasons``."""
+    return ";".join(f"{code}|{escape_detail(detail)}" for code, detail in reasons)
+
+
+def decode_reasons(text: str) -> list[tuple[str, str]]:
+    """The (code, detail) pairs of an entry's reasons field."""
     out = []
-    for part in filter(None, raw.split(";")):
-        code, _, detail = part.partition("|")
-        out.append((code, detail))
+    for raw in filter(None, text.split(";")):
+        code, _, detail = raw.partition("|")
+        out.append((code, unescape_detail(detail)))
     return out
+
+
 
 
 @dataclass(frozen=True)
@@ -95,7 +120,7 @@ class DecisionFacts:
                 verdict="allow" if parts[0][0] == "a" else "block", reserved=parts[0][1] == "1",
                 dnc_hits=tuple(int(i) for i in parts[1].split(",") if i), consent=parts[2],
                 counts=tuple(int(c) for c in parts[3].split(".") if c), since_last_ms=number(parts[4]),
-                since_refusal_ms=number(parts[5]), rate_count=number(parts[6]), reasons=tuple(_reasons(parts[7])))
+                since_refusal_ms=number(parts[5]), rate_count=number(parts[6]), reasons=tuple(decode_reasons(parts[7])))
         except ValueError:
             return None
 
@@ -142,8 +167,8 @@ class AuditEntry:
     def reasons(self) -> list[tuple[str, str]]:
         """(code, detail) pairs: the pure rules' reasons, then the store's."""
         facts = self.facts
-        store = list(facts.reasons) if facts is not None else _reasons(self.fields.get("store_reasons", ""))
-        return _reasons(self.fields.get("pre_reasons", "")) + store
+        store = list(facts.reasons) if facts is not None else decode_reasons(self.fields.get("store_reasons", ""))
+        return [*decode_reasons(self.fields.get("pre_reasons", "")), *store]
 
     @property
     def millis(self) -> int:

@@ -4,12 +4,12 @@ audit trail of the number's group, written in the same atomic step (consent_writ
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from screener.store import audit, keys
-from screener.store.scripts import Script
+from screener.store.scripts import Script, execute_with_scripts
 
 _WRITE = Script("consent_write")
 
@@ -37,6 +37,9 @@ class ConsentRecord:
     expires_ms: int = 0
     #: 0 = not revoked
     revoked_ms: int = 0
+    #: a record from a file (``screener consent import``): the file's name and the record's line in it
+    origin_file: str = ""
+    origin_line: int = 0
 
     def valid_at(self, ms: int) -> bool:
         """Same rule as decide.lua."""
@@ -82,3 +85,49 @@ async def revoke(redis: Any, number: str, purpose: str, at_ms: int, entry: Entry
 async def records(redis: Any, number: str) -> list[ConsentRecord]:
     raw = await redis.hgetall(keys.consent_key(number))
     return sorted((ConsentRecord.from_json(v) for v in raw.values()), key=lambda r: r.purpose)
+
+
+async def grant_many(redis: Any, records: Sequence[ConsentRecord], entry: EntryFields,
+                     groups: audit.AuditGroups | None = None) -> None:
+    """Record many consents (``consent import``): each record with its audit entry in one script in the number's
+    slot (consent_write.lua, as a single grant), the scripts sent in one pipeline (a cluster client splits it by
+    node; no transaction spans two slots). A crash part-way leaves some records written, each with its entry:
+    never a record without its history (the import is run again)."""
+    if not records:
+        return
+    await (groups or audit.AuditGroups()).ensure_all(redis, {keys.audit_group(r.number) for r in records})
+
+    def queue() -> Any:
+        pipe = redis.pipeline(transaction=False)
+        for record in records:
+            _WRITE.queue(pipe, [keys.consent_key(record.number), *audit.stream_keys(keys.audit_group(record.number))],
+                         [record.purpose, record.to_json(), *audit.append_args(entry(record, "grant"))])
+        return pipe
+
+    await execute_with_scripts(redis, [_WRITE], queue)
+
+
+async def iter_all(redis: Any, *, batch: int = 500) -> AsyncIterator[ConsentRecord]:
+    """Every consent record in Redis (every node of a cluster), read a batch of numbers at a time."""
+    pending: list[Any] = []
+    async for key in redis.scan_iter(match=keys.CONSENT_KEY_PATTERN, count=1000):
+        pending.append(key)
+        if len(pending) >= batch:
+            for record in await _read(redis, pending):
+                yield record
+            pending = []
+    for record in await _read(redis, pending):
+        yield record
+
+
+async def _read(redis: Any, numbers_keys: list[Any]) -> list[ConsentRecord]:
+    if not numbers_keys:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in numbers_keys:
+            pipe.hgetall(key)
+        replies = await pipe.execute()
+    out = []
+    for raw in replies:
+        out.extend(sorted((ConsentRecord.from_json(v) for v in raw.values()), key=lambda r: r.purpose))
+    return out

@@ -47,7 +47,8 @@ def parse_reason(raw: str) -> Reason:
 
 
 def encode_reasons(reasons: tuple[Reason, ...] | list[Reason]) -> str:
-    return ";".join(f"{r.code.value}|{r.detail}" for r in reasons)
+    """The reasons as an audit entry's field (``screener.store.audit.encode_reasons``: any detail survives)."""
+    return audit.encode_reasons((r.code.value, r.detail) for r in reasons)
 
 
 @lru_cache(maxsize=4096)

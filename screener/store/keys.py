@@ -97,6 +97,10 @@ def consent_key(e164: str) -> str:
     return f"{PREFIX}:{{{number_tag(e164)}}}:consent:{e164}"
 
 
+#: the pattern of every number's consent hash (SCAN MATCH; every node of a cluster)
+CONSENT_KEY_PATTERN = f"{PREFIX}:{{*}}:consent:*"
+
+
 def refusal_key(e164: str) -> str:
     """A string: the time (ms) of the number's last refusal (opt-out press or spoken refusal)."""
     return f"{PREFIX}:{{{number_tag(e164)}}}:refused:{e164}"

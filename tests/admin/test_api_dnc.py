@@ -28,28 +28,31 @@ def with_lists(text: str) -> str:
 async def test_add_check_remove_and_the_next_decision(admin: Admin) -> None:
     status, change, _ = await admin.request("POST", "/api/v1/dnc/internal/numbers", Role.SUPERVISOR,
                                             json={"number": "(212) 555-0142", "source": "complaint #7"})
-    assert status == 201 and change["number"] == NUMBER and change["changed"] is True
+    assert status == 201 and change["number"] == NUMBER and change["changed"] is True and change["audit_id"]
     assert (await admin.decide(NUMBER)).codes == (ReasonCode.DNC_INTERNAL,)
     status, again, _ = await admin.request("POST", "/api/v1/dnc/internal/numbers", Role.SUPERVISOR,
                                            json={"number": NUMBER})
     assert status == 200 and again["changed"] is False
     status, found, _ = await admin.request("GET", f"/api/v1/dnc/internal/numbers/{NUMBER}", Role.SUPERVISOR)
-    assert found == {"list": "internal", "number": NUMBER, "listed": True}
+    assert found == {"list": "internal", "number": NUMBER, "listed": True, "by_prefix": ""}
     status, listed, _ = await admin.request("GET", "/api/v1/dnc", Role.VIEWER)
     [internal] = listed
     assert internal["name"] == "internal" and internal["count"] == 1
     status, text, _ = await admin.request("GET", "/api/v1/dnc/internal/numbers", Role.COMPLIANCE)
     assert status == 200 and text.splitlines() == [NUMBER]
-    status, removed, _ = await admin.request("DELETE", "/api/v1/dnc/internal/numbers/2125550142", Role.COMPLIANCE)
-    assert status == 200 and removed["changed"] is True
+    status, body, _ = await admin.request("DELETE", "/api/v1/dnc/internal/numbers/2125550142", Role.COMPLIANCE)
+    assert status == 400 and "give the reason" in body["detail"]  # lifting an opt-out says why
+    status, removed, _ = await admin.request("DELETE", "/api/v1/dnc/internal/numbers/2125550142?reason=withdrawn",
+                                             Role.COMPLIANCE)
+    assert status == 200 and removed["changed"] is True and removed["audit_id"]
     assert (await admin.decide(NUMBER)).allowed
     rows = await audit_rows(admin.redis)
-    actions = [(f[b"actor"], f[b"action"], f[b"target"], f[b"number"], f[b"detail"]) for _, f in rows
-               if f.get(b"kind") == b"admin"]
+    actions = [(f[b"actor"], f[b"action"], f[b"list"], f[b"number"], f[b"source"], f[b"reason"]) for _, f in rows
+               if f.get(b"kind") == b"dnc_change"]
     assert actions == [
-        (b"supervisor-0", b"dnc.add", b"internal", b"+1212*****42", b"complaint #7"),
-        (b"supervisor-0", b"dnc.add", b"internal", b"+1212*****42", b"admin API: supervisor-0"),
-        (b"compliance-0", b"dnc.remove", b"internal", b"+1212*****42", b""),
+        (b"supervisor-0", b"add", b"internal", b"+1212*****42", b"complaint #7", b""),
+        (b"supervisor-0", b"add", b"internal", b"+1212*****42", b"admin API: supervisor-0", b""),
+        (b"compliance-0", b"remove", b"internal", b"+1212*****42", b"admin API: compliance-0", b"withdrawn"),
     ]
 
 

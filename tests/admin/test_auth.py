@@ -26,7 +26,7 @@ ENDPOINTS: list[tuple[str, str, Any, Role]] = [
     ("GET", "/api/v1/dnc/internal/numbers/+12125550142", None, Role.SUPERVISOR),
     ("POST", "/api/v1/dnc/internal/numbers", {"number": "+12125550142"}, Role.SUPERVISOR),
     ("GET", "/api/v1/dnc/internal/numbers", None, Role.COMPLIANCE),
-    ("DELETE", "/api/v1/dnc/internal/numbers/+12125550142", None, Role.COMPLIANCE),
+    ("DELETE", "/api/v1/dnc/internal/numbers/+12125550142?reason=complaint%20withdrawn", None, Role.COMPLIANCE),
     ("GET", "/api/v1/config", None, Role.ADMIN),
     ("GET", "/api/v1/tokens", None, Role.ADMIN),
     ("POST", "/api/v1/tokens", {"name": "new-one", "role": "viewer"}, Role.ADMIN),

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from screener.config.settings import DisclosureText
 from tests.agi import transcripts
 from tests.agi.fake_asterisk import ServerFactory, call, default_reply, header, port_of
-from tests.factories import lab_campaign, lab_settings
+from tests.factories import lab_campaign, lab_prompt, lab_settings
 from tests.fakes import FakeScreener
 
 CALLEE = dict(base="disclose-press9")
@@ -33,7 +33,7 @@ async def test_no_digit_is_done_and_evidence_is_recorded(make_server: ServerFact
     screener = FakeScreener()
     server = await make_server(screener)
     result = await call(port_of(server), disclose_header("+15551234567", "lab", "1795871312.0"))
-    assert result.commands[:2] == ['STREAM FILE custom/screener/lab-en "9"', "WAIT FOR DIGIT 3000"]
+    assert result.commands[:2] == [f'STREAM FILE {lab_prompt()} "9"', "WAIT FOR DIGIT 3000"]
     assert result.variables() == {"DISCLOSE_RESULT": "DONE"}
     [event] = screener.disclosures
     assert (event.number, event.campaign, event.call_id) == ("+15551234567", "lab", "1795871312.0")

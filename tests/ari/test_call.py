@@ -11,6 +11,7 @@ from screener.ari import Outcome
 from screener.logs import JsonFormatter
 from tests.ari.conftest import Running
 from tests.ari.fake_ari import FakeChannel
+from tests.factories import lab_prompt
 
 
 def _no_leftovers(run: Running) -> None:
@@ -55,7 +56,7 @@ async def test_an_allowed_call_is_dialed_disclosed_to_the_callee_only_then_bridg
              fake.index("POST", f"channels/{callee}/dial"), fake.index("POST", f"channels/{callee}/play"),
              fake.index("POST", "bridges"), fake.index("POST", "channels/agent-1/answer")]
     assert order == sorted(order)
-    assert fake.made("POST", f"channels/{callee}/play")[0].query["media"] == "sound:custom/screener/lab-en"
+    assert fake.made("POST", f"channels/{callee}/play")[0].query["media"] == f"sound:{lab_prompt()}"
     assert fake.made("POST", "channels/agent-1/play") == []  # the agent hears nothing of it
     assert sorted(next(iter(fake.bridges.values()))) == sorted(["agent-1", callee])
     evidence = running.screener.disclosures
@@ -122,9 +123,9 @@ async def test_the_opt_out_digit_is_acknowledged_by_the_store_first_then_confirm
     assert running.app.outcomes["agent-1"] is Outcome.OPTED_OUT
     assert running.screener.opt_outs == [("+12125550105", "lab", "ari", "agent-1")]
     plays = fake.made("POST", f"channels/{callee}/play")
-    assert [p.query["media"] for p in plays] == ["sound:custom/screener/lab-en", "sound:custom/screener/optout-en"]
+    assert [p.query["media"] for p in plays] == [f"sound:{lab_prompt()}", "sound:custom/screener/optout-en"]
     # the confirmation was asked for only after the store acknowledged: at the ack only the disclosure played
-    assert plays_at_ack == [["sound:custom/screener/lab-en"]]
+    assert plays_at_ack == [[f"sound:{lab_prompt()}"]]
     assert running.screener.log == ["opt_out", "opt_out acknowledged", "record_disclosure"]
     assert fake.made("POST", "bridges") == [] and fake.made("POST", "channels/agent-1/answer") == []
     assert fake.made("DELETE", f"playbacks/{plays[0].query['playbackId']}")
@@ -147,7 +148,7 @@ async def test_an_opt_out_the_store_cannot_acknowledge_still_ends_the_call_unbri
     assert running.fake.made("POST", "bridges") == []
     # the callee is not told "you will not be called again": it was not recorded
     plays = [p.query["media"] for p in running.fake.made("POST", f"channels/{callee}/play")]
-    assert plays == ["sound:custom/screener/lab-en"]
+    assert plays == [f"sound:{lab_prompt()}"]
     _no_leftovers(running)
 
 
@@ -273,7 +274,7 @@ async def test_on_connect_channels_and_bridges_no_call_owns_are_removed(running:
 
 
 async def test_a_disclosure_that_cannot_play_ends_the_call_instead_of_bridging(running: Running) -> None:
-    running.fake.missing_media.add("sound:custom/screener/lab-en")
+    running.fake.missing_media.add(f"sound:{lab_prompt()}")
     await running.call("agent-1", "12125550109")
     await running.settle()
     assert running.app.outcomes["agent-1"] is Outcome.FAILED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,8 +79,8 @@ def test_disclose_opt_out_then_the_next_call_is_blocked(config: Path) -> None:
          b"200 result=1\n"],
     )
     assert code == 0, err
-    assert lines[:3] == ['STREAM FILE custom/screener/lab-en "9"', "WAIT FOR DIGIT 3000",
-                         'STREAM FILE custom/screener/optout-en ""']
+    assert re.fullmatch(r'STREAM FILE custom/screener/lab-en-[0-9a-f]{8} "9"', lines[0]), lines[0]
+    assert lines[1:3] == ["WAIT FOR DIGIT 3000", 'STREAM FILE custom/screener/optout-en ""']
     assert variables(lines) == {"DISCLOSE_RESULT": "OPTOUT", "GOSUB_RESULT": "ABORT"}
     code, lines, err = run_agi(config, ["screen", "2025550127", "lab"], [b"200 result=1\n"] * 7)
     got = variables(lines)

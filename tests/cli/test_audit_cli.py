@@ -1,5 +1,5 @@
-"""`screener audit why`, `verify`, `checkpoint`, `archive` and `config show VERSION` as a user runs them: real
-processes, a real Redis, a config edited between decisions."""
+"""`screener audit` and `dnc export` as a user runs them: one time zone per output (--tz), DNC changes shown,
+and a reader that closes the pipe early (`| head`) is a quiet, successful end. Real processes, a real Redis."""
 
 from __future__ import annotations
 
@@ -8,148 +8,101 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
-from screener.config.redact import redacted_text
-from screener.config.watch import ConfigHolder
 from screener.embedded_redis import EmbeddedRedis
-from screener.service.screening import Screener
+from screener.store import audit
 from tests.cli.lab_config import write_config
 
-NUMBER = "+12025550123"
-NY_10AM = "2026-12-02T10:00:00-05:00"
-NY_11PM = "2026-12-02T23:00:00-05:00"
-
-SECOND_CAMPAIGN = """
-[campaigns.lab-evening]
-company = "Example Solar Inc. test lab"
-purpose = "a second test campaign"
-subject = "lab-evening"
-caller_id = "+12025550145"
-callback_number = "+12025550145"
-region = "US"
-policy = "lab"
-dnc_lists = ["internal"]
-consent_required = false
-hours.daily = "09:00-21:00"
-
-[campaigns.lab-evening.disclosure.en]
-text = "This is a test call from {company}. To stop these calls, press {opt_out_digit}."
-"""
+REPO = Path(__file__).resolve().parents[2]
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("SCREENER_")}
 
 
 @pytest.fixture
-def redis(private_redis: EmbeddedRedis) -> Iterator[EmbeddedRedis]:
-    yield private_redis
+def config(tmp_path: Path, redis_server: EmbeddedRedis, redis_client: Any) -> Path:
+    return write_config(tmp_path, redis_server.url)  # redis_client empties the database first
 
 
-def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCREENER_")}
-    return subprocess.run([sys.executable, "-m", "screener", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=120, env=env)
+def run(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "screener", "--config", str(config), *args], capture_output=True,
+                          text=True, timeout=60, cwd=REPO, env=env or ENV)
 
 
-def version_of(config: Path) -> str:
-    p = run(config, "config", "check")
-    assert p.returncode == 0, p.stderr
-    return p.stdout.split("version ")[1].strip()
+async def _append(url: str, entries: list[dict[str, str]]) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        for start in range(0, len(entries), 1000):
+            await audit.append_many(client, [("+1202", e) for e in entries[start:start + 1000]])
+    finally:
+        await client.aclose()
 
 
-def opt_out(config: Path, campaign: str) -> None:
-    async def go() -> None:
-        holder = ConfigHolder(config)
-        screener = await Screener.create(holder, holder.current.redis_url)
-        try:
-            await screener.opt_out(NUMBER, campaign, source="cli test")
-        finally:
-            await screener.aclose()
-
-    asyncio.run(go())
+def _entry(at: str, n: int = 0) -> dict[str, str]:
+    return {"kind": "decision", "at": at, "number": "+1202*****23", "campaign": "lab", "verdict": "allow",
+            "pre_reasons": "", "store_reasons": f"frequency_limit|3 per 1h; lab {n}", "config_version": "v"}
 
 
-def test_why_shows_every_decision_with_its_rules_and_config_show_prints_the_old_version(
-        redis: EmbeddedRedis, tmp_path: Path) -> None:
-    config = write_config(tmp_path, redis.url)
-    config.write_text(config.read_text() + SECOND_CAMPAIGN)
-    first_text = config.read_bytes()
-    first = version_of(config)
-    for _ in range(4):  # the lab policy allows 3 per hour: the 4th is blocked
-        assert run(config, "check", NUMBER, "--campaign", "lab", "--commit").returncode in (0, 1)
-    for at in (NY_10AM, NY_11PM, NY_10AM):  # the evening campaign's own hours: 23:00 is outside them
-        run(config, "check", "2025550123", "--campaign", "lab-evening", "--at", at)
-    config.write_text(config.read_text().replace('"a second test campaign"', '"a second test campaign, v2"'))
-    second = version_of(config)
-    assert second != first
-    for at in (NY_10AM, NY_11PM):
-        run(config, "check", NUMBER, "--campaign", "lab-evening", "--at", at)
-    for _ in range(3):
-        run(config, "check", NUMBER, "--campaign", "lab", "--at", NY_10AM)
-    opt_out(config, "lab")
-    assert run(config, "check", NUMBER, "--campaign", "lab", "--at", NY_10AM).returncode == 1  # dnc_internal
-
-    p = run(config, "audit", "why", NUMBER, "--json")
-    assert p.returncode == 0, p.stderr
-    entries = json.loads(p.stdout)["entries"]
-    decisions = [e for e in entries if e["kind"] == "decision"]
-    assert len(decisions) == 13
-    assert {d["campaign"] for d in decisions} == {"lab", "lab-evening"}
-    assert [d["config_version"] for d in decisions] == [first] * 7 + [second] * 6
-    assert [d["verdict"] for d in decisions[:4]] == ["allow", "allow", "allow", "block"]
-    assert decisions[3]["reasons"][0]["code"] == "frequency_limit"
-    assert [r["code"] for r in decisions[5]["reasons"]] == ["outside_calling_hours"]
-    assert [r["code"] for r in decisions[-1]["reasons"]] == ["dnc_internal"]
-    for d in decisions:
-        rules = {c["rule"] for c in d["checks"]}
-        assert {"dnc list", "calling hours"} <= rules, d
-        assert d["inputs"]["normalized"] == "+1202*****23" and d["inputs"]["campaign"] == d["campaign"]
-    hours = next(c for c in decisions[5]["checks"] if c["rule"] == "calling hours")
-    assert hours["outcome"] == "block" and "23:00" in hours["detail"] and "09:00-21:00" in hours["detail"]
-    counted = next(c for c in decisions[2]["checks"] if c["rule"] == "frequency")
-    assert counted["outcome"] == "pass" and counted["detail"].startswith("2 earlier attempt(s)")
-    listed = next(c for c in decisions[-1]["checks"] if c["rule"] == "dnc list")
-    assert listed["outcome"] == "block" and "LISTED" in listed["detail"]
-    assert [e["kind"] for e in entries].count("opt_out") == 1
-    assert NUMBER not in p.stdout  # masked
-
-    text = run(config, "audit", "why", "2025550123")
-    assert text.returncode == 0 and text.stdout.count(f"config {first}") == 7
-    assert "reasons: frequency_limit" in text.stdout and "OPT-OUT" in text.stdout
-
-    shown = run(config, "config", "show", first)
-    assert shown.returncode == 0, shown.stderr
-    assert redacted_text(first_text) in shown.stdout  # that exact file, as it was, secrets masked
-    assert "test-salt-test-salt" not in shown.stdout and 'audit_salt = "***"' in shown.stdout
-    assert "v2" not in shown.stdout.split("---- file: " + str(config))[1].split("# ---- file:")[0]
-    missing = run(config, "config", "show", "0123456789ab")
-    assert missing.returncode == 2 and "not stored" in missing.stderr
+def test_one_time_zone_per_output_chosen_by_tz(config: Path, redis_server: EmbeddedRedis) -> None:
+    """The reported defect: entries written by clocks in -05:00 and +00:00 were printed as they were."""
+    asyncio.run(_append(redis_server.url, [_entry("2026-12-02T10:00:00.000-05:00"),
+                                           _entry("2026-12-02T16:30:00.000+00:00")]))
+    utc = run(config, "audit", "tail").stdout.splitlines()
+    assert [line.split()[0] for line in utc] == ["2026-12-02T15:00:00.000+00:00", "2026-12-02T16:30:00.000+00:00"]
+    ny = run(config, "audit", "tail", "--json", "--tz", "America/New_York").stdout.splitlines()
+    assert [json.loads(line)["at"] for line in ny] == ["2026-12-02T10:00:00.000-05:00",
+                                                       "2026-12-02T11:30:00.000-05:00"]
+    local = run(config, "audit", "export", "--tz", "local", env={**ENV, "TZ": "Asia/Shanghai"}).stdout.splitlines()
+    assert [json.loads(line)["at"] for line in local] == ["2026-12-02T23:00:00.000+08:00",
+                                                          "2026-12-03T00:30:00.000+08:00"]
+    csv_lines = run(config, "audit", "export", "--format", "csv").stdout.splitlines()[1:]
+    assert all("+00:00" in line and "-05:00" not in line for line in csv_lines)
+    p = run(config, "audit", "tail", "--tz", "Mars/Olympus_Mons")
+    assert p.returncode == 2 and "--tz 'Mars/Olympus_Mons': not a time zone" in p.stderr
 
 
-def test_verify_checkpoint_and_archive_from_the_command_line(redis: EmbeddedRedis, tmp_path: Path) -> None:
-    config = write_config(tmp_path, redis.url)
-    for i in range(5):
-        assert run(config, "check", f"+1202555012{i}", "--campaign", "lab", "--at", NY_10AM).returncode == 0
-    p = run(config, "audit", "verify")
-    assert p.returncode == 0 and "the chain holds" in p.stdout, p.stderr
-    point = tmp_path / "heads.json"
-    assert run(config, "audit", "checkpoint", "-o", str(point)).returncode == 0
-    p = run(config, "audit", "archive", "--before", "now")
-    assert p.returncode == 0 and "archived 6 entries" in p.stdout, p.stdout + p.stderr  # and the config entry
-    p = run(config, "audit", "verify", "--checkpoint", str(point), "--json")
-    report = json.loads(p.stdout)
-    assert p.returncode == 0 and report["ok"] and report["segments"] == 1 and report["checkpoint_checked"] == 2
-    tail = run(config, "audit", "tail", "-n", "4")  # 3 decisions read back from the archive, the run's own entry
-    assert tail.returncode == 0 and tail.stdout.count("ALLOW") == 3 and tail.stdout.count("ARCHIVE") == 1
-    import redis as sync_redis
+def test_a_reason_detail_with_separators_is_shown_whole(config: Path, redis_server: EmbeddedRedis) -> None:
+    asyncio.run(_append(redis_server.url, [{**_entry("2026-12-02T10:00:00.000+00:00"),
+                                            "store_reasons": audit.encode_reasons([("frequency_limit", "3; 1h|x%")])}]))
+    (line,) = run(config, "audit", "tail", "--json").stdout.splitlines()
+    assert json.loads(line)["reasons"] == [{"code": "frequency_limit", "detail": "3; 1h|x%"}]
 
-    client = sync_redis.Redis.from_url(redis.url)
-    assert client.xlen("scr:{+1202}:audit") == 0
-    client.close()
-    for segment in (tmp_path / "var" / "audit-archive").glob("*/*.seg.gz"):
-        segment.write_bytes(segment.read_bytes()[:-20])  # cut short
-    p = run(config, "audit", "verify")
-    assert p.returncode == 1 and "BROKEN" in p.stdout and "cut short" in p.stdout, p.stdout
-    p = run(config, "audit", "verify", "--checkpoint", str(tmp_path / "nope.json"))
-    assert p.returncode == 2 and "nope.json" in p.stderr
+
+def test_dnc_changes_are_shown_in_the_tail(config: Path) -> None:
+    assert run(config, "dnc", "add", "+12025550123", "--source", "ticket 9").returncode == 0
+    assert run(config, "dnc", "remove", "+12025550123", "--reason", "added by mistake").returncode == 0
+    assert run(config, "dnc", "add", "+1201555", "--prefix").returncode == 0
+    add, remove, prefix = run(config, "audit", "tail").stdout.splitlines()
+    assert " DNC    add_prefix list internal  prefix +1201555  +1 -0 " in prefix
+    assert " DNC    add list internal  +1202*****23  +1 -0  version 0 -> 0  by cli:" in add and "'ticket 9'" in add
+    assert " DNC    remove list internal  +1202*****23  +0 -1 " in remove
+    assert remove.endswith("reason: added by mistake")
+
+
+def _closed_early(cmd: list[str]) -> tuple[int, str, bytes]:
+    """Run ``cmd`` with its stdout on a real pipe, read one line, close the pipe: (status, stderr, the line)."""
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read().decode()
+    return proc.wait(60), err, first
+
+
+def test_a_reader_that_closes_the_pipe_early_is_a_quiet_end(config: Path, redis_server: EmbeddedRedis,
+                                                            tmp_path: Path) -> None:
+    """The reported defect: `audit export | head` and `dnc export | head` printed `Redis is not reachable:
+    BrokenPipeError`."""
+    asyncio.run(_append(redis_server.url, [_entry("2026-12-02T10:00:00.000+00:00", n) for n in range(20_000)]))
+    numbers = tmp_path / "l.txt"
+    numbers.write_text("".join(f"{2015000000 + i}\n" for i in range(200_000)))
+    assert run(config, "dnc", "import", str(numbers), "--list", "internal").returncode == 0
+    base = [sys.executable, "-m", "screener", "--config", str(config)]
+    for args in (["audit", "export"], ["audit", "export", "--format", "csv"], ["audit", "tail", "-n", "20000"],
+                 ["dnc", "export", "--list", "internal"]):
+        status, err, first = _closed_early([*base, *args])
+        assert first, args
+        assert (status, err) == (0, ""), args

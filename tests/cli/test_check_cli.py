@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ def test_check_allow_json_contract_and_exit_0(redis: EmbeddedRedis) -> None:
     p = run(redis, "check", "(202) 555-0123", "--campaign", "lab", "--json", "--at", NY_10AM)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert out["verdict"] == "allow" and out["reasons"] == [] and out["number"] == "+12025550123"
+    assert out["verdict"] == "allow" and out["reasons"] == [] and out["number"] == "+1202*****23"  # one mask everywhere
     assert out["dry_run"] is True and out["config_version"]
 
 
@@ -42,11 +43,12 @@ def test_an_allowed_check_says_what_the_call_needs(redis: EmbeddedRedis) -> None
     p = run(redis, "check", "+12025550123", "--campaign", "lab", "--json", "--at", NY_10AM)
     out = json.loads(p.stdout)
     assert out["caller_id"] and out["caller_id_name"]
-    assert out["disclosure"]["prompt"] == "custom/screener/lab-en" and out["disclosure"]["language"] == "en"
+    assert re.fullmatch(r"custom/screener/lab-en-[0-9a-f]{8}", out["disclosure"]["prompt"])
+    assert out["disclosure"]["language"] == "en"
     assert out["disclosure"]["optout_prompt"] == "custom/screener/optout-en"
     text = run(redis, "check", "+12025550123", "--campaign", "lab", "--at", NY_10AM).stdout
     assert f"caller ID to present: {out['caller_id']} ({out['caller_id_name']})" in text
-    assert "disclosure on answer: custom/screener/lab-en (en)" in text
+    assert f"disclosure on answer: {out['disclosure']['prompt']} (en)" in text
     blocked = json.loads(run(redis, "check", "12", "--campaign", "lab", "--json").stdout)
     assert blocked["disclosure"] is None and blocked["caller_id"] is None
 
@@ -117,7 +119,7 @@ def test_consent_grant_and_revoke_drive_the_decision(redis: EmbeddedRedis) -> No
     assert run(redis, *check).returncode == 0
     shown = run(redis, "consent", "show", "13800138000", "--campaign", "cn-service", "--json")
     [record] = json.loads(shown.stdout)
-    assert record["number"] == "+8613800138000" and record["source"] == "app sign-up"
+    assert record["number"] == "+86138******00" and record["source"] == "app sign-up"  # masked, as everywhere
     assert run(redis, "consent", "revoke", "13800138000", "--campaign", "cn-service",
                "--at", "2026-11-20T00:00:00+08:00").returncode == 0
     assert run(redis, *check).returncode == 1

@@ -12,6 +12,7 @@ import pytest
 
 from screener.cli.main import main
 from screener.embedded_redis import EmbeddedRedis
+from tests.cli.lab_config import write_config
 
 REPO = Path(__file__).resolve().parents[2]
 NO_CONFIG = "/nonexistent/screener.toml"
@@ -28,15 +29,16 @@ def dnc(redis: EmbeddedRedis, *args: str) -> int:
 
 
 def test_add_check_remove_exit_like_grep(redis: EmbeddedRedis, capsys: pytest.CaptureFixture[str]) -> None:
-    assert dnc(redis, "check", "(202) 555-0123") == 1
-    assert "+12025550123 is not on list internal" in capsys.readouterr().out
-    assert dnc(redis, "add", "202-555-0123") == 0
-    assert "added to list internal" in capsys.readouterr().out
-    assert dnc(redis, "check", "+12025550123") == 0
-    assert dnc(redis, "check", "+12025550123", "--list", "other") == 1
-    assert dnc(redis, "add", "020 7946 0123", "--region", "GB", "--list", "tps") == 0
+    assert dnc(redis, "add", "202-555-0123", "--new-list") == 0  # no config: only --new-list creates a list
+    assert "+1202*****23 added to list internal" in capsys.readouterr().out
+    assert dnc(redis, "check", "(202) 555-0123") == 0
+    assert "+1202*****23 is on list internal" in capsys.readouterr().out
+    assert dnc(redis, "add", "020 7946 0123", "--region", "GB", "--list", "tps", "--new-list") == 0
     assert dnc(redis, "check", "+442079460123", "--list", "tps") == 0
-    assert dnc(redis, "remove", "2025550123") == 0
+    assert dnc(redis, "check", "+442079460124", "--list", "tps") == 1
+    capsys.readouterr()
+    assert dnc(redis, "remove", "2025550123", "--reason", "opted out by mistake: the callee asked to be called") == 0
+    assert "+1202*****23 removed from list internal" in capsys.readouterr().out
     assert dnc(redis, "check", "2025550123") == 1
     capsys.readouterr()
     assert dnc(redis, "check", "not-a-number") == 2
@@ -62,7 +64,7 @@ def test_import_reports_bad_lines_and_lists_and_exports(redis: EmbeddedRedis, tm
     path = tmp_path / "201.txt.gz"
     lines = [str(2015550100 + i) for i in range(100)] + ["garbage", "2015550100"]
     path.write_bytes(gzip.compress("\n".join(lines).encode()))
-    assert dnc(redis, "import", str(path), "--list", "us-national", "--source", "FTC 2026-11-28") == 0
+    assert dnc(redis, "import", str(path), "--list", "us-national", "--source", "FTC 2026-11-28", "--new-list") == 0
     out = capsys.readouterr().out
     assert "new version 1 switched in" in out
     assert "numbers 101" in out and "bad lines 1" in out and "list count now 100" in out
@@ -81,10 +83,10 @@ def test_import_reports_bad_lines_and_lists_and_exports(redis: EmbeddedRedis, tm
 def test_replace_and_changes(redis: EmbeddedRedis, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     full = tmp_path / "full.txt"
     full.write_text("2015550100\n2015550101\n")
-    assert dnc(redis, "import", str(full), "--list", "reg") == 0
+    assert dnc(redis, "import", str(full), "--list", "reg", "--new-list") == 0
     full.write_text("2015550102\n")
     assert dnc(redis, "import", str(full), "--list", "reg", "--replace", "--grace", "0") == 0
-    assert "new version 2 switched in (version 1 freed)" in capsys.readouterr().out
+    assert "new version 2 switched in (the file's numbers); version 1 freed" in capsys.readouterr().out
     assert dnc(redis, "check", "2015550100", "--list", "reg") == 1
     assert dnc(redis, "check", "2015550102", "--list", "reg") == 0
     changes = tmp_path / "changes.csv"
@@ -107,7 +109,8 @@ def test_import_as_a_process_prints_a_plain_summary_without_a_terminal(redis: Em
     path = tmp_path / "l.txt"
     path.write_text("2015550100\n")
     p = subprocess.run([sys.executable, "-m", "screener", "--config", NO_CONFIG, "--redis", redis.url, "dnc",
-                        "import", str(path), "--list", "l"], capture_output=True, text=True, timeout=60, cwd=REPO)
+                        "import", str(path), "--list", "l", "--new-list"], capture_output=True, text=True, timeout=60,
+                       cwd=REPO)
     assert p.returncode == 0, p.stderr
     assert p.stderr == ""  # no progress bar when stderr is not a terminal
     assert "list l: new version 1 switched in" in p.stdout
@@ -124,7 +127,7 @@ def test_an_import_killed_mid_way_leaves_the_live_list_and_a_rerun_cleans_up(red
 
     small = tmp_path / "old.txt"
     small.write_text("2015550100\n")
-    assert dnc(redis, "import", str(small), "--list", "reg") == 0
+    assert dnc(redis, "import", str(small), "--list", "reg", "--new-list") == 0
     big = tmp_path / "big.txt"
     numbers = [ac * 10**7 + s for ac in (202, 203, 205, 206) for s in range(2_000_000, 10**7, 9)]
     big.write_bytes(b"".join(b"%d\n" % n for n in numbers))
@@ -179,7 +182,7 @@ def test_a_truncated_archive_fails_cleanly_and_changes_nothing(redis: EmbeddedRe
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     good = tmp_path / "l.txt"
     good.write_text("2015550100\n")
-    assert dnc(redis, "import", str(good), "--list", "reg") == 0
+    assert dnc(redis, "import", str(good), "--list", "reg", "--new-list") == 0
     data = gzip.compress("".join(f"{2025550000 + i}\n" for i in range(5000)).encode())
     broken = tmp_path / "l.txt.gz"
     broken.write_bytes(data[: len(data) // 2])
@@ -190,3 +193,49 @@ def test_a_truncated_archive_fails_cleanly_and_changes_nothing(redis: EmbeddedRe
     zipped = tmp_path / "l.zip"
     zipped.write_bytes(b"PK not really a zip")
     assert dnc(redis, "import", str(zipped), "--list", "reg", "--replace") == 2
+
+
+def test_a_typo_in_a_list_name_is_an_error_naming_the_configured_lists(redis: EmbeddedRedis, tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The reported defect: ``dnc add --list nosuchlist`` made a list of kind ``?``."""
+    config = str(write_config(tmp_path, redis.url))
+    for args in (["add", "+12025550123", "--list", "nosuchlist"], ["check", "+12025550123", "--list", "nosuchlist"],
+                 ["remove", "+12025550123", "--list", "nosuchlist", "--reason", "x"]):
+        assert main(["--config", config, "dnc", *args]) == 2
+        assert "unknown list 'nosuchlist': the config " in capsys.readouterr().err
+    assert main(["--config", config, "dnc", "lists"]) == 0
+    assert "nosuchlist" not in capsys.readouterr().out
+    assert main(["--config", config, "dnc", "add", "+12025550123"]) == 0  # internal is in the config
+    assert main(["--config", config, "dnc", "remove", "+12025550123"]) == 2
+    assert "give the reason" in capsys.readouterr().err
+    assert main(["--config", config, "dnc", "remove", "+12025550123", "--reason", "complaint withdrawn"]) == 0
+    # with only a Redis URL: the lists in Redis are known, a new one needs --new-list
+    assert dnc(redis, "add", "+12025550123", "--list", "nosuchlist") == 2
+    err = capsys.readouterr().err
+    assert "no list named 'nosuchlist' in Redis (lists there: internal)" in err and "--new-list" in err
+
+
+def test_help_says_which_lists_are_accepted() -> None:
+    p = subprocess.run([sys.executable, "-m", "screener", "dnc", "--help"], capture_output=True, text=True,
+                       timeout=60, cwd=REPO)
+    text = " ".join(p.stdout.split())
+    assert "With only a Redis URL (--redis or SCREENER_REDIS_URL) and no config file, the lists that exist in Redis " \
+           "are accepted" in text
+    assert "needs --reason" in text
+
+
+def test_prefix_entries_from_the_command_line(redis: EmbeddedRedis, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(write_config(tmp_path, redis.url))
+    assert main(["--config", config, "dnc", "add", "+1201", "--prefix"]) == 0
+    assert "prefix +1201 added to list internal (every number under it is listed)" in capsys.readouterr().out
+    assert main(["--config", config, "dnc", "check", "2015550123"]) == 0
+    assert "+1201*****23 is on list internal (blocked by prefix +1201)" in capsys.readouterr().out
+    assert main(["--config", config, "dnc", "check", "2025550123"]) == 1
+    assert main(["--config", config, "dnc", "lists"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("internal"))
+    assert " +1201 " in row
+    assert main(["--config", config, "dnc", "add", "+12015550123", "--prefix"]) == 2
+    assert "is a whole number" in capsys.readouterr().err
+    assert main(["--config", config, "dnc", "remove", "+1201", "--prefix", "--reason", "area code reassigned"]) == 0
+    assert main(["--config", config, "dnc", "check", "2015550123"]) == 1

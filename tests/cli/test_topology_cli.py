@@ -54,7 +54,8 @@ def test_check_allows_and_blocks_through_sentinel(redis_sentinel: SentinelTopolo
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["attempt_id"]  # reserved by decide.lua on the Sentinel's master
     with redis_sentinel.client(redis_sentinel.primary()) as primary:
-        assert primary.xlen(keys.audit_stream_key("+1202")) == 3  # every decision in the number's audit stream
+        entries = primary.xrange(keys.audit_stream_key("+1202"))  # every decision of the number, the DNC change
+        assert [f.get("kind") for _, f in entries] == ["decision", "dnc_change", "decision", "decision"]
     assert SENTINEL_MASTER_PASSWORD not in p.stderr + p.stdout and SENTINEL_PASSWORD not in p.stderr + p.stdout
 
 

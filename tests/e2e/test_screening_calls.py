@@ -13,7 +13,8 @@ PACKET_S = 0.02
 
 def prompt_seconds(lab: Lab, name: str) -> float:
     assert lab.sandbox.prompts_dir is not None
-    with wave.open(str(lab.sandbox.prompts_dir / f"{name}.wav")) as w:
+    [path] = lab.sandbox.prompts_dir.glob(f"{name}-*.wav")  # the name ends with the text's digest
+    with wave.open(str(path)) as w:
         return float(w.getnframes()) / float(w.getframerate())
 
 

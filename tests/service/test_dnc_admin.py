@@ -18,22 +18,25 @@ from screener.store.dnc.versions import begin_build
 from tests.factories import make_settings
 
 DAY = 86_400
+ACTOR = "test:dnc-admin"
 
 
 async def test_numbers_are_read_once_and_changes_say_what_they_did(redis_server: EmbeddedRedis,
                                                                    redis_client: aioredis.Redis) -> None:
     async with DncAdmin.open(redis_server.url) as admin:
-        added = await admin.add("internal", "(202) 555-0123", source="support ticket 7")
+        added = await admin.add("internal", "(202) 555-0123", actor=ACTOR, source="support ticket 7", create=True)
         assert (added.number, added.changed, added.action) == ("+12025550123", True, "add")
         assert json.loads(json.dumps(added.to_json())) == {"list": "internal", "number": "+12025550123",
-                                                           "action": "add", "changed": True}
-        assert not (await admin.add("internal", "+12025550123")).changed
+                                                           "action": "add", "changed": True, "version": "0",
+                                                           "audit_id": added.audit_id, "prefix": False}
+        assert not (await admin.add("internal", "+12025550123", actor=ACTOR)).changed
         check = await admin.check("internal", "202.555.0123")
         assert check.listed and check.to_json()["listed"] is True
-        assert (await admin.add("tps", "020 7946 0123", region="GB")).number == "+442079460123"
-        removed = await admin.remove("internal", "2025550123")
+        assert (await admin.add("tps", "020 7946 0123", actor=ACTOR, region="GB", create=True)).number == \
+            "+442079460123"
+        removed = await admin.remove("internal", "2025550123", actor=ACTOR, reason="added by mistake")
         assert removed.changed and removed.action == "remove"
-        assert not (await admin.remove("internal", "2025550123")).changed
+        assert not (await admin.remove("internal", "2025550123", actor=ACTOR, reason="again")).changed
         assert not (await admin.check("internal", "2025550123")).listed
     info = (await dnc.read_list_infos(redis_client, ["internal"]))["internal"]
     assert info.last_change_source == "support ticket 7"
@@ -43,9 +46,9 @@ async def test_bad_and_emergency_numbers_are_refused_before_redis_is_touched(red
                                                                              redis_client: aioredis.Redis) -> None:
     async with DncAdmin.open(redis_server.url) as admin:
         with pytest.raises(BadNumber, match="invalid number 'not-a-number'"):
-            await admin.add("internal", "not-a-number")
+            await admin.add("internal", "not-a-number", actor=ACTOR, create=True)
         with pytest.raises(BadNumber, match="emergency number"):
-            await admin.add("internal", "911")
+            await admin.add("internal", "911", actor=ACTOR, create=True)
         with pytest.raises(BadNumber, match="invalid number '12'"):
             await admin.check("internal", "12")
     assert await redis_client.dbsize() == 0
@@ -57,10 +60,12 @@ async def test_lists_join_redis_and_the_config_and_say_which_are_stale(redis_ser
     settings = make_settings()  # registry: max age 31 days; internal and camp-list: never stale
     path = tmp_path / "reg.txt"
     path.write_text("2015550100\n2015550101\n")
+    async with DncAdmin.open(redis_server.url) as admin:  # no config: a list of Redis's own
+        await admin.import_file("unconfigured", path, ImportOptions(grace_s=0, kind="registry"), actor=ACTOR,
+                                create=True)
     async with DncAdmin.open(redis_server.url, settings) as admin:
-        result = await admin.import_file("registry", path, ImportOptions(grace_s=0))
-        await admin.import_file("unconfigured", path, ImportOptions(grace_s=0, kind="registry"))
-        await admin.add("internal", "+12025550123")
+        result = await admin.import_file("registry", path, ImportOptions(grace_s=0), actor=ACTOR)
+        await admin.add("internal", "+12025550123", actor=ACTOR)
         now = time.time()
         rows = {row.name: row for row in await admin.lists(now=now)}
         later = {row.name: row for row in await admin.lists(now=now + 32 * DAY)}
@@ -88,15 +93,15 @@ async def test_import_errors_are_typed_and_change_nothing(redis_server: Embedded
     data = gzip.compress("".join(f"{2025550000 + i}\n" for i in range(5000)).encode())
     broken.write_bytes(data[: len(data) // 2])
     async with DncAdmin.open(redis_server.url) as admin:
-        result = await admin.import_file("reg", good, ImportOptions(grace_s=0))
+        result = await admin.import_file("reg", good, ImportOptions(grace_s=0), actor=ACTOR, create=True)
         assert json.loads(json.dumps(result.to_json()))["added"] == 1
         with pytest.raises(BadImportFile, match="no such file"):
-            await admin.import_file("reg", tmp_path / "missing.txt")
+            await admin.import_file("reg", tmp_path / "missing.txt", actor=ACTOR)
         with pytest.raises(BadImportFile, match="the list was not changed"):
-            await admin.import_file("reg", broken, ImportOptions(replace=True, grace_s=0))
+            await admin.import_file("reg", broken, ImportOptions(replace=True, grace_s=0), actor=ACTOR)
         await begin_build(redis_client, "reg")  # another import is running
         with pytest.raises(ImportBusy, match="another import of list 'reg'"):
-            await admin.import_file("reg", good, ImportOptions(replace=True, grace_s=0))
+            await admin.import_file("reg", good, ImportOptions(replace=True, grace_s=0), actor=ACTOR)
         assert (await admin.check("reg", "2015550100")).listed
         assert not (await admin.check("reg", "2025550000")).listed
 
@@ -104,7 +109,7 @@ async def test_import_errors_are_typed_and_change_nothing(redis_server: Embedded
 async def test_export_writes_e164_or_ftc_lines(redis_server: EmbeddedRedis, redis_client: aioredis.Redis) -> None:
     async with DncAdmin.open(redis_server.url) as admin:
         for number in ("+12025550124", "+12025550123", "+442079460123"):
-            await admin.add("l", number)
+            await admin.add("l", number, actor=ACTOR, create=True)
         assert [n async for n in admin.export("l")] == ["+12025550123", "+12025550124", "+442079460123"]
         assert [n async for n in admin.export("l", "ftc")] == ["2025550123", "2025550124", "+442079460123"]
         with pytest.raises(DncError, match="unknown export format"):

@@ -281,6 +281,8 @@ async def test_unknown_campaign_lets_through_only_an_unambiguous_emergency_numbe
     assert codes(await decide(s, "typo", number="2611")) == {R.UNKNOWN_CAMPAIGN}
     assert codes(await decide(s, "", number="+112")) == {R.UNKNOWN_CAMPAIGN}
     assert codes(await decide(s, "", number="112")) == {R.EMERGENCY_NUMBER}
+    for disguised in ("*911", "911#", "9*1*1", "#112", "1 1 2"):  # service codes around the digits: screened
+        assert codes(await decide(s, "", number=disguised)) == {R.UNKNOWN_CAMPAIGN}, disguised
     await s.aclose()
 
 

@@ -3,6 +3,7 @@ kept (on disk), block what they must meanwhile, and land in order once Redis ans
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from screener.embedded_redis import EmbeddedRedis
 from screener.reasons import ReasonCode as R
 from screener.service.audit import AuditTrail
 from screener.service.screening import Screener, StoreUnavailable, connect
-from screener.service.spool import AUDIT, OPT_OUT, Spool
+from screener.service.spool import AUDIT, OPT_OUT, Spool, still_named
 from screener.store import audit, dnc, keys, refusals
 from tests.factories import StaticHolder, make_settings
 
@@ -38,14 +39,44 @@ def test_items_are_on_disk_before_add_returns_and_a_cut_last_line_is_ignored(tmp
     assert len(lines) == 2 and NUMBER in lines[0]
     spool.path.write_text(spool.path.read_text() + '{"kind":"audit","da')  # a crash in the middle of a write
     spool.close()
-    again = Spool(tmp_path, name="a")
-    assert again.load() == 2 and [i.kind for i in again.items] == [OPT_OUT, AUDIT]
+    again = Spool(tmp_path, name="b")
+    assert again.adopt_orphans() == 2 and [i.kind for i in again.items] == [OPT_OUT, AUDIT]
 
 
 def test_a_full_spool_refuses_and_counts(tmp_path: Path) -> None:
     spool = Spool(tmp_path, name="a", max_items=2)
     assert [spool.add(AUDIT, {"n": str(i)}) for i in range(4)] == [True, True, False, False]
     assert len(spool) == 2 and spool.overflowed == 2
+
+
+def test_a_file_is_adopted_whole_or_left_when_there_is_no_room(tmp_path: Path) -> None:
+    dead = Spool(tmp_path, name="dead")
+    for i in range(3):
+        dead.add(OPT_OUT, {"number": f"+1212555000{i}"})
+    dead.close()
+    small = Spool(tmp_path, name="small", max_items=2)
+    assert small.adopt_orphans() == 0 and len(small) == 0
+    assert len((tmp_path / "dead.jsonl").read_text().splitlines()) == 3  # nothing dropped
+    roomy = Spool(tmp_path, name="roomy")
+    assert roomy.adopt_orphans() == 3 and not (tmp_path / "dead.jsonl").exists()
+    small.close()
+    roomy.close()
+
+
+def test_a_file_renamed_over_by_its_living_owner_is_not_taken_for_an_orphan(tmp_path: Path) -> None:
+    """The race: an adopter opens the owner's file, the owner rewrites it (a new file renamed over the name,
+    the old one closed, so the adopter's lock would succeed on the old inode): the adopter must see it."""
+    owner = Spool(tmp_path, name="owner")
+    owner.add(AUDIT, {"n": "1"})
+    path = tmp_path / "owner.jsonl"
+    with open(path, "r+", encoding="utf-8") as opened_before:
+        assert still_named(opened_before, path)
+        owner.add(AUDIT, {"n": "2"})
+        owner.items.pop(0)
+        owner._rewrite()  # the owner flushed one item: a new file now has the name
+        assert not still_named(opened_before, path)
+    assert '"n":"2"' in path.read_text()
+    owner.close()
 
 
 def test_only_the_files_of_processes_that_are_gone_are_adopted(tmp_path: Path) -> None:
@@ -119,6 +150,53 @@ async def test_audit_entries_of_calls_blocked_while_redis_was_away_land_all_and_
     finally:
         await s.aclose()
         await client.aclose()
+
+
+async def test_two_flushes_at_once_write_each_item_once(private_redis: EmbeddedRedis, tmp_path: Path) -> None:
+    s = screener_on(private_redis, tmp_path)
+    client = connect(private_redis.url, 5)
+    try:
+        for i in range(1200):
+            s.spool.add(AUDIT, {"kind": "decision", "n": str(i)})
+        stream = keys.audit_stream_key(keys.AUDIT_GLOBAL_GROUP)  # items without a group land in the global one
+        before = await client.xlen(stream)
+        await asyncio.gather(s.flush_pending(), s.flush_pending(), s.flush_pending())
+        assert await client.xlen(stream) == before + 1200
+        rows = await client.xrange(stream, count=5000)
+        assert [int(f[b"n"]) for _, f in rows if b"n" in f] == list(range(1200))  # each once, in order
+        assert len(s.spool) == 0
+    finally:
+        await s.aclose()
+        await client.aclose()
+
+
+async def test_an_opt_out_whose_caller_gives_up_waiting_is_kept(private_redis: EmbeddedRedis, tmp_path: Path) -> None:
+    s = screener_on(private_redis, tmp_path, budget_s=30)  # sockets wait longer than the caller will
+    private_redis.pause()
+    try:
+        task = asyncio.ensure_future(s.opt_out(NUMBER, "open", source="test"))
+        await asyncio.sleep(0.3)
+        task.cancel()  # the front end's own deadline
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert s.spool.pending(OPT_OUT, "number") == {NUMBER}
+    finally:
+        private_redis.resume()
+    client = connect(private_redis.url, 5)
+    try:
+        assert await s.flush_pending() == 1
+        assert await dnc.contains(client, "internal", NUMBER)
+    finally:
+        await s.aclose()
+        await client.aclose()
+
+
+def test_an_unreachable_cluster_counts_as_a_store_failure() -> None:
+    from redis.exceptions import RedisClusterException
+
+    from screener.service.screening import STORE_ERRORS
+
+    assert issubclass(RedisClusterException, STORE_ERRORS)
 
 
 async def test_a_restarted_screener_writes_what_the_last_one_could_not(

@@ -81,11 +81,11 @@ def test_the_cli_works_against_a_cluster_node_url(redis_cluster: Any, tmp_path: 
 
     path = tmp_path / "l.txt"
     path.write_text("".join(f"{ac}5550123\n" for ac in AREA_CODES))
-    assert dnc_cli("import", str(path), "--list", "cli-reg", "--replace", "--grace", "0") == 0
+    assert dnc_cli("import", str(path), "--list", "cli-reg", "--replace", "--grace", "0", "--new-list") == 0
     for ac in AREA_CODES:  # area codes hash to slots on every master
         assert dnc_cli("check", f"{ac}5550123", "--list", "cli-reg") == 0
     assert dnc_cli("check", "2015550124", "--list", "cli-reg") == 1
-    assert dnc_cli("add", "2015550124", "--list", "cli-int") == 0
+    assert dnc_cli("add", "2015550124", "--list", "cli-int", "--new-list") == 0
     assert dnc_cli("check", "2015550124", "--list", "cli-int") == 0
     capsys.readouterr()
     assert dnc_cli("export", "--list", "cli-reg") == 0
@@ -112,3 +112,44 @@ async def test_a_crowded_tag_on_a_cluster_moves_blocks_out_and_stays_an_intset(c
     assert await dnc.contains(cluster_client, "internal", "+6831234")
     assert await dnc.remove_numbers(cluster_client, "internal", ["+6831234", f"+1{numbers[0]}"]) == 2
     assert not await dnc.contains(cluster_client, "internal", f"+1{numbers[0]}")
+
+
+async def test_additions_and_change_lists_land_whole_or_not_at_all_on_a_cluster(cluster_client: RedisCluster,
+                                                                                tmp_path: Path) -> None:
+    """Additions and change lists build a copy of the live version tag by tag (each tag's copy in its own slot),
+    then switch: a failure midway leaves the list as it was; the same file then lands whole."""
+    from screener.service.dnc import ImportFailed, Progress
+    from tests.dnc_files import snapshot
+
+    first = numbers_for(35)
+    path = tmp_path / "l.txt"
+    path.write_text("".join(f"{n}\n" for n in first))
+    await import_file(cluster_client, "reg", path, ImportOptions(grace_s=0))
+    await dnc.add_numbers(cluster_client, "reg", ["+17185550199"])
+    before = await snapshot(cluster_client, "reg")
+    more = [ac * 10**7 + 3_000_000 + i for ac in AREA_CODES for i in range(0, 30_000, 7)]
+    path.write_text("".join(f"{n}\n" for n in more))
+    calls = 0
+
+    def fail(p: Progress) -> None:
+        nonlocal calls
+        calls += p.phase == "reading"
+        if calls == 3:
+            raise RuntimeError("injected")
+
+    options = ImportOptions(grace_s=0, chunk_bytes=16 << 10, budget_bytes=64 << 10)
+    with pytest.raises(ImportFailed, match="the list was not changed"):
+        await import_file(cluster_client, "reg", path, options, progress=fail)
+    assert await snapshot(cluster_client, "reg") == before
+    result = await import_file(cluster_client, "reg", path, options)
+    assert result.mode == "edit" and result.version != before.version
+    expected = set(before.numbers) | {f"+1{n}" for n in more}
+    after = await snapshot(cluster_client, "reg")
+    assert set(after.numbers) == expected and after.count == len(expected)
+    changes = tmp_path / "c.csv"
+    changes.write_text(f"{first[0]},D\n{more[0]},D\n2125550100,A\n")
+    result = await import_file(cluster_client, "reg", changes, ImportOptions(grace_s=0, changes=True))
+    assert (result.added, result.removed) == (1, 2)
+    final = await snapshot(cluster_client, "reg")
+    assert set(final.numbers) == (expected - {f"+1{first[0]}", f"+1{more[0]}"}) | {"+12125550100"}
+    assert final.count == len(final.numbers)

@@ -3,11 +3,20 @@ admin API and the lab. Front ends import from here, never from ``screener.store`
 
 * ``admin``: ``DncAdmin``, opened from a Redis URL and optional settings; numbers read once, there;
 * ``imports``: a file into a list (full versions switched in one step, or edits), progress and heartbeat;
+* ``audit``: the audit entry of every change (its actor, versions before and after);
 * ``records``: the frozen results (``to_json()``); ``errors``: what a user can cause (``DncError``).
 """
 
-from screener.service.dnc.admin import DEFAULT_REGION, EXPORT_FORMATS, REGISTRY_MAX_AGE_DAYS, DncAdmin, dnc_number
-from screener.service.dnc.errors import BadImportFile, BadNumber, DncError, ImportBusy
+from screener.service.dnc.admin import (
+    DEFAULT_REGION,
+    EXPORT_FORMATS,
+    REGISTRY_MAX_AGE_DAYS,
+    DncAdmin,
+    dnc_number,
+    dnc_prefix,
+)
+from screener.service.dnc.audit import cli_actor
+from screener.service.dnc.errors import BadImportFile, BadNumber, DncError, ImportBusy, ImportFailed, UnknownList
 from screener.service.dnc.imports import (
     DEFAULT_BUDGET_BYTES,
     DEFAULT_GRACE_S,
@@ -21,5 +30,5 @@ from screener.service.dnc.records import ImportResult, ListRow, NumberChange, Nu
 
 __all__ = ["DEFAULT_BUDGET_BYTES", "DEFAULT_GRACE_S", "DEFAULT_REGION", "DEFAULT_STALE_BUILD_S", "EXPORT_FORMATS",
            "REGISTRY_MAX_AGE_DAYS", "BadImportFile", "BadNumber", "DncAdmin", "DncError", "Format", "ImportBusy",
-           "ImportOptions", "ImportResult", "ListRow", "NumberChange", "NumberCheck", "Progress", "ProgressCallback",
-           "dnc_number", "import_file"]
+           "ImportFailed", "ImportOptions", "ImportResult", "ListRow", "NumberChange", "NumberCheck", "Progress",
+           "ProgressCallback", "UnknownList", "cli_actor", "dnc_number", "dnc_prefix", "import_file"]

@@ -1,8 +1,9 @@
 """The administrative DNC use cases: add, remove, check, import, list and export, for every front end.
 
-Numbers are read here, once (``screener.numbers.normalize``; emergency numbers refused), provenance is
-recorded here, and every change of a list's numbers passes ``_change`` (then the store's ``apply_ops``).
-The config is optional: a list does not have to be configured to be imported, checked or exported.
+Numbers are read here, once (``screener.numbers.normalize``; emergency numbers refused), list names are checked
+here (a name the config does not know is an error naming the lists it knows; with no config, the lists that
+exist in Redis), and every change of a list becomes an audit entry (``screener.service.dnc.audit``) naming its
+actor. Every change of a list's numbers passes ``_change`` (then the store's ``apply_ops``) or an import.
 """
 
 from __future__ import annotations
@@ -13,20 +14,25 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from screener.config.settings import Settings
-from screener.service.dnc.errors import DncError
+from screener.config.settings import ListKind, Settings
+from screener.engine.prefixes import matching_prefix
+from screener.service.dnc import audit as dnc_audit
+from screener.service.dnc.errors import DncError, UnknownList
 from screener.service.dnc.imports import ImportOptions, ProgressCallback, check_import_file, import_file
 from screener.service.dnc.records import ImportResult, ListRow, NumberChange, NumberCheck
-from screener.service.numbers_input import e164_of
+from screener.service.numbers_input import e164_of, prefix_of
 from screener.store import dnc
 from screener.store.client import AnyRedis, connect
 from screener.store.dnc.export import iter_version
+from screener.store.dnc.prefixes import PrefixLimit, edit_prefix
 
 #: a registry list with no max age in the config is stale after this many days (FTC: re-scrub every 31 days)
 REGISTRY_MAX_AGE_DAYS = 31
 DEFAULT_REGION = "US"
 #: export formats: E.164, or "ftc" (10 digits for +1 numbers, as the FTC's files)
 EXPORT_FORMATS = ("e164", "ftc")
+#: the name of the internal list when no config says which list is internal
+DEFAULT_INTERNAL = "internal"
 
 
 def dnc_number(raw: str, region: str = DEFAULT_REGION) -> str:
@@ -34,8 +40,16 @@ def dnc_number(raw: str, region: str = DEFAULT_REGION) -> str:
     return e164_of(raw, region)
 
 
+def dnc_prefix(raw: str, region: str = DEFAULT_REGION) -> str:
+    """The ``+<digits>`` form of a prefix entry a person typed; BadNumber when it is none."""
+    return prefix_of(raw, region)
+
+
 class DncAdmin:
-    """The DNC lists of one Redis (a plain server or a cluster), with the config's view of them when given."""
+    """The DNC lists of one Redis (a plain server or a cluster), with the config's view of them when given.
+
+    With a config, only the lists it names are accepted; without one, only the lists that exist in Redis
+    (``create=True`` makes a new one: an import or an add that means to)."""
 
     def __init__(self, redis: AnyRedis, settings: Settings | None = None) -> None:
         self.redis = redis
@@ -52,40 +66,142 @@ class DncAdmin:
         finally:
             await client.aclose()
 
-    async def add(self, list_name: str, number: str, *, region: str = DEFAULT_REGION,
-                  source: str = "") -> NumberChange:
-        """Put a number on a list (``source``: the provenance recorded with the change)."""
-        return await self._change(list_name, dnc.ADD, dnc_number(number, region), source)
+    async def known_list(self, list_name: str, *, create: bool = False) -> None:
+        """Raise UnknownList unless the list is the config's (with a config) or exists in Redis (without one,
+        unless ``create``)."""
+        if self.settings is not None:
+            if list_name not in self.settings.lists:
+                known = ", ".join(sorted(self.settings.lists)) or "none"
+                raise UnknownList(f"unknown list {list_name!r}: the config {self.settings.path} names {known}",
+                                  configured=True)
+            return
+        names = await dnc.list_names(self.redis)
+        if list_name not in names and not create:
+            raise UnknownList(f"no list named {list_name!r} in Redis (lists there: {', '.join(names) or 'none'}); "
+                              "without a config only lists that exist in Redis are accepted", configured=False)
 
-    async def remove(self, list_name: str, number: str, *, region: str = DEFAULT_REGION,
-                     source: str = "") -> NumberChange:
-        """Take a number off a list."""
-        return await self._change(list_name, dnc.REMOVE, dnc_number(number, region), source)
+    async def is_internal(self, list_name: str) -> bool:
+        """The config says the list is internal; without a config, Redis records it as such, or it is named
+        ``internal``."""
+        if self.settings is not None:
+            conf = self.settings.lists.get(list_name)
+            return conf is not None and conf.kind is ListKind.INTERNAL
+        info = (await dnc.read_list_infos(self.redis, [list_name]))[list_name]
+        return info.kind == ListKind.INTERNAL.value or (not info.kind and list_name == DEFAULT_INTERNAL)
 
-    async def _change(self, list_name: str, op: str, e164: str, source: str) -> NumberChange:
-        """Every change of a list's numbers made through the service passes here."""
-        added, removed = await dnc.apply_ops(self.redis, list_name, [(op, e164)], source=source)
-        if op == dnc.ADD:
-            return NumberChange(list_name, e164, "add", bool(added))
-        return NumberChange(list_name, e164, "remove", bool(removed))
+    async def add(self, list_name: str, number: str, *, actor: str, region: str = DEFAULT_REGION,
+                  source: str = "", create: bool = False) -> NumberChange:
+        """Put a number on a list (``source``: the provenance recorded with the change; ``actor``: who or what
+        makes it, recorded in its audit entry)."""
+        e164 = dnc_number(number, region)
+        await self.known_list(list_name, create=create)
+        return await self._change(list_name, dnc.ADD, e164, source, actor, "")
+
+    async def remove(self, list_name: str, number: str, *, actor: str, region: str = DEFAULT_REGION,
+                     source: str = "", reason: str = "") -> NumberChange:
+        """Take a number off a list. From the internal list (an opt-out or complaint withdrawn) ``reason`` is
+        required: it says why, in the audit entry."""
+        e164 = dnc_number(number, region)
+        await self.known_list(list_name)
+        if not reason.strip() and await self.is_internal(list_name):
+            raise DncError(f"taking a number off the internal list {list_name!r} withdraws an opt-out or a "
+                           "complaint: give the reason (it is recorded in the audit trail)")
+        return await self._change(list_name, dnc.REMOVE, e164, source, actor, reason.strip())
+
+    async def _change(self, list_name: str, op: str, e164: str, source: str, actor: str, reason: str) -> NumberChange:
+        """Every change of a list's numbers made through the service passes here, and is audited."""
+        if not actor.strip():
+            raise DncError("a change of a DNC list needs its actor (who or what made it)")
+        applied = await dnc.apply_ops(self.redis, list_name, [(op, e164)], source=source)
+        action = dnc_audit.ADD if op == dnc.ADD else dnc_audit.REMOVE
+        fields = dnc_audit.change_fields(self.settings, actor=actor, action=action, list_name=list_name,
+                                         source=source, added=applied.added, removed=applied.removed,
+                                         version_before=applied.version, version_after=applied.version, number=e164,
+                                         reason=reason)
+        audit_id = await dnc_audit.record_change(self.redis, self.settings, fields, number=e164)
+        changed = bool(applied.added if op == dnc.ADD else applied.removed)
+        return NumberChange(list_name, e164, action, changed, version=applied.version, audit_id=audit_id)
 
     async def check(self, list_name: str, number: str, *, region: str = DEFAULT_REGION) -> NumberCheck:
-        """Is the number on the list's live version?"""
+        """Is the number on the list's live version, or under one of its prefix entries?"""
         e164 = dnc_number(number, region)
-        return NumberCheck(list_name, e164, await dnc.contains(self.redis, list_name, e164))
+        await self.known_list(list_name)
+        exact = await dnc.contains(self.redis, list_name, e164)
+        by_prefix = ""
+        if not exact and await self._kind(list_name) != ListKind.REGISTRY.value:
+            state = (await dnc.read_list_states(self.redis, [list_name]))[list_name]
+            by_prefix = matching_prefix(e164, state.prefixes) or ""
+        return NumberCheck(list_name, e164, exact or bool(by_prefix), by_prefix=by_prefix)
+
+    async def add_prefix(self, list_name: str, prefix: str, *, actor: str, region: str = DEFAULT_REGION,
+                         source: str = "", create: bool = False) -> NumberChange:
+        """Put a prefix entry on an internal or campaign list: it blocks every number under it (``+1201``: an
+        area code; ``+86138``: a mobile range). Registries are exact lists of numbers: refused."""
+        entry = dnc_prefix(prefix, region)
+        await self.known_list(list_name, create=create)
+        return await self._change_prefix(list_name, entry, True, source, actor, "")
+
+    async def remove_prefix(self, list_name: str, prefix: str, *, actor: str, region: str = DEFAULT_REGION,
+                            source: str = "", reason: str = "") -> NumberChange:
+        """Take a prefix entry off a list (from the internal list: with its ``reason``, as for a number)."""
+        entry = dnc_prefix(prefix, region)
+        await self.known_list(list_name)
+        if not reason.strip() and await self.is_internal(list_name):
+            raise DncError(f"taking a prefix off the internal list {list_name!r} lifts opt-outs: give the reason "
+                           "(it is recorded in the audit trail)")
+        return await self._change_prefix(list_name, entry, False, source, actor, reason.strip())
+
+    async def _change_prefix(self, list_name: str, prefix: str, add: bool, source: str, actor: str,
+                             reason: str) -> NumberChange:
+        if not actor.strip():
+            raise DncError("a change of a DNC list needs its actor (who or what made it)")
+        kind = await self._kind(list_name)
+        if kind == ListKind.REGISTRY.value:
+            raise DncError(f"{list_name} is a registry list: it holds the registry's numbers exactly, never prefix "
+                           "entries (put them on the internal list or a campaign list)")
+        try:
+            edit = await edit_prefix(self.redis, list_name, prefix, add=add, source=source)
+        except PrefixLimit as exc:
+            raise DncError(str(exc)) from None
+        action = dnc_audit.ADD_PREFIX if add else dnc_audit.REMOVE_PREFIX
+        fields = dnc_audit.change_fields(self.settings, actor=actor, action=action, list_name=list_name,
+                                         source=source, added=int(edit.changed and add),
+                                         removed=int(edit.changed and not add), version_before=edit.version,
+                                         version_after=edit.version, reason=reason, prefix=prefix)
+        audit_id = await dnc_audit.record_change(self.redis, self.settings, fields)
+        return NumberChange(list_name, prefix, "add" if add else "remove", edit.changed, version=edit.version,
+                            audit_id=audit_id, prefix=True)
+
+    async def _kind(self, list_name: str) -> str:
+        """The list's kind: the config's, else the one recorded in Redis ("" when neither says)."""
+        conf = self.settings.lists.get(list_name) if self.settings is not None else None
+        if conf is not None:
+            return conf.kind.value
+        return (await dnc.read_list_infos(self.redis, [list_name]))[list_name].kind
 
     async def import_file(self, list_name: str, path: str | Path, options: ImportOptions | None = None,
-                          progress: ProgressCallback | None = None) -> ImportResult:
-        """Import a file into a list (``screener.service.dnc.imports``). The source defaults to the file's name,
-        the kind to the list's kind in the config."""
+                          progress: ProgressCallback | None = None, *, actor: str,
+                          create: bool = False) -> ImportResult:
+        """Import a file into a list (``screener.service.dnc.imports``), audited once it landed. The source
+        defaults to the file's name, the kind to the list's kind in the config."""
         check_import_file(path)
+        if not actor.strip():
+            raise DncError("a change of a DNC list needs its actor (who or what made it)")
+        await self.known_list(list_name, create=create)
         options = options or ImportOptions()
         if not options.source:
             options = replace(options, source=Path(path).name)
         conf = self.settings.lists.get(list_name) if self.settings else None
         if not options.kind and conf is not None:
             options = replace(options, kind=conf.kind.value)
-        return await import_file(self.redis, list_name, path, options, progress)
+        result = await import_file(self.redis, list_name, path, options, progress)
+        action = {"replace": dnc_audit.REPLACE, "changes": dnc_audit.CHANGES}.get(result.mode, dnc_audit.IMPORT)
+        fields = dnc_audit.change_fields(self.settings, actor=actor, action=action, list_name=list_name,
+                                         source=options.source, added=result.added, removed=result.removed,
+                                         version_before=result.old_version, version_after=result.version,
+                                         file=Path(path).name, lines=str(result.lines), bad_lines=str(result.bad_count))
+        await dnc_audit.record_change(self.redis, self.settings, fields)
+        return result
 
     async def lists(self, *, now: float | None = None) -> list[ListRow]:
         """Every list in Redis or in the config, by name, with its staleness at ``now`` (epoch s)."""
@@ -107,7 +223,7 @@ class DncAdmin:
             rows.append(ListRow(name=name, kind=kind, source=info.state.source or (conf.source if conf else ""),
                                 imported_at=imported, age_s=at - imported if imported else None,
                                 count=info.state.count, version=info.state.version, building=info.building,
-                                max_age_days=max_age, stale=stale))
+                                max_age_days=max_age, stale=stale, prefixes=tuple(sorted(info.state.prefixes))))
         return rows
 
     async def export(self, list_name: str, fmt: str = "e164") -> AsyncIterator[str]:
@@ -115,6 +231,7 @@ class DncAdmin:
         the 10 digits of +1 numbers."""
         if fmt not in EXPORT_FORMATS:
             raise DncError(f"unknown export format {fmt!r} (one of {', '.join(EXPORT_FORMATS)})")
+        await self.known_list(list_name)
         version = (await dnc.read_list_states(self.redis, [list_name]))[list_name].version
         async for e164 in iter_version(self.redis, list_name, version):
             yield e164[2:] if fmt == "ftc" and e164.startswith("+1") else e164

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from screener.service.errors import BadNumber, InvalidInput
 
-__all__ = ["BadImportFile", "BadNumber", "DncError", "ImportBusy"]
+__all__ = ["BadImportFile", "BadNumber", "DncError", "ImportBusy", "ImportFailed", "UnknownList"]
 
 
 class DncError(InvalidInput):
@@ -18,3 +18,16 @@ class ImportBusy(DncError):
 class BadImportFile(DncError):
     """No such file, or a file that cannot be read to its end (a corrupt or truncated archive, an unknown
     column or region): the list was not changed."""
+
+
+class ImportFailed(DncError):
+    """An import that could not be carried out (Redis failed, an error midway): its message says what became
+    of the list (not changed, unless it says how to find out)."""
+
+
+class UnknownList(DncError):
+    """A list name the config does not know (``configured``), or, with no config, that Redis does not have."""
+
+    def __init__(self, message: str, *, configured: bool) -> None:
+        super().__init__(message)
+        self.configured = configured

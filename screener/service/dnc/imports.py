@@ -1,14 +1,21 @@
-"""Importing a file into a DNC list, as a new version (full lists) or as edits (change lists).
+"""Importing a file into a DNC list: it lands whole, or changes nothing, and says which.
 
-* a full import (``replace``, or a list that is empty) builds a new version beside the live one and switches
-  in one step; the old version is freed after ``grace_s`` (screeners cache the live version for about a
-  second). Until the switch the live list is untouched; an interrupted import is undone (or, after a crash,
-  freed by the next import), so running it again is always safe.
-* into a non-empty list without ``replace``, or with ``changes``, the numbers are applied as edits to the
-  live version (additions and, for change lists, deletions, in file order).
+Every import builds a new version of the list beside the live one and switches in one step (one script on
+the list's metadata): until the switch the live list is untouched; after it, the whole file is in.
 
-The storage steps are ``screener.store.dnc``'s; this module runs them in order, reports progress, keeps the
-build's heartbeat and turns what a user can cause (a busy list, a missing or corrupt file) into ``DncError``s.
+* a full import (``replace``, or a list that is empty) builds the new version from the file alone;
+* additions (a non-empty list without ``replace``) and change lists (``changes``) build it from a copy of the
+  live version (``copy_version``, tag by tag in each tag's slot), then apply the file to the copy.
+
+Opt-outs and ``dnc add``/``remove`` made during the build go to both versions (``apply_ops``), so the switch
+loses none. The old version is freed after ``grace_s`` (screeners cache the live version for about a second);
+a version left by an import that was killed then is freed by the next import. An import interrupted before
+the switch (an error, a bad file, Ctrl-C) is undone; one killed outright (SIGKILL) leaves its build, which the
+next import frees: the live list is never touched by either.
+
+The storage steps are ``screener.store.dnc``'s; this module runs them in order, reports progress (with the
+phase it is in), keeps the build's heartbeat and turns what can go wrong into ``DncError``s whose message ends
+with what became of the list.
 """
 
 from __future__ import annotations
@@ -17,25 +24,27 @@ import asyncio
 import gzip
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from screener.service.dnc.errors import BadImportFile, ImportBusy
-from screener.service.dnc.records import ImportResult, Progress
+from screener.service.dnc.errors import BadImportFile, ImportBusy, ImportFailed
+from screener.service.dnc.records import ImportResult
+from screener.service.progress import Progress, ProgressCallback
 from screener.store.client import AnyRedis
 from screener.store.dnc.build import DEFAULT_BUDGET_BYTES, VersionBuilder
-from screener.store.dnc.edits import ADD, apply_ops, intset_max
-from screener.store.dnc.files import CHUNK_BYTES, BadLine, Batch, Format, Source, iter_batches
-from screener.store.dnc.lists import read_list_infos, record_bulk_addition
+from screener.store.dnc.edits import ADD, intset_max, mutate_versions, split_ops
+from screener.store.dnc.files import BATCH_ROWS, CHUNK_BYTES, BadLine, Batch, Format, Source, iter_batches
+from screener.store.dnc.lists import read_list_infos
 from screener.store.dnc.versions import (
     DEFAULT_STALE_BUILD_S,
     Build,
     BuildBusy,
     abort_build,
     begin_build,
-    drop_version,
+    copy_version,
+    free_retired,
     heartbeat,
     switch,
     version_exists,
@@ -43,14 +52,17 @@ from screener.store.dnc.versions import (
 
 #: seconds the old version stays after a switch (screeners cache the live version for up to ~1 s)
 DEFAULT_GRACE_S = 3.0
-#: edits per round trip when applying a change list or merging into a live list
+#: edits per round trip when applying a change list
 EDIT_BATCH = 5_000
 HEARTBEAT_EVERY_S = 5.0
+#: what an error message says became of the list
+NOT_CHANGED = "the list was not changed"
 
-ProgressCallback = Callable[[Progress], None]
+#: the phases an import reports in its progress
+READING, COPYING, SWITCHED = "reading", "copying", "switched"
 
-__all__ = ["DEFAULT_BUDGET_BYTES", "DEFAULT_GRACE_S", "DEFAULT_STALE_BUILD_S", "EDIT_BATCH", "Format", "ImportOptions",
-           "ProgressCallback", "check_import_file", "import_file"]
+__all__ = ["DEFAULT_BUDGET_BYTES", "DEFAULT_GRACE_S", "DEFAULT_STALE_BUILD_S", "EDIT_BATCH", "NOT_CHANGED", "Format",
+           "ImportOptions", "ProgressCallback", "check_import_file", "import_file"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,8 @@ class ImportOptions:
     stale_after_s: float = DEFAULT_STALE_BUILD_S
     budget_bytes: int = DEFAULT_BUDGET_BYTES
     chunk_bytes: int = CHUNK_BYTES
+    #: CSV and change lists: rows per batch
+    batch_rows: int = BATCH_ROWS
     #: bad lines kept for the report (all are counted)
     keep_bad: int = 20
 
@@ -76,20 +90,37 @@ def check_import_file(path: str | Path) -> None:
         raise BadImportFile(f"no such file: {path}")
 
 
+#: errors that a file causes: a corrupt or truncated archive, an unknown column or region, bad encoding
+_FILE_ERRORS = (ValueError, EOFError, zipfile.BadZipFile, gzip.BadGzipFile, UnicodeError)
+
+
 async def import_file(redis: AnyRedis, list_name: str, path: str | Path, options: ImportOptions = ImportOptions(),
                       progress: ProgressCallback | None = None) -> ImportResult:
-    """Import a file into a list (see the module doc); the result summarizes it.
+    """Import a file into a list (see the module doc); the result summarizes it (it landed whole).
 
-    Raises ImportBusy (another import holds the list) and BadImportFile (no such file; a corrupt or truncated
-    archive, an unknown column or region: the import is undone, the live list untouched).
+    Raises ImportBusy (another import holds the list), BadImportFile (no such file; a corrupt or truncated
+    archive, an unknown column or region) and ImportFailed (anything else, Redis errors included); each
+    message ends with what became of the list: not changed, or (a switch sent but not acknowledged) how to
+    find out. A cancel (Ctrl-C) undoes the build and is raised as such.
     """
     check_import_file(path)
+    run = _Import(redis, list_name, options, progress)
     try:
-        return await _Import(redis, list_name, options, progress).run(path)
+        return await run.run(path)
     except BuildBusy as exc:
-        raise ImportBusy(str(exc)) from None
-    except (ValueError, EOFError, zipfile.BadZipFile, gzip.BadGzipFile) as exc:
-        raise BadImportFile(f"{path}: {exc}; the list was not changed") from None
+        raise ImportBusy(f"{exc}; {NOT_CHANGED}") from None
+    except ImportBusy as exc:
+        raise ImportBusy(f"{exc}; {NOT_CHANGED}") from None
+    except _FILE_ERRORS as exc:
+        raise BadImportFile(f"{path}: {exc}; {NOT_CHANGED}") from None
+    except _SwitchUnknown as exc:
+        raise ImportFailed(str(exc)) from exc.__cause__
+    except Exception as exc:
+        raise ImportFailed(f"{path}: the import failed ({type(exc).__name__}: {exc}); {NOT_CHANGED}") from exc
+
+
+class _SwitchUnknown(Exception):
+    """The switch was sent and Redis did not say whether it ran."""
 
 
 @dataclass
@@ -103,7 +134,7 @@ class _Reading:
 
 
 class _Import:
-    """One import run: the file's batches into the list, progress reported after each batch."""
+    """One import run: the file's batches into a new version of the list, progress reported after each batch."""
 
     def __init__(self, redis: AnyRedis, list_name: str, options: ImportOptions,
                  progress: ProgressCallback | None) -> None:
@@ -115,6 +146,8 @@ class _Import:
         self.reading = _Reading()
         self.started = time.monotonic()
         self.source: Source | None = None
+        self.phase = READING
+        self.beat = time.monotonic()
 
     def _set(self, **changes: Any) -> None:
         self.result = replace(self.result, **changes)
@@ -122,19 +155,107 @@ class _Import:
     async def run(self, path: str | Path) -> ImportResult:
         self.source = Source(path)
         options = self.options
+        batches = iter_batches(self.source, options.fmt, options.region, column=options.column,
+                               changes=options.changes, chunk_bytes=options.chunk_bytes, batch_rows=options.batch_rows)
         try:
-            batches = iter_batches(self.source, options.fmt, options.region, column=options.column,
-                                   changes=options.changes, chunk_bytes=options.chunk_bytes)
             info = (await read_list_infos(self.redis, [self.list_name]))[self.list_name]
-            if not options.changes and (options.replace or info.state.count <= 0):
-                await self._build(batches)
-            else:
-                await self._edit(batches)
+            full = not options.changes and (options.replace or info.state.count <= 0)
+            mode = "replace" if full else "changes" if options.changes else "edit"
+            self._set(mode=mode, old_version=info.state.version)
+            build = await begin_build(self.redis, self.list_name, stale_after_s=options.stale_after_s)
+            self._set(version=build.version)
+            try:
+                count = await self._fill(build, batches, mode, info.state.version)
+            except BaseException:
+                await asyncio.shield(abort_build(self.redis, build))
+                raise
+            await self._switch(build, count, full)
         finally:
+            batches.close()  # before the source it reads
             self.source.close()
+        await self._after_switch()
         r = self.reading
         return replace(self.result, lines=r.lines, numbers=r.numbers, bad_count=r.bad_count, bad=tuple(r.bad),
                        seconds=time.monotonic() - self.started)
+
+    async def _fill(self, build: Build, batches: Iterator[Batch], mode: str, live: str) -> int:
+        """Write the new version: the file (after a copy of the live version unless a full import); the count
+        of numbers it holds (the switch adds the edits it received meanwhile)."""
+        if mode == "replace":
+            builder = self._builder(build, existing=False, limit=await intset_max(self.redis))
+            await self._gather(builder, batches, build)
+            self._set(added=builder.count)
+            return builder.count
+        self.phase = COPYING
+        self._report()
+        copied = await copy_version(self.redis, self.list_name, live, build, every_tags=lambda: self._beat(build))
+        self.phase = READING
+        limit = await intset_max(self.redis)
+        if mode == "edit":
+            builder = self._builder(build, existing=True, limit=limit)
+            await self._gather(builder, batches, build)
+            self._set(added=builder.count)
+            return copied + builder.count
+        return copied + await self._apply_changes(build, batches, limit)
+
+    def _builder(self, build: Build, *, existing: bool, limit: int) -> VersionBuilder:
+        return VersionBuilder(self.redis, self.list_name, build.version, intset_max=limit,
+                              budget_bytes=self.options.budget_bytes, existing=existing)
+
+    async def _switch(self, build: Build, count: int, full: bool) -> None:
+        options = self.options
+        try:
+            old = await switch(self.redis, build, count=count, source=options.source, fmt=options.fmt.value,
+                               kind=options.kind, full=full, change_source=options.source or "import")
+        except BuildBusy:
+            raise
+        except Exception as exc:
+            old = await self._switch_outcome(build, exc)
+        self.phase = SWITCHED
+        self._set(old_version=old)
+
+    async def _switch_outcome(self, build: Build, exc: Exception) -> str:
+        """The switch call failed: did it run? Redis is asked once more. It ran: the previous live version (the
+        import landed). It did not: the build is undone and _SwitchUnknown says the list was not changed; no
+        answer: _SwitchUnknown says how to find out."""
+        what = f"{type(exc).__name__}: {exc}"
+        try:
+            info = (await read_list_infos(self.redis, [self.list_name]))[self.list_name]
+            if info.state.version == build.version:
+                return self.result.old_version
+            if info.building == build.version:
+                await abort_build(self.redis, build)
+                raise _SwitchUnknown(f"the switch to version {build.version} failed ({what}); {NOT_CHANGED}") from exc
+        except _SwitchUnknown:
+            raise
+        except Exception:  # Redis still does not answer: said below
+            pass
+        raise _SwitchUnknown(f"the switch to version {build.version} was sent but not acknowledged ({what}): "
+                             f"`screener dnc lists` shows whether version {build.version} of {self.list_name!r} is "
+                             "live (then the import landed whole; else the list was not changed)") from exc
+
+    async def _after_switch(self) -> None:
+        """The import has landed: count, report, and free the old version after the grace period. What fails
+        here is a warning in the result (the next import frees a version left behind), never an error."""
+        old, new = self.result.old_version, self.result.version
+        warnings: list[str] = []
+        try:
+            info = (await read_list_infos(self.redis, [self.list_name]))[self.list_name]
+            self._set(count=info.state.count)
+        except Exception as exc:
+            warnings.append(f"the list's new count could not be read ({type(exc).__name__}: {exc})")
+        self._report()
+        if old and old != new:
+            try:
+                had_keys = await version_exists(self.redis, self.list_name, old)
+                if had_keys:  # screeners that cached the old version may still read it
+                    await asyncio.sleep(self.options.grace_s)
+                if await free_retired(self.redis, self.list_name, older_than_s=0, only=old) and had_keys:
+                    self._set(freed_version=old)
+            except Exception as exc:
+                warnings.append(f"the old version {old} was not freed yet ({type(exc).__name__}: {exc}); the next "
+                                "import of the list frees it")
+        self._set(warnings=tuple(warnings))
 
     def _note(self, batch: Batch) -> None:
         t = self.reading
@@ -146,74 +267,47 @@ class _Import:
             t.bad.extend(batch.bad[:room])
 
     def _report(self) -> None:
-        if self.progress is not None and self.source is not None:
-            self.progress(Progress(self.source.position(), self.source.total, self.reading.numbers,
-                                   self.reading.bad_count, time.monotonic() - self.started))
+        if self.progress is None or self.source is None:
+            return
+        try:
+            done = self.source.position()
+        except ValueError:  # the source is closed: the whole file was read
+            done = self.source.total
+        self.progress(Progress(done, self.source.total, self.reading.numbers, self.reading.bad_count,
+                               time.monotonic() - self.started, self.phase))
 
-    async def _gather(self, builder: VersionBuilder, batches: Iterator[Batch], build: Build | None = None) -> None:
-        """Feed every batch to the bulk writer (flushing over budget; keeping a build's heartbeat)."""
-        beat = time.monotonic()
+    async def _beat(self, build: Build) -> None:
+        """Keep the build's heartbeat (every few seconds); a build taken over by another import stops here."""
+        if time.monotonic() - self.beat > HEARTBEAT_EVERY_S:
+            self.beat = time.monotonic()
+            if not await heartbeat(self.redis, build):
+                raise ImportBusy(f"the import of {self.list_name!r} was taken over by another import")
+        await asyncio.sleep(0)  # a point where the import can be cancelled
+
+    async def _gather(self, builder: VersionBuilder, batches: Iterator[Batch], build: Build) -> None:
+        """Feed every batch to the bulk writer (flushing over budget; keeping the build's heartbeat)."""
         for batch in batches:
             self._note(batch)
             builder.add_values(batch.values, batch.offset)
             builder.add_short(batch.short)
             if builder.over_budget:
                 await builder.flush()
-            if build is not None and time.monotonic() - beat > HEARTBEAT_EVERY_S:
-                beat = time.monotonic()
-                if not await heartbeat(self.redis, build):
-                    raise ImportBusy(f"the import of {self.list_name!r} was taken over by another import")
             self._report()
-            await asyncio.sleep(0)  # a point where the import can be cancelled
+            await self._beat(build)
         await builder.flush()
 
-    async def _build(self, batches: Iterator[Batch]) -> None:
-        redis, options = self.redis, self.options
-        build = await begin_build(redis, self.list_name, stale_after_s=options.stale_after_s)
-        self._set(mode="replace", version=build.version)
-        builder = VersionBuilder(redis, self.list_name, build.version, intset_max=await intset_max(redis),
-                                 budget_bytes=options.budget_bytes)
-        try:
-            await self._gather(builder, batches, build)
-            old = await switch(redis, build, count=builder.count, source=options.source, fmt=options.fmt.value,
-                               kind=options.kind)
-        except BaseException:
-            await asyncio.shield(abort_build(redis, build))
-            raise
-        self._set(old_version=old, added=builder.count,
-                  count=(await read_list_infos(redis, [self.list_name]))[self.list_name].state.count)
-        self._report()
-        if old and old != build.version and await version_exists(redis, self.list_name, old):
-            await asyncio.sleep(options.grace_s)  # screeners that cached the old version may still read it
-            await drop_version(redis, self.list_name, old)
-            self._set(freed_version=old)
-
-    async def _edit(self, batches: Iterator[Batch]) -> None:
-        self._set(mode="changes" if self.options.changes else "edit")
-        info = (await read_list_infos(self.redis, [self.list_name]))[self.list_name]
-        if not self.options.changes and not info.building:
-            # bulk additions; while a build runs, the per-number path below also writes them into the build
-            await self._bulk_add(info.state.version, batches)
-        else:
-            await self._edit_ops(batches)
-        info = (await read_list_infos(self.redis, [self.list_name]))[self.list_name]
-        self._set(version=info.state.version, count=info.state.count)
-
-    async def _bulk_add(self, version: str, batches: Iterator[Batch]) -> None:
-        """Add a file to the live version with the bulk writer, merging with what each tag holds."""
-        builder = VersionBuilder(self.redis, self.list_name, version, intset_max=await intset_max(self.redis),
-                                 budget_bytes=self.options.budget_bytes, existing=True)
-        await self._gather(builder, batches)
-        self._set(added=builder.count)
-        await record_bulk_addition(self.redis, self.list_name, builder.count,
-                                   source=self.options.source or "import", at=time.time())
-
-    async def _edit_ops(self, batches: Iterator[Batch]) -> None:
+    async def _apply_changes(self, build: Build, batches: Iterator[Batch], limit: int) -> int:
+        """A change list's rows, in file order, into the build; the net count of numbers they added."""
+        net = 0
         for batch in batches:
             self._note(batch)
             ops = batch.ops or [(ADD, f"+{v + batch.offset}") for v in batch.values] + [(ADD, n) for n in batch.short]
             for start in range(0, len(ops), EDIT_BATCH):
-                added, removed = await apply_ops(self.redis, self.list_name, ops[start:start + EDIT_BATCH],
-                                                 source=self.options.source)
+                counts = await mutate_versions(self.redis, self.list_name, split_ops(ops[start:start + EDIT_BATCH]),
+                                               [build.version], limit)
+                added, removed = counts[build.version]
+                net += added - removed
                 self._set(added=self.result.added + added, removed=self.result.removed + removed)
+                await self._beat(build)
             self._report()
+        return net

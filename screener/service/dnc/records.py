@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from screener.service.progress import Progress
 from screener.store.dnc.files import BadLine
+
+__all__ = ["ImportResult", "ListRow", "NumberChange", "NumberCheck", "Progress"]
 
 
 @dataclass(frozen=True)
@@ -16,9 +19,16 @@ class NumberChange:
     #: "add" or "remove"
     action: str
     changed: bool
+    #: the live version the change was made in
+    version: str = ""
+    #: the id of the change's audit entry
+    audit_id: str = ""
+    #: True: ``number`` is a prefix entry (every number under it)
+    prefix: bool = False
 
     def to_json(self) -> dict[str, object]:
-        return {"list": self.list_name, "number": self.number, "action": self.action, "changed": self.changed}
+        return {"list": self.list_name, "number": self.number, "action": self.action, "changed": self.changed,
+                "version": self.version, "audit_id": self.audit_id, "prefix": self.prefix}
 
 
 @dataclass(frozen=True)
@@ -28,9 +38,11 @@ class NumberCheck:
     list_name: str
     number: str
     listed: bool
+    #: the prefix entry the number is listed by ("" when it is not, or is listed exactly)
+    by_prefix: str = ""
 
     def to_json(self) -> dict[str, object]:
-        return {"list": self.list_name, "number": self.number, "listed": self.listed}
+        return {"list": self.list_name, "number": self.number, "listed": self.listed, "by_prefix": self.by_prefix}
 
 
 @dataclass(frozen=True)
@@ -53,22 +65,13 @@ class ListRow:
     max_age_days: int
     #: None when the list cannot go stale (no max age), else whether it is (never imported counts as stale)
     stale: bool | None
+    #: the list's prefix entries, sorted
+    prefixes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "kind": self.kind, "source": self.source, "imported_at": self.imported_at,
                 "age_s": self.age_s, "count": self.count, "version": self.version, "building": self.building,
-                "max_age_days": self.max_age_days, "stale": self.stale}
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far an import is (reported after each batch of the file)."""
-
-    bytes_done: int
-    bytes_total: int
-    numbers: int
-    bad: int
-    elapsed_s: float
+                "max_age_days": self.max_age_days, "stale": self.stale, "prefixes": list(self.prefixes)}
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,8 @@ class ImportResult:
     """What an import did."""
 
     list_name: str
-    #: "replace" (new version switched in), "edit" (applied to the live version) or "changes"
+    #: "replace" (a new version from the file alone), "edit" (the live list plus the file's numbers) or
+    #: "changes" (the live list with a change list applied); each switched in whole
     mode: str = ""
     lines: int = 0
     #: good numbers read (duplicates included)
@@ -93,6 +97,8 @@ class ImportResult:
     #: the list's count after the import
     count: int = 0
     seconds: float = 0.0
+    #: what went wrong after the import landed (the old version not freed yet...)
+    warnings: tuple[str, ...] = ()
 
     @property
     def rate(self) -> float:
@@ -103,4 +109,4 @@ class ImportResult:
                 "added": self.added, "removed": self.removed, "bad_count": self.bad_count,
                 "bad": [{"line": b.line_no, "text": b.text, "reason": b.reason} for b in self.bad],
                 "version": self.version, "old_version": self.old_version, "freed_version": self.freed_version,
-                "count": self.count, "seconds": self.seconds}
+                "count": self.count, "seconds": self.seconds, "warnings": list(self.warnings)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from screener.store import keys
 from screener.store.client import AnyRedis, config_int, is_cluster, pipeline, text
@@ -22,6 +22,14 @@ from screener.store.scripts import Script, execute_with_scripts
 #: ops for ``apply_ops``
 ADD = "a"
 REMOVE = "r"
+
+class Applied(NamedTuple):
+    """What ``apply_ops`` did to the live version: numbers added and removed, and which version that was."""
+
+    added: int
+    removed: int
+    version: str
+
 
 _EDIT_LIVE = Script("dnc_edit_live")
 _EDIT_TAG = Script("dnc_edit_tag")
@@ -65,27 +73,28 @@ async def _intset_max_cached(redis: AnyRedis) -> int:
 
 
 async def apply_ops(redis: AnyRedis, list_name: str, ops: Sequence[tuple[str, str]], *, source: str = "",
-                    maxn: int | None = None) -> tuple[int, int]:
+                    maxn: int | None = None) -> Applied:
     """Apply (op, e164) edits, in order, to the live version (and a version being built).
 
-    Returns (numbers added, numbers removed) in the live version. On one server this is one script call (one
-    round trip, atomic with respect to a version switch); on a cluster the list's metadata lives in another
-    slot: read the versions, edit, then re-read them and edit again any version that appeared meanwhile.
+    Returns the numbers added and removed in the live version, and that version. On one server this is one
+    script call (one round trip, atomic with respect to a version switch); on a cluster the list's metadata
+    lives in another slot: read the versions, edit, then re-read them and edit again any version that appeared
+    meanwhile.
     """
     if not ops:
-        return 0, 0
+        return Applied(0, 0, text(await redis.hget(keys.dnc_meta_key(list_name), "version")) or EMPTY_VERSION)
     parts = split_ops(ops)
     limit = maxn if maxn is not None else await _intset_max_cached(redis)
     if not is_cluster(redis):
         edits = " ".join(f"{op}{tag}/{rest}" for op, tag, rest, _ in parts)
         args: list[Any] = [list_name, limit, source, repr(time.time()), keys.PREFIX, edits]
-        added, removed = await _EDIT_LIVE(redis, [keys.dnc_meta_key(list_name), keys.DNC_LISTS_KEY], args)
-        return int(added), int(removed)
+        added, removed, version = await _EDIT_LIVE(redis, [keys.dnc_meta_key(list_name), keys.DNC_LISTS_KEY], args)
+        return Applied(int(added), int(removed), text(version))
     return await _apply_ops_cluster(redis, list_name, parts, source, limit)
 
 
 async def _apply_ops_cluster(redis: AnyRedis, list_name: str, parts: list[tuple[str, str, str, str]],
-                             source: str, limit: int) -> tuple[int, int]:
+                             source: str, limit: int) -> Applied:
     meta_key = keys.dnc_meta_key(list_name)
     live, building = (text(v) for v in await redis.hmget(meta_key, ["version", "building"]))
     live = live or EMPTY_VERSION
@@ -107,7 +116,8 @@ async def _apply_ops_cluster(redis: AnyRedis, list_name: str, parts: list[tuple[
         live, building = (text(v) for v in replies[-1])
         live = live or EMPTY_VERSION
         todo = [v for v in (live, building) if v and v not in done]
-    return done.get(live, (0, 0))
+    added, removed = done.get(live, (0, 0))
+    return Applied(added, removed, live)
 
 
 async def mutate_versions(redis: AnyRedis, list_name: str, parts: list[tuple[str, str, str, str]],
@@ -165,11 +175,9 @@ async def _edit_tags(redis: AnyRedis, list_name: str, calls: list[tuple[str, str
 
 async def add_numbers(redis: AnyRedis, list_name: str, e164s: Iterable[str], *, source: str = "") -> int:
     """Add E.164 numbers to a list's live version; returns how many were new. Acknowledged by Redis on return."""
-    added, _ = await apply_ops(redis, list_name, [(ADD, n) for n in e164s], source=source)
-    return added
+    return (await apply_ops(redis, list_name, [(ADD, n) for n in e164s], source=source)).added
 
 
 async def remove_numbers(redis: AnyRedis, list_name: str, e164s: Iterable[str], *, source: str = "") -> int:
     """Remove E.164 numbers from a list's live version; returns how many were there."""
-    _, removed = await apply_ops(redis, list_name, [(REMOVE, n) for n in e164s], source=source)
-    return removed
+    return (await apply_ops(redis, list_name, [(REMOVE, n) for n in e164s], source=source)).removed

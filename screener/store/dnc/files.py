@@ -15,7 +15,7 @@ import io
 import itertools
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -26,6 +26,8 @@ import phonenumbers
 from screener.numbers import InvalidNumber, normalize
 
 CHUNK_BYTES = 1 << 20
+#: numbers (or change-list rows) per batch of a CSV file
+BATCH_ROWS = 50_000
 #: tag width: the E.164 digits of a number divided by this give its tag (keys.TAG_SUFFIX_DIGITS)
 TAG_SPAN = 10_000_000
 _DIGITS = b"0123456789"
@@ -119,10 +121,11 @@ def country_code(region: str) -> int:
 
 
 def iter_batches(source: Source, fmt: Format, region: str = "US", *, column: str | None = None,
-                 changes: bool = False, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Batch]:
+                 changes: bool = False, chunk_bytes: int = CHUNK_BYTES,
+                 batch_rows: int = BATCH_ROWS) -> Generator[Batch]:
     """The file as batches of numbers (or of change-list ops)."""
     if changes or fmt is Format.CSV:
-        yield from _iter_rows(source, fmt, region, column, changes)
+        yield from _iter_rows(source, region, column, changes, batch_rows)
         return
     nanp = country_code(region) == 1
     carry = b""
@@ -216,8 +219,18 @@ def _take(batch: Batch, line_no: int, text: str, region: str) -> None:
         batch.short.append(e164)
 
 
-def _iter_rows(source: Source, fmt: Format, region: str, column: str | None, changes: bool) -> Iterator[Batch]:
+def _iter_rows(source: Source, region: str, column: str | None, changes: bool, batch_rows: int) -> Iterator[Batch]:
     text = io.TextIOWrapper(source.stream, encoding="utf-8", errors="replace", newline="")
+    try:
+        yield from _rows_of(text, region, column, changes, batch_rows)
+    finally:
+        # the wrapper must not close the source's stream when it is collected: the import still reports the
+        # position it reached (and closes the source itself)
+        text.detach()
+
+
+def _rows_of(text: io.TextIOWrapper, region: str, column: str | None, changes: bool,
+             batch_rows: int) -> Iterator[Batch]:
     reader = csv.reader(text)
     pick: Callable[[list[str]], tuple[str | None, str]] | None = None
     batch = Batch()
@@ -243,7 +256,7 @@ def _iter_rows(source: Source, fmt: Format, region: str, column: str | None, cha
                 batch.ops.append((op or "a", e164))
         else:
             _take(batch, line_no, number, region)
-        if len(batch.values) + len(batch.ops) + len(batch.short) >= 50_000:
+        if len(batch.values) + len(batch.ops) + len(batch.short) + len(batch.bad) >= batch_rows:
             batch.lines = line_no - seen
             seen = line_no
             yield batch

@@ -2,7 +2,9 @@
 
 The metadata hash (keys.dnc_meta_key) holds ``version`` (live), ``source``, ``imported_at``, ``count``,
 ``kind``, ``format``, ``building`` / ``building_at`` / ``building_added`` (an import writing a new version,
-its heartbeat, opt-outs it received meanwhile), ``seq`` and ``last_change_at`` / ``last_change_source``.
+its heartbeat, opt-outs it received meanwhile), ``seq``, ``last_change_at`` / ``last_change_source``,
+``retired:<version>`` (a replaced version until its keys are freed) and ``prefixes`` (prefix entries, space
+separated: ``prefixes.py``).
 A lookup reads ``version`` and nothing else.
 """
 
@@ -46,7 +48,8 @@ def _info(name: str, raw: dict[Any, Any]) -> ListInfo:
     count = meta.get("count", "0")
     state = ListState(name=name, version=meta.get("version") or EMPTY_VERSION,
                       imported_at=_float(meta.get("imported_at")) if meta.get("imported_at") else None,
-                      count=int(count) if count.lstrip("-").isdigit() else 0, source=meta.get("source", ""))
+                      count=int(count) if count.lstrip("-").isdigit() else 0, source=meta.get("source", ""),
+                      prefixes=frozenset(meta.get("prefixes", "").split()))
     return ListInfo(state=state, kind=meta.get("kind", ""), fmt=meta.get("format", ""),
                     building=meta.get("building", ""), building_at=_float(meta.get("building_at")),
                     last_change_at=_float(meta.get("last_change_at")),
@@ -77,10 +80,3 @@ async def live_version(redis: AnyRedis, list_name: str) -> str:
 async def list_names(redis: AnyRedis) -> list[str]:
     """Every list that has metadata."""
     return sorted(text(m) for m in await redis.smembers(keys.DNC_LISTS_KEY))
-
-
-async def record_bulk_addition(redis: AnyRedis, list_name: str, added: int, *, source: str, at: float) -> None:
-    """Count numbers the bulk writer added to the live version, and record where they came from."""
-    meta = keys.dnc_meta_key(list_name)
-    await redis.hincrby(meta, "count", added)
-    await redis.hset(meta, mapping={"last_change_at": repr(at), "last_change_source": source})

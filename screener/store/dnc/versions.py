@@ -10,15 +10,24 @@ import frees that version before it starts its own.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from screener.store import keys
 from screener.store.client import AnyRedis, pipeline, text
 from screener.store.dnc.layout import BLOCK_IDS
-from screener.store.scripts import Script
+from screener.store.scripts import Script, execute_with_scripts
 
 #: a build whose heartbeat is older than this is considered abandoned
 DEFAULT_STALE_BUILD_S = 30.0
+#: a version retired by a switch whose importer did not free it (killed during its grace period) is freed by
+#: the next import once it is this old: far past any screener's cached live version
+RETIRED_FREE_AFTER_S = 60.0
+#: the metadata field that records a retired version until its keys are freed (``retired:<version>`` = epoch s)
+RETIRED_FIELD = "retired:"
+#: whole tags copied per round trip (each a script call naming its 1,001 keys twice)
+COPY_TAGS_PER_CALL = 16
 
 
 class BuildBusy(RuntimeError):
@@ -29,6 +38,7 @@ _BEGIN = Script("dnc_build_begin")
 _HEARTBEAT = Script("dnc_build_heartbeat")
 _SWITCH = Script("dnc_build_switch")
 _ABORT = Script("dnc_build_abort")
+_COPY_TAG = Script("dnc_copy_tag")
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ async def begin_build(redis: AnyRedis, list_name: str, *, stale_after_s: float =
     build = Build(list_name, version, extra)
     if build.leftover:
         await drop_version(redis, list_name, build.leftover)
+    await free_retired(redis, list_name, older_than_s=RETIRED_FREE_AFTER_S)
     # a version number can be reused only after a crash between HINCRBY and HSET: start clean anyway
     await drop_version(redis, list_name, build.version)
     return build
@@ -60,18 +71,78 @@ async def heartbeat(redis: AnyRedis, build: Build) -> bool:
     return bool(reply)
 
 
-async def switch(redis: AnyRedis, build: Build, *, count: int, source: str, fmt: str, kind: str = "",
-                 imported_at: float | None = None) -> str:
-    """Make the build the live version in one step; returns the previous version."""
-    args = [build.version, count, source, repr(imported_at if imported_at is not None else time.time()), fmt,
-            kind]
+async def switch(redis: AnyRedis, build: Build, *, count: int, source: str = "", fmt: str = "", kind: str = "",
+                 imported_at: float | None = None, full: bool = True, change_source: str = "") -> str:
+    """Make the build the live version in one step; returns the previous version (recorded as retired until
+    ``free_retired`` frees it). ``full``: the build is a new full copy of the list (its source, format and
+    import time replace the list's); else it is the live list with edits (additions, a change list), and only
+    ``change_source`` is recorded, as the last change's provenance. An empty value keeps the recorded one."""
+    now = time.time()
+    stamp = repr(imported_at if imported_at is not None else now) if full else ""
+    args = [build.version, count, source if full else "", stamp, fmt if full else "", kind, repr(now),
+            change_source]
     # the set of list names lives in another slot than the list's metadata: add the name first
     await redis.sadd(keys.DNC_LISTS_KEY, build.list_name)
     status, old = (text(x) for x in await _SWITCH(redis, [keys.dnc_meta_key(build.list_name)], args))
     if status != "ok":
         raise BuildBusy(f"the build of list {build.list_name!r} version {build.version} was taken over by "
-                        "another import; the live list is unchanged by this one")
+                        "another import")
     return old
+
+
+async def free_retired(redis: AnyRedis, list_name: str, *, older_than_s: float, only: str | None = None) -> list[str]:
+    """Free the versions a switch retired (``only``: that one) at least ``older_than_s`` ago; the versions freed.
+    The live version and the one being built are never freed."""
+    meta = keys.dnc_meta_key(list_name)
+    fields = {text(k): text(v) for k, v in (await redis.hgetall(meta)).items()}
+    keep = {fields.get("version", ""), fields.get("building", "")}
+    freed = []
+    for name, at in fields.items():
+        if not name.startswith(RETIRED_FIELD):
+            continue
+        version = name[len(RETIRED_FIELD):]
+        if (only is not None and version != only) or version in keep:
+            continue
+        try:
+            age = time.time() - float(at)
+        except ValueError:
+            age = older_than_s
+        if age >= older_than_s:
+            await drop_version(redis, list_name, version)
+            await redis.hdel(meta, name)
+            freed.append(version)
+    return freed
+
+
+async def copy_version(redis: AnyRedis, list_name: str, source: str, build: Build,
+                       every_tags: Callable[[], Awaitable[None]] | None = None) -> int:
+    """Make the build an exact copy of version ``source``, tag by tag (one script per tag, in the tag's slot).
+
+    Edits made meanwhile (opt-outs) go to both versions, so the copy misses none. Returns the count of numbers the
+    build holds, corrected for what edits wrote into it before their tag was copied (the switch adds what the
+    build received: ``building_added``). ``every_tags`` is awaited between round trips (a heartbeat).
+    """
+    entries = await version_entries(redis, list_name, source)
+    registry = keys.dnc_version_tags_key(list_name, build.version)
+    count = 0
+    for start in range(0, len(entries), COPY_TAGS_PER_CALL):
+        part = entries[start:start + COPY_TAGS_PER_CALL]
+        # registered first, so that an abort frees what the copy wrote
+        await redis.sadd(registry, *part)
+
+        def queue(part: list[str] = part) -> Any:
+            pipe = pipeline(redis)
+            for entry in part:
+                pairs = zip(entry_keys(list_name, source, entry), entry_keys(list_name, build.version, entry),
+                            strict=True)
+                _COPY_TAG.queue(pipe, [key for pair in pairs for key in pair], [])
+            return pipe
+
+        for before, after in await execute_with_scripts(redis, [_COPY_TAG], queue):
+            count += int(after) - int(before)
+        if every_tags is not None:
+            await every_tags()
+    return count
 
 
 async def abort_build(redis: AnyRedis, build: Build) -> None:

@@ -6,7 +6,7 @@
 -- stream of the number's group, extending that stream's hash chain (lib_audit_append). When the stream
 -- already holds audit_maxlen entries (the archive is not keeping up), the call is blocked with
 -- screening_unavailable and nothing is appended or reserved: the cap never drops evidence.
--- uses: lib_audit_sha256, lib_audit_append
+-- uses: lib_reasons, lib_audit_sha256, lib_audit_append
 --
 -- KEYS[1]  attempts sorted set of the number (member "<ms>|<campaign>|<subject>|<id>", score ms)
 -- KEYS[2]  consent hash of the number (field purpose -> JSON record)
@@ -33,7 +33,8 @@
 -- The entry gets one field after the link, "r" (what this script found, screener/store/audit.py reads it):
 --   <a|b><1|0>|<dnc hits: plan indices>|<consent: - not read, n none, 0 not valid, 1 valid>|<count per
 --   frequency check, "."-separated>|<ms since the last attempt, when a minimum interval applies>|<ms since
---   the last refusal, when a cool-down applies>|<the campaign's calls this second, when capped>|<reasons>
+--   the last refusal, when a cool-down applies>|<the campaign's calls this second, when capped>|<reasons, in
+--   their audit text form (lib_reasons)>
 --
 -- returns { dnc_hits[], consent_valid 0/1, attempts[] (members), last_refusal ms or "",
 --           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms }
@@ -181,10 +182,12 @@ end
 -- audit: the client's fields, the link, then "r": what this script found (see the header)
 local audit_id = ""
 if not audit_full then
+  local encoded = {}
+  for _, r in ipairs(reasons) do encoded[#encoded + 1] = reason_encode(r) end  -- lib_reasons: any detail survives
   local fact = ((store_ok and not pre_block) and "a" or "b") .. (reserved and "1" or "0") .. "|"
     .. table.concat(hit_indices, ",") .. "|" .. consent_fact .. "|" .. table.concat(counts, ".") .. "|"
     .. since_last .. "|" .. since_refusal .. "|" .. (cps > 0 and tostring(rate_count) or "") .. "|"
-    .. table.concat(reasons, ";")
+    .. table.concat(encoded, ";")
   audit_id = audit_append(KEYS[5], KEYS[6], audit_digest, cjson.decode(ARGV[9]), { "r", fact })
 end
 

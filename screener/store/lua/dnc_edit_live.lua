@@ -17,7 +17,7 @@
 -- ARGV[6]  the edits, space separated, each op ('a' add, 'r' remove) + tag + '/' + rest
 --          ("a+1201/5550123 r+1202/5550124")
 --
--- returns {numbers added, numbers removed} in the live version
+-- returns {numbers added, numbers removed} in the live version, and the live version
 
 local meta, lists = KEYS[1], KEYS[2]
 local name, maxn, source, now, prefix = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
@@ -44,4 +44,4 @@ redis.call('HINCRBY', meta, 'count', added[1] - removed[1])
 if versions[2] then redis.call('HINCRBY', meta, 'building_added', added[2] - removed[2]) end
 redis.call('HSET', meta, 'last_change_at', now)
 if source ~= '' then redis.call('HSET', meta, 'last_change_source', source) end
-return {added[1], removed[1]}
+return {added[1], removed[1], versions[1]}
