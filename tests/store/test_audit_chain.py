@@ -98,3 +98,12 @@ def test_a_tombstone_keeps_the_digest_and_hides_the_values() -> None:
         audit_chain.client_digest(dict(partial, _k=erased["_k"]).items())  # key gone, a sealed value left
     with pytest.raises(ChainFormatError):
         audit_chain.check_appendable({"note": audit_chain.TOMBSTONE + "00"})
+
+
+def test_the_unrolled_compression_in_the_lib_is_the_generators() -> None:
+    from importlib.resources import files
+
+    from screener.store.lua_sha256 import BEGIN, END, compress_function
+
+    lib = files("screener.store").joinpath("lua", "lib_audit_sha256.lua").read_text(encoding="utf-8")
+    assert lib[lib.index(BEGIN):lib.index(END) + len(END)] + "\n" == compress_function()
