@@ -128,6 +128,15 @@ def _normalize(raw: str, region: str) -> NumberInfo:
     return NumberInfo(raw=raw, e164=e164, region=number_region, subdivision=subdivision, time_zones=zones)
 
 
+def listable_e164(raw: str, default_region: str) -> str:
+    """The E.164 form a number is kept under on a DNC list or in the consent ledger; ``InvalidNumber`` when it is
+    no valid number, or an emergency number (always allowed unscreened: never on a list, never consented)."""
+    info = normalize(raw, default_region)
+    if info.emergency or not info.e164.startswith("+"):
+        raise InvalidNumber(raw, f"{raw!r} is an emergency number: it cannot be on a DNC list or hold consent")
+    return info.e164
+
+
 #: phonenumbers' time-zone and geocoding prefixes are at most 7 digits long (1 + NPA + NXX for North
 #: America), so every number that shares all but its last 4 digits, when at least 7 remain, shares them
 _PREFIX_DIGITS = 7

@@ -62,7 +62,8 @@ def corrupted(path: Path) -> Path:
 
 @dataclass(frozen=True)
 class ListSnapshot:
-    """What a list is: its live version, count and numbers, and every key of the database with its value."""
+    """What a list is: its live version, count and numbers, and every key of the database with its value (but
+    the screeners' heartbeats)."""
 
     version: str
     count: int
@@ -76,6 +77,8 @@ async def snapshot(redis: Any, list_name: str) -> ListSnapshot:
     space: dict[str, Any] = {}
     async for raw in redis.scan_iter(count=1000):
         key = text(raw)
+        if key in (keys.SCREENERS_ALIVE_KEY, keys.SCREENERS_INFO_KEY):
+            continue  # a screener's heartbeat (any serve on this Redis writes it): not the import's doing
         kind = text(await redis.type(key))
         if kind == "hash":
             value: Any = {text(k): text(v) for k, v in (await redis.hgetall(key)).items()}
@@ -91,3 +94,20 @@ async def snapshot(redis: Any, list_name: str) -> ListSnapshot:
             value = kind
         space[key] = value
     return ListSnapshot(info.state.version, info.state.count, numbers, space)
+
+
+def replaced_while_exported(path: Path, after: int) -> Any:
+    """An ``iter_version`` (to put in ``screener.service.dnc.admin`` with monkeypatch) that, once it has given
+    ``after`` numbers, lets an import ``--replace`` of the same list with ``path`` land and free the version
+    (grace 0) before it goes on: an export overlapping an import, made exact."""
+    from screener.service.dnc import ImportOptions, import_file
+
+    async def iterate(client: Any, list_name: str, version: str) -> Any:
+        given = 0
+        async for number in iter_version(client, list_name, version):
+            yield number
+            given += 1
+            if given == after:
+                await import_file(client, list_name, path, ImportOptions(replace=True, grace_s=0))
+
+    return iterate

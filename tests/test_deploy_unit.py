@@ -44,7 +44,8 @@ def test_the_unit_says_what_the_service_needs() -> None:
     assert s["ExecStart"] == [f"{INSTALL_PREFIX}/.venv/bin/screener serve"]
     assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"] and s["Restart"] == ["on-failure"]
     assert s["User"] == ["screener"] and s["Group"] == ["screener"]
-    assert s["StateDirectory"] == ["screener"] and s["ReadWritePaths"] == ["/var/lib/screener"]
+    # its state, and the config folder the admin API edits (read-only elsewhere: ProtectSystem=strict)
+    assert s["StateDirectory"] == ["screener"] and s["ReadWritePaths"] == ["/var/lib/screener -/etc/screener"]
     for key, value in {"ProtectSystem": "strict", "NoNewPrivileges": "yes", "PrivateTmp": "yes",
                        "ProtectHome": "yes", "PrivateDevices": "yes", "CapabilityBoundingSet": ""}.items():
         assert s[key] == [value], key

@@ -15,12 +15,13 @@ from screener.admin.errors import ApiError, bad_request, check_fields, json_obje
 from screener.service.admin_log import record_admin_action
 from screener.service.config_edit import (
     BadEdit,
+    ConfigNotWritable,
     EditRefused,
     EditResult,
-    UnknownCampaign,
     VersionConflict,
     campaign_view,
 )
+from screener.service.errors import UnknownCampaign
 from screener.service.tokens import Role
 
 
@@ -48,8 +49,10 @@ async def _edit(request: web.Request, action: str, target: str, detail: str, edi
                                   "key": error.key, "problem": error.problem}, status=422)
     except BadEdit as exc:
         raise bad_request(exc.field, exc.problem) from None
-    except UnknownCampaign as exc:
-        raise ApiError(404, "not_found", f"no campaign {exc.args[0]!r} in the running config") from None
+    except ConfigNotWritable as exc:
+        raise ApiError(409, "config_read_only", str(exc)) from None
+    except UnknownCampaign as exc:  # the campaign is the resource edited here: 404 (elsewhere a bad input, 400)
+        raise ApiError(404, "not_found", f"no campaign {exc.name!r} in the running config") from None
     body = result.to_json()
     if not result.dry_run and result.diff:
         body["audit_id"] = await record_admin_action(ctx.screener, caller_of(request).name, action, target, detail)

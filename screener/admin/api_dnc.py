@@ -6,7 +6,8 @@
 - ``DELETE /api/v1/dnc/{list}/numbers/{number}?reason=...`` (compliance): take a number off an internal or
   campaign list (registries change by import only, and lifting an opt-out is a compliance decision: from the
   internal list ``reason`` is required, and recorded);
-- ``GET /api/v1/dnc/{list}/numbers`` (compliance): the list's numbers, one a line, streamed.
+- ``GET /api/v1/dnc/{list}/numbers`` (compliance): the list's numbers, one a line, streamed (an import that frees
+  the version while it is read breaks the transfer off: never a complete-looking part of the list).
 
 Only the lists of the running config are reachable here. Changes are audited by the service (``dnc_change``
 entries) with the token's name as the actor.
@@ -14,14 +15,19 @@ entries) with the token's name as the actor.
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from screener.admin.auth import caller_of
 from screener.admin.context import AdminContext, context, requires
 from screener.admin.errors import ApiError, bad_request, check_fields, json_object, string_field
 from screener.config.settings import DncList, ListKind
-from screener.service.dnc import DEFAULT_REGION, EXPORT_FORMATS, DncAdmin
+from screener.service.dnc import EXPORT_FORMATS, DncAdmin, ExportIncomplete
+from screener.service.numbers_input import DEFAULT_REGION
 from screener.service.tokens import Role
+
+log = logging.getLogger("screener.admin")
 
 #: the kinds of list a number may be taken off over the API
 REMOVABLE = (ListKind.INTERNAL, ListKind.CAMPAIGN)
@@ -97,11 +103,18 @@ async def export(request: web.Request) -> web.StreamResponse:
     response.enable_chunked_encoding()
     await response.prepare(request)
     batch: list[str] = []
-    async for number in _admin(ctx).export(lst.name, fmt):
-        batch.append(number)
-        if len(batch) >= 5000:
-            await response.write(("\n".join(batch) + "\n").encode())
-            batch = []
+    try:
+        async for number in _admin(ctx).export(lst.name, fmt):
+            batch.append(number)
+            if len(batch) >= 5000:
+                await response.write(("\n".join(batch) + "\n").encode())
+                batch = []
+    except ExportIncomplete as exc:
+        # the status line is gone already: break the transfer, so the export never looks complete when it is not
+        log.warning("DNC export broken off: %s", exc)
+        if request.transport is not None:
+            request.transport.abort()
+        return response
     if batch:
         await response.write(("\n".join(batch) + "\n").encode())
     await response.write_eof()

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from screener.admin.auth import CALLER_KEY, authorize
 from screener.admin.context import AdminContext, context
+from screener.service.connection import redact
 from screener.service.probes import ARI_CONNECTED
 from screener.service.screening import STORE_ERRORS
 from screener.service.tokens import Role
@@ -47,7 +48,7 @@ def _ari_check(ctx: AdminContext) -> dict[str, object] | None:
     if connected is None:
         return {"ok": False, "detail": "ARI is enabled but its application is not running in this process"}
     if not connected:
-        return {"ok": False, "detail": f"not connected to Asterisk ARI at {ctx.holder.current.ari.url}"}
+        return {"ok": False, "detail": f"not connected to Asterisk ARI at {redact(ctx.holder.current.ari.url)}"}
     return {"ok": True}
 
 

@@ -1,7 +1,8 @@
 """Prometheus metrics of one screener process, on a registry of its own (never the global default).
 
 Counters and histograms move with the Screener's observer events (decisions, disclosures, opt-outs); the
-in-flight gauges read the front ends' probes; the Redis-backed facts (DNC list age and size, screeners
+in-flight gauges read the front ends' probes and the spool gauges the Screener's spool (writes waiting for
+Redis) at scrape time; the Redis-backed facts (DNC list age and size, screeners
 alive, Redis reachable) are read when /metrics is scraped, at most once a second.
 """
 
@@ -25,6 +26,7 @@ from screener.service.observe import OptOut
 from screener.service.presence import screeners_alive
 from screener.service.probes import ARI_CALLS, ARI_CONNECTED, FASTAGI_SESSIONS, Probes
 from screener.service.screening import STORE_ERRORS
+from screener.service.spool import OPT_OUT, Spool
 from screener.service.stats import UNKNOWN_CAMPAIGN
 
 DECISION_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0)
@@ -78,6 +80,14 @@ class _Collector(Collector):
             max_age.add_metric([lst.name], lst.max_age_days * 86_400)
             stale.add_metric([lst.name], 1 if lst.stale else 0)
         yield from (age, size, max_age, stale)
+        if m.spool is not None:
+            yield GaugeMetricFamily("screener_spool_pending_writes", "opt-outs and audit entries waiting for Redis "
+                                    "in this process's spool", value=len(m.spool))
+            yield GaugeMetricFamily("screener_spool_pending_opt_outs", "numbers whose opt-out waits for Redis "
+                                    "(blocked by this process only until Redis takes it)",
+                                    value=len(m.spool.pending(OPT_OUT, "number")))
+            yield CounterMetricFamily("screener_spool_overflowed", "writes refused because the spool was full "
+                                      "(lost: an opt-out or an audit entry)", value=m.spool.overflowed)
         connected = m.probes.check(ARI_CONNECTED)
         if connected is not None:
             yield GaugeMetricFamily("screener_ari_connected", "1 while the ARI WebSocket is open",
@@ -85,9 +95,11 @@ class _Collector(Collector):
 
 
 class Metrics:
-    def __init__(self, holder: ConfigHolder, probes: Probes) -> None:
+    def __init__(self, holder: ConfigHolder, probes: Probes, spool: Spool | None = None) -> None:
         self.holder = holder
         self.probes = probes
+        #: the Screener's spool (None: no spool gauges)
+        self.spool = spool
         self.facts = RedisFacts()
         self._lock = asyncio.Lock()
         self._children: dict[tuple[str, ...], Any] = {}

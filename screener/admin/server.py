@@ -16,9 +16,10 @@ from screener.admin.context import AdminContext
 from screener.admin.metrics import Metrics
 from screener.config.settings import AdminSettings
 from screener.service.config_edit import ConfigEditor
+from screener.service.connection import open_redis
 from screener.service.live import LiveFeed
 from screener.service.probes import Probes
-from screener.service.screening import Screener, connect
+from screener.service.screening import Screener
 
 #: seconds an admin operation's Redis command may take (decisions keep their own, much shorter, budget)
 ADMIN_TIMEOUT_S = 5.0
@@ -33,8 +34,8 @@ class AdminServer:
 def admin_context(screener: Screener, redis_url: str, probes: Probes, settings: AdminSettings,
                   throttle: BadTokenThrottle | None = None) -> AdminContext:
     holder = screener.holder
-    return AdminContext(holder=holder, screener=screener, redis=connect(redis_url, ADMIN_TIMEOUT_S), probes=probes,
-                        metrics=Metrics(holder, probes),
+    return AdminContext(holder=holder, screener=screener, redis=open_redis(redis_url, timeout_s=ADMIN_TIMEOUT_S),
+                        probes=probes, metrics=Metrics(holder, probes, screener.spool),
                         feed=LiveFeed(redis_url), editor=ConfigEditor(holder),
                         throttle=throttle or BadTokenThrottle(), settings=settings)
 

@@ -7,7 +7,8 @@ import json
 import sys
 from typing import Any
 
-from screener.cli.common import UsageError, load_cli_settings, open_redis, redis_url, run_guarded
+from screener.cli.common import UsageError, load_cli_settings, redis_url, run_guarded
+from screener.service.connection import open_redis
 from screener.service.tokens import Role, TokenExists, TokenNotFound, create_token, list_tokens, revoke_token
 
 HELP = """\

@@ -11,11 +11,12 @@ from contextlib import asynccontextmanager
 from datetime import UTC, tzinfo
 from typing import IO, Any
 
-from screener.cli.common import UsageError, load_cli_settings, open_redis, parse_when, redis_url, run_guarded
+from screener.cli.common import UsageError, load_cli_settings, parse_when, redis_url, run_guarded
 from screener.config.paths import archive_dir
 from screener.service import audit
 from screener.service.audit import AuditTrail
 from screener.service.audit_export import FORMATS, export_chunks, in_zone
+from screener.service.connection import open_redis
 
 HELP = """\
 Every decision (live or dry run), opt-out, disclosure, consent change and admin action is appended to

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from screener.cli.common import UsageError, load_cli_settings, open_redis, parse_when, redis_url, run_guarded
+from screener.cli.common import UsageError, load_cli_settings, parse_when, redis_url, run_guarded
 from screener.config.paths import archive_dir
+from screener.service.connection import open_redis
 
 VERIFY_HELP = """\
 Walk every chain (one per number group) through the archive and the live streams and recompute every

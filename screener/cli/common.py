@@ -17,7 +17,7 @@ from screener.config.errors import ConfigError
 from screener.config.paths import project_path
 from screener.config.settings import Settings
 from screener.embedded_redis import EmbeddedRedisError, ensure_daemon
-from screener.service.connection import AnyClient, RedisUrlError, open_client, parse_redis_url
+from screener.service.connection import RedisUrlError, parse_redis_url
 from screener.service.errors import InvalidInput, NotFound
 from screener.times import parse_aware
 
@@ -76,13 +76,6 @@ def spool_for(settings: Settings, role: str) -> Spool:
     spool = Spool(state_dir(settings) / "spool", name=f"{role}-{os.getpid()}")
     spool.adopt_orphans()
     return spool
-
-
-def open_redis(url: str, *, timeout_s: float = 5.0) -> AnyClient:
-    """A client of the URL's topology (one server, Sentinel master, Cluster); a bad URL raises RedisUrlError."""
-    return open_client(url, socket_timeout=timeout_s, connect_timeout=timeout_s)
-
-
 
 
 def parse_when(value: str, flag: str) -> datetime:

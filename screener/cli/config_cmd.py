@@ -8,6 +8,7 @@ from typing import Any
 
 from screener.cli.common import UsageError, load_cli_settings, run_guarded
 from screener.config.placeholders import placeholders
+from screener.service.connection import redact
 
 
 def register(sub: Any) -> None:
@@ -25,9 +26,10 @@ def register(sub: Any) -> None:
 
 
 async def _show_version(args: argparse.Namespace) -> int:
-    from screener.cli.common import open_redis, redis_url
+    from screener.cli.common import redis_url
     from screener.config.paths import archive_dir
     from screener.service.config_versions import stored
+    from screener.service.connection import open_redis
 
     s = load_cli_settings(args)
     redis = open_redis(redis_url(args, s))
@@ -52,7 +54,7 @@ async def _config(args: argparse.Namespace) -> int:
     for placeholder in placeholders(s):
         print(f"screener: warning: {placeholder}", file=sys.stderr)
     if args.action == "show":
-        print(f"redis_url: {s.redis_url or '(private redis-server under ' + s.state_dir + ')'}")
+        print(f"redis_url: {redact(s.redis_url) or '(private redis-server under ' + s.state_dir + ')'}")
         print(f"time budget: {s.time_budget_ms} ms")
         for name, lst in sorted(s.lists.items()):
             print(f"list {name}: {lst.kind.value}, source {lst.source!r}, max age {lst.max_age_days} d")

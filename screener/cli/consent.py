@@ -12,9 +12,10 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from screener.cli.common import load_cli_settings, open_redis, parse_when, redis_url, run_guarded
+from screener.cli.common import load_cli_settings, parse_when, redis_url, run_guarded
 from screener.cli.progress import ProgressBar
 from screener.numbers import mask
+from screener.service.connection import open_redis
 from screener.service.consent import EXPORT_COLUMNS, ConsentLedger, export_row
 
 HELP = """\

@@ -18,10 +18,10 @@ from screener.numbers import mask
 from screener.service.dnc import (
     DEFAULT_BUDGET_BYTES,
     DEFAULT_GRACE_S,
-    DEFAULT_REGION,
     DEFAULT_STALE_BUILD_S,
     EXPORT_FORMATS,
     DncAdmin,
+    ExportIncomplete,
     Format,
     ImportOptions,
     ImportResult,
@@ -29,11 +29,10 @@ from screener.service.dnc import (
     NumberChange,
     UnknownList,
     cli_actor,
-    dnc_number,
-    dnc_prefix,
 )
-from screener.service.dnc.imports import check_import_file
+from screener.service.dnc.imports import check_grace, check_import_file
 from screener.service.errors import InvalidInput
+from screener.service.numbers_input import DEFAULT_REGION, e164_of, prefix_of
 
 DEFAULT_LIST = "internal"
 
@@ -110,8 +109,10 @@ def register(sub: Any) -> None:
     mode = i.add_mutually_exclusive_group()
     mode.add_argument("--replace", action="store_true", help="replace the list with the file, atomically")
     mode.add_argument("--changes", action="store_true", help="the file is a change list (additions, deletions)")
-    i.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, metavar="S",
-                   help=f"seconds the old version stays after a replace (default: {DEFAULT_GRACE_S})")
+    i.add_argument("--grace", type=float, metavar="S",
+                   help=f"seconds the old version stays after the switch, for screeners still deciding with it "
+                        f"(default: {DEFAULT_GRACE_S:g}, or the least the config's time_budget_ms needs; less is "
+                        "refused)")
     i.add_argument("--stale-after", type=float, default=DEFAULT_STALE_BUILD_S, metavar="S",
                    help="another import of the list whose heartbeat is older than this is abandoned: its partial "
                         f"version is freed and this import goes ahead (default: {DEFAULT_STALE_BUILD_S:.0f})")
@@ -145,10 +146,9 @@ def _settings(args: argparse.Namespace) -> Settings | None:
 
 
 @asynccontextmanager
-async def _admin(args: argparse.Namespace) -> AsyncIterator[DncAdmin]:
-    """The DNC lists of the Redis named by --redis / SCREENER_REDIS_URL, else by the config; with the config
-    when there is one. Errors a user can cause (DncError) become usage errors."""
-    settings = _settings(args)
+async def _admin(args: argparse.Namespace, settings: Settings | None) -> AsyncIterator[DncAdmin]:
+    """The DNC lists of the Redis named by --redis / SCREENER_REDIS_URL, else by the config (``_settings``); with
+    the config when there is one. Errors a user can cause (DncError) become usage errors."""
     url = redis_url(args, settings) if settings is not None else given_redis_url(args)
     assert url is not None  # _settings returned None only because a URL was given
     timeout_s = 60.0 if args.action in ("import", "export") else 5.0
@@ -168,8 +168,8 @@ def _number(args: argparse.Namespace) -> str:
     down)."""
     try:
         if getattr(args, "prefix", False):
-            return dnc_prefix(args.number, args.region)
-        return dnc_number(args.number, args.region)
+            return prefix_of(args.number, args.region)
+        return e164_of(args.number, args.region)
     except InvalidInput as exc:
         raise UsageError(str(exc)) from None
 
@@ -180,7 +180,7 @@ def _shown(change: NumberChange) -> str:
 
 async def _add(args: argparse.Namespace) -> int:
     number = _number(args)
-    async with _admin(args) as admin:
+    async with _admin(args, _settings(args)) as admin:
         add = admin.add_prefix if args.prefix else admin.add
         change = await add(args.list, number, actor=cli_actor(), region=args.region, source=args.source,
                            create=args.new_list)
@@ -191,7 +191,7 @@ async def _add(args: argparse.Namespace) -> int:
 
 async def _remove(args: argparse.Namespace) -> int:
     number = _number(args)
-    async with _admin(args) as admin:
+    async with _admin(args, _settings(args)) as admin:
         remove = admin.remove_prefix if args.prefix else admin.remove
         change = await remove(args.list, number, actor=cli_actor(), region=args.region, source=args.source,
                               reason=args.reason)
@@ -201,7 +201,7 @@ async def _remove(args: argparse.Namespace) -> int:
 
 async def _check(args: argparse.Namespace) -> int:
     number = _number(args)
-    async with _admin(args) as admin:
+    async with _admin(args, _settings(args)) as admin:
         check = await admin.check(args.list, number, region=args.region)
     by = f" (blocked by prefix {check.by_prefix})" if check.by_prefix else ""
     print(f"{mask(check.number)} {'is' if check.listed else 'is not'} on list {check.list_name}{by}")
@@ -213,13 +213,19 @@ async def _import(args: argparse.Namespace) -> int:
         check_import_file(args.file)
     except InvalidInput as exc:
         raise UsageError(str(exc)) from None
+    settings = _settings(args)
+    if args.grace is not None:
+        try:
+            check_grace(args.grace, settings)
+        except InvalidInput as exc:
+            raise UsageError(f"--grace: {exc}") from None
     options = ImportOptions(fmt=Format(args.format), region=args.region, column=args.column, source=args.source,
                             replace=args.replace, changes=args.changes, grace_s=args.grace,
                             keep_bad=max(0, args.show_bad), budget_bytes=max(1, args.memory_mb) << 20,
                             stale_after_s=args.stale_after)
     bar = ProgressBar(sys.stderr, "numbers")
     try:
-        async with _admin(args) as admin:
+        async with _admin(args, settings) as admin:
             result = await admin.import_file(args.list, args.file, options, progress=bar, actor=cli_actor(),
                                              create=args.new_list)
     except asyncio.CancelledError:  # Ctrl-C: say what became of the list, then stop as interrupted
@@ -268,7 +274,7 @@ def _stale(row: ListRow) -> str:
 
 
 async def _lists(args: argparse.Namespace) -> int:
-    async with _admin(args) as admin:
+    async with _admin(args, _settings(args)) as admin:
         listed = await admin.lists()
     rows = [("NAME", "KIND", "SOURCE", "IMPORTED", "AGE", "COUNT", "PREFIXES", "VERSION", "STALE")]
     for row in listed:
@@ -287,16 +293,28 @@ async def _lists(args: argparse.Namespace) -> int:
 
 
 async def _export(args: argparse.Namespace) -> int:
-    out: TextIO = open(args.file, "w") if args.file else sys.stdout  # noqa: SIM115
+    """To stdout, or to FILE through a partial file renamed once the export is whole (an export an import cut
+    short leaves no FILE behind that looks like the list)."""
+    target = Path(args.file) if args.file else None
+    partial = target.with_name(f".{target.name}.partial") if target is not None else None
+    out: TextIO = open(partial, "w") if partial is not None else sys.stdout  # noqa: SIM115
     n = 0
     try:
-        async with _admin(args) as admin:
-            async for line in admin.export(args.list, args.format):
-                out.write(line + "\n")
-                n += 1
-    finally:
-        if args.file:
+        async with _admin(args, _settings(args)) as admin:
+            try:
+                async for line in admin.export(args.list, args.format):
+                    out.write(line + "\n")
+                    n += 1
+            except ExportIncomplete as exc:
+                raise UsageError(f"{exc}; " + (f"{args.file} was not written" if target is not None else
+                                               "what was written to stdout is only part of the list")) from None
+        if partial is not None and target is not None:
             out.close()
-    if args.file:
+            partial.replace(target)
+    finally:
+        if partial is not None and not out.closed:
+            out.close()
+            partial.unlink(missing_ok=True)
+    if target is not None:
         print(f"{n:,} numbers of list {args.list} written to {args.file}", file=sys.stderr)
     return 0

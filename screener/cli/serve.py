@@ -27,7 +27,7 @@ from typing import Any
 
 from screener.agi.options import ScriptOptions
 from screener.agi.server import FastAgiServer
-from screener.cli.common import config_path, fail, open_redis, redis_url, spool_for
+from screener.cli.common import config_path, fail, redis_url, spool_for
 from screener.config.errors import ConfigError
 from screener.config.placeholders import LAB_ENV, lab_sandbox, placeholders
 from screener.config.settings import FastAgiSettings, Settings
@@ -36,7 +36,7 @@ from screener.embedded_redis import EmbeddedRedisError
 from screener.logs import FORMAT_ENV, FORMATS
 from screener.logs import setup as setup_logging
 from screener.sdnotify import notify
-from screener.service.connection import redact
+from screener.service.connection import open_redis, redact
 from screener.service.operations import background_operations
 from screener.service.probes import FASTAGI_SESSIONS, Probes
 from screener.service.screening import Screener
@@ -123,7 +123,7 @@ async def ari_front_end(ctx: ServeContext) -> AsyncIterator[None]:
 
     grace_s = settings.fastagi.grace_s
     task = asyncio.create_task(run_ari(ctx.screener, settings.ari, ctx.stop, grace_s=grace_s, probes=ctx.probes))
-    say(ctx.args, f"ARI application {settings.ari.app!r} on {settings.ari.url}")
+    say(ctx.args, f"ARI application {settings.ari.app!r} on {redact(settings.ari.url)}")
     try:
         yield
     finally:

@@ -15,6 +15,9 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 OPT_OUT_DIGITS = "0123456789*#"
 LIST_KEYS = ("kind", "source", "max_age_days", "stale_action")
+#: the max_age_days of a registry list that does not set one (the FTC's re-scrub period: TSR 16 CFR
+#: 310.4(b)(3)(iv) wants a registry copy no more than 31 days old); other kinds never go stale by default
+REGISTRY_MAX_AGE_DAYS = 31
 CAMPAIGN_KEYS = (
     "company", "purpose", "subject", "caller_id", "callback_number", "region", "policy", "dnc_lists",
     "consent_required", "consent_purpose", "consent_exempts_registries", "calls_per_second",
@@ -44,7 +47,8 @@ def parse_list(name: str, node: Node) -> DncList:
         name=name,
         kind=kind,
         source=node.string("source", ""),
-        max_age_days=node.integer("max_age_days", 0, low=0, high=3_660),
+        max_age_days=node.integer("max_age_days", REGISTRY_MAX_AGE_DAYS if kind is ListKind.REGISTRY else 0,
+                                  low=0, high=3_660),
         stale_action=action,
     )
 

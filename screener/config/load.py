@@ -22,6 +22,7 @@ from screener.config.policies import parse_policy
 from screener.config.reader import Node
 from screener.config.redact import redacted_text
 from screener.config.settings import (
+    DEFAULT_TIME_BUDGET_MS,
     AdminSettings,
     AriSettings,
     AuditSettings,
@@ -145,7 +146,7 @@ def _screener(root: Node) -> dict[str, Any]:
     return {
         "redis_url": node.string("redis_url", "").strip(),
         "state_dir": node.string("state_dir", "var", nonempty=True),
-        "time_budget_ms": node.integer("time_budget_ms", 150, low=1, high=60_000),
+        "time_budget_ms": node.integer("time_budget_ms", DEFAULT_TIME_BUDGET_MS, low=1, high=60_000),
         "audit_salt": Secret(node.string("audit_salt", "")),
         "audit_maxlen": node.integer("audit_maxlen", 10_000_000, low=0),
         "prompts_dir": node.string("prompts_dir", "var/prompts", nonempty=True),
@@ -200,21 +201,22 @@ def _listen(node: Node, name: str, default: str) -> str:
     return value
 
 
-def _pem_file(node: Node, name: str, *, check: bool = True) -> str | None:
-    """A certificate or key file, relative to the config file's folder; it must exist (when ``check``)."""
+def _pem_file(node: Node, name: str, folder: str, *, check: bool = True) -> str | None:
+    """A certificate or key file, relative to ``folder`` (the config file's); it must exist (when ``check``)."""
     if not node.has(name):
         return None
     value = node.string(name, nonempty=True).strip()
-    path = os.path.join(os.path.dirname(node.file), value)
+    path = os.path.join(folder, value)
     if check and not os.path.isfile(path):
         raise node.error(name, f"file not found: {path}")
     return path
 
 
-def _admin(root: Node, *, check_files: bool = True) -> AdminSettings:
+def _admin(root: Node, folder: str, *, check_files: bool = True) -> AdminSettings:
     node = root.table("admin")
     node.check_keys(ADMIN_KEYS)
-    cert, key = _pem_file(node, "tls_cert", check=check_files), _pem_file(node, "tls_key", check=check_files)
+    cert = _pem_file(node, "tls_cert", folder, check=check_files)
+    key = _pem_file(node, "tls_key", folder, check=check_files)
     if (cert is None) != (key is None):
         raise node.error("tls_key" if key is None else "tls_cert",
                          "missing: HTTPS needs both tls_cert and tls_key (set neither to serve plain HTTP)")
@@ -255,10 +257,14 @@ def _policies(node: Node, into: dict[str, Policy], where: dict[str, str]) -> Non
         where[name] = node.file
 
 
-def load_settings(path: str | os.PathLike[str], files: Mapping[str, bytes] | None = None) -> Settings:
-    """Read, validate and version the config at ``path`` and its includes; raise ``ConfigError``. ``files``:
-    the texts of a stored version (path -> bytes) to load instead of the disk's (``screener audit why`` replays
-    the rules of the version that made a decision); files it names (TLS certificates) are then not checked."""
+def load_settings(path: str | os.PathLike[str], files: Mapping[str, bytes] | None = None, *,
+                  folder: str | os.PathLike[str] | None = None) -> Settings:
+    """Read, validate and version the config at ``path`` and its includes; raise ``ConfigError``.
+
+    ``files``: the texts of a stored version (path -> bytes) to load instead of the disk's (``screener audit
+    why`` replays the rules of the version that made a decision); files it names (TLS certificates) are then
+    not checked. ``folder``: where the files the config names by a relative path (``[admin] tls_cert``,
+    ``tls_key``) are, when not beside ``path`` (an edit checked in a scratch copy of the config folder)."""
     main_path = os.fspath(path)
     main = _read(main_path, files=files)
     data = _parse(main)
@@ -293,7 +299,8 @@ def load_settings(path: str | os.PathLike[str], files: Mapping[str, bytes] | Non
         version=version_of(sources),
         fastagi=_fastagi(root),
         ari=_ari(root),
-        admin=_admin(root, check_files=files is None),
+        admin=_admin(root, os.fspath(folder) if folder is not None else os.path.dirname(main.path),
+                     check_files=files is None),
         audit=_audit(root),
         source_texts=tuple((source.path, redacted_text(source.content)) for source in sources),
         lists=lists,

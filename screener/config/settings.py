@@ -120,7 +120,8 @@ class DncList:
     name: str
     kind: ListKind
     source: str = ""
-    #: a registry older than this blocks its campaigns with dnc_list_stale; 0 = never stale
+    #: a list imported longer ago than this (or never) blocks its campaigns with dnc_list_stale; 0 = never
+    #: stale. The loader's default: 31 for a registry (``config.campaigns.REGISTRY_MAX_AGE_DAYS``), else 0
     max_age_days: int = 0
     #: "block" or "warn"
     stale_action: str = "block"
@@ -201,6 +202,10 @@ class AdminSettings:
     @property
     def port(self) -> int:
         return int(self.listen.rsplit(":", 1)[1])
+
+
+#: the store's time budget of one decision when the config gives none (``time_budget_ms``)
+DEFAULT_TIME_BUDGET_MS = 150
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Hold the running config; reload it on SIGHUP or when its files change, keeping the old one on error.
 
-A reload is refused (the old config keeps running) when the new files are invalid, and also when they define
-no campaign: an empty or half-saved file would otherwise block every call (``unknown_campaign``) and drop
-the audit salt. The watcher reads the files only once they have settled (the same size, mtime and content
-on two polls in a row), so an editor's truncate-then-write save is not read half-way.
+A reload is refused (the old config keeps running) when the new files are invalid, and also when the running
+screener may not switch to them (``config.succession``: no campaign, or an internal list removed or renamed).
+The watcher reads the files only once they have settled (the same size, mtime and content on two polls in a
+row), so an editor's truncate-then-write save is not read half-way.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from screener.config.errors import ConfigError
 from screener.config.load import FileState, file_state, fingerprint, load_settings
 from screener.config.settings import Settings
+from screener.config.succession import check_successor
 
 log = logging.getLogger("screener.config")
 
@@ -73,9 +74,7 @@ class ConfigHolder:
         self.stats["reloads"] += 1
         try:
             new = load_settings(self.path)
-            if not new.campaigns:
-                raise ConfigError(self.path, "campaigns", "no campaign defined (an empty or half-saved file?): "
-                                  "every call would block; define at least one [campaigns.NAME]")
+            check_successor(old, new)
         except ConfigError as exc:
             self.stats["reload_failures"] += 1
             log.error(

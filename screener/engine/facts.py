@@ -34,6 +34,8 @@ class StoreFacts:
 
     #: names of the DNC lists (among those the campaign applies) that contain the number
     dnc_hits: tuple[str, ...] = ()
+    #: names of the DNC lists whose version (the one the screener read) was freed meanwhile: they cannot answer
+    dnc_gone: tuple[str, ...] = ()
     #: True when a consent record for the campaign's purpose is granted, unexpired and unrevoked
     consent_valid: bool = False
     #: earlier attempts inside the retention window, oldest first

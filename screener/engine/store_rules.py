@@ -33,6 +33,11 @@ def generated_detail(max_calls: int, window_s: int) -> str:
     return f"{max_calls} per {window_s}s"
 
 
+def list_gone_detail(list_name: str) -> str:
+    """The detail of a block because the list version the screener read was freed (decide.lua says the same)."""
+    return f"list {list_name}: version freed by an import meanwhile"
+
+
 def rate_detail(calls_per_second: int) -> str:
     return f"{calls_per_second} calls/s"
 
@@ -41,7 +46,9 @@ def evaluate(plan: StorePlan, facts: StoreFacts, now_ms: int) -> list[Reason]:
     """Every reason the store's facts give to block the call, in canonical order."""
     reasons: list[Reason] = []
     for check in plan.dnc:
-        if check.list_name in facts.dnc_hits and not (check.exempt_by_consent and facts.consent_valid):
+        if check.list_name in facts.dnc_gone:
+            reasons.append(Reason(ReasonCode.SCREENING_UNAVAILABLE, list_gone_detail(check.list_name)))
+        elif check.list_name in facts.dnc_hits and not (check.exempt_by_consent and facts.consent_valid):
             reasons.append(Reason(check.code, check.list_name))
     if plan.consent_required and not facts.consent_valid:
         reasons.append(Reason(ReasonCode.NO_CONSENT, plan.consent_purpose or ""))

@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import redis.asyncio as aioredis
-
 from screener.config.placeholders import LAB_ENV
 from screener.lab.rtp import RtpListener
 from screener.lab.sandbox import REPO
 from screener.lab.sipp import AGENT_IP, CARRIER_IP, CallResult, SippUas, place_call
 from screener.service import refusals
 from screener.service.audit import DECISION, AuditEntry, AuditTrail
+from screener.service.connection import open_redis
 from screener.service.dnc import DncAdmin, UnknownList
 
 #: the example config's audit salt (config/screener.toml); lab copies keep it
@@ -142,7 +141,7 @@ def _run(coro_factory: Any) -> Any:
 def audit_entries(redis_url: str, e164: str, salt: str = AUDIT_SALT) -> list[AuditEntry]:
     """Every audit entry of a number (found by its hash with the config's audit salt), oldest first."""
     async def go() -> list[AuditEntry]:
-        client = aioredis.Redis.from_url(redis_url)
+        client = open_redis(redis_url)
         try:
             return [e async for e in AuditTrail(client, salt).entries(number=e164)]
         finally:
@@ -174,7 +173,7 @@ def on_internal_dnc(redis_url: str, e164: str) -> bool:
 
 def refused_at_ms(redis_url: str, e164: str) -> int | None:
     async def go() -> int | None:
-        client = aioredis.Redis.from_url(redis_url)
+        client = open_redis(redis_url)
         try:
             return await refusals.last_refusal_ms(client, e164)
         finally:

@@ -1,21 +1,15 @@
 """Writes through the admin API land in the audit trail as entries of kind ``admin``, with the token's
-name as the actor (the shared audit-entry fields from ``audit_fields``, then who did what to what)."""
+name as the actor (the shared audit-entry fields from ``audit_fields``, then who did what to what). They
+are appended like every other entry (``Screener.append_audit``): what Redis cannot take waits in the spool."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import UTC, datetime
 
 from screener.service.audit_fields import audit_fields, plain_fields
-from screener.service.screening import STORE_ERRORS, Screener
+from screener.service.screening import Screener
 from screener.store import keys
 from screener.store.audit import ADMIN
-
-log = logging.getLogger("screener.admin")
-
-#: seconds an admin action's audit entry may take
-AUDIT_TIMEOUT_S = 1.0
 
 
 def admin_audit_fields(screener: Screener, actor: str, action: str, target: str, detail: str, *,
@@ -31,12 +25,7 @@ def admin_audit_fields(screener: Screener, actor: str, action: str, target: str,
 
 async def record_admin_action(screener: Screener, actor: str, action: str, target: str, detail: str = "", *,
                               number: str = "", campaign: str = "") -> str | None:
-    """Append the entry (to the number's audit group, else the global one); its id, or None (logged) when Redis
-    did not take it within a second."""
+    """Append the entry (to the number's audit group, else the global one); its id, or None when Redis did not
+    take it in time (it then waits in the spool and joins the chain when Redis answers)."""
     fields = admin_audit_fields(screener, actor, action, target, detail, number=number, campaign=campaign)
-    try:
-        async with asyncio.timeout(AUDIT_TIMEOUT_S):
-            return await screener.append_audit_entry(keys.audit_group(number or None), fields)
-    except STORE_ERRORS as exc:
-        log.error("admin action not in the audit trail (%s): %s", type(exc).__name__, fields)
-        return None
+    return await screener.append_audit(fields, group=keys.audit_group(number or None))

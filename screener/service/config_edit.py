@@ -1,11 +1,15 @@
 """Edit the running config over the API: read its files, replace them, or change one campaign's limits and
 calling windows, guarded by the running version (If-Match).
 
-An edit is validated with the very loader the file reload uses (in a scratch copy of the config folder),
-refused with the key-naming error and nothing written when invalid, written atomically (a temporary file
-renamed over the old one, file by file) and then loaded by the running ``ConfigHolder`` before the caller
-is answered. Campaign edits go through ``tomlkit`` so the rest of the file, comments included, stays as it
-was.
+The files are shown and their diffs given with their secrets masked, and a masked secret sent back keeps
+the stored one (``config_secrets``). An edit is validated with the very loader and the very refusals the
+file reload uses (``load_settings`` in a scratch copy of the config folder, then
+``config.succession.check_successor`` against the running config), refused with the key-naming error and
+nothing written when invalid, written atomically (a temporary file renamed over the old one, file by file)
+and then loaded by the running ``ConfigHolder`` before the caller is answered. Should the holder still
+refuse what was written (another writer changed a file meanwhile), the files written are put back as they
+were. Campaign edits go through ``tomlkit`` so the rest of the file,
+comments included, stays as it was.
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ from tomlkit.items import Table
 from screener.config.errors import ConfigError
 from screener.config.load import SourceFile, fingerprint, include_paths, load_settings
 from screener.config.settings import Campaign, Settings
+from screener.config.succession import check_successor
 from screener.config.watch import ConfigHolder
 from screener.engine.text import format_duration
+from screener.service.config_secrets import MaskedSecretSent, mask_secrets, restore_secrets
+from screener.service.errors import UnknownCampaign
 
 #: what PATCH /campaigns/NAME may change: limits and calling windows
 CAMPAIGN_FIELDS = ("calls_per_second", "frequency", "hours", "quiet")
@@ -51,6 +58,18 @@ class EditRefused(Exception):
         super().__init__(str(error))
 
 
+class ConfigNotWritable(Exception):
+    """The config folder cannot be written (HTTP 409): a read-only deployment (systemd's ProtectSystem without
+    ReadWritePaths for it, or a folder the screener's user may not write). Nothing was changed."""
+
+    def __init__(self, folder: Path, error: OSError) -> None:
+        self.folder = folder
+        super().__init__(
+            f"the config folder {folder} is not writable by the screener ({error.strerror or error}): nothing was "
+            "changed. Edit the files there and reload (systemctl reload screener), or let the screener write the "
+            "folder (deploy/screener.service: ReadWritePaths, and the folder's group; see asterisk/README.md)")
+
+
 class BadEdit(ValueError):
     """A malformed edit (HTTP 400), naming the field."""
 
@@ -58,10 +77,6 @@ class BadEdit(ValueError):
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}")
-
-
-class UnknownCampaign(LookupError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -133,7 +148,13 @@ class ConfigEditor:
         return names
 
     def read(self) -> ConfigFiles:
-        """The running version and the files on disk."""
+        """The running version and the files on disk, their secrets masked (``config_secrets``)."""
+        files = self._read_files()
+        files[self.main_name] = mask_secrets(files[self.main_name])
+        return ConfigFiles(self.holder.current.version, files)
+
+    def _read_files(self) -> dict[str, str]:
+        """The files on disk as they are, by relative path."""
         main_text = Path(self.holder.path).read_text(encoding="utf-8")
         files = {self.main_name: main_text}
         try:
@@ -144,13 +165,19 @@ class ConfigEditor:
             path = self.base / name
             if path.is_file():
                 files[name] = path.read_text(encoding="utf-8")
-        return ConfigFiles(self.holder.current.version, files)
+        return files
 
     async def replace(self, files: Mapping[str, str], if_match: str, *, dry_run: bool = False) -> EditResult:
         """Replace some of the files (the others stay); the whole config must validate."""
         async with self._lock:
             self._check_version(if_match)
-            return self._apply(dict(files), dry_run=dry_run)
+            edited = dict(files)
+            if self.main_name in edited:  # the secrets sent back as GET showed them: the stored ones
+                try:
+                    edited[self.main_name] = restore_secrets(edited[self.main_name], self._read_files()[self.main_name])
+                except MaskedSecretSent as exc:
+                    raise EditRefused(ConfigError(self.main_name, exc.key, exc.problem)) from None
+            return self._apply(edited, dry_run=dry_run)
 
     async def patch_campaign(self, name: str, changes: Mapping[str, Any], if_match: str | None = None, *,
                              dry_run: bool = False) -> EditResult:
@@ -164,12 +191,12 @@ class ConfigEditor:
             if if_match is not None:
                 self._check_version(if_match)
             if name not in self.holder.current.campaigns:
-                raise UnknownCampaign(name)
+                raise UnknownCampaign(name, self.holder.current.campaigns)
             main_path = Path(self.holder.path)
             doc = tomlkit.parse(main_path.read_text(encoding="utf-8"))
             table = doc.get("campaigns", {}).get(name)
             if not isinstance(table, Table):
-                raise UnknownCampaign(name)
+                raise UnknownCampaign(name, self.holder.current.campaigns)
             for key, value in changes.items():
                 if value is None:
                     if key in table:
@@ -187,7 +214,7 @@ class ConfigEditor:
                                   "not loaded yet, or refused): reload or fix them first")
 
     def _apply(self, files: dict[str, str], *, dry_run: bool) -> EditResult:
-        current = self.read().files
+        current = self._read_files()
         main_text = files.get(self.main_name, current[self.main_name])
         try:
             allowed = self._file_names(main_text)
@@ -202,18 +229,43 @@ class ConfigEditor:
             raise BadEdit("files", f"includes outside the config folder cannot be edited here: {', '.join(outside)}")
         version = self._validate(files, allowed)
         changed = {n: t for n, t in files.items() if current.get(n) != t}
-        diff = "".join(
-            "".join(difflib.unified_diff(current.get(n, "").splitlines(True), t.splitlines(True), f"a/{n}", f"b/{n}"))
-            for n, t in changed.items())
+        diff = "".join(self._diff(n, current.get(n, ""), t) for n, t in changed.items())
         if dry_run or not changed:
             return EditResult(version, diff, dry_run)
-        for name, text in changed.items():
-            _write_atomically(self.base / name, text)
+        self._write(changed, current)
         result = self.holder.reload()
         if not result.ok or result.version != version:
+            self._restore({name: current.get(name) for name in changed})
             problem = str(result.error) if result.error else f"loaded version {result.version}, expected {version}"
-            raise EditRefused(ConfigError(self.main_name, "", f"written, but the reload did not take it: {problem}"))
+            raise EditRefused(ConfigError(self.main_name, "", f"written, but the running screener refused it "
+                                          f"({problem}); the previous files were put back"))
         return EditResult(version, diff)
+
+    def _diff(self, name: str, old: str, new: str) -> str:
+        """The unified diff of one file; the main file's secrets masked (a changed one shown as changed)."""
+        if name == self.main_name:
+            old, new = mask_secrets(old), mask_secrets(new, before=old)
+        return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"a/{name}", f"b/{name}"))
+
+    def _write(self, changed: Mapping[str, str], current: Mapping[str, str]) -> None:
+        """Write the changed files; when one cannot be written, put back those already written and raise
+        ``ConfigNotWritable``."""
+        written: list[str] = []
+        try:
+            for name, text in changed.items():
+                _write_atomically(self.base / name, text)
+                written.append(name)
+        except OSError as exc:
+            self._restore({name: current.get(name) for name in written})
+            raise ConfigNotWritable(self.base, exc) from None
+
+    def _restore(self, previous: Mapping[str, str | None]) -> None:
+        """Put files back as they were (None: the file did not exist)."""
+        for name, text in previous.items():
+            if text is None:
+                (self.base / name).unlink(missing_ok=True)
+            else:
+                _write_atomically(self.base / name, text)
 
     def _validate(self, files: Mapping[str, str], names: list[str]) -> str:
         """Load the edited config from a scratch copy with the reload's own loader; its version."""
@@ -227,9 +279,11 @@ class ConfigEditor:
                 elif (self.base / name).is_file():
                     shutil.copyfile(self.base / name, target)
             try:
-                return load_settings(root / self.main_name).version
+                edited = load_settings(root / self.main_name, folder=self.base)  # relative TLS files: the real ones
+                check_successor(self.holder.current, edited)
             except ConfigError as exc:
                 raise EditRefused(ConfigError(os.path.relpath(exc.file, root), exc.key, exc.problem)) from None
+            return edited.version
 
 
 def _toml(field: str, value: Any) -> Any:

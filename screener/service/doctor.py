@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from screener.config.placeholders import placeholders
 from screener.config.settings import Settings
 from screener.prompts import PromptError, specs_for
+from screener.service.connection import AnyClient, open_redis
 
 TIMEOUT_S = 3.0
 
@@ -73,7 +73,7 @@ def passed(findings: Sequence[Finding]) -> bool:
 
 async def redis_findings(url: str, *, shown_as: str, timeout_s: float = TIMEOUT_S) -> list[Finding]:
     """Redis at ``url`` (``shown_as``: the URL with its password masked) and the settings the screener needs."""
-    client = aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+    client = open_redis(url, timeout_s=timeout_s)
     try:
         try:
             async with asyncio.timeout(timeout_s):
@@ -89,7 +89,7 @@ async def redis_findings(url: str, *, shown_as: str, timeout_s: float = TIMEOUT_
         await client.aclose()
 
 
-async def _redis_setting(client: aioredis.Redis, name: str, expected: str, status: Status, why: str) -> Finding:
+async def _redis_setting(client: AnyClient, name: str, expected: str, status: Status, why: str) -> Finding:
     check = f"redis {name}"
     try:
         async with asyncio.timeout(TIMEOUT_S):

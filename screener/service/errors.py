@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class InvalidInput(ValueError):
     """Input the service refuses, with a message that names it (``str(exc)``)."""
@@ -12,7 +14,11 @@ class BadNumber(InvalidInput):
 
 
 class UnknownCampaign(InvalidInput):
-    """A campaign name that the running config does not have."""
+    """A campaign name that the running config does not have (``name``); the message lists the known ones."""
+
+    def __init__(self, name: str, known: Iterable[str] = ()) -> None:
+        self.name = name
+        super().__init__(f"unknown campaign {name!r} (known: {', '.join(sorted(known)) or 'none'})")
 
 
 class NotFound(LookupError):

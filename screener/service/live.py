@@ -8,8 +8,7 @@ import asyncio
 import contextlib
 import logging
 
-import redis.asyncio as aioredis
-
+from screener.service.connection import open_client
 from screener.service.screening import STORE_ERRORS
 from screener.service.tasks import cancel_and_wait
 from screener.store import audit
@@ -41,8 +40,8 @@ class LiveFeed:
 
     def __init__(self, url: str, *, block_ms: int = 1000) -> None:
         self.block_ms = block_ms
-        self.redis = aioredis.Redis.from_url(url, socket_timeout=block_ms / 1000 + 5,
-                                             socket_connect_timeout=5)
+        # a blocking read waits block_ms for entries: its socket timeout is longer
+        self.redis = open_client(url, socket_timeout=block_ms / 1000 + 5, connect_timeout=5)
         self._watchers: set[asyncio.Queue[dict[str, object]]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping: set[asyncio.Future[bool]] = set()

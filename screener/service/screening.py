@@ -31,13 +31,13 @@ from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campai
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
 from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.connection import AnyClient, open_redis
 from screener.service.observe import Observers, OptOut
 from screener.service.spool import PendingWrite, Spool
 from screener.sounds import DEFAULT_SOUNDS, Sounds
 from screener.store import audit, dnc, keys, refusals
 from screener.store.decide import encode_reasons, run_decision
 from screener.store.scripts import Scripts
-from screener.store.topology import AnyClient, open_client
 
 if TYPE_CHECKING:
     from screener.engine.plan import StorePlan
@@ -46,13 +46,24 @@ log = logging.getLogger("screener.service")
 
 #: seconds a cached list version is trusted (an import keeps the old version readable for longer)
 LIST_STATE_TTL_S = 1.0
+#: the longest decision, in time budgets: the store's budget, then half a budget more for decide.lua
+DECISION_BUDGETS = 1.5
 #: an opt-out may take longer than a decision's budget: it must be acknowledged, not rushed
 OPT_OUT_TIMEOUT_S = 5.0
 #: an audit entry written outside a decision's budget (disclosure evidence, a fail-closed block's entry)
 AUDIT_TIMEOUT_S = 1.0
 #: what a store that cannot answer raises (a Redis Cluster with no reachable node raises RedisClusterException,
 #: which is no RedisError)
+#: the detail of decide.lua's reason when the number's audit stream is at audit_maxlen
+AUDIT_FULL = "audit trail full"
 STORE_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError, ConnectionError)
+
+
+def oldest_list_version_s(time_budget_ms: int) -> float:
+    """How long after a list's switch a screener may still read its previous version: the cached list versions'
+    age plus the longest decision (an import keeps the old version at least that long; one freed sooner blocks
+    the calls that still read it: decide.lua checks the version's freed marker)."""
+    return LIST_STATE_TTL_S + DECISION_BUDGETS * time_budget_ms / 1000
 
 
 class StoreUnavailable(RuntimeError):
@@ -63,8 +74,7 @@ def connect(url: str, budget_s: float) -> AnyClient:
     """A client for any supported Redis URL (one server, Sentinel, Cluster: ``store.topology``) whose every
     socket operation is bounded (the decision's own deadline bounds it too). A bad URL raises
     ``RedisUrlError`` naming it (passwords hidden)."""
-    timeout = max(budget_s, 0.05)
-    return open_client(url, socket_timeout=timeout, connect_timeout=timeout, max_connections=1024)
+    return open_redis(url, timeout_s=max(budget_s, 0.05), max_connections=1024)
 
 
 class Screener:
@@ -187,11 +197,17 @@ class Screener:
             )
         if self.spool.items:
             self._flush_soon()
+        if outcome.facts.dnc_gone:
+            # a list version this screener read was freed (an import's grace period was shorter than the cache and
+            # this decision): blocked by the script; read the live versions again for the next call
+            log.warning("list version freed while deciding (%s): blocked; reading the lists again",
+                        ", ".join(outcome.facts.dnc_gone))
+            self.invalidate_list_states()
         store_reasons = evaluate(plan, outcome.facts, outcome.now_ms)
         if not outcome.audit_id:  # the stream is at audit_maxlen: the script blocked the call, appended nothing
             log.error("audit stream of %s is full (audit_maxlen %d): calls are blocked until `screener audit "
                       "archive` runs", keys.audit_group(number.e164), settings.audit_maxlen)
-            store_reasons = [r for r in outcome.reasons if r.code is ReasonCode.SCREENING_UNAVAILABLE] + store_reasons
+            store_reasons = [r for r in outcome.reasons if r.detail.startswith(AUDIT_FULL)] + store_reasons
         elif {r.code for r in store_reasons} != {r.code for r in outcome.reasons}:
             # the engine and the script disagree: report both, and never let the call through on it
             log.error("engine/script disagreement for %s: engine %s, script %s", mask(number.e164),
@@ -257,7 +273,7 @@ class Screener:
             # no second round trip for a call the store could not answer: the entry waits in the spool
             self._keep(spool_kinds.AUDIT, {spool_kinds.GROUP: group, **fields})
         else:
-            audit_id = await self._append_audit(group, fields, timeout_s=settings.time_budget_ms / 1000)
+            audit_id = await self.append_audit(fields, group=group, timeout_s=settings.time_budget_ms / 1000)
         return self._decision(request, settings, now, started, number, reasons, verdict, campaign,
                               audit_id=audit_id)
 
@@ -398,7 +414,7 @@ class Screener:
             answer_to_prompt_ms="" if ms is None else str(ms), prompt_finished="1" if event.prompt_finished else "0",
             opted_out="1" if event.opted_out else "0")
         self.observers.notify(event)
-        await self._append_audit(keys.audit_group(event.number), fields, timeout_s=AUDIT_TIMEOUT_S)
+        await self.append_audit(fields, group=keys.audit_group(event.number))
 
     async def record_config_version(self, settings: Settings) -> None:
         """Store the config version (once per process; before its first decision), so that ``config show
@@ -414,14 +430,16 @@ class Screener:
 
     async def append_audit_entry(self, group: str, fields: dict[str, str]) -> str:
         """Append an entry of any kind (fields from ``audit_fields``/``plain_fields``) to ``group``'s stream
-        (``keys.audit_group(number)``), extending its chain; its id. Store errors raise (the caller decides:
-        ``_append_audit`` spools the entry instead)."""
+        (``keys.audit_group(number)``), extending its chain; its id. Store errors raise (``append_audit`` spools
+        the entry instead)."""
         await self.audit_groups.ensure(self.redis, group)
         return await audit.append(self.scripts.connections, group, fields)
 
-    async def _append_audit(self, group: str, fields: dict[str, str], *, timeout_s: float) -> str | None:
-        """Append one entry to ``group``'s stream; its id, or None when Redis did not take it (it then waits in
-        the spool, and joins the chain when it lands)."""
+    async def append_audit(self, fields: dict[str, str], *, group: str = keys.AUDIT_GLOBAL_GROUP,
+                           timeout_s: float = AUDIT_TIMEOUT_S) -> str | None:
+        """Append one audit entry (any kind: a decision's, disclosure evidence, an admin action's) to ``group``'s
+        stream (``keys.audit_group(number)``); its id, or None when Redis did not take it within ``timeout_s``: it
+        then waits in the spool (logged when full) and joins the chain when it lands."""
         try:
             async with asyncio.timeout(timeout_s):
                 return await self.append_audit_entry(group, fields)
@@ -454,4 +472,4 @@ def _local_times(number: NumberInfo, now: datetime) -> str:
     return ";".join(f"{zone}={local_time(now, zone).strftime('%Y-%m-%dT%H:%M')}" for zone in number.time_zones)
 
 
-__all__ = ["Screener", "StoreUnavailable", "connect"]
+__all__ = ["DECISION_BUDGETS", "LIST_STATE_TTL_S", "Screener", "StoreUnavailable", "connect", "oldest_list_version_s"]

@@ -15,6 +15,8 @@ async def connect(url: str, *, timeout_s: float = 5.0) -> AnyRedis:
     """A client for one-shot commands (the CLI, the lab), of the URL's topology (``store.topology``); a
     plain ``redis://`` URL that names a node of a Redis Cluster gives a cluster client (asked with
     ``INFO cluster``). Raises RedisError/OSError when unreachable."""
+    from dataclasses import replace
+
     from screener.store.topology import Topology, open_client, parse_redis_url
 
     target = parse_redis_url(url)
@@ -26,9 +28,10 @@ async def connect(url: str, *, timeout_s: float = 5.0) -> AnyRedis:
     except BaseException:
         await client.aclose()
         raise
-    if enabled:
+    if enabled:  # the same URL (credentials, TLS options) as a cluster seed node
         await client.aclose()
-        client = RedisCluster.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        client = open_client(replace(target, topology=Topology.CLUSTER, db=0), socket_timeout=timeout_s,
+                             connect_timeout=timeout_s)
     return client
 
 

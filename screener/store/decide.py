@@ -94,16 +94,18 @@ async def run_decision(
     ]
     for check in plan.dnc:
         version = list_versions.get(check.list_name, "0")
-        keys_ += [keys.dnc_tag_key(check.list_name, version, e164), keys.dnc_block_key(check.list_name, version, e164)]
+        tag_key = keys.dnc_tag_key(check.list_name, version, e164)
+        keys_ += [tag_key, keys.dnc_block_key(check.list_name, version, e164), keys.dnc_freed_key(tag_key)]
     args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
             plan_json(plan), keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
             audit.fields_json(audit_fields), client_digest(audit_fields.items())]
     reply = await _DECIDE(scripts.connections, keys_, args)
-    hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms = reply
+    hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms, gone = reply
     parsed = [parse_attempt(_text(m)) for m in attempts]
     refusal_text = _text(refusal)
     facts = StoreFacts(
         dnc_hits=tuple(_text(h) for h in hits),
+        dnc_gone=tuple(_text(g) for g in gone),
         consent_valid=bool(consent_valid),
         attempts=tuple(a for a in parsed if a is not None),
         last_refusal_ms=int(refusal_text) if refusal_text.isdigit() else None,

@@ -68,6 +68,12 @@ def dnc_tag_block_key(tag_key: str, block: str) -> str:
     return f"{tag_key}:{block}"
 
 
+def dnc_freed_key(tag_key: str) -> str:
+    """A marker beside a tag set (same slot): that list version's keys of this tag were freed (a replaced version
+    after its grace period). A reader that finds it knows the version it was told to read is gone."""
+    return f"{tag_key}:freed"
+
+
 def dnc_merge_scratch_key(block_key: str) -> str:
     """A scratch key beside a block key (same slot), used and deleted inside one script."""
     return f"{block_key}:merge"

@@ -9,11 +9,13 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from screener.decision import DisclosureEvent
 from screener.embedded_redis import EmbeddedRedis
 from screener.service.probes import ARI_CALLS, ARI_CONNECTED, FASTAGI_SESSIONS
+from screener.service.screening import StoreUnavailable
 from screener.service.tokens import Role
 from screener.store import keys
 from tests.admin.conftest import Admin, AdminFactory
@@ -74,6 +76,14 @@ async def test_readyz_names_ari_when_enabled_and_not_connected(make_admin: Admin
     connected = True
     status, body, _ = await admin.request("GET", "/readyz")
     assert status == 200 and body["checks"]["ari"] == {"ok": True}
+
+
+async def test_readyz_masks_credentials_in_the_ari_url(make_admin: AdminFactory) -> None:
+    admin: Admin = await make_admin(config_text=lambda text: text + ARI_ON.replace("//", "//asterisk:s3cret@"))
+    admin.probes.add_check(ARI_CONNECTED, lambda: False)
+    status, body, _ = await admin.request("GET", "/readyz")
+    assert status == 503
+    assert body["checks"]["ari"]["detail"] == "not connected to Asterisk ARI at http://asterisk:***@127.0.0.1:1"
 
 
 async def test_metrics_require_token_when_configured(make_admin: AdminFactory) -> None:
@@ -146,6 +156,31 @@ async def test_metrics_count_reload_failures_and_redis_errors(make_admin: AdminF
     assert value(samples, "screener_redis_errors_total", kind="error") + value(
         samples, "screener_redis_errors_total", kind="timeout") == 1
     assert value(samples, "screener_redis_up") == 0
+
+
+async def test_metrics_show_the_spool_waiting_for_redis_and_what_it_refused(make_admin: AdminFactory,
+                                                                            private_redis: EmbeddedRedis) -> None:
+    admin: Admin = await make_admin(redis_url=private_redis.url)
+    samples = await scrape(admin)
+    assert value(samples, "screener_spool_pending_writes") == 0
+    assert value(samples, "screener_spool_overflowed_total") == 0
+    admin.screener.spool.max_items = 3
+    private_redis.pause()  # Redis hangs: the opt-out and the blocked calls' audit entries wait in the spool
+    try:
+        with pytest.raises(StoreUnavailable, match="kept in the spool"):
+            await admin.screener.opt_out("+12125550142", "lab", source="test")
+        for _ in range(3):  # the third finds the spool full
+            assert (await admin.decide("+12125550177")).codes[0].value == "screening_unavailable"
+        samples = await scrape(admin)
+    finally:
+        private_redis.resume()
+    assert value(samples, "screener_spool_pending_writes") == 3
+    assert value(samples, "screener_spool_pending_opt_outs") == 1
+    assert value(samples, "screener_spool_overflowed_total") == 1
+    assert await admin.screener.flush_pending() == 3  # Redis takes them again: the gauges fall back
+    samples = await scrape(admin)
+    assert value(samples, "screener_spool_pending_writes") == value(samples, "screener_spool_pending_opt_outs") == 0
+    assert value(samples, "screener_spool_overflowed_total") == 1  # a counter: what was refused is lost
 
 
 async def test_two_apps_keep_their_own_registries(make_admin: AdminFactory) -> None:

@@ -35,3 +35,24 @@ async def test_admin_server_over_https(make_admin: AdminFactory, tmp_path: Path)
                 assert resp.status == 400
         except aiohttp.ClientError:
             pass
+
+
+async def test_edits_are_taken_with_relative_tls_paths(make_admin: AdminFactory) -> None:
+    """tls_cert and tls_key relative to the config folder: an edit is checked in a scratch copy of the folder,
+    and must still find the PEM files where the running config does."""
+    folder: list[Path] = []
+
+    def with_relative_tls(text: str) -> str:
+        [line] = [line for line in text.splitlines() if line.startswith("state_dir = ")]
+        config_folder = Path(line.split('"')[1]).parent
+        cert, key = self_signed(config_folder)
+        folder.append(config_folder)
+        return text.replace("[admin]\n", f'[admin]\ntls_cert = "{cert.name}"\ntls_key = "{key.name}"\n')
+
+    admin: Admin = await make_admin(config_text=with_relative_tls)
+    assert admin.holder.current.admin.tls_cert == str(folder[0] / "admin-cert.pem")
+    async with admin.session.patch(admin.url + "/api/v1/campaigns/lab", json={"calls_per_second": 7},
+                                   headers=admin.headers(Role.SUPERVISOR), ssl=False) as resp:
+        assert resp.status == 200, await resp.text()
+    assert admin.holder.current.campaigns["lab"].calls_per_second == 7
+    assert admin.holder.current.admin.tls_cert == str(folder[0] / "admin-cert.pem")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from screener.embedded_redis import EmbeddedRedis
+from tests.cli.lab_config import write_config
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config" / "screener.toml"
@@ -147,6 +148,13 @@ def test_config_check_prints_the_version(redis: EmbeddedRedis) -> None:
     p = run(redis, "config", "check")
     assert p.returncode == 0 and "valid, version" in p.stdout
     assert "change-me" not in run(redis, "config", "show").stdout  # the audit salt is never printed
+
+
+def test_config_show_masks_the_redis_password(redis: EmbeddedRedis, tmp_path: Path) -> None:
+    config = write_config(tmp_path, "redis://:hunter2@127.0.0.1:6390/0")
+    p = run(redis, "config", "show", config=config)
+    assert p.returncode == 0, p.stderr
+    assert "redis_url: redis://:***@127.0.0.1:6390/0" in p.stdout and "hunter2" not in p.stdout + p.stderr
 
 
 def test_config_check_warns_about_placeholder_secrets_but_exits_0(redis: EmbeddedRedis, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from screener.cli.main import main
 from screener.embedded_redis import EmbeddedRedis
 from tests.cli.lab_config import write_config
+from tests.dnc_files import replaced_while_exported
 
 REPO = Path(__file__).resolve().parents[2]
 NO_CONFIG = "/nonexistent/screener.toml"
@@ -85,7 +86,7 @@ def test_replace_and_changes(redis: EmbeddedRedis, tmp_path: Path, capsys: pytes
     full.write_text("2015550100\n2015550101\n")
     assert dnc(redis, "import", str(full), "--list", "reg", "--new-list") == 0
     full.write_text("2015550102\n")
-    assert dnc(redis, "import", str(full), "--list", "reg", "--replace", "--grace", "0") == 0
+    assert dnc(redis, "import", str(full), "--list", "reg", "--replace") == 0
     assert "new version 2 switched in (the file's numbers); version 1 freed" in capsys.readouterr().out
     assert dnc(redis, "check", "2015550100", "--list", "reg") == 1
     assert dnc(redis, "check", "2015550102", "--list", "reg") == 0
@@ -164,7 +165,7 @@ def test_an_import_killed_mid_way_leaves_the_live_list_and_a_rerun_cleans_up(red
     assert dnc(redis, "check", str(numbers[0]), "--list", "reg") == 1
     assert dnc(redis, "import", str(small), "--list", "reg", "--replace") == 2  # the dead build looks alive
     small.write_text("2015550101\n")
-    assert dnc(redis, "import", str(small), "--list", "reg", "--replace", "--stale-after", "0", "--grace", "0") == 0
+    assert dnc(redis, "import", str(small), "--list", "reg", "--replace", "--stale-after", "0") == 0
     assert dnc(redis, "check", "2015550101", "--list", "reg") == 0
     assert dnc(redis, "check", "2015550100", "--list", "reg") == 1
 
@@ -239,3 +240,52 @@ def test_prefix_entries_from_the_command_line(redis: EmbeddedRedis, tmp_path: Pa
     assert "is a whole number" in capsys.readouterr().err
     assert main(["--config", config, "dnc", "remove", "+1201", "--prefix", "--reason", "area code reassigned"]) == 0
     assert main(["--config", config, "dnc", "check", "2015550123"]) == 1
+
+
+def test_a_grace_period_screeners_could_outlive_is_refused_saying_why(redis: EmbeddedRedis, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`--grace 0` freed the old version while screeners still decided with it (cached about 1 s, plus up to 1.5
+    time budgets a decision): refused, with the least grace period that covers them, and nothing imported."""
+    path = tmp_path / "l.txt"
+    path.write_text("2015550100\n")
+    assert dnc(redis, "import", str(path), "--list", "reg", "--new-list") == 0
+    capsys.readouterr()
+    assert dnc(redis, "import", str(path), "--list", "reg", "--replace", "--grace", "0") == 2
+    err = capsys.readouterr().err
+    assert "--grace: a grace period of 0 s is too short: screeners may still decide with the old version for " \
+           "1.225 s after the switch" in err
+    assert "time_budget_ms 150" in err and "give 2.225 s or more" in err
+    assert dnc(redis, "lists") == 0
+    assert next(line for line in capsys.readouterr().out.splitlines() if line.startswith("reg")).split()[-2] == "1"
+    # with a config, its time budget says how long: 10 s a decision keeps the old version 1 + 15 s (+ 1 s)
+    config = write_config(tmp_path, redis.url)
+    config.write_text(config.read_text().replace("time_budget_ms = 150", "time_budget_ms = 10000"))
+    assert main(["--config", str(config), "dnc", "import", str(path), "--list", "internal", "--grace", "5"]) == 2
+    assert "give 17 s or more" in capsys.readouterr().err
+    assert main(["--config", str(config), "dnc", "import", str(path), "--list", "internal", "--grace", "17"]) == 0
+
+
+def test_an_export_an_import_cuts_short_fails_and_leaves_no_file(redis: EmbeddedRedis, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """An export overlapping a replace ended early with part of the list and exit 0; now it fails with exit 2, says
+    so, and FILE is not written (nor is anything left beside it)."""
+    from screener.service.dnc import admin as admin_module
+
+    path = tmp_path / "reg.txt"
+    path.write_text("".join(f"{ac}5550123\n" for ac in (201, 202, 203, 205, 206, 207, 208, 209)))
+    assert dnc(redis, "import", str(path), "--list", "reg", "--new-list") == 0
+    monkeypatch.setattr(admin_module, "iter_version", replaced_while_exported(path, 2))
+    out = tmp_path / "out" / "reg-export.txt"
+    out.parent.mkdir()
+    capsys.readouterr()
+    assert dnc(redis, "export", "--list", "reg", str(out)) == 2
+    err = capsys.readouterr().err
+    assert "the export of list 'reg' stopped after 2 numbers, incomplete" in err and "run it again" in err
+    assert f"{out} was not written" in err
+    assert list(out.parent.iterdir()) == []
+    assert dnc(redis, "export", "--list", "reg") == 2
+    assert "what was written to stdout is only part of the list" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert dnc(redis, "export", "--list", "reg", str(out)) == 0
+    assert len(out.read_text().split()) == 8

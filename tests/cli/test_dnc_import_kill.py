@@ -82,7 +82,7 @@ def test_a_sigkilled_import_leaves_the_list_exactly_as_it_was(redis_server: Embe
                                                               big_files: dict[tuple[str, str], Path], tmp_path: Path,
                                                               fmt: str, packing: str) -> None:
     base = write(tmp_path / "base", lines_of(BASE, "ftc"), "plain")
-    assert cli(redis_server, "import", str(base), "--list", "reg", "--grace", "0", "--new-list") == 0
+    assert cli(redis_server, "import", str(base), "--list", "reg", "--new-list") == 0
     before = asyncio.run(_snapshot(redis_server))
     # additions to a non-empty list: the live list is copied into the new version, then the file is added
     cmd = [sys.executable, "-m", "screener", "--config", NO_CONFIG, "--redis", redis_server.url, "dnc", "import",
@@ -91,7 +91,7 @@ def test_a_sigkilled_import_leaves_the_list_exactly_as_it_was(redis_server: Embe
     assert asyncio.run(_snapshot(redis_server)) == before
     # the next import frees the dead build (at once with --stale-after 0) and lands
     small = write(tmp_path / "small", ["2025550100"], "plain")
-    assert cli(redis_server, "import", str(small), "--list", "reg", "--stale-after", "0", "--grace", "0") == 0
+    assert cli(redis_server, "import", str(small), "--list", "reg", "--stale-after", "0") == 0
     assert not asyncio.run(_exists(redis_server, keys.dnc_version_tags_key("reg", dead)))
     _, count, numbers = asyncio.run(_snapshot(redis_server))
     assert numbers == tuple(sorted({*before[2], "+12025550100"})) and count == len(numbers)
@@ -100,7 +100,7 @@ def test_a_sigkilled_import_leaves_the_list_exactly_as_it_was(redis_server: Embe
 def test_a_failed_import_says_the_list_was_not_changed(redis_server: EmbeddedRedis, redis_client: object,
                                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = write(tmp_path / "base", lines_of(BASE, "ftc"), "plain")
-    assert cli(redis_server, "import", str(base), "--list", "reg", "--grace", "0", "--new-list") == 0
+    assert cli(redis_server, "import", str(base), "--list", "reg", "--new-list") == 0
     before = asyncio.run(_snapshot(redis_server))
     capsys.readouterr()
     csv = write(tmp_path / "file", lines_of(BASE[:10], "csv"), "plain")

@@ -183,7 +183,8 @@ async def test_example_config_runs_ari_beside_fastagi_and_fastagi_serves_while_a
     example = example_config(tmp_path)
     text = example.read_text()
     assert "enabled = true" in text.split("[ari]", 1)[1].split("[", 1)[0]  # ARI is on in the example
-    example.write_text(text.replace('url = "http://127.0.0.1:8088"', f'url = "http://127.0.0.1:{dead}"'))
+    # credentials in the URL (the password has its own key, but a URL may carry one): never printed
+    example.write_text(text.replace('url = "http://127.0.0.1:8088"', f'url = "http://asterisk:s3cret@127.0.0.1:{dead}"'))
     proc = subprocess.Popen(
         [*SCREENER, "--config", str(example), "--redis", redis_server.url, "serve", "--port", "0",
          "--log-level", "info"],
@@ -207,7 +208,7 @@ async def test_example_config_runs_ari_beside_fastagi_and_fastagi_serves_while_a
     finally:
         code, log = stop(served)
     assert code == 0, log
-    assert "ARI application 'screener'" in log
+    assert f"ARI application 'screener' on http://asterisk:***@127.0.0.1:{dead}" in log and "s3cret" not in log
     assert log.count("ARI: cannot reach") >= 2 and "ARI: reconnecting" in log  # retried with backoff
     assert "change-me" not in log  # the ARI password is never logged
 

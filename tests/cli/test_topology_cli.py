@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,51 @@ def test_a_bad_url_is_one_clear_line_naming_it(where: str, tmp_path: Path) -> No
             assert str(config) in p.stderr and "screener.redis_url" in p.stderr
         else:
             assert where in p.stderr
+
+
+async def test_serve_with_the_admin_server_runs_on_sentinel(redis_sentinel: SentinelTopology, tmp_path: Path) -> None:
+    """Every client of `serve` (decisions, the admin API's, the live feed's) comes from the topology-aware
+    opener: with a redis+sentinel:// URL and the admin server on (the lab config's [admin]), it starts,
+    answers /readyz and screens calls."""
+    import aiohttp
+
+    from tests.cli.test_serve_cli import ENV, SCREENER, Served, screen_call, stop
+
+    with redis_sentinel.client(redis_sentinel.primary()) as primary:
+        primary.flushall()
+    config = config_for(tmp_path, redis_sentinel.url())
+    proc = subprocess.Popen([*SCREENER, "--config", str(config), "serve", "--port", "0"], stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True, env=ENV)
+    assert proc.stderr is not None
+    lines: list[str] = []
+    fastagi = admin = ""
+    for line in proc.stderr:
+        lines.append(line)
+        fastagi = fastagi or (re.findall(r"FastAGI listening on 127\.0\.0\.1:(\d+)", line) or [""])[0]
+        admin = admin or (re.findall(r"admin server on (http://\S+)", line) or [""])[0]
+        if "screener serve: ready" in line:
+            break
+    served = Served(proc, int(fastagi or 0), lines)
+    try:
+        assert fastagi and admin, "".join(lines)
+        async with aiohttp.ClientSession() as session, session.get(admin + "readyz") as resp:
+            assert resp.status == 200 and (await resp.json())["ready"] is True
+        variables = await screen_call(served.port, "2025550123")
+        assert variables["SCREEN_RESULT"] == "ALLOW", variables
+    finally:
+        code, log = stop(served)
+    assert code == 0 and "Traceback" not in log, log
+    assert SENTINEL_MASTER_PASSWORD not in log and SENTINEL_PASSWORD not in log
+
+
+def test_doctor_checks_redis_through_sentinel(redis_sentinel: SentinelTopology, tmp_path: Path) -> None:
+    from tests.cli.test_doctor_cli import doctor, fake_timedatectl, lines_of
+
+    config = config_for(tmp_path, redis_sentinel.url())
+    p = doctor(config, fake_timedatectl(tmp_path / "bin", "NTPSynchronized=yes"))
+    assert "Traceback" not in p.stderr, p.stderr
+    found = lines_of(p.stdout)
+    assert found["redis"].startswith("ok  ") and "reachable at redis+sentinel://:***@127.0.0.1:" in found["redis"]
+    for setting in ("maxmemory-policy", "appendonly", "set-max-intset-entries"):
+        assert "could not be read" not in found[f"redis {setting}"], found
+    assert SENTINEL_MASTER_PASSWORD not in p.stdout + p.stderr and SENTINEL_PASSWORD not in p.stdout + p.stderr

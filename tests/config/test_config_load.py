@@ -38,6 +38,21 @@ def test_example_lists() -> None:
     assert national.source == "FTC National Do Not Call Registry"
 
 
+def test_a_registry_without_max_age_goes_stale_after_31_days_and_other_kinds_never(tmp_path: Path) -> None:
+    main = MAIN.replace("max_age_days = 31\n", "") + """
+[lists.own]
+kind = "campaign"
+
+[lists.frozen]
+kind = "registry"
+max_age_days = 0
+"""
+    lists = load_settings(write_config(tmp_path, main=main)).lists
+    assert lists["national"].kind is ListKind.REGISTRY and lists["national"].max_age_days == 31
+    assert (lists["internal"].max_age_days, lists["own"].max_age_days) == (0, 0)
+    assert lists["frozen"].max_age_days == 0  # set explicitly: never stale
+
+
 def test_example_campaign_us_sales() -> None:
     settings = load_settings(EXAMPLE)
     c = settings.campaigns["us-sales"]

@@ -250,3 +250,31 @@ def test_holder_keeps_the_last_reload(tmp_path: Path) -> None:
     write_config(tmp_path, main=EDITED)
     assert holder.reload().changed and holder.last_reload is not None and holder.last_reload.ok
     assert holder.stats["reload_failures"] == 1
+
+
+INTERNAL_CHANGES = [
+    ("renamed", MAIN.replace("[lists.internal]", "[lists.opt-outs]"), "removed (or renamed)"),
+    ("kind changed", MAIN.replace('[lists.internal]\nkind = "internal"',
+                                  '[lists.internal]\nkind = "campaign"\n\n[lists.complaints]\nkind = "internal"'),
+     'changed to kind "campaign"'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("main", "words"), [c[1:] for c in INTERNAL_CHANGES], ids=[c[0] for c in INTERNAL_CHANGES])
+def test_reload_refuses_to_drop_the_running_internal_list(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, main: str, words: str
+) -> None:
+    """The opt-outs stay in Redis under the old list's name: a config that no longer has it as an internal list
+    would let every opted-out number be called. The new file is valid on its own (a fresh start takes it)."""
+    path = write_config(tmp_path)
+    holder = ConfigHolder(path)
+    before = holder.current
+    path.write_text(main)
+    with caplog.at_level(logging.ERROR, logger="screener.config"):
+        result = holder.reload()
+    assert not result.ok and holder.current is before
+    assert result.error is not None and result.error.key == "lists.internal" and result.error.file == str(path)
+    assert words in result.error.problem and "opt-outs" in result.error.problem
+    assert holder.stats["reload_failures"] == 1
+    assert any("refused" in r.getMessage() and "lists.internal" in r.getMessage() for r in caplog.records)
+    assert ConfigHolder(path).current.campaigns  # valid on its own: only the switch is refused

@@ -55,6 +55,16 @@ def test_dnc_detail_is_the_list_name() -> None:
     assert evaluate(PLAN, StoreFacts(dnc_hits=("partner",)), NOW) == [Reason(R.DNC_CAMPAIGN, "partner")]
 
 
+def test_a_list_whose_version_was_freed_blocks_as_unavailable_even_with_consent() -> None:
+    """A list version freed since the screener read it cannot say whether the number is listed (decide.lua finds
+    its freed marker): the call is blocked, screening_unavailable, whatever consent or other lists say."""
+    facts = StoreFacts(dnc_gone=("us-national",), consent_valid=True)
+    assert evaluate(PLAN, facts, NOW) == [Reason(R.SCREENING_UNAVAILABLE, "list us-national: version freed by an "
+                                                                          "import meanwhile")]
+    both = StoreFacts(dnc_hits=("internal",), dnc_gone=("partner",))
+    assert codes(PLAN, both) == [R.DNC_INTERNAL, R.SCREENING_UNAVAILABLE]
+
+
 def test_consent() -> None:
     required = StorePlan("c", "s", consent_purpose="service", consent_required=True)
     assert evaluate(required, StoreFacts(consent_valid=False), NOW) == [Reason(R.NO_CONSENT, "service")]

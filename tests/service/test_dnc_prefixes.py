@@ -19,7 +19,8 @@ from screener.embedded_redis import EmbeddedRedis
 from screener.engine.facts import ListState
 from screener.engine.prefixes import matching_prefix, prefix_reasons
 from screener.reasons import ReasonCode as R
-from screener.service.dnc import BadNumber, DncAdmin, DncError, ImportOptions, dnc_prefix, import_file
+from screener.service.dnc import BadNumber, DncAdmin, DncError, ImportOptions, import_file
+from screener.service.numbers_input import prefix_of
 from screener.service.screening import Screener, connect
 from screener.store import audit, keys
 from screener.store.dnc.lists import read_list_states
@@ -53,7 +54,7 @@ def test_only_internal_and_campaign_lists_block_by_prefix() -> None:
                                                           ("1-201", "US", "+1201"), ("+86138", "CN", "+86138"),
                                                           ("138", "CN", "+86138"), ("020 7946", "GB", "+44207946")])
 def test_prefixes_are_read_like_numbers(typed: str, region: str, prefix: str) -> None:
-    assert dnc_prefix(typed, region) == prefix
+    assert prefix_of(typed, region) == prefix
 
 
 @pytest.mark.parametrize(("typed", "problem"), [("+1", "digits after the country code"), ("+1201x", "only digits"),
@@ -61,7 +62,7 @@ def test_prefixes_are_read_like_numbers(typed: str, region: str, prefix: str) ->
                                                 ("+123456789012345", "at most 14")])
 def test_a_bad_prefix_is_refused_naming_it(typed: str, problem: str) -> None:
     with pytest.raises(BadNumber, match=problem):
-        dnc_prefix(typed, "US")
+        prefix_of(typed, "US")
 
 
 @pytest.fixture

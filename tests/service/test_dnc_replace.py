@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -12,8 +13,9 @@ import redis.asyncio as aioredis
 from screener.embedded_redis import EmbeddedRedis
 from screener.service.dnc import ImportBusy, ImportOptions, Progress, import_file
 from screener.store import dnc, keys
+from screener.store.dnc import versions
 from screener.store.dnc.build import VersionBuilder
-from screener.store.dnc.versions import begin_build
+from screener.store.dnc.versions import abort_build, begin_build, free_retired
 
 SMALL = {"budget_bytes": 1 << 20, "chunk_bytes": 16 << 10}
 
@@ -163,3 +165,47 @@ async def test_an_opt_out_during_a_replace_is_in_the_new_version(redis_client: a
     await task
     assert await dnc.contains(redis_client, "internal", "+19175550123")
     assert result.count == len(new) + 1
+
+
+async def test_a_version_number_that_has_keys_is_skipped_never_emptied(redis_client: aioredis.Redis,
+                                                                       tmp_path: Path) -> None:
+    """After a failover that lost a write of the list's metadata (its version counter) but not the keys an
+    import wrote, the next version number can have keys. Emptying it once the list is marked would delete the
+    opt-outs it already received, so begin_build skips it, and retires it for a later import to free."""
+    old, new = two_lists(27)
+    await import_file(redis_client, "reg", write_numbers(tmp_path / "old.txt", old), ImportOptions(grace_s=0))
+    stray = VersionBuilder(redis_client, "reg", "2")  # version 2's keys, whose handing out the metadata forgot
+    stray.add_values(new[:1000])
+    await stray.flush()
+    build = await begin_build(redis_client, "reg")
+    assert build.version == "3"
+    meta = await redis_client.hgetall(keys.dnc_meta_key("reg"))
+    assert meta[b"building"] == b"3" and b"retired:2" in meta
+    assert await dnc.add_numbers(redis_client, "reg", ["+19175550123"], source="opt-out") == 1
+    assert await dnc.contains_in(redis_client, "reg", "3", "+19175550123")
+    assert await free_retired(redis_client, "reg", older_than_s=0) == ["2"]  # never the live one or the build
+    assert not await redis_client.exists(keys.dnc_version_tags_key("reg", "2"))
+    assert await dnc.contains_in(redis_client, "reg", "3", "+19175550123")
+    await abort_build(redis_client, build)
+
+
+async def test_begin_build_looks_again_when_another_import_took_the_next_version(
+        redis_client: aioredis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old, _ = two_lists(28)
+    path = write_numbers(tmp_path / "old.txt", old[:2000])
+    await import_file(redis_client, "reg", path, ImportOptions(grace_s=0))
+    real_version_exists = versions.version_exists
+    others: list[str] = []
+
+    async def another_import_lands_first(redis: Any, list_name: str, version: str) -> bool:
+        free = await real_version_exists(redis, list_name, version)
+        if not others:  # between this build's look at the next number and its claim: another import, whole
+            others.append("running")  # (its own look at the next number comes here too)
+            others[0] = (await import_file(redis_client, "reg", path, ImportOptions(grace_s=0))).version
+        return free
+
+    monkeypatch.setattr(versions, "version_exists", another_import_lands_first)
+    build = await begin_build(redis_client, "reg")  # its claim of version 2 comes back "moved": it looks again
+    assert others == ["2"] and build.version == "3"
+    assert b"retired:2" not in await redis_client.hgetall(keys.dnc_meta_key("reg"))  # the other import's, live
+    await abort_build(redis_client, build)

@@ -12,8 +12,10 @@ from redis.asyncio.cluster import RedisCluster
 from screener.cli.main import main
 from screener.service.dnc import ImportOptions, import_file
 from screener.store import dnc, keys
+from screener.store.dnc import versions
 from screener.store.dnc.export import iter_version
 from screener.store.dnc.layout import INTSET_MAX
+from screener.store.dnc.versions import VersionFreed
 
 pytestmark = pytest.mark.cluster
 
@@ -81,7 +83,7 @@ def test_the_cli_works_against_a_cluster_node_url(redis_cluster: Any, tmp_path: 
 
     path = tmp_path / "l.txt"
     path.write_text("".join(f"{ac}5550123\n" for ac in AREA_CODES))
-    assert dnc_cli("import", str(path), "--list", "cli-reg", "--replace", "--grace", "0", "--new-list") == 0
+    assert dnc_cli("import", str(path), "--list", "cli-reg", "--replace", "--new-list") == 0
     for ac in AREA_CODES:  # area codes hash to slots on every master
         assert dnc_cli("check", f"{ac}5550123", "--list", "cli-reg") == 0
     assert dnc_cli("check", "2015550124", "--list", "cli-reg") == 1
@@ -153,3 +155,32 @@ async def test_additions_and_change_lists_land_whole_or_not_at_all_on_a_cluster(
     final = await snapshot(cluster_client, "reg")
     assert set(final.numbers) == (expected - {f"+1{first[0]}", f"+1{more[0]}"}) | {"+12125550100"}
     assert final.count == len(final.numbers)
+
+
+async def test_an_opt_out_between_the_steps_of_a_replace_s_begin_survives_it_on_a_cluster(
+        cluster_client: RedisCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """begin_build marks the list as building (from then on an opt-out goes to the new version too), then frees
+    what earlier imports left; it used to empty its own new version after that, deleting an opt-out acknowledged
+    in between, and the switch published the list without it. Then: the version the replace freed says so in
+    each number's slot (a reader of it fails closed, never reads an empty list)."""
+    numbers = [f"+1{n}" for n in numbers_for(36)[::50]]
+    path = tmp_path / "internal.txt"
+    path.write_text("".join(n + "\n" for n in numbers))
+    await import_file(cluster_client, "internal", path, ImportOptions(grace_s=0))
+    real_free_retired = versions.free_retired
+    acknowledged: list[str] = []
+
+    async def opt_out_then_free(redis: Any, list_name: str, **kwargs: Any) -> list[str]:
+        if not acknowledged:  # right after begin marked the list, before its next step
+            assert await dnc.add_numbers(cluster_client, "internal", ["+13055550199"], source="opt-out: fastagi") == 1
+            acknowledged.append("+13055550199")
+        return await real_free_retired(redis, list_name, **kwargs)
+
+    monkeypatch.setattr(versions, "free_retired", opt_out_then_free)
+    result = await import_file(cluster_client, "internal", path, ImportOptions(replace=True, grace_s=0))
+    assert acknowledged and await dnc.contains(cluster_client, "internal", "+13055550199")
+    assert result.count == len(numbers) + 1
+    exported = [n async for n in iter_version(cluster_client, "internal", result.version)]
+    assert sorted(exported) == sorted([*numbers, "+13055550199"])
+    with pytest.raises(VersionFreed):
+        await dnc.contains_in(cluster_client, "internal", result.old_version, numbers[0])

@@ -57,7 +57,7 @@ async def test_one_script_runs_on_a_client_and_on_connections_after_a_flush(redi
     lookup = Script("dnc_lookup")
     tag_key = keys.dnc_tag_key("l", "0", "+12015550123")
     await redis_client.sadd(tag_key, 5550123)
-    args = [tag_key, keys.dnc_block_key("l", "0", "+12015550123")]
+    args = [tag_key, keys.dnc_block_key("l", "0", "+12015550123"), keys.dnc_freed_key(tag_key)]
     connections = Connections(redis_client)
     try:
         for _ in range(2):

@@ -92,6 +92,23 @@ async def test_cluster_url_spreads_keys_over_every_master(redis_cluster: Cluster
     await client.delete(*keys)
 
 
+@pytest.mark.cluster
+async def test_a_plain_url_naming_a_cluster_node_connects_a_cluster_client(redis_cluster: ClusterTopology,
+                                                                            closing: list[AnyClient]) -> None:
+    from screener.store.client import connect
+
+    client = await connect(f"redis://127.0.0.1:{redis_cluster.servers[0].port}/0", timeout_s=3.0)
+    closing.append(client)
+    assert isinstance(client, RedisCluster)
+    assert client.nodes_manager.connection_kwargs["socket_timeout"] == 3.0
+    keys = [f"topology:seed:{i}" for i in range(30)]
+    for key in keys:
+        await client.set(key, key)
+    assert [await client.get(k) for k in keys] == [k.encode() for k in keys]
+    assert {client.get_node_from_key(k).port for k in keys} == {s.port for s in redis_cluster.servers}
+    await client.delete(*keys)
+
+
 def test_tls_schemes_build_tls_connections_and_every_client_gets_the_callers_timeouts() -> None:
     from redis.asyncio.connection import SSLConnection
     from redis.asyncio.sentinel import SentinelManagedSSLConnection

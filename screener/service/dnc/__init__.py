@@ -7,16 +7,17 @@ admin API and the lab. Front ends import from here, never from ``screener.store`
 * ``records``: the frozen results (``to_json()``); ``errors``: what a user can cause (``DncError``).
 """
 
-from screener.service.dnc.admin import (
-    DEFAULT_REGION,
-    EXPORT_FORMATS,
-    REGISTRY_MAX_AGE_DAYS,
-    DncAdmin,
-    dnc_number,
-    dnc_prefix,
-)
+from screener.service.dnc.admin import EXPORT_FORMATS, DncAdmin
 from screener.service.dnc.audit import cli_actor
-from screener.service.dnc.errors import BadImportFile, BadNumber, DncError, ImportBusy, ImportFailed, UnknownList
+from screener.service.dnc.errors import (
+    BadImportFile,
+    BadNumber,
+    DncError,
+    ExportIncomplete,
+    ImportBusy,
+    ImportFailed,
+    UnknownList,
+)
 from screener.service.dnc.imports import (
     DEFAULT_BUDGET_BYTES,
     DEFAULT_GRACE_S,
@@ -28,7 +29,7 @@ from screener.service.dnc.imports import (
 )
 from screener.service.dnc.records import ImportResult, ListRow, NumberChange, NumberCheck, Progress
 
-__all__ = ["DEFAULT_BUDGET_BYTES", "DEFAULT_GRACE_S", "DEFAULT_REGION", "DEFAULT_STALE_BUILD_S", "EXPORT_FORMATS",
-           "REGISTRY_MAX_AGE_DAYS", "BadImportFile", "BadNumber", "DncAdmin", "DncError", "Format", "ImportBusy",
-           "ImportFailed", "ImportOptions", "ImportResult", "ListRow", "NumberChange", "NumberCheck", "Progress",
-           "ProgressCallback", "UnknownList", "cli_actor", "dnc_number", "dnc_prefix", "import_file"]
+__all__ = ["DEFAULT_BUDGET_BYTES", "DEFAULT_GRACE_S", "DEFAULT_STALE_BUILD_S", "EXPORT_FORMATS", "BadImportFile",
+           "BadNumber", "DncAdmin", "DncError", "ExportIncomplete", "Format", "ImportBusy", "ImportFailed",
+           "ImportOptions", "ImportResult", "ListRow", "NumberChange", "NumberCheck", "Progress", "ProgressCallback",
+           "UnknownList", "cli_actor", "import_file"]

@@ -14,35 +14,24 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from screener.config.campaigns import REGISTRY_MAX_AGE_DAYS
 from screener.config.settings import ListKind, Settings
 from screener.engine.prefixes import matching_prefix
 from screener.service.dnc import audit as dnc_audit
-from screener.service.dnc.errors import DncError, UnknownList
-from screener.service.dnc.imports import ImportOptions, ProgressCallback, check_import_file, import_file
+from screener.service.dnc.errors import DncError, ExportIncomplete, UnknownList
+from screener.service.dnc.imports import ImportOptions, ProgressCallback, check_import_file, grace_for, import_file
 from screener.service.dnc.records import ImportResult, ListRow, NumberChange, NumberCheck
-from screener.service.numbers_input import e164_of, prefix_of
+from screener.service.numbers_input import DEFAULT_REGION, e164_of, prefix_of
 from screener.store import dnc
 from screener.store.client import AnyRedis, connect
 from screener.store.dnc.export import iter_version
 from screener.store.dnc.prefixes import PrefixLimit, edit_prefix
+from screener.store.dnc.versions import VersionFreed
 
-#: a registry list with no max age in the config is stale after this many days (FTC: re-scrub every 31 days)
-REGISTRY_MAX_AGE_DAYS = 31
-DEFAULT_REGION = "US"
 #: export formats: E.164, or "ftc" (10 digits for +1 numbers, as the FTC's files)
 EXPORT_FORMATS = ("e164", "ftc")
 #: the name of the internal list when no config says which list is internal
 DEFAULT_INTERNAL = "internal"
-
-
-def dnc_number(raw: str, region: str = DEFAULT_REGION) -> str:
-    """The E.164 form of a number a person typed; BadNumber when it is none, or an emergency number."""
-    return e164_of(raw, region)
-
-
-def dnc_prefix(raw: str, region: str = DEFAULT_REGION) -> str:
-    """The ``+<digits>`` form of a prefix entry a person typed; BadNumber when it is none."""
-    return prefix_of(raw, region)
 
 
 class DncAdmin:
@@ -93,7 +82,7 @@ class DncAdmin:
                   source: str = "", create: bool = False) -> NumberChange:
         """Put a number on a list (``source``: the provenance recorded with the change; ``actor``: who or what
         makes it, recorded in its audit entry)."""
-        e164 = dnc_number(number, region)
+        e164 = e164_of(number, region)
         await self.known_list(list_name, create=create)
         return await self._change(list_name, dnc.ADD, e164, source, actor, "")
 
@@ -101,7 +90,7 @@ class DncAdmin:
                      source: str = "", reason: str = "") -> NumberChange:
         """Take a number off a list. From the internal list (an opt-out or complaint withdrawn) ``reason`` is
         required: it says why, in the audit entry."""
-        e164 = dnc_number(number, region)
+        e164 = e164_of(number, region)
         await self.known_list(list_name)
         if not reason.strip() and await self.is_internal(list_name):
             raise DncError(f"taking a number off the internal list {list_name!r} withdraws an opt-out or a "
@@ -124,7 +113,7 @@ class DncAdmin:
 
     async def check(self, list_name: str, number: str, *, region: str = DEFAULT_REGION) -> NumberCheck:
         """Is the number on the list's live version, or under one of its prefix entries?"""
-        e164 = dnc_number(number, region)
+        e164 = e164_of(number, region)
         await self.known_list(list_name)
         exact = await dnc.contains(self.redis, list_name, e164)
         by_prefix = ""
@@ -137,14 +126,14 @@ class DncAdmin:
                          source: str = "", create: bool = False) -> NumberChange:
         """Put a prefix entry on an internal or campaign list: it blocks every number under it (``+1201``: an
         area code; ``+86138``: a mobile range). Registries are exact lists of numbers: refused."""
-        entry = dnc_prefix(prefix, region)
+        entry = prefix_of(prefix, region)
         await self.known_list(list_name, create=create)
         return await self._change_prefix(list_name, entry, True, source, actor, "")
 
     async def remove_prefix(self, list_name: str, prefix: str, *, actor: str, region: str = DEFAULT_REGION,
                             source: str = "", reason: str = "") -> NumberChange:
         """Take a prefix entry off a list (from the internal list: with its ``reason``, as for a number)."""
-        entry = dnc_prefix(prefix, region)
+        entry = prefix_of(prefix, region)
         await self.known_list(list_name)
         if not reason.strip() and await self.is_internal(list_name):
             raise DncError(f"taking a prefix off the internal list {list_name!r} lifts opt-outs: give the reason "
@@ -183,12 +172,15 @@ class DncAdmin:
                           progress: ProgressCallback | None = None, *, actor: str,
                           create: bool = False) -> ImportResult:
         """Import a file into a list (``screener.service.dnc.imports``), audited once it landed. The source
-        defaults to the file's name, the kind to the list's kind in the config."""
+        defaults to the file's name, the kind to the list's kind in the config, the grace period to one no
+        screener of the config outlives (``grace_for``)."""
         check_import_file(path)
         if not actor.strip():
             raise DncError("a change of a DNC list needs its actor (who or what made it)")
         await self.known_list(list_name, create=create)
         options = options or ImportOptions()
+        if options.grace_s is None:
+            options = replace(options, grace_s=grace_for(self.settings))
         if not options.source:
             options = replace(options, source=Path(path).name)
         conf = self.settings.lists.get(list_name) if self.settings else None
@@ -214,9 +206,9 @@ class DncAdmin:
             info, conf = infos[name], configured.get(name)
             kind = conf.kind.value if conf else info.kind
             imported = info.state.imported_at
-            max_age = conf.max_age_days if conf else 0
-            if not max_age and kind == "registry":
-                max_age = REGISTRY_MAX_AGE_DAYS
+            # a configured list's max age is the one decisions use (the loader's default included); a list
+            # only in Redis is checked by no campaign: a registry gets the loader's default for the record
+            max_age = conf.max_age_days if conf else REGISTRY_MAX_AGE_DAYS if kind == "registry" else 0
             stale: bool | None = None
             if max_age:
                 stale = imported is None or at - imported > max_age * 86400
@@ -228,10 +220,17 @@ class DncAdmin:
 
     async def export(self, list_name: str, fmt: str = "e164") -> AsyncIterator[str]:
         """The numbers of the list's live version, sorted within each area code: E.164, or with ``fmt="ftc"``
-        the 10 digits of +1 numbers."""
+        the 10 digits of +1 numbers. ``ExportIncomplete`` (after what was yielded) when an import freed that
+        version before it was read whole: the numbers yielded are then only part of the list."""
         if fmt not in EXPORT_FORMATS:
             raise DncError(f"unknown export format {fmt!r} (one of {', '.join(EXPORT_FORMATS)})")
         await self.known_list(list_name)
         version = (await dnc.read_list_states(self.redis, [list_name]))[list_name].version
-        async for e164 in iter_version(self.redis, list_name, version):
-            yield e164[2:] if fmt == "ftc" and e164.startswith("+1") else e164
+        written = 0
+        try:
+            async for e164 in iter_version(self.redis, list_name, version):
+                yield e164[2:] if fmt == "ftc" and e164.startswith("+1") else e164
+                written += 1
+        except VersionFreed as exc:
+            raise ExportIncomplete(f"the export of list {list_name!r} stopped after {written:,} numbers, incomplete: "
+                                   f"{exc}; run it again (it reads the new version)") from None

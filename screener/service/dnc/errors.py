@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from screener.service.errors import BadNumber, InvalidInput
 
-__all__ = ["BadImportFile", "BadNumber", "DncError", "ImportBusy", "ImportFailed", "UnknownList"]
+__all__ = ["BadImportFile", "BadNumber", "DncError", "ExportIncomplete", "ImportBusy", "ImportFailed", "UnknownList"]
 
 
 class DncError(InvalidInput):
@@ -23,6 +23,11 @@ class BadImportFile(DncError):
 class ImportFailed(DncError):
     """An import that could not be carried out (Redis failed, an error midway): its message says what became
     of the list (not changed, unless it says how to find out)."""
+
+
+class ExportIncomplete(DncError):
+    """An export cut short: an import replaced the list and freed the version it was reading (run it again: it
+    reads the new version). What was written before is only part of the list."""
 
 
 class UnknownList(DncError):

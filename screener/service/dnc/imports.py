@@ -8,8 +8,9 @@ the list's metadata): until the switch the live list is untouched; after it, the
   live version (``copy_version``, tag by tag in each tag's slot), then apply the file to the copy.
 
 Opt-outs and ``dnc add``/``remove`` made during the build go to both versions (``apply_ops``), so the switch
-loses none. The old version is freed after ``grace_s`` (screeners cache the live version for about a second);
-a version left by an import that was killed then is freed by the next import. An import interrupted before
+loses none. The old version is freed after ``grace_s`` (screeners cache the live version for about a second, then
+decide for up to 1.5 time budgets: ``min_grace_s``; one still reading it after that blocks its call); a version
+left by an import that was killed then is freed by the next import. An import interrupted before
 the switch (an error, a bad file, Ctrl-C) is undone; one killed outright (SIGKILL) leaves its build, which the
 next import frees: the live list is never touched by either.
 
@@ -29,9 +30,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from screener.service.dnc.errors import BadImportFile, ImportBusy, ImportFailed
+from screener.config.settings import DEFAULT_TIME_BUDGET_MS, Settings
+from screener.service.dnc.errors import BadImportFile, DncError, ImportBusy, ImportFailed
 from screener.service.dnc.records import ImportResult
 from screener.service.progress import Progress, ProgressCallback
+from screener.service.screening import DECISION_BUDGETS, LIST_STATE_TTL_S, oldest_list_version_s
 from screener.store.client import AnyRedis
 from screener.store.dnc.build import DEFAULT_BUDGET_BYTES, VersionBuilder
 from screener.store.dnc.edits import ADD, intset_max, mutate_versions, split_ops
@@ -50,8 +53,11 @@ from screener.store.dnc.versions import (
     version_exists,
 )
 
-#: seconds the old version stays after a switch (screeners cache the live version for up to ~1 s)
+#: seconds the old version stays after a switch (screeners cache the live version for up to ~1 s; with a long
+#: time budget, longer: ``min_grace_s``)
 DEFAULT_GRACE_S = 3.0
+#: added to the longest a screener may still read the old version (a busy event loop, the pure rules' CPU time)
+GRACE_MARGIN_S = 1.0
 #: edits per round trip when applying a change list
 EDIT_BATCH = 5_000
 HEARTBEAT_EVERY_S = 5.0
@@ -62,7 +68,8 @@ NOT_CHANGED = "the list was not changed"
 READING, COPYING, SWITCHED = "reading", "copying", "switched"
 
 __all__ = ["DEFAULT_BUDGET_BYTES", "DEFAULT_GRACE_S", "DEFAULT_STALE_BUILD_S", "EDIT_BATCH", "NOT_CHANGED", "Format",
-           "ImportOptions", "ProgressCallback", "check_import_file", "import_file"]
+           "ImportOptions", "ProgressCallback", "check_grace", "check_import_file", "grace_for", "import_file",
+           "min_grace_s"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,9 @@ class ImportOptions:
     replace: bool = False
     changes: bool = False
     kind: str = ""
-    grace_s: float = DEFAULT_GRACE_S
+    #: seconds the old version stays after the switch; None: ``DEFAULT_GRACE_S`` (``DncAdmin`` makes it
+    #: ``grace_for`` its settings)
+    grace_s: float | None = None
     stale_after_s: float = DEFAULT_STALE_BUILD_S
     budget_bytes: int = DEFAULT_BUDGET_BYTES
     chunk_bytes: int = CHUNK_BYTES
@@ -82,6 +91,32 @@ class ImportOptions:
     batch_rows: int = BATCH_ROWS
     #: bad lines kept for the report (all are counted)
     keep_bad: int = 20
+
+
+def min_grace_s(settings: Settings | None) -> float:
+    """The shortest grace period after a switch that no screener outlives: the oldest list version a screener may
+    still decide with (its cache plus its longest decision, from the settings' time budget, else the default
+    budget), plus a margin. A decision that still reads a version freed sooner is blocked (fail closed), so a
+    shorter grace period loses nothing, but it blocks calls for no reason."""
+    budget_ms = settings.time_budget_ms if settings is not None else DEFAULT_TIME_BUDGET_MS
+    return oldest_list_version_s(budget_ms) + GRACE_MARGIN_S
+
+
+def grace_for(settings: Settings | None) -> float:
+    """The grace period of an import that gives none: ``DEFAULT_GRACE_S``, or ``min_grace_s`` when longer."""
+    return max(DEFAULT_GRACE_S, min_grace_s(settings))
+
+
+def check_grace(grace_s: float, settings: Settings | None) -> None:
+    """Raise DncError, saying why, for a grace period shorter than ``min_grace_s``."""
+    least = min_grace_s(settings)
+    if grace_s < least:
+        budget_ms = settings.time_budget_ms if settings is not None else DEFAULT_TIME_BUDGET_MS
+        where = "the config's" if settings is not None else "the default (no config)"
+        raise DncError(f"a grace period of {grace_s:g} s is too short: screeners may still decide with the old "
+                       f"version for {least - GRACE_MARGIN_S:g} s after the switch (list versions cached "
+                       f"{LIST_STATE_TTL_S:g} s, then a decision of up to {DECISION_BUDGETS:g} x {where} "
+                       f"time_budget_ms {budget_ms}) and would block calls meanwhile; give {least:g} s or more")
 
 
 def check_import_file(path: str | Path) -> None:
@@ -249,7 +284,8 @@ class _Import:
             try:
                 had_keys = await version_exists(self.redis, self.list_name, old)
                 if had_keys:  # screeners that cached the old version may still read it
-                    await asyncio.sleep(self.options.grace_s)
+                    grace = self.options.grace_s
+                    await asyncio.sleep(DEFAULT_GRACE_S if grace is None else grace)
                 if await free_retired(self.redis, self.list_name, older_than_s=0, only=old) and had_keys:
                     self._set(freed_version=old)
             except Exception as exc:

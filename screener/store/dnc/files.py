@@ -23,7 +23,7 @@ from typing import IO
 
 import phonenumbers
 
-from screener.numbers import InvalidNumber, normalize
+from screener.numbers import InvalidNumber, listable_e164
 
 CHUNK_BYTES = 1 << 20
 #: numbers (or change-list rows) per batch of a CSV file
@@ -201,12 +201,9 @@ def to_e164(text: str, region: str) -> tuple[str | None, str]:
     if len(text) == 10 and _NANP.fullmatch(text) and country_code(region) == 1:
         return "+1" + text, ""
     try:
-        info = normalize(text, region)
+        return listable_e164(text, region), ""
     except InvalidNumber as exc:
         return None, exc.reason
-    if info.emergency or not info.e164.startswith("+"):
-        return None, "an emergency number cannot be on a DNC list"
-    return info.e164, ""
 
 
 def _take(batch: Batch, line_no: int, text: str, region: str) -> None:

@@ -4,7 +4,9 @@ The metadata hash (keys.dnc_meta_key) holds ``version`` (live), ``building`` (th
 writing, with its heartbeat ``building_at``) and ``seq`` (the last version number handed out). A lookup
 reads ``version`` and nothing else, so the switch (one script on the metadata hash) is atomic for readers:
 they see the whole old list or the whole new one. A build that dies leaves ``building`` behind; the next
-import frees that version before it starts its own.
+import frees that version once it has marked its own. A version that was live is freed tag by tag, each tag
+leaving a freed marker (``keys.dnc_freed_key``) that its readers check: a screener or an export still holding
+the version fails closed rather than reading an empty list.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ DEFAULT_STALE_BUILD_S = 30.0
 RETIRED_FREE_AFTER_S = 60.0
 #: the metadata field that records a retired version until its keys are freed (``retired:<version>`` = epoch s)
 RETIRED_FIELD = "retired:"
+#: begin_build looks for a free version number this many times when other imports keep taking it
+BEGIN_TRIES = 5
+#: seconds the marker of a freed tag is kept (keys.dnc_freed_key): far past the oldest list version a screener
+#: may still decide with (its cache plus one decision: seconds) or an export may still be reading
+FREED_MARKER_S = 86_400
 #: whole tags copied per round trip (each a script call naming its 1,001 keys twice)
 COPY_TAGS_PER_CALL = 16
 
@@ -34,11 +41,23 @@ class BuildBusy(RuntimeError):
     """Another build (import) of the same list holds it, or took this build over."""
 
 
+class VersionFreed(RuntimeError):
+    """A list version a reader was told to read was freed meanwhile (an import replaced it): what it read of it
+    cannot be trusted to be whole."""
+
+    def __init__(self, list_name: str, version: str) -> None:
+        super().__init__(f"version {version} of list {list_name!r} was freed while it was being read (an import "
+                         "replaced it)")
+        self.list_name = list_name
+        self.version = version
+
+
 _BEGIN = Script("dnc_build_begin")
 _HEARTBEAT = Script("dnc_build_heartbeat")
 _SWITCH = Script("dnc_build_switch")
 _ABORT = Script("dnc_build_abort")
 _COPY_TAG = Script("dnc_copy_tag")
+_FREE_TAG = Script("dnc_free_tag")
 
 
 @dataclass(frozen=True)
@@ -51,18 +70,38 @@ class Build:
 
 
 async def begin_build(redis: AnyRedis, list_name: str, *, stale_after_s: float = DEFAULT_STALE_BUILD_S) -> Build:
-    reply = await _BEGIN(redis, [keys.dnc_meta_key(list_name)], [repr(time.time()), stale_after_s])
-    status, version, extra = (text(x) for x in reply)
-    if status == "busy":
-        raise BuildBusy(f"another import of list {list_name!r} is building version {version} (last heartbeat "
-                        f"{float(extra):.0f} s ago; it counts as abandoned after {stale_after_s:.0f} s)")
-    build = Build(list_name, version, extra)
-    if build.leftover:
-        await drop_version(redis, list_name, build.leftover)
-    await free_retired(redis, list_name, older_than_s=RETIRED_FREE_AFTER_S)
-    # a version number can be reused only after a crash between HINCRBY and HSET: start clean anyway
-    await drop_version(redis, list_name, build.version)
-    return build
+    """Mark a new version of the list as being built, then free what an abandoned build left.
+
+    From the moment the list is marked, every edit of it (an opt-out) goes to the new version too, so nothing
+    empties that version afterwards: its number is one no key uses yet. Numbers are handed out in order and
+    never twice; a number that has keys all the same (the metadata lost a write in a failover, the keys did
+    not) is skipped and retired (``free_retired`` frees it later), never emptied.
+    """
+    meta = keys.dnc_meta_key(list_name)
+    for _ in range(BEGIN_TRIES):
+        seq, live = (text(v) for v in await redis.hmget(meta, ["seq", "version"]))
+        version = max(_number(seq), _number(live)) + 1
+        skipped = []
+        while await version_exists(redis, list_name, str(version)):
+            skipped.append(str(version))
+            version += 1
+        reply = await _BEGIN(redis, [meta], [repr(time.time()), stale_after_s, version, *skipped])
+        status, version_text, extra = (text(x) for x in reply)
+        if status == "busy":
+            raise BuildBusy(f"another import of list {list_name!r} is building version {version_text} (last "
+                            f"heartbeat {float(extra):.0f} s ago; it counts as abandoned after {stale_after_s:.0f} s)")
+        if status == "ok":
+            build = Build(list_name, version_text, extra)
+            if build.leftover:
+                await drop_version(redis, list_name, build.leftover, was_live=False)
+            await free_retired(redis, list_name, older_than_s=RETIRED_FREE_AFTER_S)
+            return build
+        # "moved": another import took a version number meanwhile (and is done): look again
+    raise BuildBusy(f"other imports of list {list_name!r} kept taking the next version number; try again")
+
+
+def _number(version: str) -> int:
+    return int(version) if version.isdigit() else 0
 
 
 async def heartbeat(redis: AnyRedis, build: Build) -> bool:
@@ -148,7 +187,7 @@ async def copy_version(redis: AnyRedis, list_name: str, source: str, build: Buil
 async def abort_build(redis: AnyRedis, build: Build) -> None:
     """Give up a build: unmark it and free what it wrote (the live version is untouched)."""
     if await _ABORT(redis, [keys.dnc_meta_key(build.list_name)], [build.version]):
-        await drop_version(redis, build.list_name, build.version)
+        await drop_version(redis, build.list_name, build.version, was_live=False)
 
 
 async def version_exists(redis: AnyRedis, list_name: str, version: str) -> bool:
@@ -169,15 +208,32 @@ def entry_keys(list_name: str, version: str, entry: str) -> list[str]:
     return [tag_key, *(keys.dnc_tag_block_key(tag_key, b) for b in blocks)]
 
 
-async def drop_version(redis: AnyRedis, list_name: str, version: str) -> int:
-    """Delete every key of one version of a list (never the live one: the caller makes sure); keys deleted."""
+async def drop_version(redis: AnyRedis, list_name: str, version: str, *, was_live: bool = True) -> int:
+    """Delete every key of one version of a list (never the live one: the caller makes sure); keys deleted.
+
+    A version that was live (``was_live``) may still be read: each of its tags is freed by one script in the tag's
+    slot that leaves the tag's freed marker, so a screener that still decides with this version, or an export
+    reading it, finds the marker and fails closed instead of reading an empty list. A build that never went live
+    (``was_live=False``: an import undone or abandoned) has no reader and leaves nothing. The tag registry goes
+    last, so a drop cut short is finished by the next one.
+    """
     deleted = 0
     entries = await version_entries(redis, list_name, version)
     for start in range(0, len(entries), 32):
-        pipe = pipeline(redis)
-        for entry in entries[start:start + 32]:
-            pipe.execute_command("UNLINK", *_unlink_keys(list_name, version, entry))  # one slot: one tag
-        deleted += sum(int(r) for r in await pipe.execute())
+        part = entries[start:start + 32]
+
+        def queue(part: list[str] = part) -> Any:
+            pipe = pipeline(redis)
+            for entry in part:
+                freed = _unlink_keys(list_name, version, entry)
+                if was_live:
+                    _FREE_TAG.queue(pipe, [keys.dnc_freed_key(entry_keys(list_name, version, entry)[0]), *freed],
+                                    [FREED_MARKER_S])
+                else:
+                    pipe.execute_command("UNLINK", *freed)  # one slot: one tag
+            return pipe
+
+        deleted += sum(int(r) for r in await execute_with_scripts(redis, [_FREE_TAG], queue))
     await redis.unlink(keys.dnc_version_tags_key(list_name, version))
     return deleted
 

@@ -13,7 +13,8 @@
 -- KEYS[3]  refusal string of the number (epoch ms of the last refusal)
 -- KEYS[4]  rate counter of the campaign for the decision's second
 -- KEYS[5]  audit stream of the number's group        KEYS[6]  its chain head
--- KEYS[7..] per DNC list: tag-level set, then sub-block key (set of suffixes or 10,000-bit bitmap)
+-- KEYS[7..] per DNC list, three keys: tag-level set, sub-block key (set of suffixes or 10,000-bit bitmap), and the
+--          version's freed marker of the tag (keys.dnc_freed_key)
 --
 -- ARGV[1]  now, epoch ms (a decision at an explicit time, --at); "" = now by the Redis server's clock, so
 --          that screeners whose clocks drift apart still see each other's attempts in order
@@ -37,7 +38,8 @@
 --   their audit text form (lib_reasons)>
 --
 -- returns { dnc_hits[], consent_valid 0/1, attempts[] (members), last_refusal ms or "",
---           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms }
+--           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms,
+--           dnc_gone[] (lists whose version was freed: blocked, screening_unavailable) }
 
 local now
 if ARGV[1] == "" then
@@ -81,26 +83,31 @@ if purpose ~= "" then
   end
 end
 
--- DNC lists
-local hits = {}
-local hit_indices = {}
+-- DNC lists. A list version freed since the screener read it (an import replaced it and its grace period
+-- ended) cannot say whether the number is listed: its freed marker blocks the call (fail closed).
+local hits, gone, hit_indices = {}, {}, {}
 for i, check in ipairs(plan["dnc"]) do
   local name, code, exempt = check[1], check[2], check[3] == 1
-  local tag_key, block_key = KEYS[5 + 2 * i], KEYS[6 + 2 * i]
-  local listed = redis.call("SISMEMBER", tag_key, tag_suffix) == 1
-  if not listed then
-    local t = redis.call("TYPE", block_key)["ok"]
-    if t == "set" then
-      listed = redis.call("SISMEMBER", block_key, tostring(block_suffix)) == 1
-    elseif t == "string" then
-      listed = redis.call("GETBIT", block_key, block_suffix) == 1
+  local tag_key, block_key, freed_key = KEYS[4 + 3 * i], KEYS[5 + 3 * i], KEYS[6 + 3 * i]
+  if redis.call("EXISTS", freed_key) == 1 then
+    gone[#gone + 1] = name
+    reasons[#reasons + 1] = "screening_unavailable|list " .. name .. ": version freed by an import meanwhile"
+  else
+    local listed = redis.call("SISMEMBER", tag_key, tag_suffix) == 1
+    if not listed then
+      local t = redis.call("TYPE", block_key)["ok"]
+      if t == "set" then
+        listed = redis.call("SISMEMBER", block_key, tostring(block_suffix)) == 1
+      elseif t == "string" then
+        listed = redis.call("GETBIT", block_key, block_suffix) == 1
+      end
     end
-  end
-  if listed then
-    hits[#hits + 1] = name
-    hit_indices[#hit_indices + 1] = tostring(i - 1)
-    if not (exempt and consent_valid) then
-      reasons[#reasons + 1] = code .. "|" .. name
+    if listed then
+      hits[#hits + 1] = name
+      hit_indices[#hit_indices + 1] = tostring(i - 1)
+      if not (exempt and consent_valid) then
+        reasons[#reasons + 1] = code .. "|" .. name
+      end
     end
   end
 end
@@ -192,4 +199,4 @@ if not audit_full then
 end
 
 return { hits, consent_valid and 1 or 0, attempts, refusal or "", rate_count, reserved and 1 or 0,
-         reasons, audit_id, store_ok and 1 or 0, now }
+         reasons, audit_id, store_ok and 1 or 0, now, gone }
