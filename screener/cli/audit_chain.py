@@ -96,8 +96,7 @@ async def _checkpoint(args: argparse.Namespace) -> int:
 
 
 async def _archive(args: argparse.Namespace) -> int:
-    from screener.service.audit_archive import Archiver
-    from screener.store.audit_archive import ArchiveError
+    from screener.service.audit_archive import ArchiveError, Archiver
 
     settings = load_cli_settings(args)
     before_ms = None

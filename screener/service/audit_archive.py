@@ -275,3 +275,6 @@ async def keep_archiving(make: Callable[[], Archiver], stop: asyncio.Event, inte
             log.exception("audit archive run failed; trying again in %.0f s", interval_s)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval_s)
+
+
+__all__ = ["ArchiveError", "ArchiveReport", "Archiver", "default_cutoff_ms", "keep_archiving", "retention_start"]
