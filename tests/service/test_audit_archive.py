@@ -151,6 +151,10 @@ async def test_the_length_cap_blocks_calls_and_never_drops_evidence(redis_client
 # -- real processes --------------------------------------------------------------------------------------------------
 
 
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+
+
 def archive_cli(config: Path, url: str, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "screener", "--config", str(config), "--redis", url, "audit",
                              "archive", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -214,20 +218,29 @@ async def test_an_archive_killed_at_random_points_loses_and_duplicates_nothing(p
     config = write_config(tmp_path, private_redis.url)
     kills = 0
     try:
-        loaded = await load_chains(client, [f"+1{300 + i}" for i in range(8)], 60_000, first_ms=start, last_ms=end)
-        # a few entries read per round trip make a run take seconds, so the kill, at a random moment, falls in
-        # any of its steps: the interpreter's start, recovery, reading, writing, renaming, saving, trimming
-        attempts = 0
-        while kills < 22 and attempts < 80:
-            attempts += 1
-            cutoff = start + (end - start) * min(1.0, (kills + 1) / 22)
-            before = datetime.fromtimestamp(cutoff / 1000, UTC).isoformat()
-            proc = archive_cli(config, private_redis.url, "--before", before, "--batch", "5")
-            time.sleep(rng.uniform(0.3, 4.0))
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                kills += 1
-            proc.wait()
+        loaded = await load_chains(client, [f"+1{300 + i}" for i in range(8)], 120_000, first_ms=start, last_ms=end)
+        slices = 40
+        cutoffs = [start + (end - start) * (i + 1) // slices for i in range(slices)]
+        span = 0.0
+        for cutoff in cutoffs:
+            # a run of one slice (a few entries read per round trip: it takes seconds), killed at a random
+            # moment of the time the last complete run took: in the interpreter's start, recovery, reading,
+            # writing, renaming, saving the state or trimming; then run again to its end
+            proc = archive_cli(config, private_redis.url, "--before", iso(cutoff), "--batch", "1")
+            if span:
+                time.sleep(rng.uniform(0.05, span))
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                    kills += 1
+                proc.wait()
+                began = time.monotonic()
+                proc = archive_cli(config, private_redis.url, "--before", iso(cutoff), "--batch", "1")
+            else:
+                began = time.monotonic()
+            assert proc.wait() == 0, proc.stderr.read() if proc.stderr else ""
+            span = time.monotonic() - began
+            if kills >= 22:
+                break
         assert kills >= 20, kills
         final = archive_cli(config, private_redis.url, "--before", "now")
         assert final.wait() == 0, final.stderr.read() if final.stderr else ""
