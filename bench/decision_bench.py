@@ -141,6 +141,19 @@ def _closed_loop_process(url: str, concurrency: int, seconds: float, seed: int, 
     out.put(asyncio.run(closed_loop(url, concurrency, seconds, seed)))
 
 
+def closed_loop_processes(url: str, processes: int, concurrency: int, seconds: float) -> list[int]:
+    """The closed loop in ``processes`` screener processes at once: the decisions each made."""
+    queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    procs = [mp.Process(target=_closed_loop_process, args=(url, concurrency, seconds, 10 + i, queue))
+             for i in range(processes)]
+    for p in procs:
+        p.start()
+    totals = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return totals
+
+
 #: prefix entries of the bench-prefixed list: 199 under area codes the benchmark never dials, and one exchange of
 #: one it does (so a few decisions are blocked by a prefix)
 PREFIXES = [*[f"+1{ac}" for ac in range(600, 900) if str(ac) not in AREA_CODES][:199], "+1201555"]
@@ -195,14 +208,7 @@ def main() -> None:
         bare = asyncio.run(bare_round_trips(url, args.samples))
         seq = asyncio.run(sequential(url, args.samples, 1))
         lat, blocked = asyncio.run(open_loop(url, args.rate, args.seconds, 2))
-        queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-        procs = [mp.Process(target=_closed_loop_process, args=(url, args.concurrency, args.seconds, 10 + i, queue))
-                 for i in range(args.processes)]
-        for p in procs:
-            p.start()
-        totals = [queue.get() for _ in procs]
-        for p in procs:
-            p.join()
+        totals = closed_loop_processes(url, args.processes, args.concurrency, args.seconds)
         single = asyncio.run(closed_loop(url, args.concurrency, args.seconds, 3))
         exact, prefixed, by_prefix = asyncio.run(prefix_compare(url, args.samples, 4))
 

@@ -26,6 +26,9 @@ class ScreenRequest:
     source: str = "cli"
     #: the PBX's call id (Asterisk uniqueid), for the audit trail
     call_id: str | None = None
+    #: what is wrong with the request as the front end received it (e.g. a garbled AGI header); not empty:
+    #: the call is blocked with ``invalid_request`` (and audited), whatever else it says
+    problem: str = ""
 
 
 _CAMPAIGN_NAME = re.compile(r"[^A-Za-z0-9_.:-]")

@@ -17,6 +17,8 @@ class Verdict(StrEnum):
 class ReasonCode(StrEnum):
     """Why a call was allowed or blocked. The values are a public contract: never rename one."""
 
+    #: the request itself could not be trusted (a raw newline in a caller-supplied AGI header value...)
+    INVALID_REQUEST = "invalid_request"
     INVALID_NUMBER = "invalid_number"
     EMERGENCY_NUMBER = "emergency_number"
     DNC_INTERNAL = "dnc_internal"

@@ -4,12 +4,15 @@ topologies (a Redis Cluster; a primary, a replica and three Sentinels) started o
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from screener.embedded_redis import EmbeddedRedis
 from screener.lab.topologies import ClusterTopology, SentinelTopology
+from screener.store.topology import AnyClient, open_client
 
 #: passwords of the session's Sentinel topology: the master's and the Sentinels' differ on purpose, and
 #: hold characters a URL must percent-encode
@@ -58,3 +61,46 @@ def redis_sentinel() -> Iterator[SentinelTopology]:
                                 down_after_ms=5000).start()  # no failover of its own on a loaded machine
     yield topology
     topology.stop()
+
+
+@dataclass(frozen=True)
+class StoreTopology:
+    """A real Redis topology a test runs on: its name, the screener's URL, and a client on it (emptied)."""
+
+    name: str
+    url: str
+    client: AnyClient
+
+    @property
+    def cluster(self) -> bool:
+        return self.name == "cluster"
+
+    async def script_flush(self) -> None:
+        if isinstance(self.client, RedisCluster):
+            for node in self.client.get_primaries():
+                await self.client.execute_command("SCRIPT", "FLUSH", target_nodes=node)
+        else:
+            await self.client.script_flush()
+
+
+TOPOLOGIES = ("server", "sentinel", "cluster")
+
+
+@pytest.fixture(params=TOPOLOGIES)
+async def topology(request: pytest.FixtureRequest) -> AsyncIterator[StoreTopology]:
+    """The test once per topology: one server, a Sentinel-watched primary, a 3-master Redis Cluster (the
+    session's own; only the one the test runs on is started)."""
+    name = request.param
+    if name == "server":
+        url = request.getfixturevalue("redis_server").url
+    elif name == "sentinel":
+        url = request.getfixturevalue("redis_sentinel").url()
+    else:
+        url = request.getfixturevalue("redis_cluster").url()
+    client = open_client(url, socket_timeout=10, connect_timeout=10)
+    if isinstance(client, RedisCluster):
+        await client.flushall(target_nodes=RedisCluster.PRIMARIES)
+    else:
+        await client.flushall()
+    yield StoreTopology(name, url, client)
+    await client.aclose()

@@ -36,6 +36,8 @@ class FakeScreener:
         self.requests: list[ScreenRequest] = []
         self.opt_outs: list[tuple[str, str, str, str | None]] = []
         self.disclosures: list[DisclosureEvent] = []
+        #: (call id, campaign) of every call end reported
+        self.ended: list[tuple[str, str]] = []
         self.log: list[str] = []
         #: called when an opt-out is acknowledged (a test records what the front end had done by then)
         self.on_ack: Callable[[], None] | None = None
@@ -67,6 +69,8 @@ class FakeScreener:
         verdict, reasons = self.verdict, tuple(Reason(c) for c in self.reasons)
         if number in self.blocked:
             verdict, reasons = Verdict.BLOCK, (Reason(ReasonCode.DNC_INTERNAL, "internal"),)
+        if request.problem:  # as the real service: a request it cannot trust is blocked
+            verdict, reasons = Verdict.BLOCK, (Reason(ReasonCode.INVALID_REQUEST, request.problem),)
         campaign = self.settings.campaigns.get(request.campaign)
         on_allow = campaign if verdict is Verdict.ALLOW else None
         return Decision(
@@ -91,3 +95,7 @@ class FakeScreener:
     async def record_disclosure(self, event: DisclosureEvent) -> None:
         self.log.append("record_disclosure")
         self.disclosures.append(event)
+
+    async def call_ended(self, call_id: str, campaign: str) -> None:
+        self.log.append("call_ended")
+        self.ended.append((call_id, campaign))

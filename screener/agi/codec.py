@@ -31,6 +31,11 @@ from screener.agi.events import (
 MAX_LINE_BYTES = 8192
 MAX_HEADER_LINES = 128
 MAX_USAGE_LINES = 64
+#: header fields whose values come from the caller or the network (a SIP From user part, a redirecting
+#: number): a raw newline inside one (``%0a`` in a SIP URI, unescaped by Asterisk) splits it over lines
+CALLER_FIELDS = frozenset({"agi_callerid", "agi_calleridname", "agi_dnid", "agi_rdnis"})
+#: Asterisk's last fixed header field (after every caller field, before the agi_arg_N lines)
+LAST_FIXED_FIELD = "agi_threadid"
 
 _HEADER_KEY = re.compile(r"agi_[a-z0-9_]{1,60}")
 _RESULT = re.compile(r"\S*")
@@ -64,6 +69,8 @@ class AgiConnection:
         self._scan = 0
         self._eof = False
         self._header: list[tuple[str, str]] = []
+        #: what is wrong with a header block that could still be read (see ``_header_line``)
+        self._problems: list[str] = []
         self._usage: list[str] | None = None
         self.pending: Command | None = None
 
@@ -141,17 +148,43 @@ class AgiConnection:
 
     # -- header block ---------------------------------------------------------------------------------
     def _header_line(self, line: str) -> Event | None:
+        """One line of the header block. A raw newline inside a caller-controlled value (``agi_callerid`` and
+        the like) splits it: the lines that follow it up to the next header line, and a blank line among them
+        while Asterisk's header is not complete (``agi_version`` seen, ``agi_threadid`` not yet), are noted as
+        problems instead of ending the session, so the call still gets a decision (``invalid_request``)."""
+        if line == "" and self._inside_caller_value():
+            self._problem(f"a blank line inside {self._current_key()} (a raw newline in a caller-supplied value)")
+            return None
         if line == "":
             if not self._header:
                 raise RemoteProtocolError("empty agi_* header block")
             return self._finish_header()
-        if len(self._header) >= self.max_header_lines:
+        if len(self._header) + len(self._problems) >= self.max_header_lines:
             raise RemoteProtocolError(f"more than {self.max_header_lines} header lines")
         key, sep, value = line.partition(":")
         if not sep or not _HEADER_KEY.fullmatch(key):
+            if self._inside_caller_value():
+                self._problem(f"a line that is not agi_* after {self._current_key()} (a raw newline in a "
+                              "caller-supplied value)")
+                return None
             raise RemoteProtocolError(f"not an agi_* header line: {line[:60]!r}")
+        if any(k == key for k, _ in self._header):
+            self._problem(f"{key} given twice (a header line injected through a caller-supplied value?)")
         self._header.append((key, value.strip()))
         return None
+
+    def _current_key(self) -> str:
+        return self._header[-1][0] if self._header else ""
+
+    def _inside_caller_value(self) -> bool:
+        """True while the last header line was a caller field of a real Asterisk header not yet complete."""
+        seen = {k for k, _ in self._header}
+        return self._current_key() in CALLER_FIELDS and "agi_version" in seen and LAST_FIXED_FIELD not in seen
+
+    def _problem(self, text: str) -> None:
+        if len(self._header) + len(self._problems) >= self.max_header_lines:
+            raise RemoteProtocolError(f"more than {self.max_header_lines} header lines")
+        self._problems.append(text)
 
     def _finish_header(self) -> AgiEnvironment:
         fields: dict[str, str] = {}
@@ -164,9 +197,10 @@ class AgiConnection:
                 numbered[int(suffix)] = value
             fields[key] = value
         args = tuple(numbered.get(i, "") for i in range(1, max(numbered, default=0) + 1))
-        self._header = []
+        problems = tuple(dict.fromkeys(self._problems))
+        self._header, self._problems = [], []
         self.state = State.IDLE
-        return AgiEnvironment(fields=fields, args=args)
+        return AgiEnvironment(fields=fields, args=args, problems=problems)
 
     # -- replies --------------------------------------------------------------------------------------
     def _reply_line(self, line: str) -> Event | None:

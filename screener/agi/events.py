@@ -12,6 +12,9 @@ class AgiEnvironment:
 
     fields: dict[str, str] = field(default_factory=dict)
     args: tuple[str, ...] = ()
+    #: what was wrong with a header block that could still be read (a raw newline in a caller-supplied
+    #: value, a field given twice): a request built from it is refused (``invalid_request``)
+    problems: tuple[str, ...] = ()
 
     def get(self, key: str, default: str = "") -> str:
         return self.fields.get(key, default)

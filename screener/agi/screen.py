@@ -82,6 +82,7 @@ async def run_screen(channel: AgiChannel, screener: ScreenerLike, options: Scrip
         source=options.source,
         call_id=commands.sanitize(env.uniqueid, max_chars=64) or None,
         agent=commands.sanitize(env.channel, max_chars=128) or None,
+        problem=" and ".join(env.problems)[:300],
     )
     decision = await screen_or_block(screener, request, options.decision_timeout_s)
     variables = variables_for(decision, request)

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from screener.agi import commands
 from screener.agi.channel import AgiChannel
 from screener.agi.disclose import run_disclose
+from screener.agi.end import run_end
 from screener.agi.errors import AgiError
 from screener.agi.options import ScriptOptions
 from screener.agi.peers import PeerFilter
@@ -38,7 +39,12 @@ async def _disclose(channel: AgiChannel, screener: ScreenerLike, options: Script
     return await run_disclose(channel, screener, options, arrived=arrived)
 
 
-SCRIPTS: dict[str, Script] = {"screen": _screen, "disclose": _disclose}
+async def _end(channel: AgiChannel, screener: ScreenerLike, options: ScriptOptions, arrived: float) -> object:
+    await run_end(channel, screener)
+    return None
+
+
+SCRIPTS: dict[str, Script] = {"screen": _screen, "disclose": _disclose, "end": _end}
 
 
 class FastAgiServer:

@@ -68,6 +68,7 @@ class Call(Legs):
         self.outcome: Outcome | None = None
         self.decision: Decision | None = None
         self._evidence: DisclosureEvent | None = None
+        self._released = False
         register(self.agent.id, self)
 
     @property
@@ -76,7 +77,19 @@ class Call(Legs):
 
     async def _teardown(self) -> None:
         await self._record_evidence()
+        await self._release()
         await super()._teardown()
+
+    async def _release(self) -> None:
+        """An allowed call ended: it no longer counts among its campaign's calls in progress."""
+        decision = self.decision
+        if decision is None or not decision.allowed or decision.attempt_id is None or self._released:
+            return
+        self._released = True
+        try:
+            await self.screener.call_ended(self.agent.id, decision.campaign)
+        except Exception:
+            log.exception("call %s: its end was not recorded (it counts until its lease ends)", self.label)
 
     # -- the flow --------------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ REGISTRY_MAX_AGE_DAYS = 31
 CAMPAIGN_KEYS = (
     "company", "purpose", "subject", "caller_id", "callback_number", "region", "policy", "dnc_lists",
     "consent_required", "consent_purpose", "consent_exempts_registries", "calls_per_second",
-    "opt_out_digit", "frequency", "hours", "quiet", "disclosure",
+    "max_concurrent_calls", "call_lease_s", "opt_out_digit", "frequency", "hours", "quiet", "disclosure",
 )  # fmt: skip
 DISCLOSURE_KEYS = ("text", "recording")
 PLACEHOLDERS = ("company", "purpose", "callback_number", "callback_national", "caller_id", "opt_out_digit")
@@ -169,6 +169,8 @@ def parse_campaign(name: str, node: Node, lists: dict[str, DncList], policies: d
         consent_purpose=node.string("consent_purpose", subject).strip() or subject,
         consent_exempts_registries=exempts,
         calls_per_second=node.integer("calls_per_second", 0, low=0, high=100_000),
+        max_concurrent_calls=node.integer("max_concurrent_calls", 0, low=0, high=1_000_000),
+        call_lease_s=node.integer("call_lease_s", 7200, low=60, high=7 * 86_400),
         opt_out_digit=digit,
         disclosures=parse_disclosures(node.table("disclosure", required=True), values),
         frequency=tuple(parse_frequency(item) for item in node.tables("frequency")),

@@ -27,6 +27,7 @@ from screener.config.settings import (
     AriSettings,
     AuditSettings,
     DncList,
+    Durability,
     FastAgiSettings,
     ListKind,
     Policy,
@@ -36,7 +37,8 @@ from screener.config.settings import (
 
 TOP_KEYS = ("include", "screener", "fastagi", "ari", "admin", "audit", "lists", "policies", "campaigns")
 PRESET_KEYS = ("policies",)
-SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir")
+SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir",
+                 "durability", "replica_wait_ms")
 FASTAGI_KEYS = ("bind", "port", "allowed_peers", "grace_s")
 ARI_KEYS = ("enabled", "url", "username", "password", "app")
 ADMIN_KEYS = ("enabled", "listen", "tls_cert", "tls_key", "metrics_require_token")
@@ -150,7 +152,18 @@ def _screener(root: Node) -> dict[str, Any]:
         "audit_salt": Secret(node.string("audit_salt", "")),
         "audit_maxlen": node.integer("audit_maxlen", 10_000_000, low=0),
         "prompts_dir": node.string("prompts_dir", "var/prompts", nonempty=True),
+        "durability": _durability(node),
+        "replica_wait_ms": node.integer("replica_wait_ms", 1000, low=1, high=60_000),
     }
+
+
+def _durability(node: Node) -> Durability:
+    text = node.string("durability", "master").strip().lower()
+    try:
+        return Durability(text)
+    except ValueError:
+        known = ", ".join(d.value for d in Durability)
+        raise node.error("durability", f"{text!r} is not a durability (one of {known})") from None
 
 
 def _address(node: Node, name: str, value: str) -> None:

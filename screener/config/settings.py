@@ -155,6 +155,11 @@ class Campaign:
     consent_exempts_registries: tuple[str, ...] = ()
     #: calls per second the campaign may start (all screeners together); 0 = unlimited
     calls_per_second: int = 0
+    #: calls of the campaign in progress at once (all screeners together), counted from the decision to the
+    #: call's end; 0 = unlimited
+    max_concurrent_calls: int = 0
+    #: seconds a call is counted at most when its end is never reported (a crashed PBX or screener)
+    call_lease_s: int = 7200
     opt_out_digit: str = "9"
     disclosures: tuple[DisclosureText, ...] = ()
     #: the campaign's own per-number limits, added to its policy's (strictest wins)
@@ -180,6 +185,15 @@ class AriSettings:
     username: str = "screener"
     password: Secret = Secret("")
     app: str = "screener"
+
+
+class Durability(StrEnum):
+    """When a write that must not be lost (an opt-out, a consent grant or revoke, a DNC add) is acknowledged."""
+
+    #: once the Redis master has it (a crash of the master before it passed it on loses it)
+    MASTER = "master"
+    #: once a replica has it too (``WAIT``); else it waits in the screener's spool and is written again
+    REPLICA = "replica"
 
 
 @dataclass(frozen=True)
@@ -242,6 +256,9 @@ class Settings:
     policies: dict[str, Policy]
     campaigns: dict[str, Campaign]
     prompts_dir: str = "var/prompts"
+    durability: Durability = Durability.MASTER
+    #: how long an acknowledged write waits for a replica (``durability = "replica"``)
+    replica_wait_ms: int = 1000
     admin: AdminSettings = AdminSettings()
     audit: AuditSettings = AuditSettings()
     #: the text of each file the version was computed from, (path, text), secrets replaced by "***"

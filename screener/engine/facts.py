@@ -44,4 +44,6 @@ class StoreFacts:
     last_refusal_ms: int | None = None
     #: calls the campaign started in the decision's second, before this one
     rate_count: int = 0
+    #: calls of the campaign in progress (decided, end not reported, lease not expired), before this one
+    calls_in_flight: int = 0
     extra: dict[str, str] = field(default_factory=dict)

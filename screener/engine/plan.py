@@ -54,6 +54,10 @@ class StorePlan:
     refusal_cooldown_s: int = 0
     #: campaign calls per second; 0 = unlimited
     calls_per_second: int = 0
+    #: campaign calls in progress at once; 0 = unlimited
+    max_concurrent_calls: int = 0
+    #: ms a call is counted at most without its end being reported
+    call_lease_ms: int = 0
 
 
 #: the reason a hit in each kind of list gives
@@ -110,4 +114,6 @@ def build_plan(number: NumberInfo, campaign: Campaign, policy: Policy, lists: Ma
         min_interval_s=min_interval_s,
         refusal_cooldown_s=policy.refusal_cooldown_s,
         calls_per_second=campaign.calls_per_second,
+        max_concurrent_calls=campaign.max_concurrent_calls,
+        call_lease_ms=campaign.call_lease_s * 1000 if campaign.max_concurrent_calls else 0,
     )

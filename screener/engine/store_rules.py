@@ -42,6 +42,10 @@ def rate_detail(calls_per_second: int) -> str:
     return f"{calls_per_second} calls/s"
 
 
+def concurrency_detail(max_concurrent_calls: int) -> str:
+    return f"{max_concurrent_calls} concurrent calls"
+
+
 def evaluate(plan: StorePlan, facts: StoreFacts, now_ms: int) -> list[Reason]:
     """Every reason the store's facts give to block the call, in canonical order."""
     reasons: list[Reason] = []
@@ -73,4 +77,6 @@ def evaluate(plan: StorePlan, facts: StoreFacts, now_ms: int) -> list[Reason]:
         reasons.append(Reason(ReasonCode.FREQUENCY_LIMIT, COOLDOWN_DETAIL))
     if plan.calls_per_second > 0 and facts.rate_count >= plan.calls_per_second:
         reasons.append(Reason(ReasonCode.RATE_LIMIT, rate_detail(plan.calls_per_second)))
+    if plan.max_concurrent_calls > 0 and facts.calls_in_flight >= plan.max_concurrent_calls:
+        reasons.append(Reason(ReasonCode.RATE_LIMIT, concurrency_detail(plan.max_concurrent_calls)))
     return reasons

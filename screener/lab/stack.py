@@ -23,6 +23,7 @@ from screener.service import refusals
 from screener.service.audit import DECISION, AuditEntry, AuditTrail
 from screener.service.connection import open_redis
 from screener.service.dnc import DncAdmin, UnknownList
+from screener.store import keys
 
 #: the example config's audit salt (config/screener.toml); lab copies keep it
 AUDIT_SALT = "change-me-to-a-long-random-secret"
@@ -169,6 +170,17 @@ def on_internal_dnc(redis_url: str, e164: str) -> bool:
             except UnknownList:  # no opt-out (nor add) made the list yet
                 return False
     return bool(_run(go))
+
+
+def calls_in_progress(redis_url: str, campaign: str) -> int:
+    """How many calls of the campaign count as in progress (max_concurrent_calls)."""
+    async def go() -> int:
+        client = open_redis(redis_url)
+        try:
+            return int(await client.zcard(keys.calls_key(campaign)))
+        finally:
+            await client.aclose()
+    return cast(int, _run(go))
 
 
 def refused_at_ms(redis_url: str, e164: str) -> int | None:

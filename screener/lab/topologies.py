@@ -29,6 +29,19 @@ from screener.embedded_redis import EmbeddedRedis, free_port
 T = TypeVar("T")
 #: a deadline generous enough for a loaded 2-core machine
 DEFAULT_DEADLINE_S = 60.0
+#: the Redis config samples the deployment guide ships (deploy/redis): the lab runs them as they are, adding
+#: only its ports, folders, timings and passwords
+SAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "redis"
+
+
+def sample_config(name: str, replace: dict[str, str], extra: tuple[str, ...] = ()) -> str:
+    """The text of ``deploy/redis/<name>``: each line starting with a key of ``replace`` (a directive such as
+    ``sentinel monitor``) becomes that key and its value; ``extra`` lines are added at the end."""
+    lines = []
+    for line in (SAMPLES / name).read_text().splitlines():
+        key = next((k for k in replace if line == k or line.startswith(k + " ")), None)
+        lines.append(f"{key} {replace[key]}".rstrip() if key is not None else line)
+    return "\n".join([*lines, *extra]) + "\n"
 
 
 class TopologyError(RuntimeError):
@@ -120,8 +133,13 @@ class _Topology:
 
     def _node_args(self) -> tuple[str, ...]:
         auth = ("--requirepass", self.password, "--masterauth", self.password) if self.password else ()
-        # a replica's first sync starts at once (the default waits 5 s for more replicas)
-        return (*auth, "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0")
+        return auth  # the rest is deploy/redis/redis.conf
+
+    def _node_conf(self, i: int) -> Path:
+        """A data node's own copy of deploy/redis/redis.conf (Sentinel makes nodes rewrite their file)."""
+        conf = self.base / f"node{i}.conf"
+        conf.write_text(sample_config("redis.conf", {}))
+        return conf
 
     def wait_until_replica(self, server: EmbeddedRedis, deadline_s: float = DEFAULT_DEADLINE_S) -> None:
         """Until a (restarted) node is a replica in sync with its master."""
@@ -133,6 +151,39 @@ class _Topology:
     def _linked(self, replica: EmbeddedRedis) -> bool | None:
         with self.client(replica) as c:
             return True if c.info("replication").get("master_link_status") == "up" else None
+
+
+class ReplicatedServer(_Topology):
+    """One Redis server (its writes in an AOF file: a restart keeps them) with one replica, no Sentinel: the
+    screener talks to the primary alone, and ``durability = "replica"`` has a replica to wait for."""
+
+    def __init__(self, *, password: str | None = None) -> None:
+        super().__init__("screener-replicated-", password)
+
+    def start(self, deadline_s: float = DEFAULT_DEADLINE_S) -> ReplicatedServer:
+        try:
+            self.servers.append(EmbeddedRedis(self.base / "node0", persist=True, extra_args=self._node_args(),
+                                              config_file=self._node_conf(0)).start())
+            args = (*self._node_args(), "--replicaof", "127.0.0.1", str(self.primary.port))
+            self.servers.append(EmbeddedRedis(self.base / "node1", persist=False, extra_args=args,
+                                              config_file=self._node_conf(1)).start())
+            self._wait_linked(self.replica, deadline_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def primary(self) -> EmbeddedRedis:
+        return self.servers[0]
+
+    @property
+    def replica(self) -> EmbeddedRedis:
+        return self.servers[1]
+
+    def url(self) -> str:
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.primary.port}/0"
 
 
 class SentinelTopology(_Topology):
@@ -159,11 +210,13 @@ class SentinelTopology(_Topology):
 
     def start(self, deadline_s: float = DEFAULT_DEADLINE_S) -> SentinelTopology:
         try:
-            primary = EmbeddedRedis(self.base / "node0", persist=False, extra_args=self._node_args()).start()
+            primary = EmbeddedRedis(self.base / "node0", persist=False, extra_args=self._node_args(),
+                                    config_file=self._node_conf(0)).start()
             self.servers.append(primary)
             for i in range(1, self._replica_count + 1):
                 args = (*self._node_args(), "--replicaof", "127.0.0.1", str(primary.port))
-                self.servers.append(EmbeddedRedis(self.base / f"node{i}", persist=False, extra_args=args).start())
+                self.servers.append(EmbeddedRedis(self.base / f"node{i}", persist=False, extra_args=args,
+                                                  config_file=self._node_conf(i)).start())
             for replica in self.servers[1:]:
                 self._wait_linked(replica, deadline_s)
             for i in range(self._sentinel_count):
@@ -178,15 +231,18 @@ class SentinelTopology(_Topology):
         folder = self.base / f"sentinel{i}"
         folder.mkdir(parents=True)
         conf = folder / "sentinel.conf"
-        lines = [f"sentinel monitor {self.service} 127.0.0.1 {primary_port} 2",
-                 f"sentinel down-after-milliseconds {self.service} {self.down_after_ms}",
-                 f"sentinel failover-timeout {self.service} {self.failover_timeout_ms}",
-                 f"sentinel parallel-syncs {self.service} 1"]
+        extra: list[str] = []
         if self.password:
-            lines.append(f"sentinel auth-pass {self.service} {self.password}")
+            extra.append(f"sentinel auth-pass {self.service} {self.password}")
         if self.sentinel_password:
-            lines += [f"requirepass {self.sentinel_password}", f"sentinel sentinel-pass {self.sentinel_password}"]
-        conf.write_text("\n".join(lines) + "\n")
+            extra += [f"requirepass {self.sentinel_password}", f"sentinel sentinel-pass {self.sentinel_password}"]
+        conf.write_text(sample_config("sentinel.conf", {
+            "port": "0",  # the command line names the lab's port
+            "sentinel monitor": f"{self.service} 127.0.0.1 {primary_port} 2",
+            "sentinel down-after-milliseconds": f"{self.service} {self.down_after_ms}",
+            "sentinel failover-timeout": f"{self.service} {self.failover_timeout_ms}",
+            "sentinel parallel-syncs": f"{self.service} 1",
+        }, tuple(extra)))
         return EmbeddedRedis(folder, free_port(), persist=False, config_file=conf, extra_args=("--sentinel",)).start()
 
     def _master_addr(self, sentinel: EmbeddedRedis) -> int:
@@ -276,10 +332,12 @@ class ClusterTopology(_Topology):
         if cli is None:
             raise TopologyError("redis-cli is needed for a Redis Cluster (Debian package redis-tools)")
         try:
-            args = (*self._node_args(), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                    "--cluster-node-timeout", str(self.node_timeout_ms))
+            conf = self.base / "cluster.conf"
+            conf.write_text(sample_config("cluster.conf", {"include": str(SAMPLES / "redis.conf")}))
+            args = (*self._node_args(), "--cluster-node-timeout", str(self.node_timeout_ms))
             for i, port in enumerate(cluster_ports(self._masters * (1 + self._replicas))):
-                self.servers.append(EmbeddedRedis(self.base / f"node{i}", port, persist=False, extra_args=args).start())
+                self.servers.append(EmbeddedRedis(self.base / f"node{i}", port, persist=False, extra_args=args,
+                                                  config_file=conf).start())
             auth = ["-a", self.password, "--no-auth-warning"] if self.password else []
             subprocess.run([cli, *auth, "--cluster", "create", *(f"127.0.0.1:{s.port}" for s in self.servers),
                             "--cluster-replicas", str(self._replicas), "--cluster-yes"],
@@ -343,6 +401,35 @@ class ClusterTopology(_Topology):
         """The slot ranges a master serves."""
         return [(int(r[0]), int(r[1])) for r in self._query(master, "CLUSTER", "SLOTS") if int(r[2][1]) == master.port]
 
+    def master_of_slot(self, slot: int) -> EmbeddedRedis:
+        """The live master serving ``slot``."""
+        for master in self.masters():
+            if any(lo <= slot <= hi for lo, hi in self.slots_of(master)):
+                return master
+        raise TopologyError(f"no live master serves slot {slot}")
+
+    def migrate_slot(self, slot: int, target: EmbeddedRedis, *, batch: int = 10, pause_s: float = 0.0) -> int:
+        """Move ``slot`` to master ``target`` as ``redis-cli --cluster reshard`` does: IMPORTING / MIGRATING,
+        the keys ``batch`` at a time (``pause_s`` between batches, to stretch the migration), then the slot's new
+        owner told to every master. Returns how many keys moved."""
+        source = self.master_of_slot(slot)
+        if source is target:
+            return 0
+        source_id = self._query(source, "CLUSTER", "MYID")
+        target_id = self._query(target, "CLUSTER", "MYID")
+        self._query(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        self._query(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        moved = 0
+        auth = ("AUTH", self.password) if self.password else ()
+        while keys := self._query(source, "CLUSTER", "GETKEYSINSLOT", slot, batch):
+            self._query(source, "MIGRATE", "127.0.0.1", target.port, "", 0, 10_000, *auth, "KEYS", *keys)
+            moved += len(keys)
+            if pause_s:
+                time.sleep(pause_s)
+        for master in (target, source, *(m for m in self.masters() if m not in (source, target))):
+            self._query(master, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        return moved
+
     def wait_for_takeover(self, failed: EmbeddedRedis, replica: EmbeddedRedis,
                           deadline_s: float = DEFAULT_DEADLINE_S) -> None:
         """Until ``replica`` is a master serving slots and every live node says the cluster is ok."""
@@ -365,5 +452,5 @@ class ClusterTopology(_Topology):
         wait_until(f":{server.port} known again as a replica", known, deadline_s)
 
 
-__all__ = ["DEFAULT_DEADLINE_S", "ClusterTopology", "SentinelTopology", "TopologyError", "cluster_ports",
-           "wait_until"]
+__all__ = ["DEFAULT_DEADLINE_S", "ClusterTopology", "ReplicatedServer", "SentinelTopology", "TopologyError",
+           "cluster_ports", "wait_until"]

@@ -2,8 +2,10 @@
 a file of them and export them.
 
 Numbers are normalized here with the campaign's region, and the purpose defaults to the campaign's.
-Every grant and revoke is also an entry of the audit trail (kind ``consent``, in the number's group), written
-by the store in the same step as the record; an import writes each record with its entry the same way.
+Every grant and revoke is also appended to the ledger's history (a stream per area-code tag) and to the
+number's audit trail (kind ``consent``, extending its chain) by the store, in the same step as the record, an
+import's records too (``store.consent.grant_many``: each record with its history and audit entries, in its
+number's slot). Each write is acknowledged as the config's ``durability`` says.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from typing import Any
 from screener.config.settings import Settings
 from screener.service import consent_file
 from screener.service.audit_fields import CONSENT, audit_fields
+from screener.service.durability import acknowledged
 from screener.service.errors import InvalidInput, NotFound
 from screener.service.numbers_input import DEFAULT_REGION, campaign_of, e164_of
 from screener.service.progress import Progress, ProgressCallback
-from screener.store import audit, consent
+from screener.store import audit, consent, keys
 from screener.store.consent import ConsentRecord
 from screener.store.dnc.files import BadLine, Source
 
@@ -135,7 +138,9 @@ class ConsentLedger:
             campaign=camp.name, text_version=text_version, channel=channel, evidence=evidence,
             granted_ms=_ms(granted), expires_ms=_ms(expires) if expires else 0,
         )
-        await consent.grant(self.redis, record, self._entry, self._groups)
+        await acknowledged(self.redis, self.settings,
+                           lambda: consent.grant(self.redis, record, self._entry, self._groups),
+                           keys=[keys.consent_key(record.number)])
         return record
 
     async def revoke(self, number: str, campaign: str, *, purpose: str | None = None,
@@ -144,8 +149,11 @@ class ConsentLedger:
         camp = campaign_of(self.settings, campaign)
         e164 = e164_of(number, camp.region)
         try:
-            return await consent.revoke(self.redis, e164, purpose or camp.consent_purpose,
-                                        _ms(at or datetime.now(UTC)), self._entry, self._groups)
+            return await acknowledged(
+                self.redis, self.settings,
+                lambda: consent.revoke(self.redis, e164, purpose or camp.consent_purpose, _ms(at or datetime.now(UTC)),
+                                       self._entry, self._groups),
+                keys=[keys.consent_key(e164)])
         except consent.ConsentNotFound as exc:
             raise NotFound(str(exc)) from None
 
@@ -207,7 +215,9 @@ class ConsentLedger:
 
     async def _write(self, records: list[ConsentRecord], tally: _Tally, src: Source, started: float,
                      progress: ProgressCallback | None) -> None:
-        await consent.grant_many(self.redis, records, self._entry, self._groups)
+        await acknowledged(self.redis, self.settings,
+                           lambda: consent.grant_many(self.redis, records, self._entry, self._groups),
+                           keys=[keys.consent_key(r.number) for r in records])
         tally.records += len(records)
         if progress is not None:
             progress(Progress(src.position(), src.total, tally.records, tally.bad_count, time.monotonic() - started))

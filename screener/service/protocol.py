@@ -41,6 +41,11 @@ class ScreenerLike(Protocol):
         """Append the disclosure evidence to the audit trail."""
         ...
 
+    async def call_ended(self, call_id: str, campaign: str) -> None:
+        """The call ended: it no longer counts among its campaign's calls in progress. Never raises for a
+        store failure (the end waits in the spool)."""
+        ...
+
 
 async def screen_or_block(screener: ScreenerLike, request: ScreenRequest, timeout_s: float | None = None) -> Decision:
     """Ask the screener, with a deadline (``timeout_s``, else the service's own); a screener that raises or

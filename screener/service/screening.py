@@ -27,16 +27,21 @@ from screener.config.settings import Campaign, ListKind, Settings
 from screener.config.watch import ConfigHolder
 from screener.decision import Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest, sort_reasons
 from screener.engine.facts import ListState
+from screener.engine.plan import StorePlan
 from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campaign, example_number, mask, normalize
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
 from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.budgets import DECISION_BUDGETS, LIST_STATE_TTL_S, oldest_list_version_s
 from screener.service.connection import AnyClient, open_redis
+from screener.service.dnc.admin import dnc_change_keys
+from screener.service.durability import acknowledged
 from screener.service.observe import Observers, OptOut
 from screener.service.spool import PendingWrite, Spool
 from screener.sounds import DEFAULT_SOUNDS, Sounds
-from screener.store import audit, dnc, keys, refusals
-from screener.store.decide import encode_reasons, run_decision
+from screener.store import audit, campaign_limits, dnc, keys, refusals
+from screener.store.campaign_limits import CampaignAllowance, Grant
+from screener.store.decide import StoreOutcome, encode_reasons, plan_in_slot, run_decision
 from screener.store.scripts import Scripts
 
 if TYPE_CHECKING:
@@ -44,10 +49,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("screener.service")
 
-#: seconds a cached list version is trusted (an import keeps the old version readable for longer)
-LIST_STATE_TTL_S = 1.0
-#: the longest decision, in time budgets: the store's budget, then half a budget more for decide.lua
-DECISION_BUDGETS = 1.5
 #: an opt-out may take longer than a decision's budget: it must be acknowledged, not rushed
 OPT_OUT_TIMEOUT_S = 5.0
 #: an audit entry written outside a decision's budget (disclosure evidence, a fail-closed block's entry)
@@ -59,13 +60,6 @@ AUDIT_FULL = "audit trail full"
 STORE_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError, ConnectionError)
 
 
-def oldest_list_version_s(time_budget_ms: int) -> float:
-    """How long after a list's switch a screener may still read its previous version: the cached list versions'
-    age plus the longest decision (an import keeps the old version at least that long; one freed sooner blocks
-    the calls that still read it: decide.lua checks the version's freed marker)."""
-    return LIST_STATE_TTL_S + DECISION_BUDGETS * time_budget_ms / 1000
-
-
 class StoreUnavailable(RuntimeError):
     """Redis could not acknowledge a write in time."""
 
@@ -75,6 +69,13 @@ def connect(url: str, budget_s: float) -> AnyClient:
     socket operation is bounded (the decision's own deadline bounds it too). A bad URL raises
     ``RedisUrlError`` naming it (passwords hidden)."""
     return open_redis(url, timeout_s=max(budget_s, 0.05), max_connections=1024)
+
+
+def _e164_or_raw(dialed: str, campaign: Campaign | None) -> str:
+    try:
+        return normalize(dialed, campaign.region if campaign else "ZZ").e164
+    except InvalidNumber:
+        return dialed
 
 
 class Screener:
@@ -98,6 +99,8 @@ class Screener:
         self.audit_groups = audit.AuditGroups()
         #: the config versions this process has stored (``service/config_versions.py``)
         self._versions_recorded: set[str] = set()
+        #: on a Redis Cluster, this process's allowance of the campaigns' limits (docs/redis-topologies.md)
+        self.allowance = CampaignAllowance(self.scripts.connections)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
@@ -137,6 +140,9 @@ class Screener:
             await self.record_config_version(settings)
         now = request.at or self._clock()
         campaign = settings.campaigns.get(request.campaign)
+        if request.problem:  # recorded under the number as the campaign reads it, so `audit why` finds it
+            return await self._final(request, settings, now, started, _e164_or_raw(request.dialed, campaign),
+                                     (Reason(ReasonCode.INVALID_REQUEST, request.problem),), Verdict.BLOCK)
         if campaign is None:
             if emergency_with_no_campaign(request.dialed, {c.region for c in settings.campaigns.values()} or {"US"}):
                 return await self._final(request, settings, now, started, request.dialed, (
@@ -165,7 +171,7 @@ class Screener:
 
     async def _screen_with_store(self, request: ScreenRequest, settings: Settings, campaign: Campaign,
                                  number: NumberInfo, now: datetime, started: float) -> Decision:
-        from screener.engine import build_plan, evaluate, precheck
+        from screener.engine import build_plan, precheck
 
         # the time budget is the store's: the pure rules' CPU time (a country's holidays computed the first
         # time, say) does not eat into it, but the whole stays within 1.5 budgets plus that CPU time
@@ -178,23 +184,48 @@ class Screener:
         pre = precheck(number, campaign, policy, settings.lists, states, now)
         for warning in pre.warnings:
             log.warning("%s: %s", campaign.name, warning)
-        plan = build_plan(number, campaign, policy, settings.lists)
+        full_plan = build_plan(number, campaign, policy, settings.lists)
+        plan = plan_in_slot(self.scripts, full_plan)
         now_ms = int(now.timestamp() * 1000)
         attempt_id = uuid.uuid4().hex[:16]
+        call_id = request.call_id or attempt_id
         pre_reasons = list(pre.reasons)
         if number.e164 in self._spool_numbers:
             pre_reasons.append(Reason(ReasonCode.DNC_INTERNAL, "opt-out pending (Redis has not taken it yet)"))
+        grant: Grant | None = None
+        if plan is not full_plan and request.commit and not pre_reasons:
+            async with asyncio.timeout_at(deadline):
+                grant, limit = await self.allowance.take(campaign.name, full_plan.calls_per_second,
+                                                         full_plan.max_concurrent_calls, full_plan.call_lease_ms)
+            if limit is not None:
+                pre_reasons.append(Reason(ReasonCode.RATE_LIMIT, limit))
         versions = {n: s.version for n, s in states.items()}
         fields = self._audit_fields(request, settings, now, number.e164, campaign.name, plain={
             "attempt_id": attempt_id, "lists": _checked_lists(plan, versions), "zones": _local_times(number, now),
             "pre_reasons": encode_reasons(pre_reasons)})
-        async with asyncio.timeout_at(max(deadline, loop.time() + budget_s / 2)):
-            await self.audit_groups.ensure(self.redis, keys.audit_group(number.e164))
-            outcome = await run_decision(
-                self.scripts, plan, number.e164, versions,
-                now_ms=now_ms, server_time=request.at is None, commit=request.commit, pre_block=bool(pre_reasons),
-                attempt_id=attempt_id, audit_fields=fields, audit_maxlen=settings.audit_maxlen,
-            )
+        reserved = False
+        try:
+            async with asyncio.timeout_at(max(deadline, loop.time() + budget_s / 2)):
+                await self.audit_groups.ensure(self.redis, keys.audit_group(number.e164))
+                outcome = await run_decision(
+                    self.scripts, plan, number.e164, versions,
+                    now_ms=now_ms, server_time=request.at is None, commit=request.commit,
+                    pre_block=bool(pre_reasons), attempt_id=attempt_id, audit_fields=fields,
+                    audit_maxlen=settings.audit_maxlen, call_id=call_id,
+                )
+            decision = self._after_store(request, settings, campaign, number, now, started, plan, outcome,
+                                         pre_reasons, attempt_id)
+            reserved = decision.allowed and decision.attempt_id is not None
+        finally:
+            if grant is not None:
+                self.allowance.settle(grant, reserved=reserved, call_id=call_id, lease_ms=full_plan.call_lease_ms)
+        return decision
+
+    def _after_store(self, request: ScreenRequest, settings: Settings, campaign: Campaign, number: NumberInfo,
+                     now: datetime, started: float, plan: StorePlan, outcome: StoreOutcome,
+                     pre_reasons: list[Reason], attempt_id: str) -> Decision:
+        from screener.engine import evaluate
+
         if self.spool.items:
             self._flush_soon()
         if outcome.facts.dnc_gone:
@@ -293,6 +324,25 @@ class Screener:
         self.observers.notify(decision)
         return decision
 
+    # -- a call's end ---------------------------------------------------------------------------------
+
+    async def call_ended(self, call_id: str, campaign: str) -> None:
+        """The call ``call_id`` of ``campaign`` ended (the dialplan's ``h`` extension, the ARI channel's end): it
+        no longer counts among the campaign's calls in progress. Any screener may be told. A campaign with no
+        concurrent-call limit needs nothing; when Redis cannot take it now it waits in the spool (until then,
+        or until its lease ends, the call still counts: fail closed)."""
+        found = self.settings.campaigns.get(campaign)
+        if found is None or not found.max_concurrent_calls or not call_id:
+            return
+        pending = {"campaign": campaign, "call_id": call_id}
+        try:
+            async with asyncio.timeout(AUDIT_TIMEOUT_S):
+                await campaign_limits.call_ended(self.scripts.connections, campaign, call_id)
+        except STORE_ERRORS as exc:
+            log.warning("end of call %s (%s) not recorded yet (%s): kept in the spool", call_id, campaign,
+                        type(exc).__name__)
+            self._keep(spool_kinds.CALL_END, pending)
+
     # -- opt-out and evidence -------------------------------------------------------------------------
 
     def internal_list(self) -> str:
@@ -335,11 +385,19 @@ class Screener:
         self.observers.notify(OptOut(e164, campaign, source))
 
     async def _write_opt_out(self, pending: dict[str, str]) -> None:
-        """The internal list, then the refusal time with its audit entry (each acknowledged by Redis)."""
+        """The internal list, then the refusal time with its audit entry; returns once acknowledged as the
+        config's ``durability`` says (by a replica too with "replica"), raises otherwise."""
         e164 = pending["number"]
-        await dnc.add_numbers(self.redis, pending["list"], [e164], source=f"opt-out: {pending['source']}")
-        await refusals.record(self.redis, e164, at_ms=int(pending["at_ms"]), retention_s=int(pending["retention_s"]),
-                              audit_fields=json.loads(pending["fields"]), groups=self.audit_groups)
+
+        async def write() -> None:
+            await dnc.add_numbers(self.redis, pending["list"], [e164], source=f"opt-out: {pending['source']}")
+            await refusals.record(self.redis, e164, at_ms=int(pending["at_ms"]),
+                                  retention_s=int(pending["retention_s"]), audit_fields=json.loads(pending["fields"]),
+                                  groups=self.audit_groups)
+
+        await acknowledged(self.redis, self.settings, write,
+                           keys=[keys.refusal_key(e164), *dnc_change_keys(pending["list"], e164),
+                                 keys.audit_stream_key(keys.audit_group(e164))])
 
     # -- writes that wait for Redis --------------------------------------------------------------------
 
@@ -396,6 +454,9 @@ class Screener:
                 entries = []
             if item.kind == spool_kinds.OPT_OUT:
                 await self._write_opt_out(item.data)
+            elif item.kind == spool_kinds.CALL_END:
+                await campaign_limits.call_ended(self.scripts.connections, item.data["campaign"],
+                                                 item.data["call_id"])
         if entries:
             await audit.append_many(self.redis, entries, self.audit_groups)
 
@@ -455,6 +516,7 @@ class Screener:
         if self.spool.items:
             await self.flush_pending()  # one last try; what is left stays on disk (or is lost in memory)
         self.spool.close()
+        await self.allowance.aclose()
         await self.scripts.aclose()
         await self.redis.aclose()
 

@@ -1,5 +1,5 @@
-"""Writes that must not be lost when Redis cannot take them now: an opt-out, the audit entry of a call that
-was blocked because the store did not answer.
+"""Writes that must not be lost when Redis cannot take them now: an opt-out, a call's end, the audit entry of a
+call that was blocked because the store did not answer.
 
 They are kept in order, in memory and (when the spool has a folder) in an append-only file of JSON lines,
 flushed to disk before ``add`` returns, and written to Redis by ``flush`` once it answers again. Each process
@@ -27,6 +27,8 @@ OPT_OUT = "opt_out"
 AUDIT = "audit"
 #: the key of an AUDIT item's data that names the audit group of its stream (not a field of the entry)
 GROUP = "_group"
+#: a call's end (it no longer counts among its campaign's calls in progress)
+CALL_END = "call_end"
 #: items kept at most (beyond that new ones are refused and counted)
 DEFAULT_MAX_ITEMS = 100_000
 

@@ -32,6 +32,7 @@ from screener.store.audit_chain import (
     split,
 )
 from screener.store.client import AnyRedis, is_cluster
+from screener.store.cluster_path import SlotConnections
 from screener.store.scripts import Connections, Script, execute_with_scripts
 
 #: entry kinds
@@ -249,7 +250,7 @@ def stream_keys(group: str) -> list[str]:
     return [keys.audit_stream_key(group), keys.audit_head_key(group)]
 
 
-async def append(target: AnyRedis | Connections, group: str, fields: Mapping[str, str]) -> str:
+async def append(target: AnyRedis | Connections | SlotConnections, group: str, fields: Mapping[str, str]) -> str:
     """Append one entry to ``group``'s stream (registered by the caller), extending its chain; its id."""
     reply = await _APPEND(target, stream_keys(group), append_args(fields))
     return _text(reply[0])

@@ -1,5 +1,6 @@
-"""The consent ledger: one record per number and purpose; every change (grant, revoke) is also an entry in the
-audit trail of the number's group, written in the same atomic step (consent_write.lua)."""
+"""The consent ledger: one record per number and purpose, plus an append-only history of every change; every
+change is also an entry of the number's audit trail, with its chain, written in the same step
+(consent_write.lua)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from screener.store import audit, keys
+from screener.store.client import pipeline
 from screener.store.scripts import Script, execute_with_scripts
-
-_WRITE = Script("consent_write")
 
 
 class ConsentNotFound(LookupError):
@@ -55,17 +55,54 @@ class ConsentRecord:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
+_WRITE = Script("consent_write")
+
 #: builds the audit entry of a change: (the record, "grant" or "revoke") -> the entry's client fields
 EntryFields = Callable[[ConsentRecord, str], Mapping[str, str]]
 
 
+def _write_keys(record: ConsentRecord) -> list[str]:
+    return [keys.consent_key(record.number), keys.consent_log_key(record.number),
+            *audit.stream_keys(keys.audit_group(record.number))]
+
+
+def _write_args(record: ConsentRecord, action: str, entry: EntryFields) -> list[str]:
+    return [record.purpose, record.to_json(), action, record.number, *audit.append_args(entry(record, action))]
+
+
 async def _write(redis: Any, record: ConsentRecord, action: str, entry: EntryFields,
                  groups: audit.AuditGroups | None) -> None:
-    # one script: the record and its audit entry are acknowledged together, or neither is
-    group = keys.audit_group(record.number)
-    await (groups or audit.AuditGroups()).ensure(redis, group)
-    await _WRITE(redis, [keys.consent_key(record.number), *audit.stream_keys(group)],
-                 [record.purpose, record.to_json(), *audit.append_args(entry(record, action))])
+    # one script in the number's slot: the record, its history entry and its audit entry are acknowledged
+    # together, or none is, on one server and on a Redis Cluster alike
+    await (groups or audit.AuditGroups()).ensure(redis, keys.audit_group(record.number))
+    await _WRITE(redis, _write_keys(record), _write_args(record, action, entry))
+
+
+async def history(redis: Any, number: str) -> list[tuple[str, ConsentRecord]]:
+    """Every grant and revoke of a number's consent records, oldest first: (action, record)."""
+    rows = await redis.xrange(keys.consent_log_key(number))
+    out = []
+    for _id, fields in rows:
+        data = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
+        if _text(data.get("number", b"")) == number:
+            out.append((_text(data["action"]), ConsentRecord.from_json(data["record"])))
+    return out
+
+
+async def iter_history(redis: Any) -> AsyncIterator[tuple[str, ConsentRecord]]:
+    """Every grant and revoke in Redis (each tag's history stream, oldest first within it; every node of a
+    cluster): (action, record)."""
+    async for key in redis.scan_iter(match=keys.CONSENT_LOG_PATTERN, count=1000):
+        cursor = "-"
+        while rows := await redis.xrange(key, min=cursor, count=1000):
+            for _id, fields in rows:
+                data = {_text(k): v for k, v in fields.items()}
+                yield _text(data["action"]), ConsentRecord.from_json(data["record"])
+            cursor = "(" + _text(rows[-1][0])
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 async def grant(redis: Any, record: ConsentRecord, entry: EntryFields, groups: audit.AuditGroups | None = None) -> None:
@@ -89,19 +126,17 @@ async def records(redis: Any, number: str) -> list[ConsentRecord]:
 
 async def grant_many(redis: Any, records: Sequence[ConsentRecord], entry: EntryFields,
                      groups: audit.AuditGroups | None = None) -> None:
-    """Record many consents (``consent import``): each record with its audit entry in one script in the number's
-    slot (consent_write.lua, as a single grant), the scripts sent in one pipeline (a cluster client splits it by
-    node; no transaction spans two slots). A crash part-way leaves some records written, each with its entry:
-    never a record without its history (the import is run again)."""
+    """Record many consents (``consent import``) in one pipeline of ``consent_write.lua`` calls: each record
+    with its history entry and its audit entry, in its number's slot (a cluster client splits the pipeline by
+    node), so on every topology a record is never written without its history, nor the reverse."""
     if not records:
         return
     await (groups or audit.AuditGroups()).ensure_all(redis, {keys.audit_group(r.number) for r in records})
 
     def queue() -> Any:
-        pipe = redis.pipeline(transaction=False)
+        pipe = pipeline(redis)
         for record in records:
-            _WRITE.queue(pipe, [keys.consent_key(record.number), *audit.stream_keys(keys.audit_group(record.number))],
-                         [record.purpose, record.to_json(), *audit.append_args(entry(record, "grant"))])
+            _WRITE.queue(pipe, _write_keys(record), _write_args(record, "grant", entry))
         return pipe
 
     await execute_with_scripts(redis, [_WRITE], queue)

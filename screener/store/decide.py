@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from screener.decision import Reason
@@ -58,10 +58,19 @@ def plan_json(plan: StorePlan) -> str:
         "c": plan.campaign, "s": plan.subject, "p": plan.consent_purpose or "",
         "cr": int(plan.consent_required), "mi": plan.min_interval_s * 1000, "cd": plan.refusal_cooldown_s * 1000,
         "cps": plan.calls_per_second, "ret": keys.ATTEMPT_RETENTION_S * 1000,
+        "cc": plan.max_concurrent_calls, "cl": plan.call_lease_ms,
         "dnc": [[c.list_name, c.code.value, int(c.exempt_by_consent)] for c in plan.dnc],
         "f": [[f.scope.value, f.window_s * 1000, f.max_calls, f.detail or f"{f.max_calls} per {f.window_s}s"]
               for f in plan.frequency],
     }, separators=(",", ":"))
+
+
+def plan_in_slot(scripts: Scripts, plan: StorePlan) -> StorePlan:
+    """The plan decide.lua runs: on a Redis Cluster without the campaign's limits, whose counters are in the
+    campaign's slot, not the number's (the screener's ``CampaignAllowance`` counts them there)."""
+    if scripts.cluster and (plan.calls_per_second or plan.max_concurrent_calls):
+        return replace(plan, calls_per_second=0, max_concurrent_calls=0)
+    return plan
 
 
 async def run_decision(
@@ -77,19 +86,25 @@ async def run_decision(
     attempt_id: str,
     audit_fields: Mapping[str, str],
     audit_maxlen: int,
+    call_id: str = "",
 ) -> StoreOutcome:
     """One EVALSHA: read the facts, reserve the attempt when allowed, append the audit entry to the stream of
     the number's group (registered by the caller), extending its chain.
 
-    ``server_time``: decide at the Redis server's "now" (live decisions) instead of ``now_ms``, which then
-    only names the campaign's rate-counter second. ``audit_maxlen``: at this stream length the call is blocked
-    (``screening_unavailable``) and nothing is appended; ``audit_id`` is then "".
+    ``server_time``: decide at the Redis server's "now" (live decisions) instead of ``now_ms``.
+    ``audit_maxlen``: at this stream length the call is blocked (``screening_unavailable``) and nothing is
+    appended; ``audit_id`` is then "". ``call_id``: the member that counts the call among the campaign's calls in
+    progress (released by ``campaign_limits.call_ended``). On a Redis Cluster every key is in the number's slot
+    (the audit stream and its head included): give the plan ``plan_in_slot`` made.
     """
+    in_slot = scripts.cluster
+    if in_slot and (plan.calls_per_second or plan.max_concurrent_calls):
+        raise ValueError("a Cluster decision counts no campaign limit in its script: use plan_in_slot()")
     keys_ = [
         keys.attempts_key(e164),
         keys.consent_key(e164),
         keys.refusal_key(e164),
-        keys.rate_key(plan.campaign, now_ms // 1000),
+        keys.slot_unused_key(e164) if in_slot else keys.rate_key(plan.campaign),
         *audit.stream_keys(keys.audit_group(e164)),
     ]
     for check in plan.dnc:
@@ -99,8 +114,15 @@ async def run_decision(
     args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
             plan_json(plan), keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
             audit.fields_json(audit_fields), client_digest(audit_fields.items())]
+    # always the last two arguments: the calls key's index in KEYS (0: none), the call's id
+    if plan.max_concurrent_calls:
+        keys_.append(keys.calls_key(plan.campaign))
+        args += [len(keys_), call_id]
+    else:
+        args += [0, ""]
     reply = await _DECIDE(scripts.connections, keys_, args)
-    hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms, gone = reply
+    (hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms, gone,
+     in_flight) = reply
     parsed = [parse_attempt(_text(m)) for m in attempts]
     refusal_text = _text(refusal)
     facts = StoreFacts(
@@ -110,6 +132,7 @@ async def run_decision(
         attempts=tuple(a for a in parsed if a is not None),
         last_refusal_ms=int(refusal_text) if refusal_text.isdigit() else None,
         rate_count=int(rate_count),
+        calls_in_flight=int(in_flight),
     )
     return StoreOutcome(
         facts=facts,

@@ -103,6 +103,14 @@ def consent_key(e164: str) -> str:
     return f"{PREFIX}:{{{number_tag(e164)}}}:consent:{e164}"
 
 
+def consent_log_key(e164: str) -> str:
+    """The consent ledger's append-only history of the number's tag (every grant and revoke, with the number),
+    in the same slot as the number's records (not matched by ``CONSENT_KEY_PATTERN``)."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:consentlog"
+
+
+#: the pattern of every tag's consent history stream (SCAN MATCH)
+CONSENT_LOG_PATTERN = f"{PREFIX}:{{*}}:consentlog"
 #: the pattern of every number's consent hash (SCAN MATCH; every node of a cluster)
 CONSENT_KEY_PATTERN = f"{PREFIX}:{{*}}:consent:*"
 
@@ -144,9 +152,35 @@ def config_version_key(version: str) -> str:
 CONFIG_VERSIONS_KEY = f"{PREFIX}:config:versions"
 
 
-def rate_key(campaign: str, second: int) -> str:
-    """A counter of the calls a campaign started in one wall-clock second."""
-    return f"{PREFIX}:{{c:{campaign}}}:rate:{second}"
+def rate_key(campaign: str) -> str:
+    """A string ``<second>|<calls>``: the calls the campaign started in that second of the Redis server's clock
+    (one server or a Sentinel master; decide.lua)."""
+    return f"{PREFIX}:{{c:{campaign}}}:rate"
+
+
+# -- a campaign's limits (calls per second, concurrent calls): docs/redis-topologies.md ---------------------
+
+
+def calls_key(campaign: str) -> str:
+    """A sorted set of the campaign's calls in progress: member = call id (or, on a Redis Cluster, a screener's
+    unused allowance ``h:<holder>:<n>``), score = the epoch ms its lease ends."""
+    return f"{PREFIX}:{{c:{campaign}}}:calls"
+
+
+def call_ended_key(campaign: str, call_id: str) -> str:
+    """A short-lived marker: the call's end was reported before its allowance was bound to it (Cluster)."""
+    return f"{PREFIX}:{{c:{campaign}}}:ended:{call_id}"
+
+
+def rate_lease_key(campaign: str) -> str:
+    """A string ``<second>|<calls handed out>``: the campaign's calls per second leased to screeners (Cluster)."""
+    return f"{PREFIX}:{{c:{campaign}}}:ratelease"
+
+
+def slot_unused_key(e164: str) -> str:
+    """A key in the number's slot that nothing writes: what a Cluster decision passes where one server's
+    decision passes a campaign counter (every key of a script must be in one slot)."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:unused"
 
 
 #: the admin API's tokens, a hash: field = token name, value = JSON {role, digest, created}; only a digest

@@ -7,8 +7,9 @@ One ``Script`` runs two ways:
 
 * on a redis-py client (a plain or a cluster client; in pipelines through ``queue`` and
   ``execute_with_scripts``): the store's administrative paths;
-* on ``Connections``: the decision's hot path, which packs EVALSHA itself (one bytes join instead of
-  redis-py's per-argument encoding) and sends it on connections of its own.
+* on ``Connections`` (or ``SlotConnections`` on a Redis Cluster, store/cluster_path.py): the decision's hot
+  path, which packs EVALSHA itself (one bytes join instead of redis-py's per-argument encoding) and sends it
+  on connections of its own.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from importlib.resources import files
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from screener.store.client import AnyRedis
+from screener.store.cluster_path import SlotConnections
 
 #: a header line naming the lib files a script needs ("-- uses: lib_dnc_edit")
 _USES = re.compile(r"^--\s*uses:\s*(.+)$")
@@ -66,11 +68,6 @@ def pack_command(*parts: str | int | bytes) -> bytes:
     return b"*%d\r\n" % len(parts) + b"".join(_bulk(p) for p in parts)
 
 
-class DecisionNeedsOneServer(RedisError):
-    """The hot path was given a Redis Cluster client: a decision's keys span several slots (not supported
-    yet), so the call is blocked (a store error), never decided on part of its facts."""
-
-
 class Connections:
     """Connections of the decision's hot path, kept apart from redis-py's pool.
 
@@ -86,8 +83,9 @@ class Connections:
         self.client = client
         self._idle: list[Any] = []
 
-    async def execute(self, packed: bytes) -> Any:
-        """Send one packed command and read its reply (error replies raise, as redis-py's do)."""
+    async def execute(self, packed: bytes, *, key: str | None = None) -> Any:
+        """Send one packed command and read its reply (error replies raise, as redis-py's do); ``key`` names
+        the command's first key (one server serves every key: unused here, ``SlotConnections`` routes by it)."""
         conn = self._idle.pop() if self._idle else self._new_connection()
         reusable = False
         try:
@@ -108,12 +106,7 @@ class Connections:
                 await conn.disconnect()
 
     def _new_connection(self) -> Any:
-        pool = getattr(self.client, "connection_pool", None)
-        if pool is None:  # a RedisCluster client: one pool per node
-            raise DecisionNeedsOneServer(
-                "live decisions need one Redis server or a Sentinel master: on a Redis Cluster the decision's "
-                "keys (rate counter, audit stream) are in other slots than the number's (not supported yet)")
-        return pool.make_connection()
+        return self.client.connection_pool.make_connection()
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []
@@ -132,8 +125,13 @@ class Script:
         self._load_packed = pack_command(b"SCRIPT", b"LOAD", self.source)
         self._loaded: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    async def __call__(self, target: AnyRedis | Connections, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """Run the script on a redis-py client, or on ``Connections`` (the command packed by hand)."""
+    async def __call__(self, target: AnyRedis | Connections | SlotConnections, keys: Sequence[str],
+                       args: Sequence[Any]) -> Any:
+        """Run the script on a redis-py client, or on the hot path's connections (the command packed by hand;
+        on a cluster, sent to the master of the first key's slot)."""
+        if isinstance(target, SlotConnections):
+            return await target.execute(pack_command(b"EVALSHA", self.sha, len(keys), *keys, *args),
+                                        key=keys[0] if keys else None, load=self._load_packed)
         if isinstance(target, Connections):
             packed = pack_command(b"EVALSHA", self.sha, len(keys), *keys, *args)
             try:
@@ -178,10 +176,17 @@ async def execute_with_scripts(client: AnyRedis, scripts: Sequence[Script], queu
 
 
 class Scripts:
-    """The hot path's ``Connections`` to one Redis client (decide.lua and audit appends run on them)."""
+    """The hot path's connections to one Redis client (decide.lua and audit appends run on them): ``Connections``
+    to one server (or a Sentinel master), ``SlotConnections`` to a Redis Cluster's masters."""
 
     def __init__(self, client: Any) -> None:
-        self.connections = Connections(client)
+        self.connections: Connections | SlotConnections = (
+            SlotConnections(client) if isinstance(client, RedisCluster) else Connections(client))
+
+    @property
+    def cluster(self) -> bool:
+        """True on a Redis Cluster: a decision may only touch keys in the number's slot."""
+        return isinstance(self.connections, SlotConnections)
 
     async def aclose(self) -> None:
         await self.connections.aclose()

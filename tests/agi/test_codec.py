@@ -380,3 +380,38 @@ def test_the_backtracking_line_through_the_connection_is_refused_or_parsed() -> 
     conn = started()
     got = reply_to(conn, b"200 result=1 (" + b") a=b" * 1600 + b"\n")
     assert got == [Reply(code=200, result="1", data=(") a=b" * 1600)[:-5], endpos=None)]
+
+
+def _asterisk_header(callerid: bytes) -> bytes:
+    return (b"agi_network: yes\nagi_request: agi://h/screen\nagi_version: 22\nagi_callerid: " + callerid
+            + b"\nagi_calleridname: x\nagi_threadid: 1\nagi_arg_1: 15551234567\n\n")
+
+
+@pytest.mark.parametrize(("callerid", "problem"), [
+    (b"1\nEXEC System x", "not agi_* after agi_callerid"),
+    (b"1\n\nEXEC System x", "blank line inside agi_callerid"),
+    (b"1\nagi_arg_1: 911", "agi_arg_1 given twice"),
+])
+def test_a_raw_newline_in_a_caller_value_is_a_problem_of_the_environment_not_an_error(
+        callerid: bytes, problem: str) -> None:
+    conn = AgiConnection()
+    conn.receive_data(_asterisk_header(callerid))
+    env = conn.next_event()
+    assert isinstance(env, AgiEnvironment)
+    assert any(problem in p for p in env.problems), env.problems
+    assert env.args == ("15551234567",) and env.callerid == "1"
+    assert conn.state is State.IDLE
+
+
+def test_a_clean_asterisk_header_has_no_problems() -> None:
+    conn = AgiConnection()
+    conn.receive_data(_asterisk_header(b"+12125550100"))
+    env = conn.next_event()
+    assert isinstance(env, AgiEnvironment) and env.problems == ()
+
+
+def test_a_non_agi_line_outside_a_caller_value_is_still_an_error() -> None:
+    conn = AgiConnection()
+    conn.receive_data(b"agi_network: yes\nagi_version: 22\nagi_channel: x\nEXEC System x\n\n")
+    with pytest.raises(RemoteProtocolError):
+        conn.next_event()

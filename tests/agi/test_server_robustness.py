@@ -127,11 +127,24 @@ async def test_injection_through_exten_and_caller_id(make_server: ServerFactory,
     assert '"' not in variables["SCREEN_CAMPAIGN"] and " " not in variables["SCREEN_CAMPAIGN"]
 
 
-async def test_newline_injection_in_the_header_never_reaches_a_command(make_server: ServerFactory) -> None:
-    server = await make_server()
-    evil = header("screen", "15551234567", agi_callerid='123\nEXEC System "rm -rf /"')
-    result = await call(port_of(server), evil)
-    assert result.commands == []  # a line that is not agi_*: the header is garbled, the session ends
+@pytest.mark.parametrize("callerid", [
+    '123\nEXEC System "rm -rf /"',           # a raw newline, then a command
+    "123\n\nEXEC System touch",              # a blank line: the header block would end early
+    "123\nagi_arg_1: 911",                    # a header line injected (the real agi_arg_1 comes later)
+    "123\r\nSET VARIABLE GLOBAL(X) 1\n",
+])
+async def test_a_raw_newline_in_the_caller_id_gets_a_blocked_decision_not_a_dropped_session(
+        make_server: ServerFactory, callerid: str) -> None:
+    screener = FakeScreener()
+    server = await make_server(screener)
+    result = await call(port_of(server), header("screen", "15551234567", agi_callerid=callerid))
+    assert_no_injection(result.commands)
+    variables = result.variables()
+    assert variables["SCREEN_RESULT"] == "BLOCK" and variables["SCREEN_REASONS"] == "invalid_request"
+    [request] = screener.requests
+    assert request.dialed == "15551234567"  # the real argument, not an injected one
+    assert request.problem  # says what was wrong (logged and audited)
+    await still_serving(port_of(server))
 
 
 async def test_injection_through_the_campaign_variable(make_server: ServerFactory) -> None:

@@ -100,3 +100,14 @@ async def test_many_calls_at_once(make_server: ServerFactory) -> None:
     results = await asyncio.gather(*(call(port_of(server), header("screen", f"1555123{i:04d}")) for i in range(50)))
     assert all(r.variables()["SCREEN_RESULT"] == "ALLOW" for r in results)
     assert sorted(r.variables()["SCREEN_NUMBER"] for r in results) == sorted(f"+1555123{i:04d}" for i in range(50))
+
+
+async def test_the_end_script_reports_the_calls_end_and_sends_no_command(make_server: ServerFactory) -> None:
+    # the dialplan's h extension: AGI(agi://.../end,${SCREEN_CALL_ID},${SCREEN_CAMPAIGN}) on a hung-up channel
+    screener = FakeScreener()
+    server = await make_server(screener)
+    result = await call(port_of(server), header("end", "1795871312.0", "lab"))
+    assert result.closed_by_server and result.commands == []
+    assert screener.ended == [("1795871312.0", "lab")] and screener.requests == []
+    result = await call(port_of(server), header("end", "", ""))  # nothing to release: nothing asked
+    assert result.commands == [] and screener.ended == [("1795871312.0", "lab")]

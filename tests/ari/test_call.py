@@ -126,7 +126,8 @@ async def test_the_opt_out_digit_is_acknowledged_by_the_store_first_then_confirm
     assert [p.query["media"] for p in plays] == [f"sound:{lab_prompt()}", "sound:custom/screener/optout-en"]
     # the confirmation was asked for only after the store acknowledged: at the ack only the disclosure played
     assert plays_at_ack == [[f"sound:{lab_prompt()}"]]
-    assert running.screener.log == ["opt_out", "opt_out acknowledged", "record_disclosure"]
+    assert running.screener.log == ["opt_out", "opt_out acknowledged", "record_disclosure", "call_ended"]
+    assert running.screener.ended == [("agent-1", "lab")]  # no longer counted among the campaign's calls
     assert fake.made("POST", "bridges") == [] and fake.made("POST", "channels/agent-1/answer") == []
     assert fake.made("DELETE", f"playbacks/{plays[0].query['playbackId']}")
     evidence = running.screener.disclosures

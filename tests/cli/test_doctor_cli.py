@@ -18,6 +18,7 @@ import pytest
 from screener.embedded_redis import EmbeddedRedis
 from tests.cli.lab_config import REPO, write_config
 from tests.cli.test_serve_cli import ENV
+from tests.conftest import StoreTopology
 
 SCREENER = [sys.executable, "-m", "screener"]
 SHIPPED_DIALPLAN = REPO / "asterisk" / "extensions.conf"
@@ -166,3 +167,12 @@ def test_the_doctor_command_does_not_import_the_store() -> None:
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert "screener.service.doctor" in imported
     assert not [m for m in imported if m.startswith("screener.store")]
+
+
+@pytest.mark.parametrize("topology", ["sentinel", "cluster"], indirect=True)
+def test_doctor_reads_redis_through_a_sentinel_or_cluster_url(topology: StoreTopology, tmp_path: Path) -> None:
+    config = write_config(tmp_path, topology.url)
+    p = doctor(config, fake_timedatectl(tmp_path / "bin", "System clock synchronized: yes"))
+    found = lines_of(p.stdout)
+    assert found["redis"].startswith("ok  ") and "reachable" in found["redis"], p.stdout + p.stderr
+    assert found["redis maxmemory-policy"].startswith("ok  "), p.stdout  # deploy/redis/redis.conf: noeviction

@@ -1,5 +1,5 @@
-"""The CLI on every Redis topology, as a user runs it: `redis+sentinel://` decides fully, `redis+cluster://` serves
-the DNC commands and blocks a live decision (fail closed), a bad URL is one clear line naming it."""
+"""The CLI on every Redis topology, as a user runs it: `redis+sentinel://` and `redis+cluster://` decide fully
+and serve the DNC and consent commands, a bad URL is one clear line naming it."""
 
 from __future__ import annotations
 
@@ -60,8 +60,7 @@ def test_check_allows_and_blocks_through_sentinel(redis_sentinel: SentinelTopolo
     assert SENTINEL_MASTER_PASSWORD not in p.stderr + p.stdout and SENTINEL_PASSWORD not in p.stderr + p.stdout
 
 
-def test_on_a_cluster_dnc_commands_work_and_a_decision_fails_closed(redis_cluster: ClusterTopology,
-                                                                     tmp_path: Path) -> None:
+def test_on_a_cluster_dnc_consent_and_live_decisions_work(redis_cluster: ClusterTopology, tmp_path: Path) -> None:
     for server in redis_cluster.servers:
         with redis_cluster.client(server) as node:
             node.flushall()
@@ -70,17 +69,19 @@ def test_on_a_cluster_dnc_commands_work_and_a_decision_fails_closed(redis_cluste
         assert run(config, "dnc", "add", number).returncode == 0
     assert run(config, "dnc", "check", "+14155550123").returncode == 0  # listed
     assert run(config, "dnc", "check", "+14155550124").returncode == 1  # not listed
-    p = run(config, "consent", "grant", "+12025550123", "--campaign", "lab", "--source", "web form")
-    assert p.returncode == 0, p.stderr  # the record and its audit entry share the number's slot: one script
-    assert "web form" in run(config, "consent", "show", "+12025550123", "--campaign", "lab").stdout
-    p = run(config, "audit", "tail", "--number", "+12025550123")
+    p = run(config, "consent", "grant", "+12025550124", "--campaign", "lab", "--source", "web form")
+    assert p.returncode == 0, p.stderr  # the record and its history entry: one script in the number's slot
+    assert "web form" in run(config, "consent", "show", "+12025550124", "--campaign", "lab").stdout
+    p = run(config, "audit", "tail", "--number", "+12025550124")  # and its audit entry, in the same script
     assert p.returncode == 0 and "CONSENT" in p.stdout, p.stderr
-    for extra in (("--at", NY_10AM), ("--commit",)):  # --commit decides now: --at is for dry runs only
-        p = run(config, "check", "+12025550199", "--campaign", "lab", "--json", *extra)
-        assert p.returncode == 1, p.stderr
-        [reason] = json.loads(p.stdout)["reasons"]
-        assert reason["code"] == "screening_unavailable" and "Redis Cluster" in reason["detail"]
-        assert "Traceback" not in p.stderr
+    p = run(config, "check", "+12025550199", "--campaign", "lab", "--json", "--at", NY_10AM)
+    assert p.returncode == 0, p.stderr
+    p = run(config, "check", "+12025550199", "--campaign", "lab", "--json", "--commit")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["attempt_id"]  # reserved by decide.lua on the master of the number's slot
+    p = run(config, "check", "+12025550123", "--campaign", "lab", "--json", "--at", NY_10AM)
+    assert p.returncode == 1 and codes(p) == ["dnc_internal"], p.stderr
+    assert "Traceback" not in p.stderr
 
 
 @pytest.mark.parametrize("where", ["--redis", "SCREENER_REDIS_URL", "config"])

@@ -14,6 +14,7 @@ from screener.lab.stack import (
     Call,
     ServerProcess,
     audit_entries,
+    calls_in_progress,
     decision_reasons,
     dnc_add,
     on_internal_dnc,
@@ -23,7 +24,8 @@ from screener.lab.stack import (
     write_config,
 )
 
-__all__ = ["E2E_CONFIG", "Call", "Lab", "ServerProcess", "audit_entries", "closed_window", "decision_reasons",
+__all__ = ["E2E_CONFIG", "Call", "Lab", "ServerProcess", "audit_entries", "calls_in_progress", "closed_window",
+           "decision_reasons",
            "dnc_add", "on_internal_dnc", "refused_at_ms", "screener_command", "write_config"]
 
 
@@ -55,6 +57,22 @@ consent_required = false
 opt_out_digit = "9"
 
 [campaigns.lab-closed.disclosure.en]
+text = "This is a test call from {{company}}. To stop these calls, press {{opt_out_digit}}."
+
+[campaigns.lab-one]
+company = "Example Solar Inc. test lab"
+purpose = "one call at a time"
+subject = "lab-one"
+caller_id = "+12025550144"
+callback_number = "+12025550144"
+region = "US"
+policy = "lab"
+dnc_lists = ["internal"]
+consent_required = false
+opt_out_digit = "9"
+max_concurrent_calls = 1
+
+[campaigns.lab-one.disclosure.en]
 text = "This is a test call from {{company}}. To stop these calls, press {{opt_out_digit}}."
 """
 

@@ -58,6 +58,8 @@ def test_injection_through_caller_id_and_exten_sets_nothing_and_the_next_call_is
     for n, (name, user) in enumerate(attempts):
         call = lab.call(f"1212555013{n}", callee="uas_ring_busy.xml", caller_name=name, caller_user=user)
         assert call.result.final_status in (486, 403), call.result.output
+    # the raw newline Asterisk puts in agi_callerid: a decision (blocked, invalid_request), in the audit trail
+    assert decision_reasons(lab.redis.url, "+12125550130") == [["invalid_request"]]
     # EXTEN: percent-encoded newline and a second dial target after the digits
     for n, exten in enumerate(["12125550140%0aSET%20VARIABLE%20GLOBAL(INJECTED)%201",
                                "12125550141&PJSIP/1999", "12125550142%22%0a%0aHANGUP"]):

@@ -5,7 +5,15 @@ from __future__ import annotations
 import wave
 
 from screener.lab.sipp import DIALER_IP
-from tests.e2e.harness import Lab, audit_entries, decision_reasons, dnc_add, on_internal_dnc, refused_at_ms
+from tests.e2e.harness import (
+    Lab,
+    audit_entries,
+    calls_in_progress,
+    decision_reasons,
+    dnc_add,
+    on_internal_dnc,
+    refused_at_ms,
+)
 
 #: a PCMU packet carries 20 ms
 PACKET_S = 0.02
@@ -114,3 +122,13 @@ def test_pressing_9_puts_the_number_on_the_internal_dnc_list_before_the_call_end
     assert retry.result.final_status == 403, retry.result.output
     assert retry.carrier_invites == 0
     assert decision_reasons(lab.redis.url, number)[-1] == ["dnc_internal"]
+
+
+def test_the_h_extension_frees_an_allowed_calls_place_among_its_campaigns_calls_in_progress(lab: Lab) -> None:
+    # campaign lab-one: one call at a time; each call is allowed, dialed (the carrier is busy) and ends: the
+    # dialplan's h extension tells the screener, so the next call has the place again
+    for number in ("12125550111", "12125550112"):
+        call = lab.call(number, ip=DIALER_IP, campaign="lab-one", callee="uas_ring_busy.xml")
+        assert call.result.final_status == 486, call.result.output  # screened, allowed, dialed: busy
+    assert decision_reasons(lab.redis.url, "+12125550112") == [[]]  # not rate_limit: the first call's end freed it
+    assert calls_in_progress(lab.redis.url, "lab-one") == 0

@@ -63,9 +63,10 @@ async def test_good_rows_land_with_provenance_and_bad_rows_are_reported_by_line(
     assert record.valid_at(GRANTED_MS + 1) and not record.valid_at(GRANTED_MS - 1)
     [last] = await consent.records(redis_client, "+8613800138103")
     assert last.expires_ms == 0 and last.origin_line == 11
-    history = await consent_entries(redis_client)
-    assert len(history) == 4 and all(e.fields["action"] == "grant" for e in history)
-    assert 3 in {int(e.fields["origin_line"]) for e in history}  # each entry names its record's line
+    history = [entry async for entry in consent.iter_history(redis_client)]
+    assert len(history) == 4 and all(action == "grant" for action, _ in history)
+    assert [r.origin_line for _, r in history if r.number == "+8613800130001"] == [3]
+    assert len(await consent_entries(redis_client)) == 4  # each with its audit entry, in the number's chain
 
 
 async def consent_entries(client: Any) -> list[audit.AuditEntry]:
@@ -87,6 +88,7 @@ async def test_records_are_written_batch_by_batch_while_the_file_is_read(redis_c
     assert result.records == 2_000
     assert [n for n, _ in seen] == [300, 600, 900, 1200, 1500, 1800, 2000]
     assert seen[0][1] < path.stat().st_size  # the first batch was written with most of the file unread
+    assert len([entry async for entry in consent.iter_history(redis_client)]) == 2_000
     assert len(await consent_entries(redis_client)) == 2_000
 
 
@@ -128,7 +130,7 @@ async def test_an_export_imports_again_to_the_same_records(redis_client: aioredi
 
 
 async def test_import_and_export_on_a_redis_cluster(redis_cluster: ClusterTopology, tmp_path: Path) -> None:
-    """No transaction spans two slots: each record and its audit entry in its number's slot."""
+    """Each record with its history and audit entries in one script call in the number's slot."""
     client: Any = RedisCluster(startup_nodes=redis_cluster.nodes)
     await client.initialize()
     try:
@@ -143,6 +145,8 @@ async def test_import_and_export_on_a_redis_cluster(redis_cluster: ClusterTopolo
         assert len({client.get_node_from_key(keys.consent_key(n)).name for n in numbers}) > 1, slots
         exported = sorted(r.number for r in [r async for r in ledger.export("consent")])
         assert exported == sorted(numbers)
+        history = sorted(r.number for _, r in [entry async for entry in consent.iter_history(client)])
+        assert history == sorted(numbers)  # each record's history entry, written with it in its slot
         assert len(await consent_entries(client)) == len(numbers)
         [record] = await consent.records(client, numbers[-1])
         assert record.evidence == f"ev-{numbers[-1]}" and record.origin_line == len(numbers) + 1

@@ -1,4 +1,5 @@
-"""The screening service against a real redis-server: every reason code, precedence, fail-closed."""
+"""The screening service against real Redis: every reason code, precedence, fail-closed. The store's cases run
+on every topology (one server, Sentinel, Cluster: the ``topology`` fixture); the pure rules' on one server."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from screener.reasons import Verdict
 from screener.service.audit_fields import number_hash
 from screener.service.screening import Screener, connect
 from screener.store import audit, consent, dnc, keys
+from tests.conftest import StoreTopology
 from tests.factories import StaticHolder, make_settings
 
 #: Wednesday 2 December 2026, 15:00 in New York (20:00 UTC)
@@ -39,6 +41,22 @@ async def screener(redis_server: EmbeddedRedis, redis_client: aioredis.Redis) ->
     await s.aclose()
 
 
+@pytest.fixture
+async def any_screener(topology: StoreTopology) -> AsyncIterator[Screener]:
+    """A screener on each topology, with a budget that holds on a loaded machine (a cluster client's first
+    decision reads the slot map)."""
+    await mark_imported(topology.client, "registry")
+    s = Screener(StaticHolder(make_settings(time_budget_ms=2000)), connect(topology.url, 2.0))
+    yield s
+    await s.aclose()
+
+
+async def latest_entries(topology: StoreTopology, number: str, count: int) -> list[audit.AuditEntry]:
+    """The latest ``count`` entries of the number's audit stream (its group's, in its slot on a Cluster), oldest
+    first."""
+    return (await audit.tail(topology.client, count, [keys.audit_group(number)]))
+
+
 async def decide(s: Screener, campaign: str, number: str = NUMBER, at: datetime = WED_3PM_NY,
                  commit: bool = False) -> Any:
     return await s.screen(ScreenRequest(dialed=number, campaign=campaign, at=at, commit=commit))
@@ -53,12 +71,13 @@ def codes(decision: Any) -> set[R]:
     return set(decision.codes)
 
 
-async def test_clean_number_is_allowed_with_caller_id_and_audited(screener: Screener, redis_client: Any) -> None:
-    d = await decide(screener, "open")
+async def test_clean_number_is_allowed_with_caller_id_and_audited(any_screener: Screener,
+                                                                  topology: StoreTopology) -> None:
+    d = await decide(any_screener, "open")
     assert d.verdict is Verdict.ALLOW and d.reasons == ()
     assert d.number == NUMBER and d.caller_id == "+12025550100"
     assert d.disclosure is not None and d.disclosure.opt_out_digit == "9"
-    [entry] = await audit.tail(redis_client, 1)
+    [entry] = await latest_entries(topology, NUMBER, 1)
     assert entry.id == d.audit_id
     assert entry.verdict == "allow" and entry.fields["mode"] == "dry_run" and entry.group == "+1212"
     assert entry.fields["config_version"] == "test0001"
@@ -82,39 +101,40 @@ async def test_emergency_number_beats_everything(screener: Screener, redis_clien
     assert await redis_client.keys("scr:{*}:att:*") == []  # never counted
 
 
-async def test_each_dnc_kind_blocks_and_all_reasons_are_reported(screener: Screener, redis_client: Any) -> None:
+async def test_each_dnc_kind_blocks_and_all_reasons_are_reported(any_screener: Screener,
+                                                                 topology: StoreTopology) -> None:
     for name in ("internal", "camp-list", "registry"):
-        await dnc.add_numbers(redis_client, name, [NUMBER])
-    d = await decide(screener, "all-lists")
+        await dnc.add_numbers(topology.client, name, [NUMBER])
+    d = await decide(any_screener, "all-lists")
     assert codes(d) == {R.DNC_INTERNAL, R.DNC_CAMPAIGN, R.DNC_REGISTRY}
     assert [r.code for r in d.reasons] == [R.DNC_INTERNAL, R.DNC_CAMPAIGN, R.DNC_REGISTRY]
-    assert (await decide(screener, "open", number="+12125550143")).allowed
+    assert (await decide(any_screener, "open", number="+12125550143")).allowed
 
 
-async def test_consent_exempts_registry_but_never_internal(screener: Screener, redis_client: Any) -> None:
-    await dnc.add_numbers(redis_client, "registry", [NUMBER])
-    assert codes(await decide(screener, "exempt")) == {R.DNC_REGISTRY}
+async def test_consent_exempts_registry_but_never_internal(any_screener: Screener, topology: StoreTopology) -> None:
+    await dnc.add_numbers(topology.client, "registry", [NUMBER])
+    assert codes(await decide(any_screener, "exempt")) == {R.DNC_REGISTRY}
     granted = int((WED_3PM_NY - timedelta(days=1)).timestamp() * 1000)
     record = consent.ConsentRecord(NUMBER, "sales", "web form 7", granted_ms=granted)
-    await consent.grant(redis_client, record, consent_entry)
-    assert (await decide(screener, "exempt")).allowed
-    await dnc.add_numbers(redis_client, "internal", [NUMBER])
-    assert codes(await decide(screener, "exempt")) == {R.DNC_INTERNAL}
+    await consent.grant(topology.client, record, consent_entry)
+    assert (await decide(any_screener, "exempt")).allowed
+    await dnc.add_numbers(topology.client, "internal", [NUMBER])
+    assert codes(await decide(any_screener, "exempt")) == {R.DNC_INTERNAL}
 
 
-async def test_consent_required_valid_expired_revoked(screener: Screener, redis_client: Any) -> None:
-    assert codes(await decide(screener, "consent")) == {R.NO_CONSENT}
+async def test_consent_required_valid_expired_revoked(any_screener: Screener, topology: StoreTopology) -> None:
+    assert codes(await decide(any_screener, "consent")) == {R.NO_CONSENT}
     day = 86_400_000
     t = int(WED_3PM_NY.timestamp() * 1000)
-    await consent.grant(redis_client, consent.ConsentRecord(NUMBER, "sales", "form", granted_ms=t - day),
+    await consent.grant(topology.client, consent.ConsentRecord(NUMBER, "sales", "form", granted_ms=t - day),
                         consent_entry)
-    assert codes(await decide(screener, "consent")) == {R.NO_CONSENT}  # wrong purpose
-    await consent.grant(redis_client, consent.ConsentRecord(NUMBER, "service", "form", granted_ms=t - day,
+    assert codes(await decide(any_screener, "consent")) == {R.NO_CONSENT}  # wrong purpose
+    await consent.grant(topology.client, consent.ConsentRecord(NUMBER, "service", "form", granted_ms=t - day,
                                                             expires_ms=t + day), consent_entry)
-    assert (await decide(screener, "consent")).allowed
-    assert codes(await decide(screener, "consent", at=WED_3PM_NY + timedelta(days=2))) == {R.NO_CONSENT}
-    await consent.revoke(redis_client, NUMBER, "service", t - 1000, consent_entry)
-    assert codes(await decide(screener, "consent")) == {R.NO_CONSENT}
+    assert (await decide(any_screener, "consent")).allowed
+    assert codes(await decide(any_screener, "consent", at=WED_3PM_NY + timedelta(days=2))) == {R.NO_CONSENT}
+    await consent.revoke(topology.client, NUMBER, "service", t - 1000, consent_entry)
+    assert codes(await decide(any_screener, "consent")) == {R.NO_CONSENT}
 
 
 async def test_calling_hours_quiet_hours_and_state_rules(screener: Screener) -> None:
@@ -149,57 +169,61 @@ async def test_cn_holiday_and_make_up_working_day(screener: Screener, redis_clie
     assert codes(await decide(screener, "cn", number=cn, at=lunch)) == {R.QUIET_HOURS}
 
 
-async def test_stale_registry_blocks(screener: Screener, redis_client: Any) -> None:
-    await redis_client.delete(keys.dnc_meta_key("registry"))
-    screener.invalidate_list_states()
-    assert R.DNC_LIST_STALE in codes(await decide(screener, "all-lists"))
+async def test_stale_registry_blocks(any_screener: Screener, topology: StoreTopology) -> None:
+    await topology.client.delete(keys.dnc_meta_key("registry"))
+    any_screener.invalidate_list_states()
+    assert R.DNC_LIST_STALE in codes(await decide(any_screener, "all-lists"))
 
 
-async def test_frequency_window_counts_only_live_attempts(screener: Screener) -> None:
+async def test_frequency_window_counts_only_live_attempts(any_screener: Screener) -> None:
     for _ in range(3):
-        assert (await decide(screener, "limited")).allowed  # dry runs reserve nothing
+        assert (await decide(any_screener, "limited")).allowed  # dry runs reserve nothing
     for i in range(3):
-        d = await decide(screener, "limited", at=WED_3PM_NY + timedelta(minutes=i), commit=True)
+        d = await decide(any_screener, "limited", at=WED_3PM_NY + timedelta(minutes=i), commit=True)
         assert d.allowed and d.attempt_id
-    d = await decide(screener, "limited", at=WED_3PM_NY + timedelta(minutes=5), commit=True)
+    d = await decide(any_screener, "limited", at=WED_3PM_NY + timedelta(minutes=5), commit=True)
     assert codes(d) == {R.FREQUENCY_LIMIT} and d.attempt_id is None
     # the window slides: an hour after the first attempt, one slot is free again
-    assert (await decide(screener, "limited", at=WED_3PM_NY + timedelta(minutes=61))).allowed
+    assert (await decide(any_screener, "limited", at=WED_3PM_NY + timedelta(minutes=61))).allowed
     # --at in the past sees only the attempts made before it
-    assert (await decide(screener, "limited", at=WED_3PM_NY - timedelta(minutes=1))).allowed
+    assert (await decide(any_screener, "limited", at=WED_3PM_NY - timedelta(minutes=1))).allowed
 
 
-async def test_min_interval_and_refusal_cooldown(screener: Screener) -> None:
-    assert (await decide(screener, "interval", commit=True)).allowed
-    assert codes(await decide(screener, "interval", at=WED_3PM_NY + timedelta(minutes=5))) == {R.FREQUENCY_LIMIT}
-    assert (await decide(screener, "interval", at=WED_3PM_NY + timedelta(minutes=11))).allowed
+async def test_min_interval_and_refusal_cooldown(any_screener: Screener) -> None:
+    assert (await decide(any_screener, "interval", commit=True)).allowed
+    assert codes(await decide(any_screener, "interval", at=WED_3PM_NY + timedelta(minutes=5))) == {R.FREQUENCY_LIMIT}
+    assert (await decide(any_screener, "interval", at=WED_3PM_NY + timedelta(minutes=11))).allowed
     other = "+12125550199"
-    screener._clock = lambda: WED_3PM_NY  # the refusal happens at the decision time
-    await screener.opt_out(other, "limited", source="test")
-    d = await decide(screener, "limited", number=other, at=WED_3PM_NY + timedelta(days=1))
+    any_screener._clock = lambda: WED_3PM_NY  # the refusal happens at the decision time
+    await any_screener.opt_out(other, "limited", source="test")
+    d = await decide(any_screener, "limited", number=other, at=WED_3PM_NY + timedelta(days=1))
     assert codes(d) == {R.DNC_INTERNAL, R.FREQUENCY_LIMIT}
 
 
-async def test_rate_limit_per_campaign_second(screener: Screener) -> None:
+@pytest.mark.parametrize("topology", ["server", "sentinel"], indirect=True)
+async def test_rate_limit_per_campaign_second(any_screener: Screener) -> None:
+    # exact, in decide.lua, per second of the decision's time (a Cluster's allowance counts the master's real
+    # seconds instead: tests/service/test_campaign_limits.py)
+    screener = any_screener
     results = [await decide(screener, "rated", number=f"+1212555{i:04d}", commit=True) for i in range(3)]
     assert [d.allowed for d in results] == [True, True, False]
     assert codes(results[2]) == {R.RATE_LIMIT}
     assert (await decide(screener, "rated", at=WED_3PM_NY + timedelta(seconds=1), commit=True)).allowed
 
 
-async def test_opt_out_blocks_the_next_call_and_is_audited(screener: Screener, redis_client: Any) -> None:
-    assert (await decide(screener, "open")).allowed
-    await screener.opt_out(NUMBER, "open", source="test", call_id="call-1")
-    assert await dnc.contains(redis_client, "internal", NUMBER)
-    assert R.DNC_INTERNAL in codes(await decide(screener, "open"))
-    kinds = [e.kind for e in await audit.tail(redis_client, 3)]
+async def test_opt_out_blocks_the_next_call_and_is_audited(any_screener: Screener, topology: StoreTopology) -> None:
+    assert (await decide(any_screener, "open")).allowed
+    await any_screener.opt_out(NUMBER, "open", source="test", call_id="call-1")
+    assert await dnc.contains(topology.client, "internal", NUMBER)
+    assert R.DNC_INTERNAL in codes(await decide(any_screener, "open"))
+    kinds = [e.kind for e in await audit.tail(topology.client, 3)]
     assert audit.OPT_OUT in kinds
 
 
-async def test_script_is_reloaded_after_script_flush(screener: Screener, redis_client: Any) -> None:
-    assert (await decide(screener, "open")).allowed
-    await redis_client.script_flush()
-    assert (await decide(screener, "open")).allowed
+async def test_script_is_reloaded_after_script_flush(any_screener: Screener, topology: StoreTopology) -> None:
+    assert (await decide(any_screener, "open")).allowed
+    await topology.script_flush()
+    assert (await decide(any_screener, "open")).allowed
 
 
 def _race(url: str, tasks: int, out: Any) -> None:
@@ -212,19 +236,18 @@ def _race(url: str, tasks: int, out: Any) -> None:
     out.put(asyncio.run(run()))
 
 
-async def test_two_processes_never_both_take_the_last_attempt(redis_server: EmbeddedRedis,
-                                                            redis_client: Any) -> None:
+async def test_two_processes_never_both_take_the_last_attempt(topology: StoreTopology) -> None:
     # two screener processes, 20 concurrent live decisions each, for a number allowed 3 calls per hour
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_race, args=(redis_server.url, 20, queue)) for _ in range(2)]
+    procs = [ctx.Process(target=_race, args=(topology.url, 20, queue)) for _ in range(2)]
     for p in procs:
         p.start()
     allowed = [queue.get(timeout=60) for _ in procs]
     for p in procs:
         p.join(10)
     assert sum(allowed) == 3
-    assert await redis_client.zcard(keys.attempts_key(NUMBER)) == 3
+    assert await topology.client.zcard(keys.attempts_key(NUMBER)) == 3
 
 
 async def test_redis_stopped_blocks_with_screening_unavailable(private_redis: EmbeddedRedis) -> None:
@@ -328,17 +351,30 @@ async def test_a_refusal_is_kept_as_long_as_the_longest_cool_down(
     await s.aclose()
 
 
-async def test_engine_and_script_disagreeing_blocks_the_call(screener: Screener, redis_client: Any,
+async def test_engine_and_script_disagreeing_blocks_the_call(any_screener: Screener, topology: StoreTopology,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import screener.engine as engine
     from screener.decision import Reason
 
     # the script finds the number on the internal list, the (broken) engine sees nothing: blocked
-    await dnc.add_numbers(redis_client, "internal", [NUMBER])
+    await dnc.add_numbers(topology.client, "internal", [NUMBER])
     monkeypatch.setattr(engine, "evaluate", lambda plan, facts, now_ms: [])
-    assert codes(await decide(screener, "open", commit=True)) == {R.DNC_INTERNAL}
+    assert codes(await decide(any_screener, "open", commit=True)) == {R.DNC_INTERNAL}
     # the engine finds a reason the script did not: blocked (the attempt the script reserved stays counted)
     other = "+12125550177"
     monkeypatch.setattr(engine, "evaluate", lambda plan, facts, now_ms: [Reason(R.RATE_LIMIT, "engine")])
-    d = await decide(screener, "open", number=other, commit=True)
+    d = await decide(any_screener, "open", number=other, commit=True)
     assert d.verdict is Verdict.BLOCK and codes(d) == {R.RATE_LIMIT}
+
+
+async def test_a_request_with_a_problem_is_blocked_as_invalid_and_audited(screener: Screener,
+                                                                          redis_client: Any) -> None:
+    request = ScreenRequest(dialed="2125550142", campaign="open", at=WED_3PM_NY, commit=True,
+                            problem="a line that is not agi_* after agi_callerid")
+    d = await screener.screen(request)
+    assert d.verdict is Verdict.BLOCK and codes(d) == {R.INVALID_REQUEST} and d.attempt_id is None
+    [entry] = await audit.tail(redis_client, 1)
+    assert entry.id == d.audit_id and entry.fields["verdict"] == "block"
+    assert entry.reasons == [("invalid_request", "a line that is not agi_* after agi_callerid")]
+    assert entry.fields["number_hash"] == number_hash(NUMBER, "test-salt")  # found under the number
+    assert await redis_client.keys("scr:{*}:att:*") == []  # nothing reserved

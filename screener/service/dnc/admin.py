@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from screener.config.campaigns import REGISTRY_MAX_AGE_DAYS
 from screener.config.settings import ListKind, Settings
@@ -21,8 +22,9 @@ from screener.service.dnc import audit as dnc_audit
 from screener.service.dnc.errors import DncError, ExportIncomplete, UnknownList
 from screener.service.dnc.imports import ImportOptions, ProgressCallback, check_import_file, grace_for, import_file
 from screener.service.dnc.records import ImportResult, ListRow, NumberChange, NumberCheck
+from screener.service.durability import acknowledged
 from screener.service.numbers_input import DEFAULT_REGION, e164_of, prefix_of
-from screener.store import dnc
+from screener.store import dnc, keys
 from screener.store.client import AnyRedis, connect
 from screener.store.dnc.export import iter_version
 from screener.store.dnc.prefixes import PrefixLimit, edit_prefix
@@ -32,6 +34,11 @@ from screener.store.dnc.versions import VersionFreed
 EXPORT_FORMATS = ("e164", "ftc")
 #: the name of the internal list when no config says which list is internal
 DEFAULT_INTERNAL = "internal"
+
+
+def dnc_change_keys(list_name: str, e164: str) -> list[str]:
+    """Keys in every slot a change of one number on a list writes: the number's tag, the list's metadata."""
+    return [keys.dnc_tag_set_key(list_name, "0", keys.number_tag(e164)), keys.dnc_meta_key(list_name)]
 
 
 class DncAdmin:
@@ -101,7 +108,13 @@ class DncAdmin:
         """Every change of a list's numbers made through the service passes here, and is audited."""
         if not actor.strip():
             raise DncError("a change of a DNC list needs its actor (who or what made it)")
-        applied = await dnc.apply_ops(self.redis, list_name, [(op, e164)], source=source)
+
+        async def write() -> Any:
+            return await dnc.apply_ops(self.redis, list_name, [(op, e164)], source=source)
+
+        # acknowledged as the config's ``durability`` says (service/durability.py)
+        applied = await (write() if self.settings is None else acknowledged(
+            self.redis, self.settings, write, keys=dnc_change_keys(list_name, e164)))
         action = dnc_audit.ADD if op == dnc.ADD else dnc_audit.REMOVE
         fields = dnc_audit.change_fields(self.settings, actor=actor, action=action, list_name=list_name,
                                          source=source, added=applied.added, removed=applied.removed,

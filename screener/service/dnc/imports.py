@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from screener.config.settings import DEFAULT_TIME_BUDGET_MS, Settings
+from screener.service.budgets import DECISION_BUDGETS, LIST_STATE_TTL_S, oldest_list_version_s
 from screener.service.dnc.errors import BadImportFile, DncError, ImportBusy, ImportFailed
 from screener.service.dnc.records import ImportResult
 from screener.service.progress import Progress, ProgressCallback
-from screener.service.screening import DECISION_BUDGETS, LIST_STATE_TTL_S, oldest_list_version_s
 from screener.store.client import AnyRedis
 from screener.store.dnc.build import DEFAULT_BUDGET_BYTES, VersionBuilder
 from screener.store.dnc.edits import ADD, intset_max, mutate_versions, split_ops

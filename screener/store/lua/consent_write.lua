@@ -1,22 +1,24 @@
--- consent_write.lua: write a number's consent record for one purpose and append the change (grant or revoke)
--- to the audit stream of the number's group, in one atomic step (one slot: the consent hash and the stream
--- share the number's hash tag).
+-- consent_write.lua: a consent record, its history entry (the ledger's stream of the number's tag) and its audit
+-- entry (extending the hash chain of the number's group), written together in one atomic step: every key is in
+-- the number's slot, on one server and on a Redis Cluster alike.
 -- uses: lib_audit_sha256, lib_audit_append
 --
--- KEYS[1]  the number's consent hash                 KEYS[2]  the audit stream of its group
--- KEYS[3]  the stream's chain head
--- ARGV[1]  the purpose (hash field)                   ARGV[2]  the record, JSON
--- ARGV[3]  the client's digest of the entry's fields (64 hex digits)
--- ARGV[4..] the entry's fields: name, value, ... in order
+-- KEYS[1]  the number's consent hash (field purpose -> JSON record)
+-- KEYS[2]  the consent history stream of the number's tag
+-- KEYS[3]  the audit stream of the number's group     KEYS[4]  its chain head
+-- ARGV[1]  purpose   ARGV[2]  the record, JSON   ARGV[3]  action ("grant" or "revoke")   ARGV[4]  the number
+-- ARGV[5]  the client's digest of the audit entry's fields (64 hex digits)
+-- ARGV[6..] the audit entry's fields: name, value, ... in order
 --
--- returns { entry id, link }
+-- returns { the history entry's id, the audit entry's id }
 
-local digest = ARGV[3]
+local digest = ARGV[5]
 if not audit_is_hash(digest) then
   return redis.error_reply("ERR consent_write: the digest is not 64 hex digits")
 end
 redis.call("HSET", KEYS[1], ARGV[1], ARGV[2])
+local history_id = redis.call("XADD", KEYS[2], "*", "action", ARGV[3], "number", ARGV[4], "record", ARGV[2])
 local client = {}
-for i = 4, #ARGV do client[#client + 1] = ARGV[i] end
-local id, link = audit_append(KEYS[2], KEYS[3], digest, client, {})
-return { id, link }
+for i = 6, #ARGV do client[#client + 1] = ARGV[i] end
+local audit_id = audit_append(KEYS[3], KEYS[4], digest, client, {})
+return { history_id, audit_id }

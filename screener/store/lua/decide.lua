@@ -11,10 +11,12 @@
 -- KEYS[1]  attempts sorted set of the number (member "<ms>|<campaign>|<subject>|<id>", score ms)
 -- KEYS[2]  consent hash of the number (field purpose -> JSON record)
 -- KEYS[3]  refusal string of the number (epoch ms of the last refusal)
--- KEYS[4]  rate counter of the campaign for the decision's second
+-- KEYS[4]  the campaign's rate counter "<second>|<calls started in it>" (a Cluster: a key in the number's slot,
+--          unused)
 -- KEYS[5]  audit stream of the number's group        KEYS[6]  its chain head
 -- KEYS[7..] per DNC list, three keys: tag-level set, sub-block key (set of suffixes or 10,000-bit bitmap), and the
 --          version's freed marker of the tag (keys.dnc_freed_key)
+-- KEYS[n]  the campaign's calls in progress (sorted set; lib_campaign_limits.lua), n = the next-to-last ARGV
 --
 -- ARGV[1]  now, epoch ms (a decision at an explicit time, --at); "" = now by the Redis server's clock, so
 --          that screeners whose clocks drift apart still see each other's attempts in order
@@ -30,8 +32,14 @@
 -- ARGV[8]  audit stream cap: at this length the call is blocked (0 = no cap)
 -- ARGV[9]  the audit entry's client fields, a JSON array [name, value, name, value...] in order
 -- ARGV[10] the client's digest of those fields (64 hex digits)
+-- the last two ARGV (always last, whatever comes before them): the index in KEYS of the campaign's calls key
+--          ("0": no concurrent-call limit here: none, or counted by the screener's Cluster allowance), then the
+--          call's id (the calls key's member)
+-- plan cc: max concurrent calls, cl: a call's lease ms (with a calls key)
+-- uses: lib_campaign_limits
 --
--- The entry gets one field after the link, "r" (what this script found, screener/store/audit.py reads it):
+-- The entry gets one field after the link and position, "r" (what this script found, screener/store/audit.py
+-- reads it):
 --   <a|b><1|0>|<dnc hits: plan indices>|<consent: - not read, n none, 0 not valid, 1 valid>|<count per
 --   frequency check, "."-separated>|<ms since the last attempt, when a minimum interval applies>|<ms since
 --   the last refusal, when a cool-down applies>|<the campaign's calls this second, when capped>|<reasons, in
@@ -39,7 +47,7 @@
 --
 -- returns { dnc_hits[], consent_valid 0/1, attempts[] (members), last_refusal ms or "",
 --           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms,
---           dnc_gone[] (lists whose version was freed: blocked, screening_unavailable) }
+--           dnc_gone[] (lists whose version was freed: blocked, screening_unavailable), calls_in_flight }
 
 local now
 if ARGV[1] == "" then
@@ -164,10 +172,27 @@ if cooldown > 0 and refusal then
   end
 end
 
--- campaign throughput
-local rate_count = tonumber(redis.call("GET", KEYS[4]) or "0")
-if cps > 0 and rate_count >= cps then
-  reasons[#reasons + 1] = "rate_limit|" .. tostring(cps) .. " calls/s"
+-- campaign throughput: calls per second (KEYS[4]) and calls in progress (the calls key); on a Redis Cluster
+-- neither is here (cps 0, no calls key): the screener's allowance counts them (docs/redis-topologies.md)
+local rate_count = 0
+local second = math.floor(now / 1000)
+if cps > 0 then
+  local s, n = string.match(redis.call("GET", KEYS[4]) or "", "^(%d+)|(%d+)$")
+  if tonumber(s) == second then
+    rate_count = tonumber(n)
+  end
+  if rate_count >= cps then
+    reasons[#reasons + 1] = "rate_limit|" .. tostring(cps) .. " calls/s"
+  end
+end
+local calls_at = tonumber(ARGV[#ARGV - 1]) or 0
+local calls_max = plan["cc"] or 0
+local in_flight = 0
+if calls_at > 0 and calls_max > 0 then
+  in_flight = calls_in_flight(KEYS[calls_at], now)
+  if in_flight >= calls_max then
+    reasons[#reasons + 1] = "rate_limit|" .. tostring(calls_max) .. " concurrent calls"
+  end
 end
 
 if audit_full then
@@ -180,8 +205,10 @@ if commit and store_ok and not pre_block then
   redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", "(" .. tostring(now - retention))
   redis.call("PEXPIRE", KEYS[1], retention)
   if cps > 0 then
-    redis.call("INCR", KEYS[4])
-    redis.call("PEXPIRE", KEYS[4], 2000)
+    redis.call("SET", KEYS[4], tostring(second) .. "|" .. tostring(rate_count + 1), "PX", 3000)
+  end
+  if calls_at > 0 and calls_max > 0 then
+    calls_take(KEYS[calls_at], now, ARGV[#ARGV], plan["cl"])
   end
   reserved = true
 end
@@ -199,4 +226,4 @@ if not audit_full then
 end
 
 return { hits, consent_valid and 1 or 0, attempts, refusal or "", rate_count, reserved and 1 or 0,
-         reasons, audit_id, store_ok and 1 or 0, now, gone }
+         reasons, audit_id, store_ok and 1 or 0, now, gone, in_flight }
