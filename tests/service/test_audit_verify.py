@@ -27,6 +27,7 @@ from screener.service.audit_verify import Checkpoint, Verifier, VerifyReport, ch
 from screener.service.screening import Screener, connect
 from screener.store import audit, audit_chain, keys
 from screener.store.audit_archive import ArchiveDir
+from tests.conftest import StoreTopology
 from tests.factories import StaticHolder, make_settings
 
 SALT = "test-salt"
@@ -289,3 +290,30 @@ async def test_tombstones_erase_values_in_streams_and_segments_and_the_chain_sti
     assert b"call-4\"" not in text and b"call-44\"" not in text and b"call-5\"" in text
     assert [len(m.revisions) for m in archive.manifests()] == [1, 1]
     assert len(list(tmp_path.glob("*/*.seg.gz"))) == 2  # the old files are gone
+
+
+async def test_the_chain_the_archive_and_the_readers_on_every_topology(topology: StoreTopology,
+                                                                      tmp_path: Path) -> None:
+    """One server, a Sentinel primary, a 3-master Cluster: decisions, opt-outs and disclosures of numbers in
+    several groups (several slots on the Cluster) chain, archive, read back merged and verify."""
+    screener = Screener(StaticHolder(make_settings(time_budget_ms=2000)), connect(topology.url, 2.0))
+    numbers = [f"+1{ac}5550{i:03d}" for ac in (201, 212, 305, 415) for i in range(6)]
+    try:
+        for n in numbers:
+            assert (await screener.screen(ScreenRequest(dialed=n, campaign="open", at=AT, commit=False))).allowed
+        await screener.opt_out(numbers[0], "open", source="test")
+        await screener.record_disclosure(DisclosureEvent(numbers[1], "open", "c-1", 250, True, False))
+    finally:
+        await screener.aclose()
+    trail = AuditTrail(topology.client, SALT, tmp_path)
+    assert (await verify(trail)).ok
+    report = await Archiver(topology.client, make_settings(), tmp_path).run(before_ms=int(time.time() * 1000) + 1)
+    assert report.entries == len(numbers) + 2
+    await fill(topology.client, 6)  # live entries after the archived ones
+    entries = [e async for e in trail.entries()]
+    assert len(entries) == len(numbers) + 2 + 6 + 1  # and the archive run's own entry
+    assert [e.sort_key for e in entries] == sorted(e.sort_key for e in entries)
+    assert {e.group for e in entries} == {"+1201", "+1212", "+1305", "+1415", "global"}
+    assert (await verify(trail)).ok
+    mine = [e async for e in trail.entries(number=numbers[0])]
+    assert [e.kind for e in mine] == [DECISION, "opt_out"]
