@@ -158,3 +158,24 @@ class DisclosureEvent:
     opted_out: bool
     language: str = ""
     source: str = "fastagi"
+
+
+@dataclass(frozen=True)
+class AnsweredCall:
+    """A call the callee answered, as a front end saw it end (the abandoned-call accounting: TSR 310.4(b)(4)).
+
+    ``disclosure`` says how the disclosure ended: ``DONE`` (played, no opt-out: the call was handed over to
+    the agent at ``handed_over_at``), ``OPTOUT``, ``HANGUP`` (the callee hung up during it), ``ABORTED`` (the
+    call was ended during it from our side: the agent hung up, the screener stopped) or ``FAILED`` (it could
+    not be played, or nothing is known). ``connected_at`` is when the agent was connected; None: never.
+    """
+
+    number: str
+    campaign: str
+    call_id: str | None
+    answered_at: datetime
+    disclosure: str
+    handed_over_at: datetime | None = None
+    connected_at: datetime | None = None
+    #: which front end saw it: "fastagi", "ari", "agi"
+    source: str = "fastagi"

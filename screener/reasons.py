@@ -31,6 +31,9 @@ class ReasonCode(StrEnum):
     HOLIDAY = "holiday"
     FREQUENCY_LIMIT = "frequency_limit"
     RATE_LIMIT = "rate_limit"
+    #: the campaign's abandoned-call rate is over its policy's limit, or the number's last call by the
+    #: campaign was abandoned less than the policy's lock-out ago
+    ABANDONMENT_LIMIT = "abandonment_limit"
     UNKNOWN_CAMPAIGN = "unknown_campaign"
     SCREENING_UNAVAILABLE = "screening_unavailable"
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from screener.config.settings import Settings
-from screener.decision import Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest
+from screener.decision import AnsweredCall, Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest
 from screener.reasons import ReasonCode, Verdict
 from screener.service.screening import StoreUnavailable
 from screener.sounds import DEFAULT_SOUNDS, Sounds
@@ -36,6 +36,7 @@ class FakeScreener:
         self.requests: list[ScreenRequest] = []
         self.opt_outs: list[tuple[str, str, str, str | None]] = []
         self.disclosures: list[DisclosureEvent] = []
+        self.answered_calls: list[AnsweredCall] = []
         #: (call id, campaign) of every call end reported
         self.ended: list[tuple[str, str]] = []
         self.log: list[str] = []
@@ -96,6 +97,9 @@ class FakeScreener:
         self.log.append("record_disclosure")
         self.disclosures.append(event)
 
+    async def record_answered_call(self, call: AnsweredCall) -> None:
+        self.log.append("record_answered_call")
+        self.answered_calls.append(call)
     async def call_ended(self, call_id: str, campaign: str) -> None:
         self.log.append("call_ended")
         self.ended.append((call_id, campaign))

@@ -21,6 +21,8 @@ from prometheus_client.registry import Collector
 from screener.config.watch import ConfigHolder
 from screener.decision import Decision, DisclosureEvent
 from screener.reasons import ReasonCode
+from screener.service.abandonment import CampaignAbandonment, abandonment_report
+from screener.service.complaints import ComplaintCounts, complaint_counts
 from screener.service.dnc import DncAdmin, ListRow
 from screener.service.observe import OptOut
 from screener.service.presence import screeners_alive
@@ -43,6 +45,8 @@ class RedisFacts:
     lists: list[ListRow] = field(default_factory=list)
     screeners: int = 0
     at: float = 0.0
+    complaints: ComplaintCounts = field(default_factory=lambda: ComplaintCounts(0, 0))
+    abandonment: list[CampaignAbandonment] = field(default_factory=list)
 
 
 class _Collector(Collector):
@@ -80,6 +84,20 @@ class _Collector(Collector):
             max_age.add_metric([lst.name], lst.max_age_days * 86_400)
             stale.add_metric([lst.name], 1 if lst.stale else 0)
         yield from (age, size, max_age, stale)
+        yield GaugeMetricFamily("screener_complaints_open", "complaint tickets open", value=facts.complaints.open)
+        yield GaugeMetricFamily("screener_complaints_overdue", "open complaint tickets past a deadline",
+                                value=facts.complaints.overdue)
+        rate = GaugeMetricFamily("screener_abandonment_rate_percent", "abandoned per 100 answered calls over the "
+                                 "campaign policy's window", labels=["campaign"])
+        answered = GaugeMetricFamily("screener_abandonment_answered", "calls answered over the campaign policy's "
+                                     "window", labels=["campaign"])
+        over = GaugeMetricFamily("screener_abandonment_over_limit", "1 when the campaign's abandoned-call rate is "
+                                 "over its policy's limit", labels=["campaign"])
+        for row in facts.abandonment:
+            rate.add_metric([row.campaign], row.rate_percent)
+            answered.add_metric([row.campaign], row.answered)
+            over.add_metric([row.campaign], 1 if row.over_limit else 0)
+        yield from (rate, answered, over)
         if m.spool is not None:
             yield GaugeMetricFamily("screener_spool_pending_writes", "opt-outs and audit entries waiting for Redis "
                                     "in this process's spool", value=len(m.spool))
@@ -163,9 +181,13 @@ class Metrics:
                 async with asyncio.timeout(timeout_s):
                     lists = await DncAdmin(redis, self.holder.current).lists(now=now)
                     alive = len(await screeners_alive(redis))
-                self.facts = RedisFacts(True, lists, alive, time.monotonic())
+                    complaints = await complaint_counts(redis)
+                    abandonment = await abandonment_report(redis, self.holder.current)
+                self.facts = RedisFacts(True, lists, alive, time.monotonic(), complaints, abandonment)
             except STORE_ERRORS:
-                self.facts = RedisFacts(False, self.facts.lists, self.facts.screeners, time.monotonic())
+                old = self.facts
+                self.facts = RedisFacts(False, old.lists, old.screeners, time.monotonic(), old.complaints,
+                                        old.abandonment)
             return self.facts
 
     def exposition(self) -> bytes:

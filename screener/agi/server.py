@@ -40,7 +40,7 @@ async def _disclose(channel: AgiChannel, screener: ScreenerLike, options: Script
 
 
 async def _end(channel: AgiChannel, screener: ScreenerLike, options: ScriptOptions, arrived: float) -> object:
-    await run_end(channel, screener)
+    await run_end(channel, screener, options)
     return None
 
 

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from screener.ari.client import AriClient, AriError, new_id
 from screener.ari.events import (
@@ -27,7 +28,7 @@ from screener.ari.events import (
 )
 from screener.ari.legs import Ended, Legs, Outcome
 from screener.ari.options import AppOptions
-from screener.decision import Decision, Disclosure, DisclosureEvent, ScreenRequest, clean_campaign
+from screener.decision import AnsweredCall, Decision, Disclosure, DisclosureEvent, ScreenRequest, clean_campaign
 from screener.logs import call_fields
 from screener.numbers import clean_dialed, mask
 from screener.reasons import ReasonCode
@@ -68,6 +69,12 @@ class Call(Legs):
         self.outcome: Outcome | None = None
         self.decision: Decision | None = None
         self._evidence: DisclosureEvent | None = None
+        #: the abandoned-call accounting: when the callee answered, how the disclosure ended and when, when the
+        #: agent was connected (wall clock)
+        self._answered_wall: datetime | None = None
+        self._disclosure_result: str | None = None
+        self._handed_over_at: datetime | None = None
+        self._connected_at: datetime | None = None
         self._released = False
         register(self.agent.id, self)
 
@@ -77,6 +84,7 @@ class Call(Legs):
 
     async def _teardown(self) -> None:
         await self._record_evidence()
+        await self._record_answered()
         await self._release()
         await super()._teardown()
 
@@ -108,6 +116,7 @@ class Call(Legs):
                 self.outcome = Outcome.BRIDGED
                 log.warning("call %s: left bridged at shutdown", self.label)
                 await self._record_evidence()
+                await self._record_answered()
                 self._unregister_all()
                 raise
             self.outcome = Outcome.FAILED
@@ -202,6 +211,7 @@ class Call(Legs):
             raise Ended({"BUSY": Outcome.BUSY, "NOANSWER": Outcome.NO_ANSWER}.get(
                 event.dialstatus, Outcome.CALLEE_FAILED))
         self._answered_at = time.monotonic()
+        self._answered_wall = datetime.now(UTC)
 
     def _answer_or_failure(self, event: Event) -> bool:
         if isinstance(event, Dial) and event.peer.id == self.callee_id:
@@ -245,12 +255,15 @@ class Call(Legs):
         self._evidence = self._evidence_now(started_ms, finished, opted)
         if not opted and not finished:
             # fail closed: the agent is never connected to a callee who was not told who calls and why
+            self._disclosure_result = "FAILED"
             log.error("call %s: the disclosure %s did not play (missing prompt? see `screener prompts build`): "
                       "call ended", self.label, prompt)
             raise Ended(Outcome.FAILED)
         if not opted:
+            self._disclosure_result, self._handed_over_at = "DONE", datetime.now(UTC)
             await self._record_evidence()
             return False
+        self._disclosure_result = "OPTOUT"
         await self._opt_out(decision, disclosure)
         return True
 
@@ -299,6 +312,26 @@ class Call(Legs):
         except Exception:
             log.exception("call %s: disclosure evidence not recorded", self.label)
 
+    async def _record_answered(self) -> None:
+        """Once per call the callee answered (emergency calls aside): how it ended, for the abandoned-call rate.
+        A disclosure cut short is the callee's hang-up when the callee left first, else ours (ABORTED)."""
+        answered, self._answered_wall = self._answered_wall, None
+        decision = self.decision
+        if answered is None or decision is None or ReasonCode.EMERGENCY_NUMBER in decision.codes:
+            return
+        result = self._disclosure_result
+        if result is None:
+            callee_left = self.callee_id in self.gone and self.agent.id not in self.gone
+            result = "HANGUP" if callee_left else "ABORTED"
+        call = AnsweredCall(number=decision.number, campaign=decision.campaign, call_id=self.agent.id,
+                            answered_at=answered, disclosure=result, handed_over_at=self._handed_over_at,
+                            connected_at=self._connected_at, source="ari")
+        try:
+            async with asyncio.timeout(self.options.record_timeout_s):
+                await self.screener.record_answered_call(call)
+        except Exception:
+            log.exception("call %s: answered call not counted", self.label)
+
     async def _bridge(self) -> None:
         """A mixing bridge with both legs; the agent is answered only now."""
         assert self.callee_id is not None
@@ -307,6 +340,8 @@ class Call(Legs):
         await self.client.create_bridge(bridge)
         await self.client.answer(self.agent.id)
         await self.client.add_channels(bridge, [self.agent.id, self.callee_id])
+        if self._handed_over_at is not None:
+            self._connected_at = datetime.now(UTC)
         log.info("call %s: bridged", self.label)
 
     async def _until_hangup(self) -> Outcome:

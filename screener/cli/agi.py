@@ -8,6 +8,10 @@ Same scripts, same variables as FastAGI:
   AGI(/opt/screener/bin/screener,--config=/etc/screener/screener.toml,agi,disclose,NUMBER,CAMPAIGN,CALL_ID)
       in the Dial U() gosub on the callee's channel: plays the disclosure, listens for the opt-out key,
       sets DISCLOSE_RESULT (DONE/OPTOUT/HANGUP/FAILED) and GOSUB_RESULT=ABORT unless DONE.
+  AGI(/opt/screener/bin/screener,--config=...,agi,end,CALL_ID,CAMPAIGN[,NUMBER,ANSWERED,RESULT,HANDED_OVER,
+      DIALSTATUS,ANSWEREDTIME_MS,NOW])
+      in the h extension: the call ended (it no longer counts among its campaign's calls in progress) and,
+      when the callee answered, how (the abandoned-call accounting; see the shipped h extension).
 
 Each call starts a Python process, loads the config and connects to Redis (tens of milliseconds): fine for
 a small PBX; use `screener serve` (FastAGI) for call rates above a few per second.
@@ -24,6 +28,7 @@ from typing import Any
 
 from screener.agi.classic import ProcessChannel
 from screener.agi.disclose import run_disclose
+from screener.agi.end import run_end
 from screener.agi.errors import AgiError
 from screener.agi.options import ScriptOptions
 from screener.agi.screen import run_screen
@@ -61,6 +66,8 @@ async def run(args: argparse.Namespace) -> int:
     try:
         if args.script == "screen":
             await run_screen(channel, screener, options)
+        elif args.script == "end":
+            await run_end(channel, screener, options)
         else:
             await run_disclose(channel, screener, options, arrived=arrived)
     except AgiError as exc:
@@ -73,12 +80,12 @@ async def run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "agi", help="process AGI for Asterisk (one process per call, stdin/stdout): screen or disclose",
+        "agi", help="process AGI for Asterisk (one process per call, stdin/stdout): screen, disclose or end",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("script", choices=["screen", "disclose"], help="which script to run")
+    p.add_argument("script", choices=["screen", "disclose", "end"], help="which script to run")
     p.add_argument("script_args", nargs="*", metavar="ARG",
-                   help="screen: NUMBER [CAMPAIGN]; disclose: NUMBER CAMPAIGN CALL_ID")
+                   help="screen: NUMBER [CAMPAIGN]; disclose: NUMBER CAMPAIGN CALL_ID; end: see above")
     p.add_argument("--decision-timeout", type=float, metavar="S",
                    help="block with screening_unavailable after this long (default: 2 x time_budget_ms, >= 0.5 s)")
     p.add_argument("--opt-out-wait-ms", type=int, default=3000, metavar="MS",

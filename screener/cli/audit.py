@@ -60,7 +60,8 @@ def register(sub: Any) -> None:
     audit_chain.add_actions(actions)
 
 
-def _line(entry: audit.AuditEntry) -> str:
+def entry_line(entry: audit.AuditEntry) -> str:
+    """One entry as one human line (``audit tail``, ``complaint show``)."""
     f = entry.fields
     if entry.kind == audit.DECISION:
         reasons = ", ".join(c for c, _ in entry.reasons) or "-"
@@ -78,6 +79,12 @@ def _line(entry: audit.AuditEntry) -> str:
         return (f"{f.get('at', '')}  DISCL  {f.get('number', '')}  {f.get('campaign', '')}  answer->prompt "
                 f"{f.get('answer_to_prompt_ms', '?')} ms, finished={f.get('prompt_finished')}, "
                 f"opted_out={f.get('opted_out')}")
+    if entry.kind == audit.CALL_OUTCOME:
+        return (f"{f.get('at', '')}  CALL   {f.get('number', '')}  {f.get('campaign', '')}  {f.get('outcome', '')}"
+                f"{' (abandoned)' if f.get('abandoned') == '1' else ''}")
+    if entry.kind == audit.COMPLAINT:
+        return (f"{f.get('at', '')}  COMPL  {f.get('number', '')}  {f.get('ticket', '')} {f.get('action', '')}  "
+                f"{f.get('complaint_source', '')} {f.get('ref', '')}".rstrip())
     return (f"{f.get('at', '')}  {entry.kind.upper()}  {f.get('number', '')}  {f.get('campaign', '')}  "
             f"{f.get('source', '')}")
 
@@ -112,7 +119,7 @@ async def _tail(args: argparse.Namespace) -> int:
 
     def show(entry: audit.AuditEntry) -> None:
         entry = in_zone(entry, zone)
-        print(json.dumps(entry.to_json(), ensure_ascii=False) if args.json else _line(entry), flush=True)
+        print(json.dumps(entry.to_json(), ensure_ascii=False) if args.json else entry_line(entry), flush=True)
 
     async with trail_of(args) as trail:
         wanted = trail.number_filter(args.number, args.region) if args.number else None

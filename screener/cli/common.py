@@ -86,14 +86,22 @@ def parse_when(value: str, flag: str) -> datetime:
         raise UsageError(f"{flag} {exc}") from None
 
 
-async def open_screener(args: argparse.Namespace) -> Screener:
-    """Load the config and connect: the Screener every one-shot command uses."""
+async def open_screener(args: argparse.Namespace, *, spool_role: str | None = None,
+                        timeout_s: float | None = None) -> Screener:
+    """Load the config and connect: the Screener every one-shot command uses. ``spool_role``: keep what Redis
+    cannot take (an opt-out) in the state folder's spool, where a running screener adopts and writes it;
+    ``timeout_s``: Redis commands' timeout for administrative work (default: the decision's time budget)."""
     from screener.config.watch import ConfigHolder
+    from screener.service.connection import open_redis
     from screener.service.screening import Screener
 
     settings = load_cli_settings(args)
     holder = ConfigHolder(settings.path, settings)
-    return await Screener.create(holder, redis_url(args, settings))
+    spool = spool_for(settings, spool_role) if spool_role else None
+    url = redis_url(args, settings)
+    if timeout_s is not None:
+        return Screener(holder, open_redis(url, timeout_s=timeout_s), spool=spool)
+    return await Screener.create(holder, url, spool=spool)
 
 
 def run_guarded(func: Callable[[argparse.Namespace], Awaitable[int]]) -> Callable[[argparse.Namespace], Awaitable[int]]:

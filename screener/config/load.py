@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from screener.config.campaigns import check_name, parse_campaign, parse_list
+from screener.config.complaints import parse_complaints
 from screener.config.errors import ConfigError
 from screener.config.policies import parse_policy
 from screener.config.reader import Node
@@ -35,7 +36,8 @@ from screener.config.settings import (
     Settings,
 )
 
-TOP_KEYS = ("include", "screener", "fastagi", "ari", "admin", "audit", "lists", "policies", "campaigns")
+TOP_KEYS = ("include", "screener", "fastagi", "ari", "admin", "audit", "lists", "policies", "campaigns",
+            "complaints")
 PRESET_KEYS = ("policies",)
 SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir",
                  "durability", "replica_wait_ms")
@@ -319,5 +321,6 @@ def load_settings(path: str | os.PathLike[str], files: Mapping[str, bytes] | Non
         lists=lists,
         policies=policies,
         campaigns=campaigns,
+        complaint_sources=parse_complaints(root.table("complaints")),
         **_screener(root),
     )

@@ -7,7 +7,17 @@ from functools import lru_cache
 import holidays
 
 from screener.config.reader import DAY_GROUPS, Node, ranges
-from screener.config.settings import WEEKDAYS, FrequencyLimit, FrequencyScope, HolidayRule, Policy, Rules, TimeRange
+from screener.config.settings import (
+    DEFAULT_ABANDONMENT,
+    WEEKDAYS,
+    AbandonmentRule,
+    FrequencyLimit,
+    FrequencyScope,
+    HolidayRule,
+    Policy,
+    Rules,
+    TimeRange,
+)
 from screener.numbers import KNOWN_SUBDIVISIONS
 
 #: the longest frequency window or minimum interval: attempts are remembered this long (store/keys.py)
@@ -16,9 +26,13 @@ MAX_WINDOW_S = 31 * 86_400
 MAX_COOLDOWN_S = 3_660 * 86_400
 
 RULE_KEYS = ("source", "hours", "quiet", "frequency", "min_interval")
-POLICY_KEYS = (*RULE_KEYS, "consent_required", "refusal_cooldown", "holidays", "regions")
+POLICY_KEYS = (*RULE_KEYS, "consent_required", "refusal_cooldown", "holidays", "regions", "abandonment")
 HOLIDAY_KEYS = ("country", "subdivision", "rest_days", "makeup_workdays", "makeup_hours_from")
 FREQUENCY_KEYS = ("scope", "max_calls", "window", "source")
+ABANDONMENT_KEYS = ("connect_within", "max_rate_percent", "window", "action", "lockout", "min_answered", "source")
+#: the longest abandonment window (the counts are kept this long) and lock-out
+MAX_ABANDONMENT_WINDOW_S = 31 * 86_400
+MAX_LOCKOUT_S = 31 * 86_400
 
 
 @lru_cache(maxsize=1)
@@ -28,6 +42,11 @@ def _supported_countries() -> frozenset[str]:
     from holidays.registry import EntityLoader
 
     return frozenset(EntityLoader.get_country_codes(include_aliases=True))
+
+
+def supported_holiday_country(code: str) -> bool:
+    """True when the holidays package has a calendar for ``code`` (ISO 3166-1 alpha-2, or an alias)."""
+    return code.upper() in _supported_countries()
 
 
 @lru_cache(maxsize=64)
@@ -87,8 +106,8 @@ def parse_rules(node: Node, *, require_hours: bool) -> Rules:
     )
 
 
-def parse_holidays(node: Node) -> HolidayRule:
-    node.check_keys(HOLIDAY_KEYS)
+def check_holiday_country(node: Node) -> tuple[str, str | None]:
+    """``country`` (and the optional ``subdivision``) of a table, checked against the holidays package."""
     country = node.string("country", nonempty=True).strip().upper()
     if country not in _supported_countries():
         raise node.error("country", f"{country!r} is not a country the holidays package knows (ISO 3166-1)")
@@ -98,12 +117,42 @@ def parse_holidays(node: Node) -> HolidayRule:
         if subdivision not in _subdivisions(country):
             known = ", ".join(_subdivisions(country)) or "none"
             raise node.error("subdivision", f"{subdivision!r} is not a subdivision of {country} (known: {known})")
+    return country, subdivision
+
+
+def parse_holidays(node: Node) -> HolidayRule:
+    node.check_keys(HOLIDAY_KEYS)
+    country, subdivision = check_holiday_country(node)
     return HolidayRule(
         country=country,
         subdivision=subdivision,
         rest_days=node.boolean("rest_days", False),
         makeup_workdays=node.boolean("makeup_workdays", False),
         makeup_hours_from=node.weekday("makeup_hours_from", "mon"),
+    )
+
+
+def parse_abandonment(node: Node) -> AbandonmentRule:
+    """``[policies.NAME.abandonment]``: when a call counts as abandoned, the rate limit and the lock-out."""
+    node.check_keys(ABANDONMENT_KEYS)
+    connect_within = node.duration("connect_within", DEFAULT_ABANDONMENT.connect_within_s, high=3_600)
+    if connect_within <= 0:
+        raise node.error("connect_within", "must be longer than 0s")
+    window_s = node.duration("window", DEFAULT_ABANDONMENT.window_s, high=MAX_ABANDONMENT_WINDOW_S)
+    if window_s < 3_600:
+        raise node.error("window", "must be at least 1h (calls are counted per hour)")
+    action = node.string("action", "block").strip().lower()
+    if action not in ("block", "warn"):
+        raise node.error("action", f'{action!r} must be "block" or "warn"')
+    rate = node.number("max_rate_percent", low=0, high=100) if node.has("max_rate_percent") else None
+    return AbandonmentRule(
+        connect_within_s=connect_within,
+        max_rate_percent=rate,
+        window_s=window_s,
+        action=action,
+        lockout_s=node.duration("lockout", 0, high=MAX_LOCKOUT_S),
+        min_answered=node.integer("min_answered", 1, low=1, high=10_000_000),
+        source=node.string("source", ""),
     )
 
 
@@ -124,4 +173,5 @@ def parse_policy(name: str, node: Node) -> Policy:
         refusal_cooldown_s=node.duration("refusal_cooldown", 0, high=MAX_COOLDOWN_S),
         consent_required=node.boolean("consent_required", False),
         source=node.string("source", ""),
+        abandonment=parse_abandonment(node.table("abandonment")) if node.has("abandonment") else DEFAULT_ABANDONMENT,
     )

@@ -102,6 +102,33 @@ class HolidayRule:
 
 
 @dataclass(frozen=True)
+class AbandonmentRule:
+    """Abandoned calls (TSR 16 CFR 310.4(b)(4)): a call answered by the callee and not connected to an agent
+    within ``connect_within_s`` of the end of the disclosure is abandoned. Every campaign's calls are counted;
+    a limit applies only when ``max_rate_percent`` is set."""
+
+    #: seconds after the end of the disclosure within which the agent must be connected
+    connect_within_s: int = 2
+    #: abandoned calls per 100 answered, over ``window_s``, above which the campaign's calls block (or warn);
+    #: None: counted and reported, never limited
+    max_rate_percent: float | None = None
+    #: the rolling window of the rate (counted in whole hours)
+    window_s: int = 30 * 86_400
+    #: "block" (new calls block with abandonment_limit) or "warn" (logged only)
+    action: str = "block"
+    #: after an abandoned call the campaign does not call that number again for this long; 0 = no lock-out
+    lockout_s: int = 0
+    #: the rate applies once at least this many calls were answered in the window
+    min_answered: int = 1
+    #: where these numbers come from
+    source: str = ""
+
+
+#: the counting every policy has when it names no abandonment rule: TSR's 2 s, no limit, no lock-out
+DEFAULT_ABANDONMENT = AbandonmentRule()
+
+
+@dataclass(frozen=True)
 class Policy:
     name: str
     rules: Rules
@@ -113,6 +140,7 @@ class Policy:
     #: True: the policy requires consent for every campaign that uses it
     consent_required: bool = False
     source: str = ""
+    abandonment: AbandonmentRule = DEFAULT_ABANDONMENT
 
 
 @dataclass(frozen=True)
@@ -197,6 +225,42 @@ class Durability(StrEnum):
 
 
 @dataclass(frozen=True)
+class ComplaintSource:
+    """Where complaints come from (China's 12321 centre, the FTC, Ofcom, the company itself) and the deadlines
+    of a ticket from that source: stages in order, each due a number of working days after the one before."""
+
+    name: str
+    #: (stage name, working days) in order, e.g. (("forward", 3), ("reply", 15), ("answer", 3))
+    stages: tuple[tuple[str, int], ...]
+    #: the ``holidays`` country whose working days count; "" = the complained-of number's own country
+    country: str = ""
+    subdivision: str | None = None
+    #: the time zone whose midnights end the days; "" = the number's (first) time zone
+    time_zone: str = ""
+    #: where the deadlines come from
+    source: str = ""
+
+
+#: the sources a config has unless it redefines them ([complaints.sources.NAME]); see config/README.md
+DEFAULT_COMPLAINT_SOURCES: dict[str, ComplaintSource] = {
+    "12321": ComplaintSource(
+        "12321", (("forward", 3), ("reply", 15), ("answer", 3)), country="CN", time_zone="Asia/Shanghai",
+        source="MIIT draft rules on SMS and voice calls (2020): 12321 complaints forwarded within 3 working days, "
+               "the company replies within 15, the user is answered within 3 (regulations.md rule 16; draft)"),
+    "ftc": ComplaintSource(
+        "ftc", (("resolve", 10),), country="US", time_zone="America/New_York",
+        source="house default: no FTC reply deadline found; 10 business days is the TCPA's time to honor a "
+               "do-not-call request (47 CFR 64.1200(d)(3), FCC 24-24; regulations.md rule 2)"),
+    "ofcom": ComplaintSource(
+        "ofcom", (("resolve", 10),), country="GB", time_zone="Europe/London",
+        source="house default: no Ofcom deadline found in the research (regulations.md rule 14)"),
+    "internal": ComplaintSource(
+        "internal", (("resolve", 10),),
+        source="house default: 10 working days of the number's country"),
+}
+
+
+@dataclass(frozen=True)
 class AdminSettings:
     """The admin HTTP server inside ``screener serve``: JSON API, health, metrics, the supervisor page."""
 
@@ -256,6 +320,8 @@ class Settings:
     policies: dict[str, Policy]
     campaigns: dict[str, Campaign]
     prompts_dir: str = "var/prompts"
+    #: complaint sources by name (the defaults, and what [complaints.sources.NAME] adds or redefines)
+    complaint_sources: dict[str, ComplaintSource] = field(default_factory=lambda: dict(DEFAULT_COMPLAINT_SOURCES))
     durability: Durability = Durability.MASTER
     #: how long an acknowledged write waits for a replica (``durability = "replica"``)
     replica_wait_ms: int = 1000

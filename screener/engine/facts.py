@@ -44,6 +44,8 @@ class StoreFacts:
     last_refusal_ms: int | None = None
     #: calls the campaign started in the decision's second, before this one
     rate_count: int = 0
+    #: epoch ms of the number's last abandoned call by the campaign, if any
+    last_abandoned_ms: int | None = None
     #: calls of the campaign in progress (decided, end not reported, lease not expired), before this one
     calls_in_flight: int = 0
     extra: dict[str, str] = field(default_factory=dict)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from screener.config.settings import Campaign, DncList, FrequencyLimit, FrequencyScope, ListKind, Policy
+from screener.engine.abandonment import lockout_detail
 from screener.engine.text import format_duration
 from screener.numbers import NumberInfo
 from screener.reasons import ReasonCode
@@ -54,6 +55,10 @@ class StorePlan:
     refusal_cooldown_s: int = 0
     #: campaign calls per second; 0 = unlimited
     calls_per_second: int = 0
+    #: seconds after an abandoned call of this campaign to the number during which it does not call it; 0 = none
+    abandon_lockout_s: int = 0
+    #: the detail of that reason (``abandonment.lockout_detail``)
+    abandon_lockout_detail: str = ""
     #: campaign calls in progress at once; 0 = unlimited
     max_concurrent_calls: int = 0
     #: ms a call is counted at most without its end being reported
@@ -114,6 +119,8 @@ def build_plan(number: NumberInfo, campaign: Campaign, policy: Policy, lists: Ma
         min_interval_s=min_interval_s,
         refusal_cooldown_s=policy.refusal_cooldown_s,
         calls_per_second=campaign.calls_per_second,
+        abandon_lockout_s=policy.abandonment.lockout_s,
+        abandon_lockout_detail=lockout_detail(policy.abandonment) if policy.abandonment.lockout_s else "",
         max_concurrent_calls=campaign.max_concurrent_calls,
         call_lease_ms=campaign.call_lease_s * 1000 if campaign.max_concurrent_calls else 0,
     )

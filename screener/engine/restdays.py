@@ -40,6 +40,12 @@ def calendar(country: str, subdivision: str | None) -> holidays.HolidayBase:
     return holidays.country_holidays(country, subdiv=subdivision)
 
 
+def working_day(country: str, subdivision: str | None, day: date) -> bool:
+    """True when ``day`` is a working day of the country: not a weekend day unless it is a make-up working day
+    (调休), not a public holiday or substituted day off (``holidays``' ``is_working_day``)."""
+    return bool(calendar(country, subdivision).is_working_day(day))
+
+
 def day_status(rule: HolidayRule | None, day: date) -> DayStatus:
     """How ``rule`` treats the local date ``day`` (see ``HolidayRule``)."""
     if rule is None:

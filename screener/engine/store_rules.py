@@ -77,6 +77,12 @@ def evaluate(plan: StorePlan, facts: StoreFacts, now_ms: int) -> list[Reason]:
         reasons.append(Reason(ReasonCode.FREQUENCY_LIMIT, COOLDOWN_DETAIL))
     if plan.calls_per_second > 0 and facts.rate_count >= plan.calls_per_second:
         reasons.append(Reason(ReasonCode.RATE_LIMIT, rate_detail(plan.calls_per_second)))
+    if (
+        plan.abandon_lockout_s > 0
+        and facts.last_abandoned_ms is not None
+        and _in_window(facts.last_abandoned_ms, now_ms, plan.abandon_lockout_s)
+    ):
+        reasons.append(Reason(ReasonCode.ABANDONMENT_LIMIT, plan.abandon_lockout_detail))
     if plan.max_concurrent_calls > 0 and facts.calls_in_flight >= plan.max_concurrent_calls:
         reasons.append(Reason(ReasonCode.RATE_LIMIT, concurrency_detail(plan.max_concurrent_calls)))
     return reasons

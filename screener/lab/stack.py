@@ -120,15 +120,16 @@ class Call:
 
 def place_lab_call(workdir: Path, number: str, *, callee: str = "uas_answer.xml", press_after_ms: int = 500,
                    timeout_s: float = 60.0, ip: str = AGENT_IP, campaign: str = "", caller_user: str = "agent",
-                   caller_name: str = "Agent") -> Call:
+                   caller_name: str = "Agent", agent_scenario: str = "uac.xml", hold_ms: int = 500) -> Call:
     """Place one call from the agent (or ``ip=DIALER_IP, campaign=...``) to ``number`` through Asterisk; the
     callee runs ``callee`` behind the carrier trunk (its media goes to an RTP listener) and is stopped
-    before this returns."""
+    before this returns. The agent runs ``agent_scenario`` (``hold_ms``: its sipp ``-d`` pause)."""
     with RtpListener(CARRIER_IP) as rtp:
         keys_ = {"rtp_ip": CARRIER_IP, "rtp_port": str(rtp.port), "digit": "9"}
         with SippUas(callee, workdir, keys=keys_, pause_ms=press_after_ms) as uas:
-            result = place_call(number, workdir, timeout_s=timeout_s, ip=ip, campaign=campaign,
-                                caller_user=caller_user, caller_name=caller_name)
+            result = place_call(number, workdir, scenario_name=agent_scenario, timeout_s=timeout_s, ip=ip,
+                                campaign=campaign, caller_user=caller_user, caller_name=caller_name,
+                                hold_ms=hold_ms)
             time.sleep(0.3)  # let the callee log the last message (BYE/200)
     return Call(result=result, callee=uas, rtp=rtp)
 
@@ -148,6 +149,19 @@ def audit_entries(redis_url: str, e164: str, salt: str = AUDIT_SALT) -> list[Aud
         finally:
             await client.aclose()
     return cast(list[AuditEntry], _run(go))
+
+
+def wait_audit(redis_url: str, e164: str, kind: str, count: int = 1, timeout_s: float = 30.0) -> list[AuditEntry]:
+    """The number's audit entries of ``kind``, once there are at least ``count`` (AssertionError after
+    ``timeout_s``): entries written when a call ends land a little after the SIP dialog is over."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = [e for e in audit_entries(redis_url, e164) if e.kind == kind]
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{len(found)} {kind} entries for {e164} after {timeout_s} s, wanted {count}")
+        time.sleep(0.2)
 
 
 def decision_reasons(redis_url: str, e164: str) -> list[list[str]]:

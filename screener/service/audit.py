@@ -14,14 +14,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from screener.service.audit_fields import DECISION, DISCLOSURE, DNC_CHANGE, OPT_OUT, number_hash
+from screener.service.audit_fields import (
+    CALL_OUTCOME,
+    COMPLAINT,
+    DECISION,
+    DISCLOSURE,
+    DNC_CHANGE,
+    OPT_OUT,
+    PRIVACY,
+    number_hash,
+)
 from screener.service.numbers_input import DEFAULT_REGION, e164_of
 from screener.store import audit, keys
 from screener.store.audit import AuditEntry
 from screener.store.audit_archive import ArchiveDir, GroupMark, Manifest, id_key, id_ms
-from screener.store.audit_chain import tombstone
+from screener.store.audit_chain import is_tombstone, sealed_names, tombstone
 
-__all__ = ["DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "AuditEntry", "AuditTrail", "NumberFilter"]
+__all__ = ["CALL_OUTCOME", "COMPLAINT", "DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "PRIVACY", "AuditEntry",
+           "AuditTrail", "NumberFilter"]
 
 
 def _ms(when: datetime | None) -> int | None:
@@ -161,6 +171,15 @@ class AuditTrail:
                     by_seq[seq] = archive.replace_entries(by_seq[seq], group, replacements, note)
         return done
 
+    async def erase_number(self, e164: str, *, note: str = "erasure") -> int:
+        """Tombstone every entry of the number (found by its keyed hash in its group) that still holds a sealed
+        value: its masked number, its hash, its call ids, the number as dialed, the agent... (see ``tombstone``).
+        Returns how many entries were erased; afterwards the number's hash finds none of them."""
+        wanted = NumberFilter(e164, self.salt)
+        found = [e async for e in self.entries_of_hash(wanted.hash, group=wanted.group)]
+        erasable = [e for e in found if any(not is_tombstone(e.fields[n]) for n in sealed_names(e.fields))]
+        return await self.tombstone(erasable, note=note) if erasable else 0
+
     # -- reading archive and streams as one trail ------------------------------------------------------------
 
     async def group_entries(self, group: str, since_ms: int | None = None,
@@ -210,6 +229,15 @@ class AuditTrail:
         parts = [_as_async(e for e in archive.read_part(manifest, p) if _in_range(e, since_ms, until_ms))
                  for p in manifest.groups]
         return audit.merged(parts)
+
+    async def entries_of_hash(self, wanted: str, *, since: datetime | None = None, until: datetime | None = None,
+                              group: str | None = None) -> AsyncIterator[AuditEntry]:
+        """The entries of the number whose keyed hash is ``wanted`` (a record that keeps only the hash): in its
+        ``group`` when known, else in every group (a scan of the whole trail)."""
+        source = self._group(group, _ms(since), _ms(until)) if group else self._all(_ms(since), _ms(until))
+        async for entry in source:
+            if entry.fields.get("number_hash") == wanted:
+                yield entry
 
     async def _matching(self, since_ms: int | None, until_ms: int | None, wanted: NumberFilter | None,
                         campaign: str | None) -> AsyncIterator[AuditEntry]:

@@ -14,16 +14,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
 from datetime import datetime
 
 from screener.config.settings import Settings
 from screener.numbers import mask
-from screener.store.audit import ARCHIVE, CONFIG, CONSENT, DECISION, DISCLOSURE, DNC_CHANGE, OPT_OUT
+from screener.store.audit import (
+    ARCHIVE,
+    CALL_OUTCOME,
+    COMPLAINT,
+    CONFIG,
+    CONSENT,
+    DECISION,
+    DISCLOSURE,
+    DNC_CHANGE,
+    OPT_OUT,
+    PRIVACY,
+)
 from screener.store.audit_chain import KEY_FIELD, new_key
 
-__all__ = ["ARCHIVE", "CONFIG", "CONSENT", "DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "audit_fields",
-           "number_hash", "plain_fields"]
+__all__ = ["ARCHIVE", "CALL_OUTCOME", "COMPLAINT", "CONFIG", "CONSENT", "DECISION", "DISCLOSURE", "DNC_CHANGE",
+           "OPT_OUT", "PRIVACY", "audit_fields", "number_hash", "plain_fields", "with_personal"]
 
 
 def number_hash(e164: str, salt: str) -> str:
@@ -32,20 +42,23 @@ def number_hash(e164: str, salt: str) -> str:
 
 
 def audit_fields(kind: str, settings: Settings | None, *, at: datetime, number: str, campaign: str, source: str,
-                 call_id: str | None = None, personal: Mapping[str, str] | None = None,
-                 **extra: str) -> dict[str, str]:
+                 call_id: str | None = None, **extra: str) -> dict[str, str]:
     """The fields every entry about a number has: kind, time, campaign, config version, source, then ``extra``;
-    then the sealed part: ``_k``, the masked number, its hash, the call id, then ``personal``. ``settings`` None:
-    no config was loaded (a DNC change made with only a Redis URL): the entry has no config version and no
-    number hash (without the salt a hash would be a guessable one)."""
+    then the sealed part: ``_k``, the masked number, its hash, the call id. More personal fields go after them
+    (``with_personal``). ``settings`` None: no config was loaded (a DNC change made with only a Redis URL): the
+    entry has no config version and no number hash (without the salt a hash would be a guessable one)."""
     return {
         **plain_fields(kind, settings, at=at, campaign=campaign, source=source, **extra),
         KEY_FIELD: new_key(),
         "number": mask(number),
         "number_hash": number_hash(number, settings.audit_salt.value) if number and settings is not None else "",
         "call_id": call_id or "",
-        **(personal or {}),
     }
+
+
+def with_personal(fields: dict[str, str], **personal: str) -> dict[str, str]:
+    """``fields`` (from ``audit_fields``) with more personal fields at its end, so sealed (erasable) too."""
+    return {**fields, **personal}
 
 
 def plain_fields(kind: str, settings: Settings | None, *, at: datetime, campaign: str = "", source: str,

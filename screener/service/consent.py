@@ -21,7 +21,7 @@ from typing import Any
 
 from screener.config.settings import Settings
 from screener.service import consent_file
-from screener.service.audit_fields import CONSENT, audit_fields
+from screener.service.audit_fields import CONSENT, audit_fields, with_personal
 from screener.service.durability import acknowledged
 from screener.service.errors import InvalidInput, NotFound
 from screener.service.numbers_input import DEFAULT_REGION, campaign_of, e164_of
@@ -81,7 +81,7 @@ class _Tally:
     bad: list[BadLine] = field(default_factory=list)
 
 
-def _origin(record: ConsentRecord) -> dict[str, Any]:
+def _origin(record: ConsentRecord) -> dict[str, str]:
     """A record's file and line, when it came from a file (an entry field each)."""
     return {"origin_file": record.origin_file, "origin_line": str(record.origin_line)} if record.origin_file else {}
 
@@ -116,12 +116,12 @@ class ConsentLedger:
 
     def _entry(self, record: ConsentRecord, action: str) -> dict[str, str]:
         """The audit entry of a grant or revoke (the evidence pointer is sealed: it may name a person)."""
-        return audit_fields(
+        return with_personal(audit_fields(
             CONSENT, self.settings, at=datetime.now(UTC), number=record.number, campaign=record.campaign,
             source=self.source, action=action, purpose=record.purpose, consent_source=record.source,
             text_version=record.text_version, channel=record.channel, granted_ms=str(record.granted_ms),
             expires_ms=str(record.expires_ms), revoked_ms=str(record.revoked_ms),
-            **_origin(record), personal={"evidence": record.evidence})
+            **_origin(record)), evidence=record.evidence)
 
     async def grant(self, number: str, campaign: str, *, source: str, purpose: str | None = None,
                     granted: datetime | None = None, expires: datetime | None = None, text_version: str = "",

@@ -165,6 +165,16 @@ def dialplan_findings(path: str | None) -> list[Finding]:
                                                             else "")
         return [Finding("dialplan", Status.FAIL, f"{len(findings)} route(s) reach a trunk unscreened: {shown}",
                         f"route them through [screener-outbound]; details: screener lint-dialplan {path}")]
+    agi_steps = [step for context in plan.contexts.values() for ext in context.extensions for step in ext.steps
+                 if step.app.lower() == "agi" and "agi://" in step.args]
+    screens = any(step.args.split(",", 1)[0].rstrip().endswith("/screen") for step in agi_steps)
+    counts = any(step.args.split(",", 1)[0].rstrip().endswith("/end") and "SCREENER_ANSWERED" in step.args
+                 for step in agi_steps)
+    if screens and not counts:
+        return [Finding("dialplan", Status.WARN, f"{path}: no route reaches a trunk without the screener, but no h "
+                        "extension passes the disclosure's times to the end script: abandoned calls are not counted",
+                        "copy the h extension of [screener-outbound], its Set(__SCREENER_AGENT_CHANNEL=...) line and "
+                        "the SHARED() lines of [screener-disclose] from the shipped extensions_screener.conf")]
     return [ok("dialplan", f"{path}: no route reaches a trunk without the screener "
                            f"({len(plan.contexts)} context(s))")]
 

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from typing import Protocol
 
-from screener.decision import Decision, Disclosure, DisclosureEvent, ScreenRequest
+from screener.decision import AnsweredCall, Decision, Disclosure, DisclosureEvent, ScreenRequest
 from screener.numbers import mask
 from screener.sounds import Sounds
 
@@ -41,6 +41,8 @@ class ScreenerLike(Protocol):
         """Append the disclosure evidence to the audit trail."""
         ...
 
+    async def record_answered_call(self, call: AnsweredCall) -> None:
+        """Count an answered call (abandoned or not) for its campaign's abandoned-call rate and audit it."""
     async def call_ended(self, call_id: str, campaign: str) -> None:
         """The call ended: it no longer counts among its campaign's calls in progress. Never raises for a
         store failure (the end waits in the spool)."""

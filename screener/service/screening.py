@@ -23,15 +23,16 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisClusterException, RedisError
 
-from screener.config.settings import Campaign, ListKind, Settings
+from screener.config.settings import DEFAULT_ABANDONMENT, AbandonmentRule, Campaign, ListKind, Settings
 from screener.config.watch import ConfigHolder
-from screener.decision import Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest, sort_reasons
+from screener.decision import AnsweredCall, Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest, sort_reasons
+from screener.engine.abandonment import AbandonmentCounts, classify, hour_of, rate_reason, window_counts
 from screener.engine.facts import ListState
 from screener.engine.plan import StorePlan
 from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campaign, example_number, mask, normalize
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
-from screener.service.audit_fields import DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.audit_fields import CALL_OUTCOME, DECISION, DISCLOSURE, OPT_OUT, audit_fields, with_personal
 from screener.service.budgets import DECISION_BUDGETS, LIST_STATE_TTL_S, oldest_list_version_s
 from screener.service.connection import AnyClient, open_redis
 from screener.service.dnc.admin import dnc_change_keys
@@ -39,7 +40,7 @@ from screener.service.durability import acknowledged
 from screener.service.observe import Observers, OptOut
 from screener.service.spool import PendingWrite, Spool
 from screener.sounds import DEFAULT_SOUNDS, Sounds
-from screener.store import audit, campaign_limits, dnc, keys, refusals
+from screener.store import abandonment, audit, campaign_limits, dnc, keys, refusals
 from screener.store.campaign_limits import CampaignAllowance, Grant
 from screener.store.decide import StoreOutcome, encode_reasons, plan_in_slot, run_decision
 from screener.store.scripts import Scripts
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("screener.service")
 
+#: a campaign with no answered call in its window
+NO_CALLS = AbandonmentCounts()
 #: an opt-out may take longer than a decision's budget: it must be acknowledged, not rushed
 OPT_OUT_TIMEOUT_S = 5.0
 #: an audit entry written outside a decision's budget (disclosure evidence, a fail-closed block's entry)
@@ -104,6 +107,12 @@ class Screener:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
+        #: answered/abandoned calls of the campaigns whose policy limits abandonment, refreshed like list states
+        self._abandonment: dict[str, AbandonmentCounts] = {}
+        self._abandonment_at = -1e9
+        self._abandonment_for: Settings | None = None
+        self._abandonment_limited: dict[str, AbandonmentRule] = {}
+        self._abandonment_warned: dict[str, float] = {}
         #: told of every Decision, DisclosureEvent and OptOut (metrics, statistics)
         self.observers = Observers()
 
@@ -181,6 +190,7 @@ class Screener:
         policy = settings.policies[campaign.policy]
         async with asyncio.timeout_at(deadline):
             states = await self._states(settings)
+            abandoned = await self._abandonment_counts(settings)
         pre = precheck(number, campaign, policy, settings.lists, states, now)
         for warning in pre.warnings:
             log.warning("%s: %s", campaign.name, warning)
@@ -190,6 +200,12 @@ class Screener:
         attempt_id = uuid.uuid4().hex[:16]
         call_id = request.call_id or attempt_id
         pre_reasons = list(pre.reasons)
+        over = rate_reason(policy.abandonment, abandoned.get(campaign.name, NO_CALLS), campaign.name)
+        if over is not None:
+            if policy.abandonment.action == "block":
+                pre_reasons.append(over)
+            else:
+                self._warn_abandonment(campaign.name, over.detail)
         if number.e164 in self._spool_numbers:
             pre_reasons.append(Reason(ReasonCode.DNC_INTERNAL, "opt-out pending (Redis has not taken it yet)"))
         grant: Grant | None = None
@@ -260,6 +276,30 @@ class Screener:
             self._list_states_at = time.monotonic()
         return self._list_states
 
+    async def _abandonment_counts(self, settings: Settings) -> dict[str, AbandonmentCounts]:
+        """The rolling answered/abandoned counts of every campaign whose policy limits abandonment, read at
+        most once a second (at once when a reload named a campaign not read yet)."""
+        if settings is not self._abandonment_for:  # a reload: which campaigns have a limit, worked out once
+            self._abandonment_for = settings
+            self._abandonment_limited = {
+                c.name: settings.policies[c.policy].abandonment for c in settings.campaigns.values()
+                if settings.policies[c.policy].abandonment.max_rate_percent is not None}
+            self._abandonment_at = -1e9
+        limited = self._abandonment_limited
+        if time.monotonic() - self._abandonment_at > LIST_STATE_TTL_S:
+            buckets = await abandonment.read_buckets(self.redis, limited)
+            now = self._clock()
+            self._abandonment = {name: window_counts(buckets.get(name, {}), now, rule.window_s)
+                                 for name, rule in limited.items()}
+            self._abandonment_at = time.monotonic()
+        return self._abandonment
+
+    def _warn_abandonment(self, campaign: str, detail: str) -> None:
+        """A campaign over its limit under action "warn": logged at most once a minute."""
+        if time.monotonic() - self._abandonment_warned.get(campaign, -1e9) > 60:
+            self._abandonment_warned[campaign] = time.monotonic()
+            log.warning("%s: over its abandoned-call limit (action warn): %s", campaign, detail)
+
     def warm_up(self) -> None:
         """Load what the first decisions would load (number metadata, time zones, holidays), then freeze
         the heap: Python's full collections no longer walk those long-lived objects, which otherwise stall
@@ -282,15 +322,18 @@ class Screener:
     def invalidate_list_states(self) -> None:
         self._list_states_at = -1e9
 
+    def invalidate_abandonment(self) -> None:
+        self._abandonment_at = -1e9
+
     @staticmethod
     def _audit_fields(request: ScreenRequest, settings: Settings, now: datetime, number: str,
                       campaign: str, plain: dict[str, str] | None = None) -> dict[str, str]:
         """A decision's fields: its inputs (plain: mode, trunk, caller ID; sealed: the number as dialed, the agent)
         and ``plain`` (what the rules checked)."""
-        return audit_fields(DECISION, settings, at=now, number=number, campaign=campaign, source=request.source,
-                            call_id=request.call_id, mode="live" if request.commit else "dry_run",
-                            trunk=request.trunk or "", caller_id=request.caller_id or "", **(plain or {}),
-                            personal={"dialed": mask(request.dialed), "agent": request.agent or ""})
+        fields = audit_fields(DECISION, settings, at=now, number=number, campaign=campaign, source=request.source,
+                              call_id=request.call_id, mode="live" if request.commit else "dry_run",
+                              trunk=request.trunk or "", caller_id=request.caller_id or "", **(plain or {}))
+        return with_personal(fields, dialed=mask(request.dialed), agent=request.agent or "")
 
     async def _final(self, request: ScreenRequest, settings: Settings, now: datetime, started: float,
                      number: str, reasons: tuple[Reason, ...], verdict: Verdict, *,
@@ -454,6 +497,8 @@ class Screener:
                 entries = []
             if item.kind == spool_kinds.OPT_OUT:
                 await self._write_opt_out(item.data)
+            elif item.kind == spool_kinds.ANSWERED_CALL:
+                await self._write_answered_call(item.data)
             elif item.kind == spool_kinds.CALL_END:
                 await campaign_limits.call_ended(self.scripts.connections, item.data["campaign"],
                                                  item.data["call_id"])
@@ -476,6 +521,68 @@ class Screener:
             opted_out="1" if event.opted_out else "0")
         self.observers.notify(event)
         await self.append_audit(fields, group=keys.audit_group(event.number))
+
+    def abandonment_rule(self, campaign: str) -> AbandonmentRule:
+        """The abandonment rule of a campaign's policy (TSR's 2 s, no limit, for an unknown campaign)."""
+        settings = self.settings
+        found = settings.campaigns.get(campaign)
+        return settings.policies[found.policy].abandonment if found else DEFAULT_ABANDONMENT
+
+    async def record_answered_call(self, call: AnsweredCall) -> None:
+        """Count an answered call in its campaign's abandoned-call rate (abandoned or not, by its policy), lock
+        the number out of the campaign after an abandoned call when the policy says so, and append the
+        outcome to the audit trail. Redis not answering: the whole record waits in the spool."""
+        settings = self.settings
+        rule = self.abandonment_rule(call.campaign)
+        result = classify(call, rule.connect_within_s)
+        now = self._clock()
+        known = settings.campaigns.get(call.campaign)
+        try:
+            e164 = normalize(call.number, known.region if known else "ZZ").e164
+        except InvalidNumber:
+            e164 = ""
+        fields = audit_fields(
+            CALL_OUTCOME, settings, at=now, number=e164 or call.number, campaign=call.campaign, source=call.source,
+            call_id=call.call_id, outcome=result.outcome.value, abandoned="1" if result.abandoned else "0",
+            disclosure=call.disclosure, answered_at=_iso(call.answered_at), handed_over_at=_iso(call.handed_over_at),
+            connected_at=_iso(call.connected_at),
+            connect_delay_ms="" if result.connect_delay_ms is None else str(result.connect_delay_ms),
+            connect_within_s=str(rule.connect_within_s))
+        longest = max(p.abandonment.lockout_s for p in settings.policies.values()) if settings.policies else 0
+        pending = {
+            "campaign": call.campaign, "number": e164, "hour": str(hour_of(call.answered_at)),
+            "current_hour": str(hour_of(now)), "abandoned": "1" if result.abandoned else "0",
+            "keep_hours": str(max([rule.window_s, *(p.abandonment.window_s for p in settings.policies.values())])
+                              // 3600 + 1),
+            "lock_out": "1" if result.abandoned and rule.lockout_s > 0 and e164 else "0",
+            "at_ms": str(int(now.timestamp() * 1000)), "keep_s": str(longest),
+            "group": keys.audit_group(e164 or None),
+            "fields": json.dumps(fields, separators=(",", ":"), ensure_ascii=False)}
+        log.info("answered call %s (%s, call %s): %s%s", mask(e164 or call.number), call.campaign,
+                 call.call_id or "-", result.outcome.value, " (abandoned)" if result.abandoned else "")
+        try:
+            async with asyncio.timeout(AUDIT_TIMEOUT_S):
+                await self._write_answered_call(pending)
+        except asyncio.CancelledError:
+            self._keep(spool_kinds.ANSWERED_CALL, pending)  # the caller gave up waiting: kept all the same
+            raise
+        except STORE_ERRORS as exc:
+            log.warning("answered call of %s not counted yet (%s): kept in the spool", call.campaign,
+                        type(exc).__name__)
+            self._keep(spool_kinds.ANSWERED_CALL, pending)
+            return
+        self.invalidate_abandonment()
+
+    async def _write_answered_call(self, pending: dict[str, str]) -> None:
+        """The campaign's hour bucket, the number's lock-out, then the audit entry (each acknowledged)."""
+        await abandonment.count_call(self.redis, pending["campaign"], hour=int(pending["hour"]),
+                                     abandoned=pending["abandoned"] == "1", keep_hours=int(pending["keep_hours"]),
+                                     current_hour=int(pending["current_hour"]))
+        if pending["lock_out"] == "1":
+            await abandonment.lock_out(self.redis, pending["number"], pending["campaign"],
+                                       at_ms=int(pending["at_ms"]), keep_s=int(pending["keep_s"]))
+        group = pending.get("group") or keys.audit_group(pending["number"] or None)
+        await audit.append_many(self.redis, [(group, json.loads(pending["fields"]))], self.audit_groups)
 
     async def record_config_version(self, settings: Settings) -> None:
         """Store the config version (once per process; before its first decision), so that ``config show
@@ -519,6 +626,10 @@ class Screener:
         await self.allowance.aclose()
         await self.scripts.aclose()
         await self.redis.aclose()
+
+
+def _iso(when: datetime | None) -> str:
+    return "" if when is None else when.isoformat(timespec="milliseconds")
 
 
 def _checked_lists(plan: StorePlan, versions: dict[str, str]) -> str:

@@ -22,11 +22,13 @@ from typing import IO
 
 log = logging.getLogger("screener.service.spool")
 
-#: what an item is: an opt-out to put on the internal list, or an audit entry to append
+#: what an item is: an opt-out to put on the internal list, an audit entry to append, an answered call to count
 OPT_OUT = "opt_out"
 AUDIT = "audit"
 #: the key of an AUDIT item's data that names the audit group of its stream (not a field of the entry)
 GROUP = "_group"
+#: an answered call to count (abandoned or not) in its campaign's rate, with its lock-out and audit entry
+ANSWERED_CALL = "answered_call"
 #: a call's end (it no longer counts among its campaign's calls in progress)
 CALL_END = "call_end"
 #: items kept at most (beyond that new ones are refused and counted)

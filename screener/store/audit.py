@@ -24,6 +24,7 @@ from typing import Any
 
 from screener.store import keys
 from screener.store.audit_chain import (
+    KEY_FIELD,
     LINK_FIELD,
     POSITION_FIELD,
     ChainFormatError,
@@ -42,6 +43,12 @@ DISCLOSURE = "disclosure"
 CONSENT = "consent"
 CONFIG = "config"
 ARCHIVE = "archive"
+#: how an answered call ended: connected to an agent in time, or abandoned (and why)
+CALL_OUTCOME = "call_outcome"
+#: a complaint ticket opened, a stage of it done, or closed
+COMPLAINT = "complaint"
+#: a data-subject request: an export of a number's records, or their erasure
+PRIVACY = "privacy"
 #: a change to a DNC list made through the service (dnc add/remove, an import): who, what, versions
 DNC_CHANGE = "dnc_change"
 #: a change made through the admin API (actor: the token's name)
@@ -182,9 +189,14 @@ class AuditEntry:
         return int(ms), int(seq or 0), self.group
 
     def to_json(self) -> dict[str, object]:
+        """The entry for a reader (``audit tail --json``, ``export``): its fields without the chain's own (the
+        link and the entry's key are for ``audit verify``; the archive keeps them), its position, and for a
+        decision its verdict, reasons and facts spelled out."""
         data: dict[str, object] = {"id": self.id, "group": self.group, **self.fields}
-        for name in ("pre_reasons", "store_reasons", "r"):
+        for name in ("pre_reasons", "store_reasons", "r", LINK_FIELD, KEY_FIELD):
             data.pop(name, None)
+        if POSITION_FIELD in data:
+            data["position"] = data.pop(POSITION_FIELD)
         if self.kind == DECISION:
             data["verdict"] = self.verdict
             data["reasons"] = [{"code": c, "detail": d} for c, d in self.reasons]

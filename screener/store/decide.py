@@ -62,6 +62,7 @@ def plan_json(plan: StorePlan) -> str:
         "dnc": [[c.list_name, c.code.value, int(c.exempt_by_consent)] for c in plan.dnc],
         "f": [[f.scope.value, f.window_s * 1000, f.max_calls, f.detail or f"{f.max_calls} per {f.window_s}s"]
               for f in plan.frequency],
+        "lo": plan.abandon_lockout_s * 1000, "lod": plan.abandon_lockout_detail,
     }, separators=(",", ":"))
 
 
@@ -111,6 +112,7 @@ async def run_decision(
         version = list_versions.get(check.list_name, "0")
         tag_key = keys.dnc_tag_key(check.list_name, version, e164)
         keys_ += [tag_key, keys.dnc_block_key(check.list_name, version, e164), keys.dnc_freed_key(tag_key)]
+    keys_.append(keys.abandoned_key(e164))  # right after the DNC keys: decide.lua reads KEYS[7 + 3 * #dnc]
     args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
             plan_json(plan), keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
             audit.fields_json(audit_fields), client_digest(audit_fields.items())]
@@ -122,9 +124,10 @@ async def run_decision(
         args += [0, ""]
     reply = await _DECIDE(scripts.connections, keys_, args)
     (hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms, gone,
-     in_flight) = reply
+     in_flight, abandoned) = reply
     parsed = [parse_attempt(_text(m)) for m in attempts]
     refusal_text = _text(refusal)
+    abandoned_text = _text(abandoned)
     facts = StoreFacts(
         dnc_hits=tuple(_text(h) for h in hits),
         dnc_gone=tuple(_text(g) for g in gone),
@@ -132,6 +135,7 @@ async def run_decision(
         attempts=tuple(a for a in parsed if a is not None),
         last_refusal_ms=int(refusal_text) if refusal_text.isdigit() else None,
         rate_count=int(rate_count),
+        last_abandoned_ms=int(abandoned_text) if abandoned_text.isdigit() else None,
         calls_in_flight=int(in_flight),
     )
     return StoreOutcome(

@@ -183,6 +183,38 @@ def slot_unused_key(e164: str) -> str:
     return f"{PREFIX}:{{{number_tag(e164)}}}:unused"
 
 
+def abandoned_key(e164: str) -> str:
+    """A hash of the number's last abandoned call per campaign: field = campaign, value = epoch ms (read by
+    decide.lua for the policy's lock-out after an abandoned call)."""
+    return f"{PREFIX}:{{{number_tag(e164)}}}:abandoned:{e164}"
+
+
+def abandonment_key(campaign: str) -> str:
+    """A hash of a campaign's answered calls per hour: field ``n:<hour>`` answered, ``a:<hour>`` abandoned
+    (hours since the epoch), for the rolling abandoned-call rate."""
+    return f"{PREFIX}:{{c:{campaign}}}:abandonment"
+
+
+#: complaint tickets share one hash tag: a ticket and its indexes change together, in one slot
+COMPLAINTS_TAG = "{complaints}"
+#: a counter: the last ticket number given
+COMPLAINT_SEQ_KEY = f"{PREFIX}:{COMPLAINTS_TAG}:seq"
+#: a sorted set of the open tickets: member = ticket id, score = epoch ms of its next deadline
+COMPLAINTS_OPEN_KEY = f"{PREFIX}:{COMPLAINTS_TAG}:open"
+#: a sorted set of every ticket: member = ticket id, score = epoch ms it was received
+COMPLAINTS_ALL_KEY = f"{PREFIX}:{COMPLAINTS_TAG}:all"
+
+
+def complaint_key(ticket_id: str) -> str:
+    """A hash: one complaint ticket's fields."""
+    return f"{PREFIX}:{COMPLAINTS_TAG}:t:{ticket_id}"
+
+
+def complaint_number_key(number_hash: str) -> str:
+    """A set of the ticket ids about one number, found by the number's keyed hash (the audit trail's)."""
+    return f"{PREFIX}:{COMPLAINTS_TAG}:num:{number_hash}"
+
+
 #: the admin API's tokens, a hash: field = token name, value = JSON {role, digest, created}; only a digest
 #: of each token is stored (the token itself is shown once, when created)
 ADMIN_TOKENS_KEY = f"{PREFIX}:{{admin}}:tokens"

@@ -7,13 +7,15 @@ import asyncio
 import json
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from screener.decision import DisclosureEvent
+from screener.decision import AnsweredCall, DisclosureEvent
 from screener.embedded_redis import EmbeddedRedis
+from screener.service.complaints import ComplaintDesk
 from screener.service.probes import ARI_CALLS, ARI_CONNECTED, FASTAGI_SESSIONS
 from screener.service.screening import StoreUnavailable
 from screener.service.tokens import Role
@@ -137,6 +139,21 @@ async def test_metrics_opt_outs_disclosures_lists_screeners_and_in_flight(admin:
     assert value(samples, "screener_screeners_alive") == 1
     assert value(samples, "screener_fastagi_sessions_in_flight") == 4
     assert value(samples, "screener_ari_calls_in_flight") == 2
+
+
+async def test_metrics_show_overdue_complaints_and_abandoned_call_rates(admin: Admin) -> None:
+    # received in February 2026 from 12321: its forward deadline (24 February) has passed
+    await ComplaintDesk(admin.screener).add("+8613800138000", source="12321",
+                                            received=datetime(2026, 2, 12, 8, 30, tzinfo=UTC))
+    answered = datetime.now(UTC) - timedelta(minutes=1)
+    await admin.screener.record_answered_call(AnsweredCall("+12125550142", "lab", "c1", answered, "DONE",
+                                                           answered + timedelta(seconds=5), None))
+    samples = await scrape(admin)
+    assert value(samples, "screener_complaints_open") == 1
+    assert value(samples, "screener_complaints_overdue") == 1
+    assert value(samples, "screener_abandonment_answered", campaign="lab") == 1
+    assert value(samples, "screener_abandonment_rate_percent", campaign="lab") == 100
+    assert value(samples, "screener_abandonment_over_limit", campaign="lab") == 0  # the lab policy sets no limit
 
 
 async def test_metrics_count_reload_failures_and_redis_errors(make_admin: AdminFactory,

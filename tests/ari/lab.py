@@ -21,7 +21,7 @@ from screener.ari import AppOptions, Backoff, StasisApp
 from screener.ari.client import AriClient
 from screener.config.settings import AriSettings, Secret
 from screener.config.watch import ConfigHolder
-from screener.decision import Decision, Disclosure, DisclosureEvent, ScreenRequest
+from screener.decision import AnsweredCall, Decision, Disclosure, DisclosureEvent, ScreenRequest
 from screener.lab import AsteriskSandbox, sipp
 from screener.lab.rtp import RtpListener
 from screener.lab.sipp import SippUas, place_call
@@ -122,6 +122,9 @@ class AppScreener:
 
     async def record_disclosure(self, event: DisclosureEvent) -> None:
         await self.inner.record_disclosure(event)
+
+    async def record_answered_call(self, call: AnsweredCall) -> None:
+        await self.inner.record_answered_call(call)
 
 
 class TcpProxy:

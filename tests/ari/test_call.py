@@ -66,6 +66,12 @@ async def test_an_allowed_call_is_dialed_disclosed_to_the_callee_only_then_bridg
     await fake.far_end_hangup(callee)  # the callee ends the conversation
     await running.settle()
     assert running.app.outcomes["agent-1"] is Outcome.BRIDGED
+    # the answered call is reported once: handed over after the disclosure, then connected to the agent
+    [answered] = running.screener.answered_calls
+    assert (answered.number, answered.campaign, answered.call_id, answered.disclosure, answered.source) == (
+        "+12125550101", "lab", "agent-1", "DONE", "ari")
+    assert answered.handed_over_at is not None and answered.connected_at is not None
+    assert answered.answered_at <= answered.handed_over_at <= answered.connected_at
     _no_leftovers(running)
 
 
@@ -84,6 +90,7 @@ async def test_an_emergency_number_is_dialed_and_bridged_without_a_disclosure(ru
     await fake.far_end_hangup(callee)
     await running.settle()
     assert running.app.outcomes["agent-1"] is Outcome.BRIDGED
+    assert running.screener.answered_calls == []  # an emergency call is no telemarketing call: not counted
     _no_leftovers(running)
 
 
@@ -126,7 +133,9 @@ async def test_the_opt_out_digit_is_acknowledged_by_the_store_first_then_confirm
     assert [p.query["media"] for p in plays] == [f"sound:{lab_prompt()}", "sound:custom/screener/optout-en"]
     # the confirmation was asked for only after the store acknowledged: at the ack only the disclosure played
     assert plays_at_ack == [[f"sound:{lab_prompt()}"]]
-    assert running.screener.log == ["opt_out", "opt_out acknowledged", "record_disclosure", "call_ended"]
+    assert running.screener.log == ["opt_out", "opt_out acknowledged", "record_disclosure", "record_answered_call",
+                                    "call_ended"]
+    assert [c.disclosure for c in running.screener.answered_calls] == ["OPTOUT"]
     assert running.screener.ended == [("agent-1", "lab")]  # no longer counted among the campaign's calls
     assert fake.made("POST", "bridges") == [] and fake.made("POST", "channels/agent-1/answer") == []
     assert fake.made("DELETE", f"playbacks/{plays[0].query['playbackId']}")
@@ -160,6 +169,7 @@ async def test_a_busy_callee_gives_the_agent_busy_and_leaves_nothing_behind(runn
     assert running.app.outcomes["agent-1"] is Outcome.BUSY
     assert running.fake.made("DELETE", "channels/agent-1")[0].query == {"reason": "busy"}
     assert running.fake.made("POST", "bridges") == []
+    assert running.screener.answered_calls == []  # never answered: nothing to count
     assert running.screener.requests[0].commit  # the attempt was reserved by screen()
     _no_leftovers(running)
 
@@ -175,20 +185,40 @@ async def test_no_answer_within_the_ring_timeout_ends_both_legs(running: Running
     _no_leftovers(running)
 
 
-async def test_the_agent_hanging_up_during_the_disclosure_ends_the_callee_leg(running: Running) -> None:
+async def _during_the_disclosure(running: Running, number: str) -> str:
+    """Call ``number`` as agent-1 and return the callee leg's id while its disclosure plays (it never ends)."""
     fake = running.fake
     fake.playback_s = None
-    await running.call("agent-1", "12125550108")
+    await running.call("agent-1", number)
     async with asyncio.timeout(5):
         while not [r for r in fake.made("POST", "channels/screener-callee") if r.path.endswith("/play")]:
             await asyncio.sleep(0.01)
-    callee = fake.made("POST", "channels/create")[0].query["channelId"]
+    return str(fake.made("POST", "channels/create")[0].query["channelId"])
+
+
+async def test_the_agent_hanging_up_during_the_disclosure_ends_the_callee_leg(running: Running) -> None:
+    fake = running.fake
+    callee = await _during_the_disclosure(running, "12125550108")
     await fake.far_end_hangup("agent-1")
     await running.settle()
     assert running.app.outcomes["agent-1"] is Outcome.AGENT_HUNG_UP
     assert fake.made("DELETE", f"channels/{callee}")
     assert fake.made("POST", "bridges") == []
     assert running.screener.disclosures[0].prompt_finished is False
+    # answered, and the agent left before it could be connected: reported as ended from our side
+    [answered] = running.screener.answered_calls
+    assert (answered.disclosure, answered.handed_over_at, answered.connected_at) == ("ABORTED", None, None)
+    _no_leftovers(running)
+
+
+async def test_the_callee_hanging_up_during_the_disclosure_is_the_callees_choice_not_an_abandoned_call(
+        running: Running) -> None:
+    fake = running.fake
+    callee = await _during_the_disclosure(running, "12125550110")
+    await fake.far_end_hangup(callee)
+    await running.settle()
+    assert running.app.outcomes["agent-1"] is Outcome.CALLEE_HUNG_UP
+    assert [c.disclosure for c in running.screener.answered_calls] == ["HANGUP"]
     _no_leftovers(running)
 
 
@@ -283,6 +313,7 @@ async def test_a_disclosure_that_cannot_play_ends_the_call_instead_of_bridging(r
     assert running.fake.made("POST", "channels/agent-1/answer") == []
     evidence = running.screener.disclosures
     assert len(evidence) == 1 and not evidence[0].prompt_finished and not evidence[0].opted_out
+    assert [c.disclosure for c in running.screener.answered_calls] == ["FAILED"]
     _no_leftovers(running)
 
 

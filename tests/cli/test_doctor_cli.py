@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from screener.embedded_redis import EmbeddedRedis
+from screener.service.doctor import Status, dialplan_findings
 from tests.cli.lab_config import REPO, write_config
 from tests.cli.test_serve_cli import ENV
 from tests.conftest import StoreTopology
@@ -167,6 +169,23 @@ def test_the_doctor_command_does_not_import_the_store() -> None:
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert "screener.service.doctor" in imported
     assert not [m for m in imported if m.startswith("screener.store")]
+
+
+def test_a_fastagi_dialplan_that_does_not_report_answered_calls_is_a_warning(tmp_path: Path) -> None:
+    shipped = SHIPPED_DIALPLAN.parent / "extensions_screener.conf"
+    [good] = dialplan_findings(str(SHIPPED_DIALPLAN))
+    assert good.status is Status.OK
+    old = tmp_path / "extensions_screener.conf"
+    # the h extension as it was before the abandoned-call accounting: the call id and the campaign only
+    old.write_text(re.sub(r"(/end,\$\{SCREEN_CALL_ID\},\$\{SCREEN_CAMPAIGN\})[^)]*\)", r"\1)", shipped.read_text()))
+    assert "SCREENER_ANSWERED)}" not in old.read_text().split("exten => h")[1].split("exten => T")[0]
+    ari = SHIPPED_DIALPLAN.parent / "extensions_screener_ari.conf"
+    (tmp_path / ari.name).write_text(ari.read_text())
+    main = tmp_path / "extensions.conf"
+    main.write_text(SHIPPED_DIALPLAN.read_text())
+    [found] = dialplan_findings(str(main))
+    assert found.status is Status.WARN and "abandoned calls are not counted" in found.message
+    assert "h extension of [screener-outbound]" in found.fix
 
 
 @pytest.mark.parametrize("topology", ["sentinel", "cluster"], indirect=True)

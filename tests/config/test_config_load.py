@@ -10,7 +10,16 @@ from config_files import MAIN, PRESET, write_config
 
 from screener.config.errors import ConfigError
 from screener.config.load import fingerprint, load_settings
-from screener.config.settings import WEEKDAYS, FrequencyLimit, FrequencyScope, HolidayRule, ListKind, TimeRange
+from screener.config.settings import (
+    WEEKDAYS,
+    AbandonmentRule,
+    ComplaintSource,
+    FrequencyLimit,
+    FrequencyScope,
+    HolidayRule,
+    ListKind,
+    TimeRange,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "screener.toml"
@@ -97,6 +106,30 @@ def test_us_preset() -> None:
         (limit,) = rules.frequency
         assert (limit.scope, limit.max_calls, limit.window_s) == (FrequencyScope.SUBJECT, 3, 86_400)
         assert limit.source
+
+
+def test_abandonment_in_the_us_and_uk_presets_and_the_default() -> None:
+    policies = load_settings(EXAMPLE).policies
+    us, uk = policies["us"].abandonment, policies["uk"].abandonment
+    assert (us.connect_within_s, us.max_rate_percent, us.window_s, us.action, us.lockout_s) == (
+        2, 3.0, 30 * 86_400, "block", 0)
+    assert "310.4(b)(4)(i)" in us.source
+    assert (uk.max_rate_percent, uk.window_s, uk.lockout_s) == (3.0, 86_400, 72 * 3600)
+    # a policy without the table counts answered calls with TSR's 2 s and sets no limit
+    assert policies["cn"].abandonment == AbandonmentRule()
+
+
+def test_complaint_sources_default_and_from_the_config(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    path.write_text(path.read_text() + '\n[complaints.sources.ftc]\ncountry = "US"\nsubdivision = "NY"\n'
+                    'stages = { acknowledge = 2, resolve = 10 }\nsource = "policy 4.2"\n'
+                    '\n[complaints.sources.bank]\nstages = { reply = 5 }\n')
+    sources = load_settings(path).complaint_sources
+    assert sources["12321"].stages == (("forward", 3), ("reply", 15), ("answer", 3))
+    assert sources["12321"].country == "CN" and sources["12321"].time_zone == "Asia/Shanghai"
+    assert sources["ftc"] == ComplaintSource("ftc", (("acknowledge", 2), ("resolve", 10)), country="US",
+                                             subdivision="NY", source="policy 4.2")
+    assert sources["bank"].country == "" and sorted(sources) == ["12321", "bank", "ftc", "internal", "ofcom"]
 
 
 def test_us_debt_preset_adds_regulation_f() -> None:

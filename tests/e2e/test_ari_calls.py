@@ -27,7 +27,7 @@ from tests.ari.lab import (
     wait_app_state,
     wait_nothing_left,
 )
-from tests.e2e.harness import Lab, audit_entries, decision_reasons, dnc_add, on_internal_dnc
+from tests.e2e.harness import Lab, audit_entries, decision_reasons, dnc_add, on_internal_dnc, wait_audit
 
 #: a PCMU packet every 20 ms: 25 packets are half a second of sound
 HALF_A_SECOND = 25
@@ -77,8 +77,11 @@ def test_an_allowed_call_is_dialed_with_the_campaign_caller_id_and_bridged_after
     heard_first = call.rtp.audible(before=agent_answered)
     assert len(heard_first) >= HALF_A_SECOND, f"{len(heard_first)} audible packets before the agent's 200"
     assert heard_first[0].at >= callee_answered - 0.05
+    wait_audit(lab.redis.url, "+12125550201", "call_outcome")  # written as the call ends
     entries = audit_entries(lab.redis.url, "+12125550201")
-    assert [(e.kind, e.fields.get("source")) for e in entries] == [("decision", "ari"), ("disclosure", "ari")]
+    assert [(e.kind, e.fields.get("source")) for e in entries] == [("decision", "ari"), ("disclosure", "ari"),
+                                                                   ("call_outcome", "ari")]
+    assert (entries[2].fields["outcome"], entries[2].fields["abandoned"]) == ("connected", "0")
     assert decision_reasons(lab.redis.url, "+12125550201") == [[]]
     evidence = entries[1].fields
     assert (evidence["prompt_finished"], evidence["opted_out"]) == ("1", "0")
@@ -179,6 +182,9 @@ def test_the_agent_hanging_up_during_the_disclosure_ends_the_callee_leg_and_leav
     assert len(call.callee.received("BYE")) == 1  # the application hung the callee up
     evidence = [e.fields for e in audit_entries(lab.redis.url, "+12125550208") if e.kind == "disclosure"]
     assert [(f["prompt_finished"], f["opted_out"]) for f in evidence] == [("0", "0")]
+    # the callee answered and was never connected to an agent: an abandoned call
+    [outcome] = wait_audit(lab.redis.url, "+12125550208", "call_outcome")
+    assert (outcome.fields["outcome"], outcome.fields["abandoned"]) == ("not_connected", "1")
     assert_nothing_left()
 
 

@@ -317,3 +317,25 @@ async def test_the_chain_the_archive_and_the_readers_on_every_topology(topology:
     assert (await verify(trail)).ok
     mine = [e async for e in trail.entries(number=numbers[0])]
     assert [e.kind for e in mine] == [DECISION, "opt_out"]
+
+
+async def test_a_data_subject_erasure_tombstones_the_numbers_entries_and_the_chain_holds(
+        redis_server: EmbeddedRedis, redis_client: aioredis.Redis, tmp_path: Path) -> None:
+    from screener.service.privacy import PrivacyDesk
+
+    number, other = "+12125550142", "+12125550143"
+    screener = Screener(StaticHolder(make_settings(time_budget_ms=2000)), connect(redis_server.url, 2.0))
+    try:
+        for n in (number, other, number):
+            await screener.screen(ScreenRequest(dialed=n, campaign="open", at=AT, commit=False, call_id=f"call-{n}"))
+        await screener.opt_out(number, "open", source="test", call_id=f"call-{number}")
+        result = await PrivacyDesk(screener).erase(number)
+    finally:
+        await screener.aclose()
+    assert any(what.startswith("4 audit-trail entries") for what, _ in result.kept)  # 2 decisions, opt-out, DNC add
+    trail = AuditTrail(redis_client, SALT)
+    assert [e.kind async for e in trail.entries(number=number)] == ["privacy"]  # only the erasure names it now
+    assert [e.kind async for e in trail.entries(number=other)] == [DECISION]  # the other number untouched
+    raw = json.dumps([e.fields async for e in audit.scan_group(redis_client, "+1212")])
+    assert f"call-{number}" not in raw and f"call-{other}" in raw
+    assert (await verify(trail)).ok

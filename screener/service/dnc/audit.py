@@ -8,7 +8,6 @@ from __future__ import annotations
 import getpass
 import os
 from datetime import UTC, datetime
-from typing import Any
 
 from screener.config.settings import Settings
 from screener.service.audit_fields import DNC_CHANGE, audit_fields
@@ -39,12 +38,7 @@ def change_fields(settings: Settings | None, *, actor: str, action: str, list_na
     return audit_fields(DNC_CHANGE, settings, at=datetime.now(UTC), number=number, campaign="", source=source,
                         actor=actor, action=action, list=list_name, added=str(added), removed=str(removed),
                         count=str(added + removed), version_before=version_before, version_after=version_after,
-                        reason=reason, **_plain(extra))
-
-
-def _plain(extra: dict[str, str]) -> dict[str, Any]:
-    """More plain fields of the entry (typed so that none is taken for ``audit_fields``' own keywords)."""
-    return dict(extra)
+                        reason=reason, **extra)
 
 
 async def record_change(redis: AnyRedis, settings: Settings | None, fields: dict[str, str], *,

@@ -6,7 +6,7 @@
 -- stream of the number's group, extending that stream's hash chain (lib_audit_append). When the stream
 -- already holds audit_maxlen entries (the archive is not keeping up), the call is blocked with
 -- screening_unavailable and nothing is appended or reserved: the cap never drops evidence.
--- uses: lib_reasons, lib_audit_sha256, lib_audit_append
+-- uses: lib_reasons, lib_abandon, lib_audit_sha256, lib_audit_append
 --
 -- KEYS[1]  attempts sorted set of the number (member "<ms>|<campaign>|<subject>|<id>", score ms)
 -- KEYS[2]  consent hash of the number (field purpose -> JSON record)
@@ -16,6 +16,8 @@
 -- KEYS[5]  audit stream of the number's group        KEYS[6]  its chain head
 -- KEYS[7..] per DNC list, three keys: tag-level set, sub-block key (set of suffixes or 10,000-bit bitmap), and the
 --          version's freed marker of the tag (keys.dnc_freed_key)
+-- KEYS[7 + 3 * #dnc] the number's abandoned-call hash (campaign -> epoch ms of its last abandoned call), after
+--          the DNC keys
 -- KEYS[n]  the campaign's calls in progress (sorted set; lib_campaign_limits.lua), n = the next-to-last ARGV
 --
 -- ARGV[1]  now, epoch ms (a decision at an explicit time, --at); "" = now by the Redis server's clock, so
@@ -27,7 +29,8 @@
 --          {c: campaign, s: subject, p: consent purpose ("" = do not read consent), cr: consent required 0/1,
 --           mi: minimum interval ms, cd: refusal cool-down ms, cps: calls per second (0 = unlimited),
 --           ret: attempt retention ms, dnc: [[list, reason code, exempt by consent 0/1], ...],
---           f: [[scope campaign|subject|any, window ms, max calls, detail], ...]}
+--           f: [[scope campaign|subject|any, window ms, max calls, detail], ...],
+--           lo: lock-out ms after an abandoned call (0 = none), lod: its reason detail}
 -- ARGV[6]  the number's suffix inside its tag      ARGV[7]  its suffix inside its sub-block (0..9999)
 -- ARGV[8]  audit stream cap: at this length the call is blocked (0 = no cap)
 -- ARGV[9]  the audit entry's client fields, a JSON array [name, value, name, value...] in order
@@ -47,7 +50,8 @@
 --
 -- returns { dnc_hits[], consent_valid 0/1, attempts[] (members), last_refusal ms or "",
 --           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms,
---           dnc_gone[] (lists whose version was freed: blocked, screening_unavailable), calls_in_flight }
+--           dnc_gone[] (lists whose version was freed: blocked, screening_unavailable), calls_in_flight,
+--           last abandoned call ms or "" }
 
 local now
 if ARGV[1] == "" then
@@ -195,6 +199,13 @@ if calls_at > 0 and calls_max > 0 then
   end
 end
 
+-- abandoned-call lock-out (lib_abandon.lua)
+local abandon_reason, abandoned_at = abandon_lockout(KEYS[7 + 3 * #plan["dnc"]], campaign, plan["lo"] or 0, now,
+                                                     plan["lod"] or "")
+if abandon_reason then
+  reasons[#reasons + 1] = abandon_reason
+end
+
 if audit_full then
   reasons[#reasons + 1] = "screening_unavailable|audit trail full: run `screener audit archive`"
 end
@@ -226,4 +237,4 @@ if not audit_full then
 end
 
 return { hits, consent_valid and 1 or 0, attempts, refusal or "", rate_count, reserved and 1 or 0,
-         reasons, audit_id, store_ok and 1 or 0, now, gone, in_flight }
+         reasons, audit_id, store_ok and 1 or 0, now, gone, in_flight, abandoned_at }
