@@ -37,7 +37,8 @@ CONSENT_STATES = {"-": "not read (no rule of this campaign needs it)", "n": "no 
                   "0": "a record that is not valid at that time (not yet granted, expired or revoked)",
                   "1": "a valid record"}
 #: the fields an entry of another kind shows (complaints and admin actions add their own)
-_SHOWN = ("action", "actor", "target", "detail", "list", "purpose", "consent_source", "source", "ref", "status")
+_SHOWN = ("action", "actor", "target", "detail", "list", "purpose", "consent_source", "ticket", "complaint_source",
+          "ref", "status", "outcome", "abandoned", "connect_delay_ms", "removed", "source")
 
 
 @dataclass(frozen=True)
