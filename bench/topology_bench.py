@@ -34,7 +34,7 @@ def measure(name: str, url: str, args: argparse.Namespace) -> dict[str, object]:
     asyncio.run(load_dnc(url, 20_000))
     bare = asyncio.run(bare_round_trips(url, 2000))
     load_before = os.getloadavg()[0]
-    lat, _blocked = asyncio.run(open_loop(url, args.rate, args.seconds, 2))
+    lat = [o.latency_us for o in asyncio.run(open_loop(url, args.rate, args.seconds, 2))]
     totals = closed_loop_processes(url, args.processes, args.concurrency, args.seconds)
     return {"topology": name, "bare p50": statistics.median(bare), "p50": statistics.median(lat),
             "p99": pct(lat, 0.99), "rate": sum(totals) / args.seconds,

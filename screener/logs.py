@@ -24,7 +24,11 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record, on one line."""
+    """One JSON object per record, on one line (with ``worker``: N in a worker of ``serve --workers``)."""
+
+    def __init__(self, worker: int | None = None) -> None:
+        super().__init__()
+        self.worker = worker
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -33,6 +37,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if self.worker is not None:
+            out["worker"] = self.worker
         for key, value in vars(record).items():
             if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
                 out[key] = value
@@ -50,14 +56,16 @@ def call_fields(*, call_id: str | None, campaign: str | None, verdict: str, reas
             "reasons": list(reasons), "number": number}
 
 
-def setup(level: str, log_format: str = "text") -> None:
+def setup(level: str, log_format: str = "text", *, worker: int | None = None) -> None:
     """Send the root logger's records to stderr in ``log_format`` ("text" or "json") at ``level`` (unless logging
-    was set up already, by a test harness for example: then only the level is set)."""
+    was set up already, by a test harness for example: then only the level is set). ``worker``: the lines of a
+    worker of ``serve --workers`` say which one (``[worker N]``, or a ``worker`` field in JSON)."""
     if log_format not in FORMATS:
         raise ValueError(f"log format {log_format!r} is not one of {', '.join(FORMATS)}")
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+        text = TEXT_FORMAT if worker is None else TEXT_FORMAT.replace("%(name)s", f"[worker {worker}] %(name)s")
+        handler.setFormatter(JsonFormatter(worker) if log_format == "json" else logging.Formatter(text))
         root.addHandler(handler)
     root.setLevel(level.upper())

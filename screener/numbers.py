@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from phonenumbers import shortnumberinfo, timezone
 
+from screener import nanp_prefix
+
 #: ISO 3166-2 suffixes of the US states, DC and the Canadian provinces and territories, by English name
 SUBDIVISIONS: dict[str, str] = {
     # United States
@@ -112,19 +114,71 @@ def _normalize(raw: str, region: str) -> NumberInfo:
         raise InvalidNumber(
             raw, f"{raw!r} is not a phone number: only digits, a leading '+' and spaces ( ) - . are allowed"
         )
-    if not cleaned.startswith("+") and shortnumberinfo.is_emergency_number(cleaned, region):
+    if not cleaned.startswith("+") and _may_be_emergency(cleaned, region) and shortnumberinfo.is_emergency_number(
+            cleaned, region):
         return NumberInfo(raw, cleaned, region, None, country_zones(region), emergency=True)
+    national = nanp_prefix.north_american(cleaned, region) if nanp_prefix.prefix_decides() else None
+    if national is not None:
+        return _north_american(raw, region, national)
     try:
         parsed = phonenumbers.parse(cleaned, region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidNumber(raw, f"{raw!r} cannot be read as a phone number of region {region}: {exc}") from None
-    if not phonenumbers.is_valid_number(parsed):
+    number_region = phonenumbers.region_code_for_number(parsed)
+    if number_region is None or not phonenumbers.is_valid_number_for_region(parsed, number_region):
+        # is_valid_number, with the region looked up once
         raise InvalidNumber(raw, f"{raw!r} is not a valid phone number (default region {region})")
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    number_region = phonenumbers.region_code_for_number(parsed)
     if not number_region or number_region == "001" or number_region == "ZZ":
         number_region = None
     subdivision, zones = _where(e164, parsed, number_region)
+    return NumberInfo(raw=raw, e164=e164, region=number_region, subdivision=subdivision, time_zones=zones)
+
+
+def could_be_emergency(raw: str, region: str) -> bool:
+    """False only when ``normalize(raw, region)`` cannot find an emergency number (a leading '+', or more digits
+    than any emergency number of the region has): a cheap test that never says False of an emergency number."""
+    cleaned = _SEPARATORS.sub("", raw)
+    return not cleaned.startswith("+") and _may_be_emergency(cleaned, region.upper())
+
+
+def _may_be_emergency(digits: str, region: str) -> bool:
+    """False when ``digits`` is longer than any emergency number of ``region`` (no need to ask phonenumbers)."""
+    longest = nanp_prefix.emergency_max_digits(region)
+    return longest is None or len(digits) <= longest
+
+
+def _valid_in(parsed: phonenumbers.PhoneNumber, region: str) -> bool:
+    """``is_valid_number`` once ``region_code_for_number`` found ``region`` among the +1 regions: a region
+    without leading digits is only found when the number matches one of its patterns, which is validity."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    if metadata is not None and metadata.leading_digits is None:
+        return True
+    return bool(phonenumbers.is_valid_number_for_region(parsed, region))
+
+
+#: per first seven national digits of a North American number: (region, subdivision, zones), None if invalid
+_prefix_cache: dict[str, tuple[str, str | None, tuple[str, ...]] | None] = {}
+
+
+def _north_american(raw: str, default_region: str, national: str) -> NumberInfo:
+    """A +1 number decided by its first seven digits (``nanp_prefix``): once per prefix, then from the cache."""
+    prefix = national[:nanp_prefix.PREFIX_DIGITS]
+    e164 = "+1" + national
+    if prefix in _prefix_cache:
+        found = _prefix_cache[prefix]
+    else:
+        parsed = phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
+        number_region = phonenumbers.region_code_for_number(parsed)
+        found = None
+        if number_region and _valid_in(parsed, number_region):
+            found = (number_region, *_where(e164, parsed, number_region))
+        if len(_prefix_cache) >= 200_000:
+            _prefix_cache.clear()
+        _prefix_cache[prefix] = found
+    if found is None:
+        raise InvalidNumber(raw, f"{raw!r} is not a valid phone number (default region {default_region})")
+    number_region, subdivision, zones = found
     return NumberInfo(raw=raw, e164=e164, region=number_region, subdivision=subdivision, time_zones=zones)
 
 

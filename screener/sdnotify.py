@@ -25,6 +25,6 @@ def notify(state: str) -> bool:
             sock.connect(address)
             sock.sendall(state.encode("utf-8"))
     except OSError as exc:
-        log.warning("could not notify systemd (%s): %s", state.split("\n")[0], exc)
+        log.warning("could not notify the service manager at $NOTIFY_SOCKET (%s): %s", state.split("\n")[0], exc)
         return False
     return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from screener.config.settings import Campaign
 from screener.decision import Disclosure
@@ -19,6 +20,7 @@ DEFAULT_DIR = "custom/screener"
 FALLBACK_LANGUAGE = "en"
 
 
+@lru_cache(maxsize=4096)
 def disclosure_file(campaign: str, language: str, text: str) -> str:
     """``<campaign>-<lang>-<digest>``: the file name (no extension) of a rendered disclosure. The digest of the
     text is in the name, so that a config edit of the text (company, purpose...) names a new file: until it is

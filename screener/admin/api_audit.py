@@ -14,7 +14,7 @@ from screener.config.paths import archive_dir
 from screener.service.audit import AuditTrail
 from screener.service.audit_export import FORMATS, export_chunks
 from screener.service.numbers_input import DEFAULT_REGION
-from screener.service.screening import STORE_ERRORS
+from screener.service.store_errors import STORE_ERRORS
 from screener.service.tokens import Role
 from screener.times import parse_aware
 

@@ -14,8 +14,8 @@ from screener.admin.context import context, requires
 from screener.admin.errors import ApiError
 from screener.service.dnc import DncAdmin
 from screener.service.presence import screeners_alive
-from screener.service.screening import STORE_ERRORS
 from screener.service.stats import read_stats
+from screener.service.store_errors import STORE_ERRORS
 from screener.service.tokens import Role
 
 #: seconds between SSE comments that keep idle connections (and proxies) open

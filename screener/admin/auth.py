@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from screener.admin.errors import ApiError
-from screener.service.screening import STORE_ERRORS
+from screener.service.store_errors import STORE_ERRORS
 from screener.service.tokens import Caller, Role, authenticate
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

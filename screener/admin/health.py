@@ -13,7 +13,7 @@ from screener.admin.auth import CALLER_KEY, authorize
 from screener.admin.context import AdminContext, context
 from screener.service.connection import redact
 from screener.service.probes import ARI_CONNECTED
-from screener.service.screening import STORE_ERRORS
+from screener.service.store_errors import STORE_ERRORS
 from screener.service.tokens import Role
 
 

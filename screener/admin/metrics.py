@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,14 +22,15 @@ from screener.config.watch import ConfigHolder
 from screener.decision import Decision, DisclosureEvent
 from screener.reasons import ReasonCode
 from screener.service.abandonment import CampaignAbandonment, abandonment_report
+from screener.service.admission import OVERLOADED, ScreenerCounters
 from screener.service.complaints import ComplaintCounts, complaint_counts
 from screener.service.dnc import DncAdmin, ListRow
 from screener.service.observe import OptOut
 from screener.service.presence import screeners_alive
 from screener.service.probes import ARI_CALLS, ARI_CONNECTED, FASTAGI_SESSIONS, Probes
-from screener.service.screening import STORE_ERRORS
 from screener.service.spool import OPT_OUT, Spool
 from screener.service.stats import UNKNOWN_CAMPAIGN
+from screener.service.store_errors import STORE_ERRORS
 
 DECISION_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0)
 PROMPT_BUCKETS = (50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000)
@@ -110,14 +111,29 @@ class _Collector(Collector):
         if connected is not None:
             yield GaugeMetricFamily("screener_ari_connected", "1 while the ARI WebSocket is open",
                                     value=1 if connected else 0)
+        if m.counters is not None:
+            yield from _admission(m.counters())
+
+
+def _admission(c: ScreenerCounters) -> Iterator[Metric]:
+    """The Screener's admission control (the spool has gauges of its own)."""
+    yield GaugeMetricFamily("screener_decisions_in_flight", "decisions being made now", value=c.in_flight)
+    yield GaugeMetricFamily("screener_max_in_flight", "decisions in flight past which calls are refused "
+                            "(screener.max_in_flight)", value=c.max_in_flight)
+    yield CounterMetricFamily("screener_decisions_refused_overloaded", "calls refused past max_in_flight and "
+                              "overload_wait_ms (blocked, screening_unavailable \"overloaded\"; no Redis command)",
+                              value=c.refused_overloaded)
 
 
 class Metrics:
-    def __init__(self, holder: ConfigHolder, probes: Probes, spool: Spool | None = None) -> None:
+    def __init__(self, holder: ConfigHolder, probes: Probes, spool: Spool | None = None,
+                 counters: Callable[[], ScreenerCounters] | None = None) -> None:
         self.holder = holder
         self.probes = probes
         #: the Screener's spool (None: no spool gauges)
         self.spool = spool
+        #: the Screener's own counts (admission control), read at scrape time
+        self.counters = counters
         self.facts = RedisFacts()
         self._lock = asyncio.Lock()
         self._children: dict[tuple[str, ...], Any] = {}
@@ -162,7 +178,8 @@ class Metrics:
                 if child is None:
                     child = self._children[rkey] = self.reasons.labels(*rkey)
                 child.inc()
-                if reason.code is ReasonCode.SCREENING_UNAVAILABLE:
+                if reason.code is ReasonCode.SCREENING_UNAVAILABLE and reason.detail != OVERLOADED:
+                    # a refusal past max_in_flight is no Redis failure (screener_decisions_refused_overloaded)
                     self.redis_errors.labels("timeout" if TIMEOUT_DETAIL in reason.detail else "error").inc()
             self.latency.observe(event.elapsed_us / 1e6)
         elif isinstance(event, DisclosureEvent):

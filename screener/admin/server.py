@@ -35,7 +35,8 @@ def admin_context(screener: Screener, redis_url: str, probes: Probes, settings: 
                   throttle: BadTokenThrottle | None = None) -> AdminContext:
     holder = screener.holder
     return AdminContext(holder=holder, screener=screener, redis=open_redis(redis_url, timeout_s=ADMIN_TIMEOUT_S),
-                        probes=probes, metrics=Metrics(holder, probes, screener.spool),
+                        probes=probes, metrics=Metrics(holder, probes, screener.spool,
+                                                       counters=lambda: screener.counters),
                         feed=LiveFeed(redis_url), editor=ConfigEditor(holder),
                         throttle=throttle or BadTokenThrottle(), settings=settings)
 

@@ -24,6 +24,7 @@ from screener.agi.peers import PeerFilter
 from screener.agi.screen import run_screen
 from screener.agi.session import StreamSession
 from screener.config.settings import FastAgiSettings
+from screener.service.log_summary import LogSummary
 from screener.service.protocol import ScreenerLike
 
 log = logging.getLogger("screener.agi.server")
@@ -56,16 +57,21 @@ class FastAgiServer:
         options: ScriptOptions | None = None,
         header_timeout_s: float = 5.0,
         max_sessions: int = 2000,
+        reuse_port: bool = False,
     ) -> None:
         self.screener = screener
         self.options = options or ScriptOptions()
         self.header_timeout_s = header_timeout_s
         self.max_sessions = max_sessions
+        #: SO_REUSEPORT: several processes (``serve --workers``) listen on the one port, the kernel spreads calls
+        self.reuse_port = reuse_port
         self._settings = settings
         self._peers = PeerFilter(settings.allowed_peers)
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self.stats: dict[str, int] = {"sessions": 0, "refused": 0, "errors": 0}
+        #: a flood of refused connections is logged once per interval with a count
+        self._log_summary = LogSummary(log)
 
     @property
     def settings(self) -> FastAgiSettings:
@@ -89,7 +95,8 @@ class FastAgiServer:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._on_connect, self._settings.bind, self._settings.port, reuse_address=True, limit=64 * 1024
+            self._on_connect, self._settings.bind, self._settings.port, reuse_address=True, limit=64 * 1024,
+            reuse_port=self.reuse_port or None,
         )
         if not self._settings.allowed_peers:
             log.warning("fastagi.allowed_peers is empty: every connection will be refused")
@@ -126,7 +133,7 @@ class FastAgiServer:
         if not self._peers.allows(host) or len(self._sessions) >= self.max_sessions:
             self.stats["refused"] += 1
             why = "not in fastagi.allowed_peers" if not self._peers.allows(host) else "too many sessions"
-            log.warning("refused FastAGI connection from %s: %s", host, why)
+            self._log_summary.event(logging.WARNING, f"refused FastAGI connections ({why})", "from %s", host)
             await _close(writer)
             return
         self._sessions.add(task)

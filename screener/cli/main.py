@@ -128,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return EXIT_USAGE
+    args.argv = args_list  # the command line as given (`serve --workers` runs its workers with it)
     try:
         result = func(args)
         if isinstance(result, Coroutine):

@@ -1,6 +1,10 @@
 """`screener serve`: the long-running service Asterisk talks to (FastAGI, and ARI when enabled).
 
-It loads the config (reloaded on SIGHUP and when its files change), connects to Redis, listens for
+With ``--workers N`` (default: one per core) a supervisor runs N such processes on the same FastAGI port
+(SO_REUSEPORT), restarts one that dies, forwards SIGHUP and SIGTERM to them and reports ready when they all
+are (see ``screener.cli.workers``); each worker is what follows, the ARI application in worker 1 only.
+
+Each process loads the config (reloaded on SIGHUP and when its files change), connects to Redis, listens for
 FastAGI on the configured address and, with `[ari] enabled = true`, runs the Stasis application on the
 configured ARI URL (retrying with backoff while Asterisk does not answer; FastAGI serves meanwhile). It
 stops gracefully on SIGTERM/SIGINT: it stops accepting, lets calls in flight finish within grace_s, then
@@ -30,7 +34,7 @@ from screener.agi.server import FastAgiServer
 from screener.cli.common import config_path, fail, redis_url, spool_for
 from screener.config.errors import ConfigError
 from screener.config.placeholders import LAB_ENV, lab_sandbox, placeholders
-from screener.config.settings import FastAgiSettings, Settings
+from screener.config.settings import AdminSettings, FastAgiSettings, Settings
 from screener.config.watch import ConfigHolder
 from screener.embedded_redis import EmbeddedRedisError
 from screener.logs import FORMAT_ENV, FORMATS
@@ -56,6 +60,8 @@ class ServeContext:
     stop: asyncio.Event
     #: what each front end reports about itself (calls in flight, ARI connected), read by the admin server
     probes: Probes = field(default_factory=Probes)
+    #: the worker this process is (1..N) under ``--workers N``; 0 when it runs alone
+    worker: int = 0
 
 
 #: front ends started by `screener serve`, in order; each is an async context manager factory that runs
@@ -92,7 +98,8 @@ def script_options(args: argparse.Namespace) -> ScriptOptions:
 @contextlib.asynccontextmanager
 async def fastagi_front_end(ctx: ServeContext) -> AsyncIterator[None]:
     settings: Settings = ctx.holder.current
-    server = FastAgiServer(ctx.screener, fastagi_settings(ctx.args, settings), options=script_options(ctx.args))
+    server = FastAgiServer(ctx.screener, fastagi_settings(ctx.args, settings), options=script_options(ctx.args),
+                           reuse_port=ctx.worker > 0)
     await server.start()
     ctx.probes.add_gauge(FASTAGI_SESSIONS, lambda: server.in_flight)
     addresses = ", ".join(f"{h}:{p}" for h, p in server.addresses)
@@ -114,9 +121,11 @@ async def fastagi_front_end(ctx: ServeContext) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def ari_front_end(ctx: ServeContext) -> AsyncIterator[None]:
-    """The Stasis application, when ``[ari] enabled``: it retries Asterisk with backoff and never stops FastAGI."""
+    """The Stasis application, when ``[ari] enabled``: it retries Asterisk with backoff and never stops FastAGI.
+    Under ``--workers`` it runs in worker 1 only: Asterisk gives an application name one WebSocket, and a
+    second connection would take the name over (see asterisk/README-ari.md)."""
     settings: Settings = ctx.holder.current
-    if not settings.ari.enabled:
+    if not settings.ari.enabled or ctx.worker > 1:
         yield
         return
     from screener.ari import run_ari
@@ -146,9 +155,11 @@ async def operations_front_end(ctx: ServeContext) -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def archive_task(ctx: ServeContext) -> AsyncIterator[None]:
     """The audit archive on a schedule, beside the spool flusher: every ``[audit] archive_interval`` (0: never;
-    then run ``screener audit archive`` from cron), on a client of its own (long reads, not the decisions')."""
+    then run ``screener audit archive`` from cron), on a client of its own (long reads, not the decisions').
+    Under ``--workers`` it runs in worker 1 only (restarted with it): one schedule per host. A second run at
+    once would be safe all the same (the archive folder's lock refuses it, ``ArchiveBusy``), only noisy."""
     interval_s = ctx.holder.current.audit.archive_interval_s
-    if interval_s <= 0:
+    if interval_s <= 0 or ctx.worker > 1:
         yield
         return
     from screener.config.paths import archive_dir
@@ -170,20 +181,31 @@ async def archive_task(ctx: ServeContext) -> AsyncIterator[None]:
         await redis.aclose()
 
 
-@contextlib.asynccontextmanager
-async def admin_front_end(ctx: ServeContext) -> AsyncIterator[None]:
-    """The admin HTTP server, when ``[admin] enabled`` (the default)."""
+def admin_settings(ctx: ServeContext) -> AdminSettings:
+    """``[admin]`` with --admin-listen; under ``--workers`` worker N listens on the port + N - 1 (each worker
+    is a screener with its own metrics: Prometheus scrapes every worker's port; the API and the page work on
+    any of them)."""
     settings = ctx.holder.current.admin
     if ctx.args.admin_listen is not None:
         settings = replace(settings, listen=ctx.args.admin_listen)
-    if not settings.enabled or ctx.args.no_admin:
-        yield
-        return
     try:
         ipaddress.ip_address(settings.host)
-        settings.port  # noqa: B018 (raises ValueError when it is no number)
+        port = settings.port
     except ValueError:
         raise OSError(f"admin listen address {settings.listen!r} is not IP:PORT") from None
+    if ctx.worker > 1 and port:
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        settings = replace(settings, listen=f"{host}:{port + ctx.worker - 1}")
+    return settings
+
+
+@contextlib.asynccontextmanager
+async def admin_front_end(ctx: ServeContext) -> AsyncIterator[None]:
+    """The admin HTTP server, when ``[admin] enabled`` (the default)."""
+    if not ctx.holder.current.admin.enabled or ctx.args.no_admin:
+        yield
+        return
+    settings = admin_settings(ctx)
     from screener.admin import admin_context, admin_server
 
     async with admin_server(admin_context(ctx.screener, ctx.redis_url, ctx.probes, settings)) as server:
@@ -195,6 +217,7 @@ async def check_redis(screener: Screener, url: str) -> None:
     try:
         async with asyncio.timeout(2):
             await screener.redis.ping()
+            await screener.open()  # the decisions' connection, before the first call
         log.info("Redis reachable at %s", mask_url(url))
     except Exception as exc:
         log.error("Redis at %s is not reachable (%s): calls are BLOCKED (screening_unavailable) until it is back",
@@ -213,12 +236,13 @@ def _install_stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) 
 
 
 def say(args: argparse.Namespace, text: str) -> None:
-    """A milestone for the operator: ``screener serve: TEXT`` on stderr, or a log record in JSON mode (where
-    every line of output is one JSON object)."""
+    """A milestone for the operator: ``screener serve: TEXT`` (``screener serve [worker N]: TEXT`` in a worker)
+    on stderr, or a log record in JSON mode (where every line of output is one JSON object)."""
     if args.log_format == "json":
         log.info("%s", text)
     else:
-        print(f"screener serve: {text}", file=sys.stderr, flush=True)
+        who = f"screener serve [worker {args.worker}]" if args.worker else "screener serve"
+        print(f"{who}: {text}", file=sys.stderr, flush=True)
 
 
 def log_format(args: argparse.Namespace) -> str:
@@ -226,12 +250,26 @@ def log_format(args: argparse.Namespace) -> str:
     return str(args.log_format or os.environ.get(FORMAT_ENV) or "text").strip().lower()
 
 
+def worker_count(args: argparse.Namespace) -> int:
+    """--workers, else one per core this process may run on."""
+    if args.workers is not None:
+        return int(args.workers)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 async def run(args: argparse.Namespace) -> int:
     args.log_format = log_format(args)
     if args.log_format not in FORMATS:
         return fail(f"{FORMAT_ENV}={args.log_format!r} is not a log format (one of {', '.join(FORMATS)})")
-    setup_logging(args.log_level, args.log_format)
+    if args.workers is not None and args.workers < 1:
+        return fail(f"--workers {args.workers}: at least 1")
+    setup_logging(args.log_level, args.log_format, worker=args.worker or None)
     try:
+        count = worker_count(args)
+        if count > 1 and not args.worker:
+            from screener.cli.workers import supervise
+
+            return await supervise(args, count)
         return await _serve(args)
     except StartupError as exc:
         if args.log_format == "json":
@@ -244,7 +282,9 @@ class StartupError(Exception):
     """``screener serve`` cannot start (exit status 2)."""
 
 
-async def _serve(args: argparse.Namespace) -> int:
+def load_config(args: argparse.Namespace) -> tuple[ConfigHolder, str]:
+    """The config (placeholders refused outside the lab) and the Redis URL (starting the private redis-server
+    when none is set); ``StartupError`` when serve cannot start with them."""
     path = config_path(args)
     try:
         holder = ConfigHolder(path)
@@ -258,13 +298,41 @@ async def _serve(args: argparse.Namespace) -> int:
         raise StartupError(f"config: {exc}") from None
     except (EmbeddedRedisError, OSError) as exc:
         raise StartupError(f"cannot start the private redis-server: {exc}") from None
+    return holder, url
+
+
+def _watch_supervisor(loop: asyncio.AbstractEventLoop, fd: int, stop: asyncio.Event) -> None:
+    """A worker stops (gracefully) when its supervisor is gone: the pipe it inherited reads end-of-file."""
+
+    def on_readable() -> None:
+        try:
+            data = os.read(fd, 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            if not stop.is_set():
+                log.error("the supervisor is gone: stopping")
+            stop.set()
+
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, on_readable)
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    holder, url = load_config(args)
+    path = config_path(args)
     settings = holder.current
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     _install_stop_signals(loop, stop)
     holder.install_sighup(loop)
+    if args.supervisor_fd is not None:
+        _watch_supervisor(loop, args.supervisor_fd, stop)
     screener = await Screener.create(holder, url, sounds=Sounds(args.prompt_prefix), spool=spool_for(settings, "serve"))
-    ctx = ServeContext(args=args, holder=holder, screener=screener, redis_url=url, stop=stop)
+    ctx = ServeContext(args=args, holder=holder, screener=screener, redis_url=url, stop=stop, worker=args.worker)
     log.info("screener serve starting: config %s version %s, redis %s", path, settings.version, mask_url(url))
     await check_redis(screener, url)
     screener.warm_up()
@@ -300,6 +368,11 @@ dialplan (see asterisk/extensions_screener.conf):
 
 SIGHUP reloads the config (it is also reloaded when its files change); SIGTERM/SIGINT stop gracefully.
 Under systemd (Type=notify, see deploy/screener.service) it reports READY=1 once it accepts calls.
+
+--workers N runs N processes on the one FastAGI port under a supervisor (the pid to signal); each worker
+has its own connections to Redis, its own max_in_flight bound and its own spool file; the ARI application
+and the audit archive schedule ([audit] archive_interval) run in worker 1. A worker that dies is
+restarted; calls it was deciding are lost (the dialplan blocks them).
 """
 
 
@@ -308,6 +381,10 @@ def register(sub: Any) -> None:
         "serve", help="run the FastAGI server (and the ARI application) Asterisk asks before every call",
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes on the FastAGI port (default: one per core); 1 = this process alone")
+    p.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)  # set by the supervisor: 1..N
+    p.add_argument("--supervisor-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--bind", metavar="ADDR", help="listen address (default: the config's fastagi.bind)")
     p.add_argument("--port", type=int, metavar="N", help="listen port (default: fastagi.port, 4573; 0 = any)")
     p.add_argument("--allow", action="append", metavar="PEER",

@@ -40,7 +40,7 @@ TOP_KEYS = ("include", "screener", "fastagi", "ari", "admin", "audit", "lists", 
             "complaints")
 PRESET_KEYS = ("policies",)
 SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir",
-                 "durability", "replica_wait_ms")
+                 "max_in_flight", "overload_wait_ms", "durability", "replica_wait_ms")
 FASTAGI_KEYS = ("bind", "port", "allowed_peers", "grace_s")
 ARI_KEYS = ("enabled", "url", "username", "password", "app")
 ADMIN_KEYS = ("enabled", "listen", "tls_cert", "tls_key", "metrics_require_token")
@@ -154,6 +154,8 @@ def _screener(root: Node) -> dict[str, Any]:
         "audit_salt": Secret(node.string("audit_salt", "")),
         "audit_maxlen": node.integer("audit_maxlen", 10_000_000, low=0),
         "prompts_dir": node.string("prompts_dir", "var/prompts", nonempty=True),
+        "max_in_flight": node.integer("max_in_flight", 64, low=1, high=100_000),
+        "overload_wait_ms": node.integer("overload_wait_ms", 20, low=0, high=60_000),
         "durability": _durability(node),
         "replica_wait_ms": node.integer("replica_wait_ms", 1000, low=1, high=60_000),
     }

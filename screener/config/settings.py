@@ -320,6 +320,11 @@ class Settings:
     policies: dict[str, Policy]
     campaigns: dict[str, Campaign]
     prompts_dir: str = "var/prompts"
+    #: decisions in flight per process past which a decision waits for a slot, then is refused (screening_unavailable,
+    #: "overloaded"): capacity x acceptable latency (see config/README.md)
+    max_in_flight: int = 64
+    #: how long a decision past max_in_flight may wait for a slot before it is refused (0: refused at once)
+    overload_wait_ms: int = 20
     #: complaint sources by name (the defaults, and what [complaints.sources.NAME] adds or redefines)
     complaint_sources: dict[str, ComplaintSource] = field(default_factory=lambda: dict(DEFAULT_COMPLAINT_SOURCES))
     durability: Durability = Durability.MASTER

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -88,6 +89,27 @@ class ServerProcess:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def pids(self) -> list[int]:
+        """``screener serve``'s pid and its workers' (the supervisor's children, under ``--workers``)."""
+        if self.proc is None:
+            return []
+        found = [self.proc.pid]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                    found.append(int(entry.name))
+        return found
+
+    def signal_all(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to serve and every worker (SIGSTOP freezes the whole screener, SIGCONT thaws it)."""
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
 
     def stop(self) -> int | None:
         proc = self.proc

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
+from functools import lru_cache
 
 from screener.config.settings import Settings
 from screener.numbers import mask
@@ -38,7 +39,14 @@ __all__ = ["ARCHIVE", "CALL_OUTCOME", "COMPLAINT", "CONFIG", "CONSENT", "DECISIO
 
 def number_hash(e164: str, salt: str) -> str:
     """A keyed hash of the number: lets an auditor find a number's entries without the trail holding it."""
-    return hmac.new(salt.encode(), e164.encode(), hashlib.sha256).hexdigest()[:24]
+    keyed = _keyed(salt).copy()  # HMAC-SHA256 with the salt as key, its key set up once
+    keyed.update(e164.encode())
+    return keyed.hexdigest()[:24]
+
+
+@lru_cache(maxsize=8)
+def _keyed(salt: str) -> hmac.HMAC:
+    return hmac.new(salt.encode(), digestmod=hashlib.sha256)
 
 
 def audit_fields(kind: str, settings: Settings | None, *, at: datetime, number: str, campaign: str, source: str,

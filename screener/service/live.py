@@ -9,7 +9,7 @@ import contextlib
 import logging
 
 from screener.service.connection import open_client
-from screener.service.screening import STORE_ERRORS
+from screener.service.store_errors import STORE_ERRORS
 from screener.service.tasks import cancel_and_wait
 from screener.store import audit
 

@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from screener.service.presence import Presence
-from screener.service.screening import STORE_ERRORS, Screener
+from screener.service.screening import Screener
 from screener.service.stats import DecisionStats
+from screener.service.store_errors import STORE_ERRORS
 from screener.service.tasks import cancel_and_wait
 
 log = logging.getLogger("screener.operations")

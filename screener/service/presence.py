@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from screener.config.watch import ConfigHolder
-from screener.service.screening import STORE_ERRORS
+from screener.service.store_errors import STORE_ERRORS
 from screener.store import presence
 
 log = logging.getLogger("screener.presence")

@@ -9,9 +9,12 @@ from typing import Protocol
 
 from screener.decision import AnsweredCall, Decision, Disclosure, DisclosureEvent, ScreenRequest
 from screener.numbers import mask
+from screener.service.log_summary import LogSummary
 from screener.sounds import Sounds
 
 log = logging.getLogger("screener.service")
+#: a storm of late decisions is logged once per interval with a count, not once per call
+_summary = LogSummary(log)
 
 
 class ScreenerLike(Protocol):
@@ -57,7 +60,8 @@ async def screen_or_block(screener: ScreenerLike, request: ScreenRequest, timeou
         async with asyncio.timeout(deadline):
             return await screener.screen(request)
     except TimeoutError:
-        log.error("screening %s took longer than %.3f s: blocked", mask(request.dialed), deadline)
+        _summary.event(logging.ERROR, "blocked, no decision in time", "screening %s took longer than %.3f s",
+                       mask(request.dialed), deadline)
         return Decision.unavailable(request, f"no decision within {deadline:g} s")
     except Exception as exc:
         log.exception("screening %s failed: blocked", mask(request.dialed))

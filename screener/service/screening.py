@@ -15,38 +15,46 @@ import contextlib
 import gc
 import json
 import logging
+import os
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
-from redis.exceptions import RedisClusterException, RedisError
-
-from screener.config.settings import DEFAULT_ABANDONMENT, AbandonmentRule, Campaign, ListKind, Settings
+from screener.config.settings import DEFAULT_ABANDONMENT, AbandonmentRule, Campaign, ListKind, Policy, Settings
 from screener.config.watch import ConfigHolder
 from screener.decision import AnsweredCall, Decision, Disclosure, DisclosureEvent, Reason, ScreenRequest, sort_reasons
+from screener.engine import build_plan, evaluate, precheck
 from screener.engine.abandonment import AbandonmentCounts, classify, hour_of, rate_reason, window_counts
 from screener.engine.facts import ListState
 from screener.engine.plan import StorePlan
-from screener.numbers import InvalidNumber, NumberInfo, emergency_with_no_campaign, example_number, mask, normalize
+from screener.numbers import (
+    InvalidNumber,
+    NumberInfo,
+    could_be_emergency,
+    emergency_with_no_campaign,
+    example_number,
+    mask,
+    normalize,
+)
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
+from screener.service.admission import OVERLOADED, Admission, ScreenerCounters
 from screener.service.audit_fields import CALL_OUTCOME, DECISION, DISCLOSURE, OPT_OUT, audit_fields, with_personal
 from screener.service.budgets import DECISION_BUDGETS, LIST_STATE_TTL_S, oldest_list_version_s
 from screener.service.connection import AnyClient, open_redis
-from screener.service.dnc.admin import dnc_change_keys
 from screener.service.durability import acknowledged
+from screener.service.log_summary import LogSummary
 from screener.service.observe import Observers, OptOut
+from screener.service.pending import PendingWrites
 from screener.service.spool import PendingWrite, Spool
+from screener.service.store_errors import STORE_ERRORS
 from screener.sounds import DEFAULT_SOUNDS, Sounds
 from screener.store import abandonment, audit, campaign_limits, dnc, keys, refusals
 from screener.store.campaign_limits import CampaignAllowance, Grant
-from screener.store.decide import StoreOutcome, encode_reasons, plan_in_slot, run_decision
+from screener.store.connections import Connections
+from screener.store.decide import StoreOutcome, encode_reasons, plan_in_slot, prepare, run_decision
 from screener.store.scripts import Scripts
-
-if TYPE_CHECKING:
-    from screener.engine.plan import StorePlan
 
 log = logging.getLogger("screener.service")
 
@@ -56,11 +64,21 @@ NO_CALLS = AbandonmentCounts()
 OPT_OUT_TIMEOUT_S = 5.0
 #: an audit entry written outside a decision's budget (disclosure evidence, a fail-closed block's entry)
 AUDIT_TIMEOUT_S = 1.0
-#: what a store that cannot answer raises (a Redis Cluster with no reachable node raises RedisClusterException,
-#: which is no RedisError)
 #: the detail of decide.lua's reason when the number's audit stream is at audit_maxlen
 AUDIT_FULL = "audit trail full"
-STORE_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError, ConnectionError)
+#: building the audit entries of refused calls (when the spool is flushed after an overload) is followed by
+#: a pause this many times as long, so that the flush takes a quarter of the event loop, the decisions the rest
+FLUSH_PACE = 3.0
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a shared future's exception as seen (each waiter gets it; none may be left to see it)."""
+    if not future.cancelled():
+        future.exception()
+
+
+#: the reason of a decision refused past max_in_flight
+_OVERLOADED = (Reason(ReasonCode.SCREENING_UNAVAILABLE, OVERLOADED),)
 
 
 class StoreUnavailable(RuntimeError):
@@ -89,24 +107,34 @@ class Screener:
                  spool: Spool | None = None) -> None:
         self.holder = holder
         self._sounds = sounds
+        #: the bound on decisions in flight, and what it admitted and refused
+        self.admission = Admission()
+        #: decisions admitted, then blocked because the store did not answer or failed
+        self.store_unavailable = 0
+        #: what would repeat once per call under a storm is logged once per interval with a count
+        self.log_summary = LogSummary(log)
         #: opt-outs and audit entries Redis could not take yet (see ``flush_pending``)
-        self.spool = spool if spool is not None else Spool()
-        self._spool_numbers = self.spool.pending(spool_kinds.OPT_OUT, "number")
-        self._flushing: asyncio.Task[int] | None = None
-        #: one flush at a time (the background flush after a decision and the periodic one)
-        self._flush_lock = asyncio.Lock()
-        self._flushed_at = -1e9
+        self.pending = PendingWrites(spool if spool is not None else Spool(), self._write_pending,
+                                     overloaded=self.admission.refusing, summary=self.log_summary,
+                                     on_flushed=self.invalidate_list_states)
         self.redis = redis
         self.scripts = Scripts(redis)
         #: the audit groups this process has registered (a group is registered before its first append)
         self.audit_groups = audit.AuditGroups()
         #: the config versions this process has stored (``service/config_versions.py``)
         self._versions_recorded: set[str] = set()
+        self._version_tried_at = -1e9
         #: on a Redis Cluster, this process's allowance of the campaigns' limits (docs/redis-topologies.md)
         self.allowance = CampaignAllowance(self.scripts.connections)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._list_states: dict[str, ListState] = {}
         self._list_states_at = -1e9
+        self._list_states_read: asyncio.Future[dict[str, ListState]] | None = None
+        self._plans: dict[tuple[str, str | None], StorePlan] = {}
+        self._disclosures: dict[str, Disclosure] = {}
+        self._list_versions: dict[str, str] = {}
+        self._versions_of: dict[str, ListState] | None = None
+        self._plans_for: Settings | None = None
         #: answered/abandoned calls of the campaigns whose policy limits abandonment, refreshed like list states
         self._abandonment: dict[str, AbandonmentCounts] = {}
         self._abandonment_at = -1e9
@@ -135,6 +163,24 @@ class Screener:
         service answers within its budget; the margin covers a busy event loop)."""
         return max(0.5, 2 * self.settings.time_budget_ms / 1000)
 
+    @property
+    def spool(self) -> Spool:
+        return self.pending.spool
+
+    @property
+    def _flushing(self) -> asyncio.Task[int] | None:
+        """The flush a decision started (tests wait for it)."""
+        return self.pending.flushing
+
+    @property
+    def counters(self) -> ScreenerCounters:
+        """What this process did since it started (for a metrics endpoint)."""
+        return ScreenerCounters(
+            in_flight=self.admission.in_flight, max_in_flight=self.settings.max_in_flight,
+            admitted=self.admission.admitted, refused_overloaded=self.admission.refused,
+            store_unavailable=self.store_unavailable, spooled=self.spool.added, spool_waiting=len(self.spool),
+            spool_overflowed=self.spool.overflowed)
+
     def disclosure(self, campaign: str) -> Disclosure | None:
         found = self.settings.campaigns.get(campaign)
         return None if found is None else self._sounds.disclosure_of(found)
@@ -142,12 +188,45 @@ class Screener:
     # -- deciding -------------------------------------------------------------------------------------
 
     async def screen(self, request: ScreenRequest) -> Decision:
-        """Decide one call. Never raises for a store failure: blocks with screening_unavailable instead."""
+        """Decide one call. Never raises for a store failure: blocks with screening_unavailable instead.
+
+        Past ``max_in_flight`` decisions in flight the call waits for a slot (``overload_wait_ms`` at most,
+        behind at most ``max_in_flight`` others), then is refused (screening_unavailable, "overloaded"):
+        nothing is sent to Redis and the call is noted in the spool (its audit entry is built when the overload
+        is over); a number that may be an emergency number is still decided in full (an
+        emergency number is always allowed), as are calls of an unknown campaign, without the store."""
         started = time.perf_counter()
         settings = self.settings
-        if settings.version not in self._versions_recorded:
-            await self.record_config_version(settings)
+        admission = self.admission
+        if not admission.enter(settings.max_in_flight) and not await admission.wait(
+                settings.max_in_flight, settings.overload_wait_ms / 1000):
+            self.log_summary.event(logging.WARNING, "overloaded, decisions refused",
+                                   "%d decisions in flight (screener.max_in_flight), %d waiting for a slot: "
+                                   "refusing more", admission.in_flight, admission.waiting)
+            return await self._refuse(request, settings, started)
+        try:
+            if settings.version not in self._versions_recorded:
+                await self.record_config_version(settings)
+            return await self._decide(request, settings, started, admitted=True)
+        finally:
+            self.admission.leave()
+
+    async def _refuse(self, request: ScreenRequest, settings: Settings, started: float) -> Decision:
+        campaign = settings.campaigns.get(request.campaign)
+        if campaign is None or could_be_emergency(request.dialed, campaign.region):
+            return await self._decide(request, settings, started, admitted=False)
         now = request.at or self._clock()
+        self._keep(spool_kinds.REFUSED, {
+            "dialed": request.dialed, "campaign": request.campaign, "at": now.isoformat(),
+            "commit": "1" if request.commit else "0", "source": request.source, "call_id": request.call_id or "",
+            "agent": request.agent or "", "trunk": request.trunk or "", "caller_id": request.caller_id or "",
+            "config_version": settings.version})
+        return self._decision(request, settings, now, started, request.dialed, _OVERLOADED, Verdict.BLOCK, None)
+
+    async def _decide(self, request: ScreenRequest, settings: Settings, started: float, *,
+                      admitted: bool) -> Decision:
+        now = request.at or self._clock()
+        spool_audit = not admitted
         campaign = settings.campaigns.get(request.campaign)
         if request.problem:  # recorded under the number as the campaign reads it, so `audit why` finds it
             return await self._final(request, settings, now, started, _e164_or_raw(request.dialed, campaign),
@@ -155,49 +234,60 @@ class Screener:
         if campaign is None:
             if emergency_with_no_campaign(request.dialed, {c.region for c in settings.campaigns.values()} or {"US"}):
                 return await self._final(request, settings, now, started, request.dialed, (
-                    Reason(ReasonCode.EMERGENCY_NUMBER, "emergency number: always allowed"),), Verdict.ALLOW)
+                    Reason(ReasonCode.EMERGENCY_NUMBER, "emergency number: always allowed"),), Verdict.ALLOW,
+                    spool_audit=spool_audit)
             known = ", ".join(sorted(settings.campaigns)) or "none"
             reason = Reason(ReasonCode.UNKNOWN_CAMPAIGN, f"unknown campaign {request.campaign!r} (known: {known})")
-            return await self._final(request, settings, now, started, request.dialed, (reason,), Verdict.BLOCK)
+            return await self._final(request, settings, now, started, request.dialed, (reason,), Verdict.BLOCK,
+                                     spool_audit=spool_audit)
         try:
             number = normalize(request.dialed, campaign.region)
         except InvalidNumber as exc:
             return await self._final(request, settings, now, started, request.dialed,
-                                     (Reason(ReasonCode.INVALID_NUMBER, exc.reason),), Verdict.BLOCK)
+                                     (Reason(ReasonCode.INVALID_NUMBER, exc.reason),), Verdict.BLOCK,
+                                     spool_audit=spool_audit)
         if number.emergency:
             return await self._final(request, settings, now, started, number.e164, (
                 Reason(ReasonCode.EMERGENCY_NUMBER, f"emergency number in {campaign.region}: always allowed"),),
-                Verdict.ALLOW, campaign=campaign)
+                Verdict.ALLOW, campaign=campaign, spool_audit=spool_audit)
+        if not admitted:
+            return await self._final(request, settings, now, started, number.e164, _OVERLOADED, Verdict.BLOCK,
+                                     campaign=campaign, spool_audit=True)
         try:
             return await self._screen_with_store(request, settings, campaign, number, now, started)
         except STORE_ERRORS as exc:
             detail = f"store did not answer within {settings.time_budget_ms} ms" if isinstance(
                 exc, TimeoutError) else f"store error: {type(exc).__name__}: {exc}"
-            log.warning("blocking %s (%s): %s", mask(number.e164), campaign.name, detail)
+            self.store_unavailable += 1
+            self.log_summary.event(logging.WARNING, "blocked, the store did not answer", "%s (%s): %s",
+                                   mask(number.e164), campaign.name, detail)
             return await self._final(request, settings, now, started, number.e164, (
                 Reason(ReasonCode.SCREENING_UNAVAILABLE, detail),), Verdict.BLOCK, campaign=campaign,
-                store_failed=True)
+                spool_audit=True)
 
     async def _screen_with_store(self, request: ScreenRequest, settings: Settings, campaign: Campaign,
                                  number: NumberInfo, now: datetime, started: float) -> Decision:
-        from screener.engine import build_plan, precheck
-
         # the time budget is the store's: the pure rules' CPU time (a country's holidays computed the first
         # time, say) does not eat into it, but the whole stays within 1.5 budgets plus that CPU time
         budget_s = settings.time_budget_ms / 1000
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget_s
         policy = settings.policies[campaign.policy]
-        async with asyncio.timeout_at(deadline):
-            states = await self._states(settings)
-            abandoned = await self._abandonment_counts(settings)
+        states = self._fresh_states(settings)
+        abandoned = self._fresh_abandonment(settings)
+        if states is None or abandoned is None:
+            async with asyncio.timeout_at(deadline):
+                if states is None:
+                    states = await self._states(settings)
+                if abandoned is None:
+                    abandoned = await self._abandonment_counts(settings)
         pre = precheck(number, campaign, policy, settings.lists, states, now)
         for warning in pre.warnings:
-            log.warning("%s: %s", campaign.name, warning)
-        full_plan = build_plan(number, campaign, policy, settings.lists)
+            self.log_summary.event(logging.WARNING, f"{campaign.name}: {warning}")
+        full_plan = self._plan(settings, campaign, policy, number)
         plan = plan_in_slot(self.scripts, full_plan)
         now_ms = int(now.timestamp() * 1000)
-        attempt_id = uuid.uuid4().hex[:16]
+        attempt_id = os.urandom(8).hex()
         call_id = request.call_id or attempt_id
         pre_reasons = list(pre.reasons)
         over = rate_reason(policy.abandonment, abandoned.get(campaign.name, NO_CALLS), campaign.name)
@@ -206,7 +296,7 @@ class Screener:
                 pre_reasons.append(over)
             else:
                 self._warn_abandonment(campaign.name, over.detail)
-        if number.e164 in self._spool_numbers:
+        if number.e164 in self.pending.opt_out_numbers:
             pre_reasons.append(Reason(ReasonCode.DNC_INTERNAL, "opt-out pending (Redis has not taken it yet)"))
         grant: Grant | None = None
         if plan is not full_plan and request.commit and not pre_reasons:
@@ -215,19 +305,20 @@ class Screener:
                                                          full_plan.max_concurrent_calls, full_plan.call_lease_ms)
             if limit is not None:
                 pre_reasons.append(Reason(ReasonCode.RATE_LIMIT, limit))
-        versions = {n: s.version for n, s in states.items()}
+        versions = self._versions(states)
         fields = self._audit_fields(request, settings, now, number.e164, campaign.name, plain={
             "attempt_id": attempt_id, "lists": _checked_lists(plan, versions), "zones": _local_times(number, now),
             "pre_reasons": encode_reasons(pre_reasons)})
         reserved = False
         try:
-            async with asyncio.timeout_at(max(deadline, loop.time() + budget_s / 2)):
+            store_deadline = max(deadline, loop.time() + budget_s / 2)
+            async with asyncio.timeout_at(store_deadline):
                 await self.audit_groups.ensure(self.redis, keys.audit_group(number.e164))
                 outcome = await run_decision(
                     self.scripts, plan, number.e164, versions,
                     now_ms=now_ms, server_time=request.at is None, commit=request.commit,
                     pre_block=bool(pre_reasons), attempt_id=attempt_id, audit_fields=fields,
-                    audit_maxlen=settings.audit_maxlen, call_id=call_id,
+                    audit_maxlen=settings.audit_maxlen, call_id=call_id, time_left_s=store_deadline - loop.time(),
                 )
             decision = self._after_store(request, settings, campaign, number, now, started, plan, outcome,
                                          pre_reasons, attempt_id)
@@ -240,10 +331,7 @@ class Screener:
     def _after_store(self, request: ScreenRequest, settings: Settings, campaign: Campaign, number: NumberInfo,
                      now: datetime, started: float, plan: StorePlan, outcome: StoreOutcome,
                      pre_reasons: list[Reason], attempt_id: str) -> Decision:
-        from screener.engine import evaluate
-
-        if self.spool.items:
-            self._flush_soon()
+        self.pending.flush_soon()
         if outcome.facts.dnc_gone:
             # a list version this screener read was freed (an import's grace period was shorter than the cache and
             # this decision): blocked by the script; read the live versions again for the next call
@@ -268,13 +356,80 @@ class Screener:
         return self._decision(request, settings, now, started, number.e164, reasons, verdict, campaign,
                               attempt_id=attempt_id if outcome.reserved else None, audit_id=outcome.audit_id or None)
 
+    def _plan(self, settings: Settings, campaign: Campaign, policy: Policy, number: NumberInfo) -> StorePlan:
+        """The campaign's store plan for the number's state or province (``build_plan`` reads nothing else of
+        the number), built once per config version."""
+        self._config_caches(settings)
+        key = (campaign.name, number.subdivision)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = build_plan(number, campaign, policy, settings.lists)
+        return plan
+
+    def _config_caches(self, settings: Settings) -> None:
+        """Empty what is cached per config version (plans, disclosures) when the config changed."""
+        if self._plans_for is not settings:
+            self._plans, self._disclosures, self._plans_for = {}, {}, settings
+
+    def _disclosure(self, settings: Settings, campaign: Campaign) -> Disclosure:
+        """What an allowed call of ``campaign`` needs on answer, worked out once per config version."""
+        self._config_caches(settings)
+        found = self._disclosures.get(campaign.name)
+        if found is None:
+            found = self._disclosures[campaign.name] = self._sounds.disclosure_of(campaign)
+        return found
+
+    def _versions(self, states: dict[str, ListState]) -> dict[str, str]:
+        """Each list's live version, worked out once per read of the list states."""
+        if self._versions_of is not states:
+            self._list_versions, self._versions_of = {n: s.version for n, s in states.items()}, states
+        return self._list_versions
+
+    def _fresh_states(self, settings: Settings) -> dict[str, ListState] | None:
+        """The lists' versions and ages read less than a second ago for every list of the config, else None."""
+        if time.monotonic() - self._list_states_at <= LIST_STATE_TTL_S and settings.lists.keys() <= \
+                self._list_states.keys():
+            return self._list_states
+        return None
+
     async def _states(self, settings: Settings) -> dict[str, ListState]:
-        # refreshed every second, and at once when the config names a list not read yet (a reload)
-        if time.monotonic() - self._list_states_at > LIST_STATE_TTL_S or not settings.lists.keys() <= set(
-                self._list_states):
-            self._list_states = await dnc.read_list_states(self.redis, settings.lists.keys())
-            self._list_states_at = time.monotonic()
-        return self._list_states
+        """The lists' versions and ages: refreshed every second, and at once when the config names a list not
+        read yet (a reload). One read at a time, shared by every decision that needs it (a decision cut at its
+        deadline does not cancel it for the others)."""
+        names = settings.lists.keys()
+        fresh = self._fresh_states(settings)
+        if fresh is not None:
+            return fresh
+        reading = self._list_states_read
+        if reading is None or reading.done():
+            reading = self._list_states_read = asyncio.ensure_future(self._read_states(list(names)))
+            reading.add_done_callback(_retrieved)
+        states = await asyncio.shield(reading)
+        if not names <= states.keys():  # read for an older config: read again for this one
+            return await self._read_states(list(names))
+        return states
+
+    async def _read_states(self, names: list[str]) -> dict[str, ListState]:
+        connections = self.scripts.connections
+        if isinstance(connections, Connections):  # one server: on the decisions' own connection
+            states = await dnc.read_list_states_on(connections, names)
+        else:  # a Redis Cluster: the lists' metadata are in slots of their own
+            states = await dnc.read_list_states(self.redis, names)
+        self._list_states, self._list_states_at = states, time.monotonic()
+        return states
+
+    async def open(self) -> None:
+        """Connect to Redis and load the decision's script now, before the first call (``screener serve``
+        does at start). Raises a store error when Redis does not answer: decisions then block until it does."""
+        await prepare(self.scripts)
+
+    def _fresh_abandonment(self, settings: Settings) -> dict[str, AbandonmentCounts] | None:
+        """The abandonment counts read less than a second ago for this config (nothing to read when no campaign
+        limits abandonment), else None."""
+        if settings is self._abandonment_for and (
+                not self._abandonment_limited or time.monotonic() - self._abandonment_at <= LIST_STATE_TTL_S):
+            return self._abandonment
+        return None
 
     async def _abandonment_counts(self, settings: Settings) -> dict[str, AbandonmentCounts]:
         """The rolling answered/abandoned counts of every campaign whose policy limits abandonment, read at
@@ -304,8 +459,6 @@ class Screener:
         """Load what the first decisions would load (number metadata, time zones, holidays), then freeze
         the heap: Python's full collections no longer walk those long-lived objects, which otherwise stall
         the event loop for tens of milliseconds now and then (measured with bench/decision_bench.py)."""
-        from screener.engine import build_plan, precheck
-
         settings = self.settings
         now = self._clock()
         for campaign in settings.campaigns.values():
@@ -337,19 +490,41 @@ class Screener:
 
     async def _final(self, request: ScreenRequest, settings: Settings, now: datetime, started: float,
                      number: str, reasons: tuple[Reason, ...], verdict: Verdict, *,
-                     campaign: Campaign | None = None, store_failed: bool = False) -> Decision:
-        """A decision made without the store's facts: write its audit entry on its own."""
-        fields = self._audit_fields(request, settings, now, number, request.campaign, plain={
-            "verdict": verdict.value, "pre_reasons": encode_reasons(list(reasons))})
+                     campaign: Campaign | None = None, spool_audit: bool = False) -> Decision:
+        """A decision made without the store's facts: write its audit entry on its own (``spool_audit``: in
+        the spool, for Redis later; it joins its group's chain when it lands)."""
+        fields = self._final_fields(request, settings, now, number, reasons, verdict)
         audit_id = None
         group = keys.audit_group(number)
-        if store_failed:
-            # no second round trip for a call the store could not answer: the entry waits in the spool
+        if spool_audit:
+            # no second round trip for a call the store could not answer (or that was refused as
+            # overloaded): the entry waits in the spool
             self._keep(spool_kinds.AUDIT, {spool_kinds.GROUP: group, **fields})
         else:
             audit_id = await self.append_audit(fields, group=group, timeout_s=settings.time_budget_ms / 1000)
         return self._decision(request, settings, now, started, number, reasons, verdict, campaign,
                               audit_id=audit_id)
+
+    def _final_fields(self, request: ScreenRequest, settings: Settings, now: datetime, number: str,
+                      reasons: tuple[Reason, ...], verdict: Verdict) -> dict[str, str]:
+        return self._audit_fields(request, settings, now, number, request.campaign, plain={
+            "verdict": verdict.value, "pre_reasons": encode_reasons(list(reasons))})
+
+    def _refused_entry(self, data: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """The audit group and entry of a call refused as overloaded, built from what ``_refuse`` noted."""
+        settings = self.settings
+        request = ScreenRequest(dialed=data["dialed"], campaign=data["campaign"], commit=data["commit"] == "1",
+                                source=data["source"], call_id=data["call_id"] or None, agent=data["agent"] or None,
+                                trunk=data.get("trunk") or None, caller_id=data.get("caller_id") or None)
+        number = request.dialed
+        campaign = settings.campaigns.get(request.campaign)
+        if campaign is not None:
+            with contextlib.suppress(InvalidNumber):
+                number = normalize(number, campaign.region).e164
+        fields = self._final_fields(request, settings, datetime.fromisoformat(data["at"]), number, _OVERLOADED,
+                                    Verdict.BLOCK)
+        fields["config_version"] = data["config_version"]  # the config that refused it (a plain field)
+        return keys.audit_group(number), fields
 
     def _decision(self, request: ScreenRequest, settings: Settings, now: datetime, started: float, number: str,
                   reasons: tuple[Reason, ...], verdict: Verdict, campaign: Campaign | None, *,
@@ -360,7 +535,7 @@ class Screener:
             config_version=settings.version, dry_run=not request.commit,
             caller_id=on_allow.caller_id if on_allow else None,
             caller_id_name=on_allow.company if on_allow else None,
-            disclosure=self._sounds.disclosure_of(on_allow) if on_allow else None,
+            disclosure=self._disclosure(settings, on_allow) if on_allow else None,
             attempt_id=attempt_id, audit_id=audit_id,
             elapsed_us=int((time.perf_counter() - started) * 1e6),
         )
@@ -430,6 +605,9 @@ class Screener:
     async def _write_opt_out(self, pending: dict[str, str]) -> None:
         """The internal list, then the refusal time with its audit entry; returns once acknowledged as the
         config's ``durability`` says (by a replica too with "replica"), raises otherwise."""
+        # here: service.dnc imports this module (its grace periods come from the decision's budgets)
+        from screener.service.dnc.admin import dnc_change_keys
+
         e164 = pending["number"]
 
         async def write() -> None:
@@ -445,52 +623,35 @@ class Screener:
     # -- writes that wait for Redis --------------------------------------------------------------------
 
     def _keep(self, kind: str, data: dict[str, str]) -> bool:
-        """Spool a write Redis could not take now; False (logged) when the spool is full."""
-        kept = self.spool.add(kind, data)
-        if not kept:
-            log.error("spool full (%d items): a pending %s was dropped (%d dropped so far)",
-                      len(self.spool), kind, self.spool.overflowed)
-        elif kind == spool_kinds.OPT_OUT:
-            self._spool_numbers.add(data["number"])
-        return kept
+        return self.pending.keep(kind, data)
 
-    def _flush_soon(self) -> None:
-        """Redis answered and writes are waiting: flush them in the background (once a second at most)."""
-        if (self._flushing is None or self._flushing.done()) and time.monotonic() - self._flushed_at > 1.0:
-            self._flushed_at = time.monotonic()
-            self._flushing = asyncio.ensure_future(self.flush_pending())
-
-    async def flush_pending(self) -> int:
-        """Write what waits in the spool (and what a dead screener process left in its folder), in order,
-        until Redis fails again; returns how many writes landed."""
-        try:
-            async with self._flush_lock, asyncio.timeout(OPT_OUT_TIMEOUT_S):
-                done = await self.spool.flush(self._write_pending)
-        except STORE_ERRORS as exc:
-            log.warning("pending writes not flushed yet (%s); %d waiting", type(exc).__name__, len(self.spool))
-            done = 0
-        self._spool_numbers = self.spool.pending(spool_kinds.OPT_OUT, "number")
-        if done:
-            log.info("%d pending write(s) flushed to Redis; %d waiting", done, len(self.spool))
-            self.invalidate_list_states()
-        return done
+    async def flush_pending(self, *, now: bool = False) -> int:
+        """Write what waits in the spool, in order, until Redis fails again (``PendingWrites.flush``)."""
+        return await self.pending.flush(now=now)
 
     async def keep_flushing(self, stop: asyncio.Event, every_s: float = 1.0) -> None:
         """Until ``stop``: every ``every_s``, flush what waits (a serve process runs this beside its front ends)."""
-        while not stop.is_set():
-            if self.spool.items or self.spool.folder is not None:
-                await self.flush_pending()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every_s)
+        await self.pending.keep_flushing(stop, every_s)
 
     async def _write_pending(self, items: list[PendingWrite]) -> None:
-        """Write spooled items in order: runs of audit entries in one round trip each (each joins the chain of
-        its group's stream as it lands), opt-outs one by one."""
+        """One batch of the spool, in order, within OPT_OUT_TIMEOUT_S (a store error leaves it in the spool)."""
+        async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
+            await self._write_batch(items)
+
+    async def _write_batch(self, items: list[PendingWrite]) -> None:
+        """Spooled items in order: runs of audit entries (a refused call's built now) in one round trip each,
+        each joining the chain of its group's stream as it lands (audit_append.lua); the others one by one."""
         entries: list[tuple[str, dict[str, str]]] = []
+        built_s = 0.0
         for item in items:
             if item.kind == spool_kinds.AUDIT:
                 data = dict(item.data)
                 entries.append((data.pop(spool_kinds.GROUP, keys.AUDIT_GLOBAL_GROUP), data))
+                continue
+            if item.kind == spool_kinds.REFUSED:
+                started = time.perf_counter()
+                entries.append(self._refused_entry(item.data))
+                built_s += time.perf_counter() - started
                 continue
             if entries:
                 await audit.append_many(self.redis, entries, self.audit_groups)
@@ -504,6 +665,8 @@ class Screener:
                                                  item.data["call_id"])
         if entries:
             await audit.append_many(self.redis, entries, self.audit_groups)
+        if built_s:  # after an overload: leave the event loop to the decisions (the flush takes a quarter of it)
+            await asyncio.sleep(min(FLUSH_PACE * built_s, 0.1))
 
     @staticmethod
     def _refusal_retention_s(settings: Settings) -> int:
@@ -586,15 +749,21 @@ class Screener:
 
     async def record_config_version(self, settings: Settings) -> None:
         """Store the config version (once per process; before its first decision), so that ``config show
-        VERSION`` and ``audit why`` find it; a store error is logged and tried again at the next decision."""
+        VERSION`` and ``audit why`` find it. A store error is logged and tried again by a decision at least a second
+        later (a stuck Redis holds one decision a second up, not every one)."""
         from screener.service import config_versions
 
+        if time.monotonic() - self._version_tried_at < 1.0:
+            return
+        self._version_tried_at = time.monotonic()
         try:
             async with asyncio.timeout(AUDIT_TIMEOUT_S):
                 await config_versions.record(self.redis, settings, groups=self.audit_groups)
             self._versions_recorded.add(settings.version)
+            self._version_tried_at = -1e9
         except STORE_ERRORS as exc:
-            log.warning("config version %s not stored yet (%s)", settings.version, type(exc).__name__)
+            self.log_summary.event(logging.WARNING, "config version not stored yet", "%s: %s", settings.version,
+                                   type(exc).__name__)
 
     async def append_audit_entry(self, group: str, fields: dict[str, str]) -> str:
         """Append an entry of any kind (fields from ``audit_fields``/``plain_fields``) to ``group``'s stream
@@ -612,17 +781,15 @@ class Screener:
             async with asyncio.timeout(timeout_s):
                 return await self.append_audit_entry(group, fields)
         except STORE_ERRORS as exc:
-            log.warning("audit entry not written yet (%s): %s of %s kept in the spool", type(exc).__name__,
-                        fields.get("kind", "?"), fields.get("number", "?"))
+            self.log_summary.event(logging.WARNING, "audit entries kept in the spool (Redis did not take them)",
+                                   "%s: %s of %s", type(exc).__name__, fields.get("kind", "?"),
+                                   fields.get("number", "?"))
             self._keep(spool_kinds.AUDIT, {spool_kinds.GROUP: group, **fields})
             return None
 
     async def aclose(self) -> None:
-        if self._flushing is not None:
-            await asyncio.wait([self._flushing], timeout=2)
-        if self.spool.items:
-            await self.flush_pending()  # one last try; what is left stays on disk (or is lost in memory)
-        self.spool.close()
+        await self.pending.aclose()  # one last flush; what is left stays on disk (or is lost in memory)
+        self.log_summary.flush()
         await self.allowance.aclose()
         await self.scripts.aclose()
         await self.redis.aclose()

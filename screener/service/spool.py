@@ -2,7 +2,10 @@
 call that was blocked because the store did not answer.
 
 They are kept in order, in memory and (when the spool has a folder) in an append-only file of JSON lines,
-flushed to disk before ``add`` returns, and written to Redis by ``flush`` once it answers again. Each process
+and written to Redis by ``flush``, in batches, once it answers again. An opt-out is on disk (fsynced) before
+``add`` returns; an audit entry goes to the file with the others of the moment at the next ``sync`` (the
+screener calls it within a fraction of a second: a crash loses at most that fraction of a second of them),
+so a storm of blocked calls costs one write and one fsync per moment, not per call. Each process
 holds a lock on its own file; a file whose process is gone (a crash, a process AGI that ended) is adopted
 and flushed by the next process that flushes the same folder, so a restart loses nothing. An item leaves
 the spool only after Redis acknowledged it; a full spool refuses new items and counts them.
@@ -10,6 +13,7 @@ the spool only after Redis acknowledged it; a full spool refuses new items and c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
@@ -22,9 +26,12 @@ from typing import IO
 
 log = logging.getLogger("screener.service.spool")
 
-#: what an item is: an opt-out to put on the internal list, an audit entry to append, an answered call to count
+#: what an item is: an opt-out to put on the internal list, an audit entry to append, a call refused as
+#: overloaded (its audit entry is built when it is flushed: refusing must cost next to nothing), a call's end,
+#: an answered call to count
 OPT_OUT = "opt_out"
 AUDIT = "audit"
+REFUSED = "refused"
 #: the key of an AUDIT item's data that names the audit group of its stream (not a field of the entry)
 GROUP = "_group"
 #: an answered call to count (abandoned or not) in its campaign's rate, with its lock-out and audit entry
@@ -72,9 +79,14 @@ class Spool:
         self.name = name
         self.max_items = max_items
         self.items: list[PendingWrite] = []
-        #: items refused because the spool was full
+        #: items kept since the process started, and items refused because the spool was full
+        self.added = 0
         self.overflowed = 0
         self._file: IO[str] | None = None
+        #: lines of the items added since the last sync, not in the file yet
+        self._unwritten: list[str] = []
+        #: one flush at a time (a periodic flush and one started by a decision may overlap)
+        self._flush_lock = asyncio.Lock()
 
     def __len__(self) -> int:
         return len(self.items)
@@ -92,19 +104,30 @@ class Spool:
             self._file = handle
         return self._file
 
-    def add(self, kind: str, data: dict[str, str]) -> bool:
-        """Keep one write (on disk first when there is a folder); False when the spool is full."""
+    def add(self, kind: str, data: dict[str, str], *, sync: bool = True) -> bool:
+        """Keep one write (when there is a folder: on disk before this returns, or with ``sync`` False at
+        the next ``sync``); False when the spool is full."""
         if len(self.items) >= self.max_items:
             self.overflowed += 1
             return False
         item = PendingWrite(kind, data)
-        if self.folder is not None:
-            handle = self._open()
-            handle.write(item.line() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
         self.items.append(item)
+        self.added += 1
+        if self.folder is not None:
+            self._unwritten.append(item.line() + "\n")
+            if sync:
+                self.sync()
         return True
+
+    def sync(self) -> None:
+        """Write the items added since the last sync to the file and fsync it (one write, one fsync)."""
+        if not self._unwritten or self.folder is None:
+            return
+        handle = self._open()
+        handle.write("".join(self._unwritten))
+        self._unwritten.clear()
+        handle.flush()
+        os.fsync(handle.fileno())
 
     def pending(self, kind: str, field: str) -> set[str]:
         """The values of ``field`` in the pending items of ``kind`` (e.g. the numbers of pending opt-outs)."""
@@ -135,7 +158,8 @@ class Spool:
                     log.error("spool full: %d pending write(s) of %s left where they are", len(found), path.name)
                     continue
                 for item in found:
-                    self.add(item.kind, item.data)  # on our own disk first, then the orphan goes
+                    self.add(item.kind, item.data, sync=False)
+                self.sync()  # on our own disk first, then the orphan goes
                 path.unlink()
                 adopted += len(found)
         if adopted:
@@ -144,19 +168,21 @@ class Spool:
 
     async def flush(self, write: Writer, *, batch: int = 500) -> int:
         """Write the pending items in order, ``batch`` at a time, until one batch fails (Redis is away again:
-        the rest stay); returns how many were written. The file is rewritten with what is left."""
-        self.adopt_orphans()
-        done = 0
-        try:
-            while self.items:
-                chunk = self.items[:batch]
-                await write(chunk)
-                del self.items[: len(chunk)]
-                done += len(chunk)
-        finally:
-            if done:
-                self._rewrite()
-        return done
+        the rest stay); returns how many were written. The file is rewritten with what is left. Flushes do
+        not overlap: a second one waits for the first (and finds what it left)."""
+        async with self._flush_lock:
+            self.adopt_orphans()
+            done = 0
+            try:
+                while self.items:
+                    chunk = self.items[:batch]
+                    await write(chunk)
+                    del self.items[: len(chunk)]
+                    done += len(chunk)
+            finally:
+                if done:
+                    self._rewrite()
+            return done
 
     def _rewrite(self) -> None:
         """Replace the file with what is left: a locked temporary file renamed over it (never truncated in
@@ -170,12 +196,15 @@ class Spool:
         fresh.flush()
         os.fsync(fresh.fileno())
         os.replace(tmp, self.path)
+        self._unwritten.clear()  # every item is in the new file
         old, self._file = self._file, fresh
         if old is not None:
             old.close()
 
     def close(self) -> None:
         if self._file is not None:
+            with contextlib.suppress(OSError):
+                self.sync()
             with contextlib.suppress(OSError):
                 self._file.close()
             self._file = None

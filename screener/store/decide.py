@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -13,9 +14,18 @@ from screener.engine.plan import StorePlan
 from screener.reasons import ReasonCode
 from screener.store import audit, keys
 from screener.store.audit_chain import client_digest
-from screener.store.scripts import Script, Scripts
+from screener.store.scripts import Connections, Script, Scripts
 
 _DECIDE = Script("decide")
+
+
+async def prepare(scripts: Scripts) -> None:
+    """Open the hot path's connection and load decide.lua, before the first decision needs them (one server or a
+    Sentinel master; a Redis Cluster's connections open, and load the script, as its decisions come)."""
+    connections = scripts.connections
+    if isinstance(connections, Connections):
+        await connections.connect()
+        await _DECIDE.load(connections)
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,7 @@ async def run_decision(
     audit_fields: Mapping[str, str],
     audit_maxlen: int,
     call_id: str = "",
+    time_left_s: float | None = None,
 ) -> StoreOutcome:
     """One EVALSHA: read the facts, reserve the attempt when allowed, append the audit entry to the stream of
     the number's group (registered by the caller), extending its chain.
@@ -96,35 +107,44 @@ async def run_decision(
     ``audit_maxlen``: at this stream length the call is blocked (``screening_unavailable``) and nothing is
     appended; ``audit_id`` is then "". ``call_id``: the member that counts the call among the campaign's calls in
     progress (released by ``campaign_limits.call_ended``). On a Redis Cluster every key is in the number's slot
-    (the audit stream and its head included): give the plan ``plan_in_slot`` made.
+    (the audit stream and its head included): give the plan ``plan_in_slot`` made. ``time_left_s``: how long the
+    caller waits for the reply; a script that Redis runs later than that (by the server's clock) changes nothing
+    (no attempt, no audit entry, no chain head) and fails with EXPIRED.
     """
     in_slot = scripts.cluster
     if in_slot and (plan.calls_per_second or plan.max_concurrent_calls):
         raise ValueError("a Cluster decision counts no campaign limit in its script: use plan_in_slot()")
+    attempts_key, consent_key, refusal_key, block, tag_suffix, block_suffix = keys.number_keys(e164)
     keys_ = [
-        keys.attempts_key(e164),
-        keys.consent_key(e164),
-        keys.refusal_key(e164),
+        attempts_key,
+        consent_key,
+        refusal_key,
         keys.slot_unused_key(e164) if in_slot else keys.rate_key(plan.campaign),
         *audit.stream_keys(keys.audit_group(e164)),
     ]
+    tag = keys.number_tag(e164)
     for check in plan.dnc:
-        version = list_versions.get(check.list_name, "0")
-        tag_key = keys.dnc_tag_key(check.list_name, version, e164)
-        keys_ += [tag_key, keys.dnc_block_key(check.list_name, version, e164), keys.dnc_freed_key(tag_key)]
+        tag_key = keys.dnc_tag_set_key(check.list_name, list_versions.get(check.list_name, "0"), tag)
+        keys_ += [tag_key, keys.dnc_tag_block_key(tag_key, block), keys.dnc_freed_key(tag_key)]
     keys_.append(keys.abandoned_key(e164))  # right after the DNC keys: decide.lua reads KEYS[7 + 3 * #dnc]
+    expiry = None if time_left_s is None else scripts.clock.expiry_ms(time_left_s)
     args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
-            plan_json(plan), keys.tag_suffix(e164), keys.block_suffix(e164), audit_maxlen,
+            plan_json(plan), tag_suffix, block_suffix, audit_maxlen,
             audit.fields_json(audit_fields), client_digest(audit_fields.items())]
-    # always the last two arguments: the calls key's index in KEYS (0: none), the call's id
+    # always the last three arguments: the expiry ("" = none), the calls key's index in KEYS (0: none), the
+    # call's id
+    args.append("" if expiry is None else expiry)
     if plan.max_concurrent_calls:
         keys_.append(keys.calls_key(plan.campaign))
         args += [len(keys_), call_id]
     else:
         args += [0, ""]
+    sent_ms = time.time() * 1000
     reply = await _DECIDE(scripts.connections, keys_, args)
     (hits, consent_valid, attempts, refusal, rate_count, reserved, reasons, audit_id, _store_ok, used_ms, gone,
      in_flight, abandoned) = reply
+    if server_time:
+        scripts.clock.observe(int(used_ms), sent_ms)
     parsed = [parse_attempt(_text(m)) for m in attempts]
     refusal_text = _text(refusal)
     abandoned_text = _text(abandoned)

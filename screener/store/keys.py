@@ -32,6 +32,19 @@ def number_tag(e164: str) -> str:
     return e164[:cut]
 
 
+def number_keys(e164: str) -> tuple[str, str, str, str, int, int]:
+    """What a decision needs of a number's key names, its tag worked out once: the attempts, consent and refusal
+    keys, its block id, its suffix inside its tag and inside its block (``attempts_key``, ``consent_key``,
+    ``refusal_key``, ``block_id``, ``tag_suffix``, ``block_suffix``)."""
+    tag = number_tag(e164)
+    cut = len(tag)
+    rest = e164[cut:]
+    head = f"{PREFIX}:{{{tag}}}"
+    return (f"{head}:att:{e164}", f"{head}:consent:{e164}", f"{head}:refused:{e164}",
+            e164[cut:max(cut, len(e164) - BLOCK_SUFFIX_DIGITS)], int(rest) if rest else 0,
+            int(e164[-BLOCK_SUFFIX_DIGITS:]))
+
+
 def tag_suffix(e164: str) -> int:
     """The digits after the tag, as an integer (the member in a tag-level DNC set)."""
     rest = e164[len(number_tag(e164)) :]

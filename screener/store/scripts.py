@@ -7,9 +7,9 @@ One ``Script`` runs two ways:
 
 * on a redis-py client (a plain or a cluster client; in pipelines through ``queue`` and
   ``execute_with_scripts``): the store's administrative paths;
-* on ``Connections`` (or ``SlotConnections`` on a Redis Cluster, store/cluster_path.py): the decision's hot
-  path, which packs EVALSHA itself (one bytes join instead of redis-py's per-argument encoding) and sends it
-  on connections of its own.
+* on ``Connections`` (``store.connections``: one pipelined connection to one server or a Sentinel master)
+  or ``SlotConnections`` (``store.cluster_path``: a Redis Cluster's masters): the decision's hot path,
+  which packs EVALSHA itself (one bytes join instead of redis-py's per-argument encoding).
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from importlib.resources import files
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError
 
 from screener.store.client import AnyRedis
 from screener.store.cluster_path import SlotConnections
+from screener.store.connections import Connections, DecisionNeedsOneServer, pack_command
+from screener.store.server_clock import ServerClock
 
 #: a header line naming the lib files a script needs ("-- uses: lib_dnc_edit")
 _USES = re.compile(r"^--\s*uses:\s*(.+)$")
@@ -56,62 +58,6 @@ def script_source(name: str) -> str:
         if match:
             libs += [lib.strip() for lib in match.group(1).split(",") if lib.strip()]
     return "".join(_lua_file(lib) + "\n" for lib in libs) + text
-
-
-def _bulk(value: str | int | bytes) -> bytes:
-    data = value if isinstance(value, bytes) else str(value).encode()
-    return b"$%d\r\n%b\r\n" % (len(data), data)
-
-
-def pack_command(*parts: str | int | bytes) -> bytes:
-    """One RESP command: ``*N`` then each part as a bulk string."""
-    return b"*%d\r\n" % len(parts) + b"".join(_bulk(p) for p in parts)
-
-
-class Connections:
-    """Connections of the decision's hot path, kept apart from redis-py's pool.
-
-    The idle connections are a plain list, taken and given back without awaiting, so a decision
-    cancelled at its deadline can never leak a connection; a connection is reused only after a complete
-    reply (a timeout, a cancel or a broken socket mid-reply closes it).
-    """
-
-    #: idle connections kept for reuse; more concurrent commands open more, closed when given back
-    MAX_IDLE = 64
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self._idle: list[Any] = []
-
-    async def execute(self, packed: bytes, *, key: str | None = None) -> Any:
-        """Send one packed command and read its reply (error replies raise, as redis-py's do); ``key`` names
-        the command's first key (one server serves every key: unused here, ``SlotConnections`` routes by it)."""
-        conn = self._idle.pop() if self._idle else self._new_connection()
-        reusable = False
-        try:
-            if not conn.is_connected:
-                await conn.connect()
-            await conn.send_packed_command(packed, check_health=False)
-            try:
-                response = await conn.read_response()
-            except ResponseError:
-                reusable = True  # a clean error reply
-                raise
-            reusable = True
-            return response
-        finally:
-            if reusable and len(self._idle) < self.MAX_IDLE:
-                self._idle.append(conn)
-            else:
-                await conn.disconnect()
-
-    def _new_connection(self) -> Any:
-        return self.client.connection_pool.make_connection()
-
-    async def aclose(self) -> None:
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            await conn.disconnect()
 
 
 class Script:
@@ -144,9 +90,14 @@ class Script:
         except NoScriptError:
             return await target.eval(self.source, len(keys), *keys, *args)
 
-    async def load(self, client: AnyRedis) -> None:
-        """Load the script on every primary (before EVALSHA in a pipeline)."""
-        if isinstance(client, RedisCluster):
+    async def load(self, client: AnyRedis | Connections | SlotConnections) -> None:
+        """Load the script on every primary (before EVALSHA in a pipeline), or on the hot path's server (on a
+        cluster's hot path, each master loads it at its first NOSCRIPT)."""
+        if isinstance(client, SlotConnections):
+            return
+        if isinstance(client, Connections):
+            await client.execute(self._load_packed)
+        elif isinstance(client, RedisCluster):
             for node in client.get_primaries():
                 await client.execute_command("SCRIPT", "LOAD", self.source, target_nodes=node)
         else:
@@ -177,11 +128,13 @@ async def execute_with_scripts(client: AnyRedis, scripts: Sequence[Script], queu
 
 class Scripts:
     """The hot path's connections to one Redis client (decide.lua and audit appends run on them): ``Connections``
-    to one server (or a Sentinel master), ``SlotConnections`` to a Redis Cluster's masters."""
+    to one server (or a Sentinel master), ``SlotConnections`` to a Redis Cluster's masters; and what the
+    decisions' replies tell of the server's clock."""
 
     def __init__(self, client: Any) -> None:
         self.connections: Connections | SlotConnections = (
             SlotConnections(client) if isinstance(client, RedisCluster) else Connections(client))
+        self.clock = ServerClock()
 
     @property
     def cluster(self) -> bool:
@@ -190,3 +143,7 @@ class Scripts:
 
     async def aclose(self) -> None:
         await self.connections.aclose()
+
+
+__all__ = ["Connections", "DecisionNeedsOneServer", "Script", "Scripts", "execute_with_scripts", "pack_command",
+           "script_source"]

@@ -175,6 +175,34 @@ async def test_metrics_count_reload_failures_and_redis_errors(make_admin: AdminF
     assert value(samples, "screener_redis_up") == 0
 
 
+async def test_metrics_show_the_admission_bound_and_refusals(make_admin: AdminFactory,
+                                                                       private_redis: EmbeddedRedis) -> None:
+    admin: Admin = await make_admin(redis_url=private_redis.url, config_text=lambda text: text.replace(
+        "time_budget_ms = 150", "time_budget_ms = 60000\nmax_in_flight = 2"))
+    assert (await admin.decide("+12125550170")).allowed
+    private_redis.pause()
+    try:
+        held = [asyncio.ensure_future(admin.decide(f"+1212555017{i}")) for i in (1, 2)]
+        for _ in range(1000):
+            await asyncio.sleep(0.01)
+            if admin.screener.counters.in_flight == 2:
+                break
+        refused = await admin.decide("+12125550173")
+        assert refused.reasons[0].detail == "overloaded"
+        samples = await scrape(admin)  # /metrics answers while Redis is frozen (its facts are read in time)
+    finally:
+        private_redis.resume()
+    await asyncio.gather(*held)
+    assert value(samples, "screener_max_in_flight") == 2
+    assert value(samples, "screener_decisions_in_flight") == 2
+    assert value(samples, "screener_decisions_refused_overloaded_total") == 1
+    assert value(samples, "screener_spool_pending_writes") == 1  # the refused call, noted for when it is over
+    assert value(samples, "screener_spool_overflowed_total") == 0
+    # a refusal is no Redis failure
+    assert value(samples, "screener_redis_errors_total", kind="error") + value(
+        samples, "screener_redis_errors_total", kind="timeout") == 0
+
+
 async def test_metrics_show_the_spool_waiting_for_redis_and_what_it_refused(make_admin: AdminFactory,
                                                                             private_redis: EmbeddedRedis) -> None:
     admin: Admin = await make_admin(redis_url=private_redis.url)

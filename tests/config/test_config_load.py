@@ -31,6 +31,7 @@ def test_example_config_loads_with_every_preset() -> None:
     assert set(settings.policies) >= {"us", "ca", "uk", "cn", "lab"}
     assert len(settings.version) == 12 and all(c in "0123456789abcdef" for c in settings.version)
     assert settings.redis_url == "" and settings.state_dir == "var" and settings.time_budget_ms == 150
+    assert settings.max_in_flight == 64 and settings.overload_wait_ms == 20
     # ARI runs beside FastAGI out of the box, with the shipped asterisk/ari.conf's user and password
     assert settings.ari.enabled and settings.ari.url == "http://127.0.0.1:8088"
     ari_conf = (ROOT / "asterisk" / "ari.conf").read_text()

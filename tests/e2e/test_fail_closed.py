@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,11 +59,11 @@ def test_a_frozen_screener_blocks_the_call_after_the_dialplan_guard_and_does_not
         lab: Lab, own_server: ServerProcess) -> None:
     # Asterisk never times out a FastAGI server; the shipped dialplan's absolute timeout (3 s) does
     assert own_server.proc is not None
-    os.kill(own_server.proc.pid, signal.SIGSTOP)  # it still accepts connections (the kernel's backlog)
+    own_server.signal_all(signal.SIGSTOP)  # serve and its workers: still accepting (the kernel's backlog)
     try:
         call = lab.call("12125550115", timeout_s=NOT_HUNG_S)
     finally:
-        os.kill(own_server.proc.pid, signal.SIGCONT)
+        own_server.signal_all(signal.SIGCONT)
 
     assert call.result.final_status == 403, call.result.output
     assert call.carrier_invites == 0

@@ -17,7 +17,9 @@ from screener.decision import ScreenRequest
 from screener.embedded_redis import EmbeddedRedis
 from screener.reasons import ReasonCode as R
 from screener.reasons import Verdict
+from screener.service.audit import AuditTrail
 from screener.service.audit_fields import number_hash
+from screener.service.audit_verify import Verifier
 from screener.service.screening import Screener, connect
 from screener.store import audit, consent, dnc, keys
 from tests.conftest import StoreTopology
@@ -277,21 +279,49 @@ async def test_redis_too_slow_blocks_within_budget(private_redis: EmbeddedRedis)
     await s.aclose()
 
 
-async def test_decisions_cut_at_the_deadline_leak_no_connection(private_redis: EmbeddedRedis) -> None:
-    s = Screener(StaticHolder(make_settings()), connect(private_redis.url, 0.15))  # type: ignore[arg-type]
-    assert (await decide(s, "open")).allowed
-    private_redis.pause()
+async def test_decisions_cut_at_their_deadline_leave_the_connection_count_unchanged_and_write_nothing_late(
+        private_redis: EmbeddedRedis) -> None:
+    observer = aioredis.Redis(port=private_redis.port)
+    s = Screener(StaticHolder(make_settings(max_in_flight=1000)), connect(private_redis.url, 0.15))  # type: ignore[arg-type]
+
+    async def live(number: str) -> Any:  # at Redis's own clock, as a call is decided
+        return await s.screen(ScreenRequest(dialed=number, campaign="open", call_id=number))
+
+    async def connections() -> tuple[int, int]:
+        stats, clients = await observer.info("stats"), await observer.info("clients")
+        return int(stats["total_connections_received"]), int(clients["connected_clients"])
+
     try:
-        stalled = await asyncio.gather(*(decide(s, "open", number=f"+1212555{i:04d}") for i in range(150)))
+        await s.open()
+        assert (await live(NUMBER)).allowed
+        await s.redis.ping()  # the client the spool is written with has its connection too
+        before = await connections()
+        cut_numbers = [f"+1212555{i:04d}" for i in range(150)]
+        private_redis.pause()
+        try:
+            stalled = await asyncio.gather(*(live(n) for n in cut_numbers))
+            await asyncio.sleep(0.2)  # the stall outlasts their deadlines
+        finally:
+            private_redis.resume()
+        assert {tuple(d.codes) for d in stalled} == {(R.SCREENING_UNAVAILABLE,)}
+        # after Redis is back, 150 concurrent decisions all get answers on the same connection (a generous
+        # budget here: this asserts answers, not speed)
+        s.holder.current = make_settings(time_budget_ms=10_000, max_in_flight=1000)  # type: ignore[misc]
+        answered = await asyncio.gather(*(live(f"+1212556{i:04d}") for i in range(150)))
+        assert all(d.allowed for d in answered), {r.detail for d in answered for r in d.reasons}
+        assert await connections() == before  # not one connection opened, none left behind
+        # the cut decisions' scripts ran after the screener had blocked their calls: they expired and wrote
+        # nothing; each cut call has one audit entry, its block, from the spool
+        await s.flush_pending()
+        trail = AuditTrail(observer, "test-salt")
+        for number in cut_numbers[:20]:
+            entries = [e async for e in trail.entries(number=number)]
+            assert [(e.verdict, e.reserved) for e in entries] == [("block", False)], number
+        report = await Verifier(trail).run()  # the spooled blocks joined the chain; no late script broke it
+        assert report.ok, [b.line() for b in report.breaks]
     finally:
-        private_redis.resume()
-    assert {tuple(d.codes) for d in stalled} == {(R.SCREENING_UNAVAILABLE,)}
-    # after Redis is back, 150 concurrent decisions all get answers (no connection lost with the cut ones);
-    # a generous budget here, so that a slow machine setting up 150 connections does not count
-    s.holder.current = make_settings(time_budget_ms=10_000)  # type: ignore[misc]
-    answered = await asyncio.gather(*(decide(s, "open", number=f"+1212556{i:04d}") for i in range(150)))
-    assert all(d.allowed for d in answered), {r.detail for d in answered for r in d.reasons}
-    await s.aclose()
+        await s.aclose()
+        await observer.aclose()
 
 
 async def test_unknown_campaign_lets_through_only_an_unambiguous_emergency_number(
@@ -353,16 +383,16 @@ async def test_a_refusal_is_kept_as_long_as_the_longest_cool_down(
 
 async def test_engine_and_script_disagreeing_blocks_the_call(any_screener: Screener, topology: StoreTopology,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import screener.engine as engine
+    import screener.service.screening as service  # where the service looks the engine's evaluate() up
     from screener.decision import Reason
 
     # the script finds the number on the internal list, the (broken) engine sees nothing: blocked
     await dnc.add_numbers(topology.client, "internal", [NUMBER])
-    monkeypatch.setattr(engine, "evaluate", lambda plan, facts, now_ms: [])
+    monkeypatch.setattr(service, "evaluate", lambda plan, facts, now_ms: [])
     assert codes(await decide(any_screener, "open", commit=True)) == {R.DNC_INTERNAL}
     # the engine finds a reason the script did not: blocked (the attempt the script reserved stays counted)
     other = "+12125550177"
-    monkeypatch.setattr(engine, "evaluate", lambda plan, facts, now_ms: [Reason(R.RATE_LIMIT, "engine")])
+    monkeypatch.setattr(service, "evaluate", lambda plan, facts, now_ms: [Reason(R.RATE_LIMIT, "engine")])
     d = await decide(any_screener, "open", number=other, commit=True)
     assert d.verdict is Verdict.BLOCK and codes(d) == {R.RATE_LIMIT}
 

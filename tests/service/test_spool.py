@@ -14,8 +14,9 @@ from screener.decision import ScreenRequest
 from screener.embedded_redis import EmbeddedRedis
 from screener.reasons import ReasonCode as R
 from screener.service.audit import AuditTrail
+from screener.service.audit_verify import Verifier
 from screener.service.screening import Screener, StoreUnavailable, connect
-from screener.service.spool import AUDIT, OPT_OUT, Spool, still_named
+from screener.service.spool import AUDIT, OPT_OUT, REFUSED, Spool, still_named
 from screener.store import audit, dnc, keys, refusals
 from tests.factories import StaticHolder, make_settings
 
@@ -41,6 +42,19 @@ def test_items_are_on_disk_before_add_returns_and_a_cut_last_line_is_ignored(tmp
     spool.close()
     again = Spool(tmp_path, name="b")
     assert again.adopt_orphans() == 2 and [i.kind for i in again.items] == [OPT_OUT, AUDIT]
+
+
+def test_entries_added_without_sync_reach_the_file_together_at_the_next_sync(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, name="a")
+    assert spool.add(AUDIT, {"kind": "decision", "n": "1"}, sync=False)
+    assert spool.add(AUDIT, {"kind": "decision", "n": "2"}, sync=False)
+    assert spool.path is not None and (not spool.path.exists() or spool.path.read_text() == "")
+    assert (spool.added, len(spool)) == (2, 2)  # kept (in memory) at once
+    spool.sync()
+    assert [line.count('"n":') for line in spool.path.read_text().splitlines()] == [1, 1]
+    assert spool.add(OPT_OUT, {"number": NUMBER})  # an opt-out is on disk before add returns, after them
+    assert NUMBER in spool.path.read_text().splitlines()[2]
+    spool.close()
 
 
 def test_a_full_spool_refuses_and_counts(tmp_path: Path) -> None:
@@ -152,6 +166,43 @@ async def test_audit_entries_of_calls_blocked_while_redis_was_away_land_all_and_
         await client.aclose()
 
 
+async def test_calls_refused_as_overloaded_and_blocked_by_a_stall_land_all_and_in_order(
+        private_redis: EmbeddedRedis, tmp_path: Path) -> None:
+    s = Screener(StaticHolder(make_settings(max_in_flight=4)), connect(private_redis.url, 0.15),  # type: ignore[arg-type]
+                 spool=Spool(tmp_path, name="serve-1"))
+    client = connect(private_redis.url, 5)
+    numbers = [f"+1212556{i:04d}" for i in range(40)]
+    try:
+        assert (await decide(s, "+12125559999")).allowed
+        private_redis.pause()
+        try:  # 4 admitted (then cut at their deadline), 36 refused at once
+            blocked = await asyncio.gather(*(decide(s, n) for n in numbers))
+        finally:
+            private_redis.resume()
+        assert {d.codes for d in blocked} == {(R.SCREENING_UNAVAILABLE,)}
+        assert sorted(d.reasons[0].detail == "overloaded" for d in blocked) == [False] * 4 + [True] * 36
+        trail = AuditTrail(client, "test-salt")
+        spooled = [trail.hash_of(item.data.get("dialed") or "") if item.kind == REFUSED else item.data["number_hash"]
+                   for item in s.spool.items]
+        assert sorted(spooled) == sorted(trail.hash_of(n) for n in numbers)
+        stream = keys.audit_stream_key("+1212")
+        before = await client.xlen(stream)
+        assert await s.flush_pending(now=True) == len(numbers)
+        rows = (await audit.tail(client, 100))[-len(numbers):]
+        assert await client.xlen(stream) == before + len(numbers)  # every one, once, in the numbers' group
+        assert [r.fields["number_hash"] for r in rows] == spooled  # in the order the spool kept them
+        assert {(r.verdict, r.reserved, r.group) for r in rows} == {("block", False, "+1212")}
+        details = [detail for r in rows for code, detail in r.reasons if code == "screening_unavailable"]
+        assert details.count("overloaded") == 36 and len(details) == 40
+        positions = [int(r.fields["_n"]) for r in rows]  # each joined the group's chain as it landed
+        assert positions == list(range(positions[0], positions[0] + len(numbers)))
+        report = await Verifier(trail).run()
+        assert report.ok, [b.line() for b in report.breaks]
+    finally:
+        await s.aclose()
+        await client.aclose()
+
+
 async def test_two_flushes_at_once_write_each_item_once(private_redis: EmbeddedRedis, tmp_path: Path) -> None:
     s = screener_on(private_redis, tmp_path)
     client = connect(private_redis.url, 5)
@@ -194,7 +245,7 @@ async def test_an_opt_out_whose_caller_gives_up_waiting_is_kept(private_redis: E
 def test_an_unreachable_cluster_counts_as_a_store_failure() -> None:
     from redis.exceptions import RedisClusterException
 
-    from screener.service.screening import STORE_ERRORS
+    from screener.service.store_errors import STORE_ERRORS
 
     assert issubclass(RedisClusterException, STORE_ERRORS)
 
@@ -221,3 +272,18 @@ async def test_a_restarted_screener_writes_what_the_last_one_could_not(
     finally:
         await second.aclose()
         await client.aclose()
+
+
+async def test_two_flushes_started_together_write_each_item_once(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, name="a")
+    for i in range(5):
+        spool.add(AUDIT, {"n": str(i)}, sync=False)
+    written: list[str] = []
+
+    async def write(items: list[Any]) -> None:
+        await asyncio.sleep(0.01)  # Redis takes its time: the other flush starts meanwhile
+        written.extend(item.data["n"] for item in items)
+
+    assert sorted(await asyncio.gather(spool.flush(write), spool.flush(write))) == [0, 5]
+    assert written == ["0", "1", "2", "3", "4"] and len(spool) == 0
+    spool.close()

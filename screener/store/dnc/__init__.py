@@ -12,8 +12,16 @@ below are the ones the rest of the screener uses.
 """
 
 from screener.store.dnc.edits import ADD, REMOVE, add_numbers, apply_ops, remove_numbers
-from screener.store.dnc.lists import EMPTY_VERSION, ListInfo, list_names, read_list_infos, read_list_states
+from screener.store.dnc.lists import (
+    EMPTY_VERSION,
+    ListInfo,
+    list_names,
+    read_list_infos,
+    read_list_states,
+    read_list_states_on,
+)
 from screener.store.dnc.lookup import contains, contains_in, contains_many, lookup_keys
 
 __all__ = ["ADD", "EMPTY_VERSION", "REMOVE", "ListInfo", "add_numbers", "apply_ops", "contains", "contains_in",
-           "contains_many", "list_names", "lookup_keys", "read_list_infos", "read_list_states", "remove_numbers"]
+           "contains_many", "list_names", "lookup_keys", "read_list_infos", "read_list_states", "read_list_states_on",
+           "remove_numbers"]

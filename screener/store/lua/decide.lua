@@ -35,9 +35,13 @@
 -- ARGV[8]  audit stream cap: at this length the call is blocked (0 = no cap)
 -- ARGV[9]  the audit entry's client fields, a JSON array [name, value, name, value...] in order
 -- ARGV[10] the client's digest of those fields (64 hex digits)
--- the last two ARGV (always last, whatever comes before them): the index in KEYS of the campaign's calls key
---          ("0": no concurrent-call limit here: none, or counted by the screener's Cluster allowance), then the
---          call's id (the calls key's member)
+-- the last three ARGV (always last, whatever comes before them):
+--          the expiry, epoch ms by the Redis server's clock: past it the screener has given up on this decision
+--          (it blocked the call at its deadline while the command waited, e.g. in a stalled server), so the
+--          script changes nothing (no attempt, no audit entry, no chain head) and replies with an error
+--          "EXPIRED ..."; "" = no expiry;
+--          the index in KEYS of the campaign's calls key ("0": no concurrent-call limit here: none, or counted
+--          by the screener's Cluster allowance), then the call's id (the calls key's member)
 -- plan cc: max concurrent calls, cl: a call's lease ms (with a calls key)
 -- uses: lib_campaign_limits
 --
@@ -53,10 +57,18 @@
 --           dnc_gone[] (lists whose version was freed: blocked, screening_unavailable), calls_in_flight,
 --           last abandoned call ms or "" }
 
+local expires = ARGV[#ARGV - 2]
+local server_now
+if ARGV[1] == "" or expires ~= "" then
+  local t = redis.call("TIME")
+  server_now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+if expires ~= "" and server_now > tonumber(expires) then
+  return redis.error_reply("EXPIRED the screener gave up on this decision before Redis ran it")
+end
 local now
 if ARGV[1] == "" then
-  local t = redis.call("TIME")
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  now = server_now
 else
   now = tonumber(ARGV[1])
 end
