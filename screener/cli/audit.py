@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -93,9 +94,16 @@ def _zone(name: str) -> tzinfo | None:
     """--tz: UTC, local (None: the machine's zone) or an IANA zone name."""
     if name.upper() in ("UTC", "Z"):
         return UTC
-    if name == "local":
-        return None
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if name == "local":
+        # the TZ variable, when it names a zone (read with the bundled tz data, so it works on a machine
+        # without the system's zoneinfo files), else the machine's own zone
+        named = os.environ.get("TZ", "").lstrip(":")
+        try:
+            return ZoneInfo(named) if named else None
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
 
     try:
         return ZoneInfo(name)

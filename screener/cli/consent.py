@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from screener.cli.common import load_cli_settings, parse_when, redis_url, run_guarded
-from screener.cli.progress import ProgressBar
+from screener.cli.progress import ProgressBar, add_progress_option
 from screener.numbers import mask
 from screener.service.connection import open_redis
 from screener.service.consent import EXPORT_COLUMNS, ConsentLedger, export_row
@@ -73,6 +73,7 @@ def register(sub: Any) -> None:
                    help="where the records came from (a CRM export, a form system...), kept with each")
     i.add_argument("--purpose", metavar="P", help="purpose of rows without one (default: the campaign's)")
     i.add_argument("--show-bad", type=int, default=20, metavar="N", help="bad lines to report (default: 20)")
+    add_progress_option(i)
     i.set_defaults(func=run_guarded(_import))
     e = actions.add_parser("export", help="write every consent record (or one campaign's) as CSV or JSON lines")
     e.add_argument("--campaign", metavar="NAME", help="only this campaign's records")
@@ -144,7 +145,7 @@ def _iso(ms: int) -> str:
 
 
 async def _import(args: argparse.Namespace) -> int:
-    bar = ProgressBar(sys.stderr, "records")
+    bar = ProgressBar(sys.stderr, "records", args.progress)
     try:
         async with _ledger(args) as ledger:
             result = await ledger.import_file(args.file, args.campaign, source=args.source, purpose=args.purpose,

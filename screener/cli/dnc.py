@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from screener.cli.common import UsageError, config_path, given_redis_url, load_cli_settings, redis_url, run_guarded
-from screener.cli.progress import ProgressBar
+from screener.cli.progress import ProgressBar, add_progress_option
 from screener.config.settings import Settings
 from screener.numbers import mask
 from screener.service.dnc import (
@@ -117,6 +117,7 @@ def register(sub: Any) -> None:
                    help="another import of the list whose heartbeat is older than this is abandoned: its partial "
                         f"version is freed and this import goes ahead (default: {DEFAULT_STALE_BUILD_S:.0f})")
     i.add_argument("--show-bad", type=int, default=20, metavar="N", help="bad lines to report (default: 20)")
+    add_progress_option(i)
     i.add_argument("--memory-mb", type=int, default=DEFAULT_BUDGET_BYTES >> 20, metavar="MB",
                    help=f"numbers gathered in memory before they are written (default: {DEFAULT_BUDGET_BYTES >> 20})")
     _new_list_option(i)
@@ -223,7 +224,7 @@ async def _import(args: argparse.Namespace) -> int:
                             replace=args.replace, changes=args.changes, grace_s=args.grace,
                             keep_bad=max(0, args.show_bad), budget_bytes=max(1, args.memory_mb) << 20,
                             stale_after_s=args.stale_after)
-    bar = ProgressBar(sys.stderr, "numbers")
+    bar = ProgressBar(sys.stderr, "numbers", args.progress)
     try:
         async with _admin(args, settings) as admin:
             result = await admin.import_file(args.list, args.file, options, progress=bar, actor=cli_actor(),

@@ -1,9 +1,10 @@
-"""A progress bar with rate and ETA on a terminal (``dnc import``, ``consent import``); nothing otherwise."""
+"""A progress bar with rate and ETA on a terminal (``dnc import``, ``consent import``); nothing otherwise,
+unless ``--progress always`` (a log that wants it) or ``never`` (a terminal that does not)."""
 
 from __future__ import annotations
 
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from screener.service.progress import Progress
 
@@ -12,13 +13,23 @@ def _rate(per_s: float) -> str:
     return f"{per_s / 1e6:.2f} M/s" if per_s >= 1e6 else f"{per_s:,.0f}/s"
 
 
-class ProgressBar:
-    """A progress bar with rate and ETA on a terminal; nothing otherwise."""
+#: the choices of ``--progress``
+MODES = ("auto", "always", "never")
 
-    def __init__(self, stream: TextIO, unit: str) -> None:
+
+def add_progress_option(parser: Any) -> None:
+    parser.add_argument("--progress", choices=MODES, default="auto",
+                        help="a progress bar with rate and ETA on stderr: auto (on a terminal, the default), "
+                             "always, never")
+
+
+class ProgressBar:
+    """A progress bar with rate and ETA on a terminal (``mode`` auto), always, or never."""
+
+    def __init__(self, stream: TextIO, unit: str, mode: str = "auto") -> None:
         self.stream = stream
         self.unit = unit
-        self.tty = stream.isatty()
+        self.tty = mode == "always" or (mode == "auto" and stream.isatty())
         self.last = 0.0
         self.phase = ""
 
