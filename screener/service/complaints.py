@@ -22,6 +22,7 @@ from screener.numbers import mask, normalize
 from screener.service import spool as spool_kinds
 from screener.service.audit import AuditEntry, AuditTrail
 from screener.service.audit_fields import COMPLAINT, audit_fields, number_hash
+from screener.service.audit_why import WhyReport, why
 from screener.service.errors import InvalidInput, NotFound
 from screener.service.numbers_input import DEFAULT_REGION, campaign_of, e164_of
 from screener.service.screening import Screener, StoreUnavailable
@@ -211,6 +212,15 @@ class ComplaintDesk:
         group = keys.audit_group(ticket.number)
         return [e async for e in trail.entries_of_hash(ticket.number_hash,
                                                         group=None if group == keys.AUDIT_GLOBAL_GROUP else group)]
+
+    async def why(self, ticket: Ticket) -> WhyReport | None:
+        """The number's ``audit why`` (every decision with its rules, opt-outs, complaints), archive and Redis as
+        one trail; None once the ticket's personal data were erased (``entries`` still finds its entries)."""
+        if ticket.erased:
+            return None
+        settings = self.screener.settings
+        trail = AuditTrail(self.redis, settings.audit_salt.value, archive_dir(settings))
+        return await why(trail, ticket.number, region=DEFAULT_REGION, archive_dir=archive_dir(settings))
 
     async def list(self, *, overdue: bool = False, due_within: timedelta | None = None, closed: bool = False,
                    now: datetime | None = None) -> list[ComplaintView]:
