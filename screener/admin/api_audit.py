@@ -10,6 +10,7 @@ from aiohttp import web
 
 from screener.admin.context import context, requires
 from screener.admin.errors import bad_request
+from screener.config.paths import archive_dir
 from screener.service.audit import AuditTrail
 from screener.service.audit_export import FORMATS, export_chunks
 from screener.service.numbers_input import DEFAULT_REGION
@@ -40,7 +41,7 @@ async def export(request: web.Request) -> web.StreamResponse:
             except ValueError as exc:
                 raise bad_request(name, str(exc)) from None
     ctx = context(request)
-    trail = AuditTrail(ctx.redis, ctx.holder.current.audit_salt.value)
+    trail = AuditTrail(ctx.redis, ctx.holder.current.audit_salt.value, archive_dir(ctx.holder.current))
     # a bad number is refused here, before anything is sent
     entries = trail.entries(since=bounds.get("since"), until=bounds.get("until"), number=query.get("number") or None,
                             region=query.get("region", DEFAULT_REGION), campaign=query.get("campaign") or None)

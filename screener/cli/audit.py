@@ -1,4 +1,5 @@
-"""``screener audit``: read the audit trail (tail, follow, export for auditors)."""
+"""``screener audit``: read the audit trail (tail, follow, export for auditors, why), check its hash chain
+(verify, checkpoint) and move old entries to the archive (archive)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,20 @@ from datetime import UTC, tzinfo
 from typing import IO, Any
 
 from screener.cli.common import UsageError, load_cli_settings, parse_when, redis_url, run_guarded
+from screener.config.paths import archive_dir
 from screener.service import audit
 from screener.service.audit import AuditTrail
 from screener.service.audit_export import FORMATS, export_chunks, in_zone
 from screener.service.connection import open_client
 
 HELP = """\
-Every decision (live or dry run), opt-out and disclosure is appended to the audit stream with its
-time, the masked number and a keyed hash of it (never the number itself), the campaign, the verdict,
-every reason and the config version that made it. `tail` shows the latest entries; `export` writes
-a time range for an auditor, optionally only one number's entries (found by its hash).
+Every decision (live or dry run), opt-out, disclosure, consent change and admin action is appended to
+the audit trail with its time, the masked number and a keyed hash of it (never the number itself), the
+campaign, the verdict, every reason and the config version that made it. Each entry carries the
+SHA-256 of the one before it and its own content (one chain per number group): `verify` proves nothing
+was altered, deleted, inserted or reordered, `checkpoint` exports the chain heads to keep elsewhere.
+Entries leave Redis only into the archive's segment files (`archive`, and `screener serve` hourly);
+`tail`, `export`, `why` and `verify` read archive and Redis as one trail.
 """
 
 TZ_HELP = "time zone of the times printed: UTC (default), local (this machine's) or a zone name such as " \
@@ -35,6 +40,8 @@ def register(sub: Any) -> None:
     t = actions.add_parser("tail", help="the latest entries")
     t.add_argument("-n", "--count", type=int, default=20, help="how many (default 20)")
     t.add_argument("-f", "--follow", action="store_true", help="keep printing new entries (Ctrl-C stops)")
+    t.add_argument("--number", metavar="NUMBER", help="only this number's entries")
+    t.add_argument("--region", default="US", help="region for a national-format --number (default US)")
     t.add_argument("--json", action="store_true", help="one JSON object per line")
     t.add_argument("--tz", default="UTC", metavar="ZONE", help=TZ_HELP)
     t.set_defaults(func=run_guarded(_tail))
@@ -48,6 +55,10 @@ def register(sub: Any) -> None:
     e.add_argument("-o", "--out", metavar="FILE", help="write to FILE (default: standard output)")
     e.add_argument("--tz", default="UTC", metavar="ZONE", help=TZ_HELP)
     e.set_defaults(func=run_guarded(_export))
+    from screener.cli import audit_chain, audit_why
+
+    audit_why.add_actions(actions)
+    audit_chain.add_actions(actions)
 
 
 def entry_line(entry: audit.AuditEntry) -> str:
@@ -56,7 +67,7 @@ def entry_line(entry: audit.AuditEntry) -> str:
     if entry.kind == audit.DECISION:
         reasons = ", ".join(c for c, _ in entry.reasons) or "-"
         mode = " dry-run" if f.get("mode") == "dry_run" else ""
-        return (f"{f.get('at', '')}  {f.get('verdict', '?').upper():5}  {f.get('number', '')}  {f.get('campaign', '')}"
+        return (f"{f.get('at', '')}  {(entry.verdict or '?').upper():5}  {f.get('number', '')}  {f.get('campaign', '')}"
                 f"  [{reasons}]{mode}  config {f.get('config_version', '')}")
     if entry.kind == audit.DNC_CHANGE:
         number = f"  {f['number']}" if f.get("number") else f"  prefix {f['prefix']}" if f.get("prefix") else ""
@@ -101,11 +112,12 @@ def _zone(name: str) -> tzinfo | None:
 
 
 @asynccontextmanager
-async def _trail(args: argparse.Namespace) -> AsyncIterator[AuditTrail]:
+async def trail_of(args: argparse.Namespace) -> AsyncIterator[AuditTrail]:
+    """The trail (Redis and the archive of ``[audit] archive_dir``) of the command's config."""
     settings = load_cli_settings(args)
     redis = open_client(redis_url(args, settings))
     try:
-        yield AuditTrail(redis, settings.audit_salt.value)
+        yield AuditTrail(redis, settings.audit_salt.value, archive_dir(settings))
     finally:
         await redis.aclose()
 
@@ -117,13 +129,15 @@ async def _tail(args: argparse.Namespace) -> int:
         entry = in_zone(entry, zone)
         print(json.dumps(entry.to_json(), ensure_ascii=False) if args.json else entry_line(entry), flush=True)
 
-    async with _trail(args) as trail:
-        entries = await trail.tail(args.count)
+    async with trail_of(args) as trail:
+        wanted = trail.number_filter(args.number, args.region) if args.number else None
+        entries = await trail.tail(args.count, number=args.number, region=args.region)
         for entry in entries:
             show(entry)
         if args.follow:
-            async for entry in trail.follow(entries[-1].id if entries else "$"):
-                show(entry)
+            async for entry in trail.follow():
+                if wanted is None or wanted.matches(entry):
+                    show(entry)
     return 0
 
 
@@ -132,7 +146,7 @@ async def _export(args: argparse.Namespace) -> int:
     until = parse_when(args.until, "--until") if args.until else None
     zone = _zone(args.tz)
     count = 0
-    async with _trail(args) as trail:
+    async with trail_of(args) as trail:
         entries = trail.entries(since=since, until=until, number=args.number, region=args.region,
                                 campaign=args.campaign)
 

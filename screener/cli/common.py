@@ -14,6 +14,7 @@ from redis.exceptions import RedisClusterException, RedisError
 from screener.cli.usage import UsageError as UsageError  # re-exported for the subcommands
 from screener.cli.usage import fail as fail
 from screener.config.errors import ConfigError
+from screener.config.paths import project_path
 from screener.config.settings import Settings
 from screener.embedded_redis import EmbeddedRedisError, ensure_daemon
 from screener.service.connection import RedisUrlError, parse_redis_url
@@ -60,17 +61,6 @@ def _checked(url: str, source: str, key: str) -> str:
         except RedisUrlError as exc:
             raise ConfigError(source, key, str(exc)) from None
     return url
-
-
-def project_path(settings: Settings, value: str) -> Path:
-    """A path from the config; a relative one is taken from the project folder when the config sits in
-    config/ (the shipped layout), else from the config's own folder."""
-    path = Path(value)
-    if path.is_absolute():
-        return path
-    config_dir = Path(settings.path).resolve().parent
-    base = config_dir.parent if config_dir.name == "config" else config_dir
-    return base / path
 
 
 def state_dir(settings: Settings) -> Path:

@@ -61,7 +61,8 @@ def register(sub: Any) -> None:
     ls.add_argument("--all", action="store_true", help="closed tickets too")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=run_guarded(_list))
-    s = actions.add_parser("show", help="a ticket, its deadlines and its number's audit trail")
+    s = actions.add_parser("show", help="a ticket, its deadlines and its number's `audit why` (every decision, "
+                                        "every rule)")
     s.add_argument("id", metavar="ID")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=run_guarded(_show))
@@ -161,12 +162,18 @@ async def _list(args: argparse.Namespace) -> int:
 async def _show(args: argparse.Namespace) -> int:
     async with _desk(args) as desk:
         v = await desk.get(args.id)
-        entries = await desk.entries(v.ticket)
+        report = await desk.why(v.ticket)
+        entries = await desk.entries(v.ticket) if report is None else []
     if args.json:
-        print(json.dumps({**_json(v), "audit": [e.to_json() for e in entries]}, ensure_ascii=False))
+        trail = report.to_json() if report is not None else {"entries": [e.to_json() for e in entries]}
+        print(json.dumps({**_json(v), "why": trail}, ensure_ascii=False))
         return 0
     print("\n".join(_details(v)))
-    print(f"  the number's audit trail ({len(entries)} entries):")
+    if report is not None:
+        print()
+        print("\n".join(report.lines()))
+        return 0
+    print(f"  the number's audit trail ({len(entries)} entries; its personal data were erased):")
     for entry in entries:
         print("    " + entry_line(entry))
     return 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from screener.cli.common import load_cli_settings, run_guarded
+from screener.cli.common import UsageError, load_cli_settings, run_guarded
 from screener.config.placeholders import placeholders
 from screener.service.connection import redact
 
@@ -19,10 +19,36 @@ def register(sub: Any) -> None:
                     "the message names the file, the key and the problem. A secret still holding the shipped "
                     "placeholder (change-me...) is a warning here; `screener serve` refuses to start with it.")
     p.add_argument("action", nargs="?", choices=("check", "show"), default="check")
+    p.add_argument("version", nargs="?", metavar="VERSION",
+                   help="with show: print that stored config version exactly (every version a screener loaded is "
+                        "stored, content-addressed, in Redis and the audit archive; secrets shown as ***)")
     p.set_defaults(func=run_guarded(_config))
 
 
+async def _show_version(args: argparse.Namespace) -> int:
+    from screener.cli.common import redis_url
+    from screener.config.paths import archive_dir
+    from screener.service.config_versions import stored
+    from screener.service.connection import open_client
+
+    s = load_cli_settings(args)
+    redis = open_client(redis_url(args, s))
+    try:
+        found = await stored(redis, args.version, archive_dir(s))
+    finally:
+        await redis.aclose()
+    print(f"# config version {found.version} ({len(found.files)} file(s), from {found.where}; secrets shown as ***)")
+    for path, text in found.files:
+        print(f"# ---- file: {path}")
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    return 0
+
+
 async def _config(args: argparse.Namespace) -> int:
+    if args.version is not None:
+        if args.action != "show":
+            raise UsageError("VERSION goes with `config show VERSION`")
+        return await _show_version(args)
     s = load_cli_settings(args)
     print(f"{s.path}: valid, version {s.version}")
     for placeholder in placeholders(s):

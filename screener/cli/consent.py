@@ -24,7 +24,7 @@ came from, which consent text they saw, and until when. A campaign that requires
 number with no valid record for its purpose (no_consent); a campaign may also let a valid record
 exempt a number from a registry list. The internal DNC list always wins over consent.
 Every grant and revoke is also appended to the consent history (a stream per area-code tag,
-scr:{+1201}:consentlog, in the same step).
+scr:{+1201}:consentlog) and, as an entry of kind consent, to the number's audit trail, in the same step.
 `import` reads a CSV file of records (the columns: `screener consent import --help`); `export` writes
 every record (or one campaign's) as CSV or JSON lines, in the columns an import reads.
 """

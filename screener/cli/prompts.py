@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from screener.cli.common import fail, load_cli_settings, project_path
+from screener.cli.common import fail, load_cli_settings
 from screener.config.errors import ConfigError
+from screener.config.paths import project_path
 from screener.config.settings import Settings
 from screener.prompts import PromptError, Rendered, build
 

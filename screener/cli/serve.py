@@ -40,7 +40,7 @@ from screener.embedded_redis import EmbeddedRedisError
 from screener.logs import FORMAT_ENV, FORMATS
 from screener.logs import setup as setup_logging
 from screener.sdnotify import notify
-from screener.service.connection import redact
+from screener.service.connection import open_client, redact
 from screener.service.operations import background_operations
 from screener.service.probes import FASTAGI_SESSIONS, Probes
 from screener.service.screening import Screener
@@ -145,6 +145,35 @@ async def operations_front_end(ctx: ServeContext) -> AsyncIterator[None]:
     """The heartbeat (screeners alive) and the decision statistics, admin server or not."""
     async with background_operations(ctx.screener):
         yield
+
+
+@contextlib.asynccontextmanager
+async def archive_task(ctx: ServeContext) -> AsyncIterator[None]:
+    """The audit archive on a schedule, beside the spool flusher: every ``[audit] archive_interval`` (0: never;
+    then run ``screener audit archive`` from cron), on a client of its own (long reads, not the decisions').
+    Under ``--workers`` it runs in worker 1 only (restarted with it): one schedule per host. A second run at
+    once would be safe all the same (the archive folder's lock refuses it, ``ArchiveBusy``), only noisy."""
+    interval_s = ctx.holder.current.audit.archive_interval_s
+    if interval_s <= 0 or ctx.worker > 1:
+        yield
+        return
+    from screener.config.paths import archive_dir
+    from screener.service.audit_archive import Archiver, keep_archiving
+
+    redis = open_client(ctx.redis_url, timeout_s=30.0)
+
+    def make() -> Archiver:
+        settings = ctx.holder.current
+        return Archiver(redis, settings, archive_dir(settings))
+
+    task = asyncio.create_task(keep_archiving(make, ctx.stop, interval_s))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await redis.aclose()
 
 
 def admin_settings(ctx: ServeContext) -> AdminSettings:
@@ -306,8 +335,8 @@ async def _serve(args: argparse.Namespace) -> int:
     flusher = asyncio.create_task(screener.keep_flushing(stop))
     try:
         async with AsyncExitStack() as stack:
-            for front_end in (operations_front_end, fastagi_front_end, ari_front_end, admin_front_end,
-                              *FRONT_ENDS):
+            for front_end in (operations_front_end, archive_task, fastagi_front_end, ari_front_end,
+                              admin_front_end, *FRONT_ENDS):
                 await stack.enter_async_context(front_end(ctx))
             say(args, f"ready (config version {settings.version}, redis {redact(url)})")
             notify(f"READY=1\nSTATUS=screening calls, config version {settings.version}\nMAINPID={os.getpid()}")
@@ -337,7 +366,8 @@ Under systemd (Type=notify, see deploy/screener.service) it reports READY=1 once
 
 --workers N runs N processes on the one FastAGI port under a supervisor (the pid to signal); each worker
 has its own connections to Redis, its own max_in_flight bound and its own spool file; the ARI application
-runs in worker 1. A worker that dies is restarted; calls it was deciding are lost (the dialplan blocks them).
+and the audit archive schedule ([audit] archive_interval) run in worker 1. A worker that dies is
+restarted; calls it was deciding are lost (the dialplan blocks them).
 """
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +21,12 @@ from screener.config.complaints import parse_complaints
 from screener.config.errors import ConfigError
 from screener.config.policies import parse_policy
 from screener.config.reader import Node
+from screener.config.redact import redacted_text
 from screener.config.settings import (
     DEFAULT_TIME_BUDGET_MS,
     AdminSettings,
     AriSettings,
+    AuditSettings,
     DncList,
     Durability,
     FastAgiSettings,
@@ -32,13 +36,16 @@ from screener.config.settings import (
     Settings,
 )
 
-TOP_KEYS = ("include", "screener", "fastagi", "ari", "admin", "lists", "policies", "campaigns", "complaints")
+TOP_KEYS = ("include", "screener", "fastagi", "ari", "admin", "audit", "lists", "policies", "campaigns",
+            "complaints")
 PRESET_KEYS = ("policies",)
 SCREENER_KEYS = ("redis_url", "state_dir", "time_budget_ms", "audit_salt", "audit_maxlen", "prompts_dir",
                  "max_in_flight", "overload_wait_ms", "durability", "replica_wait_ms")
 FASTAGI_KEYS = ("bind", "port", "allowed_peers", "grace_s")
 ARI_KEYS = ("enabled", "url", "username", "password", "app")
 ADMIN_KEYS = ("enabled", "listen", "tls_cert", "tls_key", "metrics_require_token")
+AUDIT_KEYS = ("archive_dir", "archive_after", "archive_interval", "retention")
+_RETENTION = re.compile(r"(?:(\d+)y)?(?:(\d+)d)?")
 VERSION_CHARS = 12
 
 
@@ -50,7 +57,11 @@ class SourceFile:
     content: bytes
 
 
-def _read(path: str, *, by: str | None = None, key: str = "") -> SourceFile:
+def _read(path: str, *, by: str | None = None, key: str = "", files: Mapping[str, bytes] | None = None) -> SourceFile:
+    if files is not None:  # a stored version replayed: its files, never the disk's
+        if path in files:
+            return SourceFile(path, files[path])
+        raise ConfigError(by or path, key, f"file not in the stored version: {path}")
     try:
         return SourceFile(path, Path(path).read_bytes())
     except FileNotFoundError:
@@ -207,21 +218,22 @@ def _listen(node: Node, name: str, default: str) -> str:
     return value
 
 
-def _pem_file(node: Node, name: str, folder: str) -> str | None:
-    """A certificate or key file, relative to ``folder`` (the config file's); it must exist."""
+def _pem_file(node: Node, name: str, folder: str, *, check: bool = True) -> str | None:
+    """A certificate or key file, relative to ``folder`` (the config file's); it must exist (when ``check``)."""
     if not node.has(name):
         return None
     value = node.string(name, nonempty=True).strip()
     path = os.path.join(folder, value)
-    if not os.path.isfile(path):
+    if check and not os.path.isfile(path):
         raise node.error(name, f"file not found: {path}")
     return path
 
 
-def _admin(root: Node, folder: str) -> AdminSettings:
+def _admin(root: Node, folder: str, *, check_files: bool = True) -> AdminSettings:
     node = root.table("admin")
     node.check_keys(ADMIN_KEYS)
-    cert, key = _pem_file(node, "tls_cert", folder), _pem_file(node, "tls_key", folder)
+    cert = _pem_file(node, "tls_cert", folder, check=check_files)
+    key = _pem_file(node, "tls_key", folder, check=check_files)
     if (cert is None) != (key is None):
         raise node.error("tls_key" if key is None else "tls_cert",
                          "missing: HTTPS needs both tls_cert and tls_key (set neither to serve plain HTTP)")
@@ -234,6 +246,25 @@ def _admin(root: Node, folder: str) -> AdminSettings:
     )
 
 
+def _audit(root: Node) -> AuditSettings:
+    node = root.table("audit")
+    node.check_keys(AUDIT_KEYS)
+    retention = node.string("retention", "5y1d").strip().replace(" ", "")
+    match = _RETENTION.fullmatch(retention)
+    if not retention or match is None:
+        raise node.error("retention", f'{retention!r} is not a retention such as "5y1d" (years and days)')
+    years, days = int(match.group(1) or 0), int(match.group(2) or 0)
+    if years * 366 + days < 1:
+        raise node.error("retention", "must keep segments at least one day")
+    return AuditSettings(
+        archive_dir=node.string("archive_dir", "var/audit-archive", nonempty=True),
+        archive_after_s=node.duration("archive_after", "1h"),
+        archive_interval_s=node.duration("archive_interval", "1h"),
+        retention_years=years,
+        retention_days=days,
+    )
+
+
 def _policies(node: Node, into: dict[str, Policy], where: dict[str, str]) -> None:
     for name, policy_node in node.children():
         check_name(node, name, "policy")
@@ -243,13 +274,16 @@ def _policies(node: Node, into: dict[str, Policy], where: dict[str, str]) -> Non
         where[name] = node.file
 
 
-def load_settings(path: str | os.PathLike[str], *, folder: str | os.PathLike[str] | None = None) -> Settings:
+def load_settings(path: str | os.PathLike[str], files: Mapping[str, bytes] | None = None, *,
+                  folder: str | os.PathLike[str] | None = None) -> Settings:
     """Read, validate and version the config at ``path`` and its includes; raise ``ConfigError``.
 
-    ``folder``: where the files the config names by a relative path (``[admin] tls_cert``, ``tls_key``) are,
-    when not beside ``path`` (an edit checked in a scratch copy of the config folder)."""
+    ``files``: the texts of a stored version (path -> bytes) to load instead of the disk's (``screener audit
+    why`` replays the rules of the version that made a decision); files it names (TLS certificates) are then
+    not checked. ``folder``: where the files the config names by a relative path (``[admin] tls_cert``,
+    ``tls_key``) are, when not beside ``path`` (an edit checked in a scratch copy of the config folder)."""
     main_path = os.fspath(path)
-    main = _read(main_path)
+    main = _read(main_path, files=files)
     data = _parse(main)
     root = Node(data, main.path)
     root.check_keys(TOP_KEYS)
@@ -257,7 +291,7 @@ def load_settings(path: str | os.PathLike[str], *, folder: str | os.PathLike[str
     policies: dict[str, Policy] = {}
     where: dict[str, str] = {}
     for key, inc in include_paths(main, data):
-        source = _read(inc, by=main.path, key=key)
+        source = _read(inc, by=main.path, key=key, files=files)
         sources.append(source)
         preset = Node(_parse(source), source.path)
         preset.check_keys(PRESET_KEYS)
@@ -282,7 +316,10 @@ def load_settings(path: str | os.PathLike[str], *, folder: str | os.PathLike[str
         version=version_of(sources),
         fastagi=_fastagi(root),
         ari=_ari(root),
-        admin=_admin(root, os.fspath(folder) if folder is not None else os.path.dirname(main.path)),
+        admin=_admin(root, os.fspath(folder) if folder is not None else os.path.dirname(main.path),
+                     check_files=files is None),
+        audit=_audit(root),
+        source_texts=tuple((source.path, redacted_text(source.content)) for source in sources),
         lists=lists,
         policies=policies,
         campaigns=campaigns,

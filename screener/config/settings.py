@@ -288,6 +288,21 @@ DEFAULT_TIME_BUDGET_MS = 150
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """The audit trail's archive: where its segment files go, when entries move there, how long they stay."""
+
+    #: the archive folder (relative: to the project, like ``state_dir``)
+    archive_dir: str = "var/audit-archive"
+    #: an entry is archived once the UTC day it belongs to has ended at least this long ago (seconds)
+    archive_after_s: int = 3600
+    #: seconds between the archive runs of ``screener serve``; 0: serve never archives (run ``audit archive``)
+    archive_interval_s: int = 3600
+    #: segments are kept this many calendar years and days after their day (TSR 310.5: 5 years)
+    retention_years: int = 5
+    retention_days: int = 1
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the screener needs, validated. ``version`` is the content hash of the files it came from."""
 
@@ -317,3 +332,7 @@ class Settings:
     #: how long an acknowledged write waits for a replica (``durability = "replica"``)
     replica_wait_ms: int = 1000
     admin: AdminSettings = AdminSettings()
+    audit: AuditSettings = AuditSettings()
+    #: the text of each file the version was computed from, (path, text), secrets replaced by "***"
+    #: (``config/redact.py``): what ``screener config show VERSION`` prints, stored content-addressed
+    source_texts: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)

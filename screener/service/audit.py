@@ -1,10 +1,17 @@
 """The audit trail's use cases (``screener audit``, the admin API): the latest entries, following new ones,
-and exporting a time range for an auditor, filtered by number (found by its keyed hash) and campaign."""
+and exporting a time range for an auditor, filtered by number (found by its keyed hash) and campaign.
+
+The trail is the archive's segments (``store/audit_archive.py``), oldest first, then every group's live
+stream (``store/audit.py``), merged in id order: one trail whatever has left Redis. A number's entries are all
+in its group, so reading them touches that group's stream and its members of the segments.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from screener.service.audit_fields import (
@@ -18,53 +25,227 @@ from screener.service.audit_fields import (
     number_hash,
 )
 from screener.service.numbers_input import DEFAULT_REGION, e164_of
-from screener.store import audit
+from screener.store import audit, keys
 from screener.store.audit import AuditEntry
+from screener.store.audit_archive import ArchiveDir, GroupMark, Manifest, id_key, id_ms
+from screener.store.audit_chain import is_tombstone, sealed_names, tombstone
 
 __all__ = ["CALL_OUTCOME", "COMPLAINT", "DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "PRIVACY", "AuditEntry",
-           "AuditTrail"]
+           "AuditTrail", "NumberFilter"]
 
 
-def _stream_bound(when: datetime | None, default: str) -> str:
-    return str(int(when.timestamp() * 1000)) if when is not None else default
+def _ms(when: datetime | None) -> int | None:
+    return int(when.timestamp() * 1000) if when is not None else None
+
+
+class NumberFilter:
+    """A number's entries: the group whose stream holds them, and the keyed hash that tells them apart."""
+
+    def __init__(self, e164: str, salt: str) -> None:
+        self.e164 = e164
+        self.group = keys.audit_group(e164)
+        self.hash = number_hash(e164, salt)
+
+    def matches(self, entry: AuditEntry) -> bool:
+        return entry.fields.get("number_hash") == self.hash
+
+
+def _in_range(entry: AuditEntry, since_ms: int | None, until_ms: int | None) -> bool:
+    ms = entry.millis
+    return (since_ms is None or ms >= since_ms) and (until_ms is None or ms <= until_ms)
+
+
+async def _as_async(entries: Iterator[AuditEntry]) -> AsyncIterator[AuditEntry]:
+    for entry in entries:
+        yield entry
 
 
 class AuditTrail:
-    """The audit stream of one Redis; ``salt`` is the config's ``audit_salt`` (it finds a number's entries)."""
+    """The audit trail of one Redis and, when given, its archive folder; ``salt`` is the config's
+    ``audit_salt`` (it finds a number's entries)."""
 
-    def __init__(self, redis: Any, salt: str) -> None:
+    def __init__(self, redis: Any, salt: str, archive_dir: Path | None = None) -> None:
         self.redis = redis
         self.salt = salt
+        self.archive = ArchiveDir(archive_dir) if archive_dir is not None else None
 
     def hash_of(self, number: str, region: str = DEFAULT_REGION) -> str:
         """The keyed hash under which a number's entries are found."""
-        return number_hash(e164_of(number, region, allow_emergency=True), self.salt)
+        return self.number_filter(number, region).hash
 
-    async def tail(self, count: int) -> list[AuditEntry]:
-        """The latest ``count`` entries, oldest first."""
-        return await audit.tail(self.redis, max(1, count))
+    def number_filter(self, number: str, region: str = DEFAULT_REGION) -> NumberFilter:
+        """A number (as dialed in ``region``, or E.164) to find its entries; a bad number raises here."""
+        return NumberFilter(e164_of(number, region, allow_emergency=True), self.salt)
 
-    def follow(self, after_id: str = "$") -> AsyncIterator[AuditEntry]:
-        """New entries as they are appended, after ``after_id`` (runs until cancelled)."""
-        return audit.follow(self.redis, after_id)
+    async def groups(self) -> list[str]:
+        """Every group with a stream or a member in the archive."""
+        names = set(await audit.groups(self.redis))
+        if self.archive is not None:
+            names |= set(self.marks())
+        return sorted(names)
+
+    def marks(self) -> dict[str, GroupMark]:
+        """Each group's last archived entry ({} without an archive)."""
+        if self.archive is None or not self.archive.exists():
+            return {}
+        return self.archive.marks()
+
+    def manifests(self, since_ms: int | None = None, until_ms: int | None = None) -> Iterator[Manifest]:
+        if self.archive is None or not self.archive.exists():
+            return iter(())
+        return self.archive.manifests(since_ms=since_ms, until_ms=until_ms)
+
+    async def tail(self, count: int, *, number: str | None = None, region: str = DEFAULT_REGION) -> list[AuditEntry]:
+        """The latest ``count`` entries (only the number's when given), oldest first: from the live streams, and
+        from the archive when they hold fewer."""
+        count = max(1, count)
+        if number is not None:
+            wanted = self.number_filter(number, region)
+            found: deque[AuditEntry] = deque(maxlen=count)
+            async for entry in self._group(wanted.group, None, None):
+                if wanted.matches(entry):
+                    found.append(entry)
+            return list(found)
+        marks = self.marks()
+        latest = [e for e in await audit.tail(self.redis, count)
+                  if e.group not in marks or id_key(e.id) > id_key(marks[e.group].last_id)]
+        if len(latest) < count and self.archive is not None and self.archive.exists():
+            older: list[AuditEntry] = []
+            for _seq, path in reversed(self.archive.manifest_files()):
+                if len(older) + len(latest) >= count:
+                    break
+                last: deque[AuditEntry] = deque(maxlen=count - len(latest) - len(older))
+                async for entry in self._segment(self.archive.read_manifest(path), None, None):
+                    last.append(entry)
+                older = [*last, *older]
+            latest = [*older, *latest][-count:]
+        return latest
+
+    def follow(self, after: str | Mapping[str, str] = "$") -> AsyncIterator[AuditEntry]:
+        """New entries as they are appended: from now ("$"), after an id, or after the ids in ``after`` (group ->
+        id); runs until cancelled."""
+        return audit.follow(self.redis, after)
 
     def entries(self, *, since: datetime | None = None, until: datetime | None = None, number: str | None = None,
                 region: str = DEFAULT_REGION, campaign: str | None = None) -> AsyncIterator[AuditEntry]:
-        """Entries between two times, oldest first, only the number's (by hash) and the campaign's when given;
-        read in batches (constant memory). A bad ``number`` raises here, before anything is read."""
-        wanted = self.hash_of(number, region) if number else None
-        return self._matching(_stream_bound(since, "-"), _stream_bound(until, "+"), wanted, campaign)
+        """Entries between two times, oldest first, archive and streams as one trail, only the number's (by
+        hash) and the campaign's when given; read in batches (constant memory). A bad ``number`` raises here,
+        before anything is read."""
+        wanted = self.number_filter(number, region) if number else None
+        return self._matching(_ms(since), _ms(until), wanted, campaign)
 
-    def entries_of_hash(self, wanted: str, *, since: datetime | None = None,
-                        until: datetime | None = None) -> AsyncIterator[AuditEntry]:
-        """The entries of the number whose keyed hash is ``wanted`` (a record that keeps only the hash)."""
-        return self._matching(_stream_bound(since, "-"), _stream_bound(until, "+"), wanted, None)
+    async def append(self, fields: dict[str, str], *, number: str | None = None) -> str:
+        """Append an entry of any kind (fields from ``audit_fields``/``plain_fields``) through the chain: to the
+        group of ``number`` (E.164), else the global group; its id. For one-shot commands (a CLI complaint, an
+        erasure); a screener appends through ``Screener.append_audit_entry``."""
+        group = keys.audit_group(number)
+        await audit.AuditGroups().ensure(self.redis, group)
+        return await audit.append(self.redis, group, fields)
 
-    async def _matching(self, start: str, end: str, wanted: str | None,
+    async def tombstone(self, entries: Iterable[AuditEntry], erase: Iterable[str] | None = None, *,
+                        note: str = "erasure") -> int:
+        """Replace the sealed fields of ``entries`` (every sealed field, or those named in ``erase``) by
+        tombstones wherever each entry is: its stream (rewritten from it on, ids kept) and its archive segment
+        (rewritten as a new revision, noted in the manifest). Each entry keeps its link: the chain still
+        verifies, and an erased value cannot be found again. Returns how many entries were replaced."""
+        names = list(erase) if erase is not None else None
+        marks = self.marks()
+        in_archive: dict[tuple[int, str], dict[str, dict[str, str]]] = {}
+        done = 0
+        for entry in entries:
+            fields = tombstone(entry.fields, names)
+            mark = marks.get(entry.group)
+            if mark is not None and mark.last_id and id_key(entry.id) <= id_key(mark.last_id):
+                for manifest in self.manifests(entry.millis, entry.millis):
+                    if manifest.holding(entry.group, entry.id):
+                        in_archive.setdefault((manifest.seq, entry.group), {})[entry.id] = fields
+            if await self.redis.xrange(keys.audit_stream_key(entry.group), min=entry.id, max=entry.id):
+                await audit.replace_entry(self.redis, entry, fields)
+            done += 1
+        if in_archive:
+            archive = self.archive
+            assert archive is not None
+            with archive.lock():
+                by_seq = {m.seq: m for m in archive.manifests() if any(seq == m.seq for seq, _ in in_archive)}
+                for (seq, group), replacements in sorted(in_archive.items()):
+                    by_seq[seq] = archive.replace_entries(by_seq[seq], group, replacements, note)
+        return done
+
+    async def erase_number(self, e164: str, *, note: str = "erasure") -> int:
+        """Tombstone every entry of the number (found by its keyed hash in its group) that still holds a sealed
+        value: its masked number, its hash, its call ids, the number as dialed, the agent... (see ``tombstone``).
+        Returns how many entries were erased; afterwards the number's hash finds none of them."""
+        wanted = NumberFilter(e164, self.salt)
+        found = [e async for e in self.entries_of_hash(wanted.hash, group=wanted.group)]
+        erasable = [e for e in found if any(not is_tombstone(e.fields[n]) for n in sealed_names(e.fields))]
+        return await self.tombstone(erasable, note=note) if erasable else 0
+
+    # -- reading archive and streams as one trail ------------------------------------------------------------
+
+    async def group_entries(self, group: str, since_ms: int | None = None,
+                            until_ms: int | None = None) -> AsyncIterator[AuditEntry]:
+        """One group's entries, archive then stream, oldest first."""
+        async for entry in self._group(group, since_ms, until_ms):
+            yield entry
+
+    async def _group(self, group: str, since_ms: int | None, until_ms: int | None) -> AsyncIterator[AuditEntry]:
+        mark = self.marks().get(group)
+        for manifest in self.manifests(since_ms, until_ms):
+            part = manifest.part(group)
+            if part is None or (since_ms is not None and id_ms(part.last_id) < since_ms) or (
+                    until_ms is not None and id_ms(part.first_id) > until_ms):
+                continue
+            for entry in self.archive.read_part(manifest, part) if self.archive else ():
+                if _in_range(entry, since_ms, until_ms):
+                    yield entry
+        async for entry in self._live(group, mark, since_ms, until_ms):
+            yield entry
+
+    async def _live(self, group: str, mark: GroupMark | None, since_ms: int | None,
+                    until_ms: int | None) -> AsyncIterator[AuditEntry]:
+        """A group's live stream after its archived mark (a run killed before it trimmed leaves entries at or
+        before the mark in the stream: they are read from the archive)."""
+        start, exclusive = ("-" if since_ms is None else str(since_ms)), False
+        if mark is not None and mark.last_id and (since_ms is None or id_ms(mark.last_id) >= since_ms):
+            start, exclusive = mark.last_id, True
+        end = "+" if until_ms is None else str(until_ms)
+        async for entry in audit.scan_group(self.redis, group, start, end, exclusive_start=exclusive):
+            yield entry
+
+    async def _all(self, since_ms: int | None, until_ms: int | None) -> AsyncIterator[AuditEntry]:
+        """Every group: segment by segment (each one's members merged), then the live streams merged."""
+        for manifest in self.manifests(since_ms, until_ms):
+            async for entry in self._segment(manifest, since_ms, until_ms):
+                yield entry
+        marks = self.marks()
+        live = [self._live(g, marks.get(g), since_ms, until_ms) for g in await audit.groups(self.redis)]
+        async for entry in audit.merged(live):
+            yield entry
+
+    def _segment(self, manifest: Manifest, since_ms: int | None, until_ms: int | None) -> AsyncIterator[AuditEntry]:
+        """A segment's entries, its groups' members merged in id order."""
+        archive = self.archive
+        assert archive is not None
+        parts = [_as_async(e for e in archive.read_part(manifest, p) if _in_range(e, since_ms, until_ms))
+                 for p in manifest.groups]
+        return audit.merged(parts)
+
+    async def entries_of_hash(self, wanted: str, *, since: datetime | None = None, until: datetime | None = None,
+                              group: str | None = None) -> AsyncIterator[AuditEntry]:
+        """The entries of the number whose keyed hash is ``wanted`` (a record that keeps only the hash): in its
+        ``group`` when known, else in every group (a scan of the whole trail)."""
+        source = self._group(group, _ms(since), _ms(until)) if group else self._all(_ms(since), _ms(until))
+        async for entry in source:
+            if entry.fields.get("number_hash") == wanted:
+                yield entry
+
+    async def _matching(self, since_ms: int | None, until_ms: int | None, wanted: NumberFilter | None,
                         campaign: str | None) -> AsyncIterator[AuditEntry]:
-        async for entry in audit.scan(self.redis, start, end):
-            if wanted and entry.fields.get("number_hash") != wanted:
+        source = self._group(wanted.group, since_ms, until_ms) if wanted else self._all(since_ms, until_ms)
+        async for entry in source:
+            if wanted and not wanted.matches(entry):
                 continue
             if campaign and entry.fields.get("campaign") != campaign:
                 continue
             yield entry
+

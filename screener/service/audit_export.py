@@ -15,7 +15,7 @@ from screener.store.audit import AuditEntry
 CSV_COLUMNS = ("id", "kind", "at", "number", "number_hash", "campaign", "verdict", "reasons", "mode",
                "config_version", "source", "call_id", "attempt_id", "answer_to_prompt_ms", "prompt_finished",
                "opted_out", "actor", "action", "target", "list", "added", "removed", "version_before", "version_after",
-               "reason", "file")
+               "reason", "file", "group", "trunk", "caller_id", "lists", "zones")
 FORMATS = ("jsonl", "csv")
 
 
@@ -37,7 +37,8 @@ def jsonl_line(entry: AuditEntry) -> str:
 
 
 def csv_row(entry: AuditEntry) -> dict[str, str]:
-    return dict(entry.fields, id=entry.id, reasons=";".join(code for code, _ in entry.reasons))
+    return dict(entry.fields, id=entry.id, group=entry.group, verdict=entry.verdict, attempt_id=entry.attempt_id,
+                reasons=";".join(code for code, _ in entry.reasons))
 
 
 def csv_lines(entries: Iterable[AuditEntry], *, header: bool) -> str:

@@ -1,8 +1,13 @@
-"""The one builder of audit-entry fields: every entry (decision, opt-out, disclosure, admin action) starts
-with the same fields, built here from the settings that made it.
+"""The one builder of audit-entry fields: every entry (decision, opt-out, disclosure, consent change, admin
+action) starts with the same fields, built here from the settings that made it.
 
 Numbers never enter the trail in clear: ``number`` is masked, ``number_hash`` is a keyed hash (HMAC with the
 config's ``audit_salt``) that lets an auditor find a number's entries without the trail holding it.
+
+The fields come in two parts (``store/audit_chain.py``): first the plain ones (kind, time, campaign, config
+version, source, and the ``extra`` facts), then the entry's random key ``_k`` and the **personal** ones (the
+masked number, its hash, the call id, and the ``personal`` extras such as the number as dialed or the agent):
+those are sealed, so a data-subject erasure can replace them by tombstones and the chain still verifies.
 """
 
 from __future__ import annotations
@@ -14,10 +19,22 @@ from functools import lru_cache
 
 from screener.config.settings import Settings
 from screener.numbers import mask
-from screener.store.audit import CALL_OUTCOME, COMPLAINT, DECISION, DISCLOSURE, DNC_CHANGE, OPT_OUT, PRIVACY
+from screener.store.audit import (
+    ARCHIVE,
+    CALL_OUTCOME,
+    COMPLAINT,
+    CONFIG,
+    CONSENT,
+    DECISION,
+    DISCLOSURE,
+    DNC_CHANGE,
+    OPT_OUT,
+    PRIVACY,
+)
+from screener.store.audit_chain import KEY_FIELD, new_key
 
-__all__ = ["CALL_OUTCOME", "COMPLAINT", "DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "PRIVACY",
-           "audit_fields", "number_hash"]
+__all__ = ["ARCHIVE", "CALL_OUTCOME", "COMPLAINT", "CONFIG", "CONSENT", "DECISION", "DISCLOSURE", "DNC_CHANGE",
+           "OPT_OUT", "PRIVACY", "audit_fields", "number_hash", "plain_fields", "with_personal"]
 
 
 def number_hash(e164: str, salt: str) -> str:
@@ -34,17 +51,33 @@ def _keyed(salt: str) -> hmac.HMAC:
 
 def audit_fields(kind: str, settings: Settings | None, *, at: datetime, number: str, campaign: str, source: str,
                  call_id: str | None = None, **extra: str) -> dict[str, str]:
-    """The fields every entry has (kind, time, masked number and its hash, campaign, config version, source,
-    call id), then ``extra``. ``settings`` None: no config was loaded (a DNC change made with only a Redis URL):
-    the entry has no config version and no number hash (without the salt a hash would be a guessable one)."""
+    """The fields every entry about a number has: kind, time, campaign, config version, source, then ``extra``;
+    then the sealed part: ``_k``, the masked number, its hash, the call id. More personal fields go after them
+    (``with_personal``). ``settings`` None: no config was loaded (a DNC change made with only a Redis URL): the
+    entry has no config version and no number hash (without the salt a hash would be a guessable one)."""
+    return {
+        **plain_fields(kind, settings, at=at, campaign=campaign, source=source, **extra),
+        KEY_FIELD: new_key(),
+        "number": mask(number),
+        "number_hash": number_hash(number, settings.audit_salt.value) if number and settings is not None else "",
+        "call_id": call_id or "",
+    }
+
+
+def with_personal(fields: dict[str, str], **personal: str) -> dict[str, str]:
+    """``fields`` (from ``audit_fields``) with more personal fields at its end, so sealed (erasable) too."""
+    return {**fields, **personal}
+
+
+def plain_fields(kind: str, settings: Settings | None, *, at: datetime, campaign: str = "", source: str,
+                 **extra: str) -> dict[str, str]:
+    """The fields of an entry about no one number (an admin action, a config change, an archive run): nothing
+    sealed."""
     return {
         "kind": kind,
         "at": at.isoformat(timespec="milliseconds"),
-        "number": mask(number),
-        "number_hash": number_hash(number, settings.audit_salt.value) if number and settings is not None else "",
         "campaign": campaign,
         "config_version": settings.version if settings is not None else "",
         "source": source,
-        "call_id": call_id or "",
         **extra,
     }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
+from screener.config.paths import archive_dir
 from screener.config.policies import supported_holiday_country
 from screener.config.settings import ComplaintSource
 from screener.engine.workdays import WorkCalendar, stage_deadlines
@@ -23,11 +24,12 @@ from screener.numbers import mask, normalize
 from screener.service import spool as spool_kinds
 from screener.service.audit import AuditEntry, AuditTrail
 from screener.service.audit_fields import COMPLAINT, audit_fields, number_hash
+from screener.service.audit_why import WhyReport, why
 from screener.service.durability import acknowledged
 from screener.service.errors import InvalidInput, NotFound
 from screener.service.numbers_input import DEFAULT_REGION, campaign_of, e164_of
 from screener.service.screening import Screener, StoreUnavailable
-from screener.store import complaints
+from screener.store import complaints, keys
 from screener.store.complaints import CLOSED, OPEN, Stage, Ticket, TicketChanged
 
 __all__ = ["ComplaintCounts", "ComplaintDesk", "ComplaintNotOpened", "ComplaintView", "StageView", "Ticket",
@@ -225,8 +227,20 @@ class ComplaintDesk:
 
     async def entries(self, ticket: Ticket) -> list[AuditEntry]:
         """The number's audit trail (decisions, disclosures, opt-outs, call outcomes, complaints), oldest first."""
-        trail = AuditTrail(self.redis, self.screener.settings.audit_salt.value)
-        return [e async for e in trail.entries_of_hash(ticket.number_hash)]
+        settings = self.screener.settings
+        trail = AuditTrail(self.redis, settings.audit_salt.value, archive_dir(settings))
+        group = keys.audit_group(ticket.number)
+        return [e async for e in trail.entries_of_hash(ticket.number_hash,
+                                                        group=None if group == keys.AUDIT_GLOBAL_GROUP else group)]
+
+    async def why(self, ticket: Ticket) -> WhyReport | None:
+        """The number's ``audit why`` (every decision with its rules, opt-outs, complaints), archive and Redis as
+        one trail; None once the ticket's personal data were erased (``entries`` still finds its entries)."""
+        if ticket.erased:
+            return None
+        settings = self.screener.settings
+        trail = AuditTrail(self.redis, settings.audit_salt.value, archive_dir(settings))
+        return await why(trail, ticket.number, region=DEFAULT_REGION, archive_dir=archive_dir(settings))
 
     async def list(self, *, overdue: bool = False, due_within: timedelta | None = None, closed: bool = False,
                    now: datetime | None = None) -> list[ComplaintView]:
@@ -287,4 +301,5 @@ class ComplaintDesk:
                               ref=ticket.ref, status=ticket.status, **extra)
         if ticket.erased:  # the ticket keeps only the masked number and the hash
             fields.update(number=mask(ticket.number), number_hash=ticket.number_hash)
-        await self.screener.append_audit(fields)
+        # the number's group (an erased ticket's masked number names none: the global group)
+        await self.screener.append_audit(fields, group=keys.audit_group(ticket.number))

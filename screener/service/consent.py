@@ -2,9 +2,10 @@
 a file of them and export them.
 
 Numbers are normalized here with the campaign's region, and the purpose defaults to the campaign's.
-Every grant and revoke is also appended to the ledger's history (a stream per area-code tag) by the store, in
-the same step as the record, an import's records too (``store.consent.grant_many``: each record with its
-history entry, in its number's slot). Each write is acknowledged as the config's ``durability`` says.
+Every grant and revoke is also appended to the ledger's history (a stream per area-code tag) and to the
+number's audit trail (kind ``consent``, extending its chain) by the store, in the same step as the record, an
+import's records too (``store.consent.grant_many``: each record with its history and audit entries, in its
+number's slot). Each write is acknowledged as the config's ``durability`` says.
 """
 
 from __future__ import annotations
@@ -20,17 +21,18 @@ from typing import Any
 
 from screener.config.settings import Settings
 from screener.service import consent_file
+from screener.service.audit_fields import CONSENT, audit_fields, with_personal
 from screener.service.durability import acknowledged
 from screener.service.errors import InvalidInput, NotFound
 from screener.service.numbers_input import DEFAULT_REGION, campaign_of, e164_of
 from screener.service.progress import Progress, ProgressCallback
-from screener.store import consent, keys
+from screener.store import audit, consent, keys
 from screener.store.consent import ConsentRecord
 from screener.store.dnc.files import BadLine, Source
 
 __all__ = ["EXPORT_COLUMNS", "ConsentImport", "ConsentLedger", "ConsentRecord", "NumberRecords", "export_row"]
 
-#: records written per round trip of an import (history, then records)
+#: records written per round trip of an import (each with its audit entry)
 IMPORT_BATCH = 500
 #: the columns of ``consent export`` (CSV); the same names as an import reads, so an export imports again
 EXPORT_COLUMNS = ("number", "granted", "expires", "revoked", "purpose", "text_version", "channel", "evidence",
@@ -79,6 +81,11 @@ class _Tally:
     bad: list[BadLine] = field(default_factory=list)
 
 
+def _origin(record: ConsentRecord) -> dict[str, str]:
+    """A record's file and line, when it came from a file (an entry field each)."""
+    return {"origin_file": record.origin_file, "origin_line": str(record.origin_line)} if record.origin_file else {}
+
+
 def _ms(when: datetime) -> int:
     return int(when.timestamp() * 1000)
 
@@ -100,9 +107,21 @@ class NumberRecords:
 class ConsentLedger:
     """The consent ledger of one Redis, read and written with the running config's campaigns."""
 
-    def __init__(self, redis: Any, settings: Settings) -> None:
+    def __init__(self, redis: Any, settings: Settings, *, source: str = "admin") -> None:
         self.redis = redis
         self.settings = settings
+        #: who changes the ledger, in the audit entries ("admin" for the CLI, "api", ...)
+        self.source = source
+        self._groups = audit.AuditGroups()
+
+    def _entry(self, record: ConsentRecord, action: str) -> dict[str, str]:
+        """The audit entry of a grant or revoke (the evidence pointer is sealed: it may name a person)."""
+        return with_personal(audit_fields(
+            CONSENT, self.settings, at=datetime.now(UTC), number=record.number, campaign=record.campaign,
+            source=self.source, action=action, purpose=record.purpose, consent_source=record.source,
+            text_version=record.text_version, channel=record.channel, granted_ms=str(record.granted_ms),
+            expires_ms=str(record.expires_ms), revoked_ms=str(record.revoked_ms),
+            **_origin(record)), evidence=record.evidence)
 
     async def grant(self, number: str, campaign: str, *, source: str, purpose: str | None = None,
                     granted: datetime | None = None, expires: datetime | None = None, text_version: str = "",
@@ -119,7 +138,8 @@ class ConsentLedger:
             campaign=camp.name, text_version=text_version, channel=channel, evidence=evidence,
             granted_ms=_ms(granted), expires_ms=_ms(expires) if expires else 0,
         )
-        await acknowledged(self.redis, self.settings, lambda: consent.grant(self.redis, record),
+        await acknowledged(self.redis, self.settings,
+                           lambda: consent.grant(self.redis, record, self._entry, self._groups),
                            keys=[keys.consent_key(record.number)])
         return record
 
@@ -131,7 +151,8 @@ class ConsentLedger:
         try:
             return await acknowledged(
                 self.redis, self.settings,
-                lambda: consent.revoke(self.redis, e164, purpose or camp.consent_purpose, _ms(at or datetime.now(UTC))),
+                lambda: consent.revoke(self.redis, e164, purpose or camp.consent_purpose, _ms(at or datetime.now(UTC)),
+                                       self._entry, self._groups),
                 keys=[keys.consent_key(e164)])
         except consent.ConsentNotFound as exc:
             raise NotFound(str(exc)) from None
@@ -194,7 +215,8 @@ class ConsentLedger:
 
     async def _write(self, records: list[ConsentRecord], tally: _Tally, src: Source, started: float,
                      progress: ProgressCallback | None) -> None:
-        await acknowledged(self.redis, self.settings, lambda: consent.grant_many(self.redis, records),
+        await acknowledged(self.redis, self.settings,
+                           lambda: consent.grant_many(self.redis, records, self._entry, self._groups),
                            keys=[keys.consent_key(r.number) for r in records])
         tally.records += len(records)
         if progress is not None:

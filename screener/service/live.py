@@ -1,6 +1,6 @@
-"""Live decisions for the supervisor page: one reader of the audit stream (``XREAD BLOCK``: every screener
-writes there) per admin server, fanned out to each watcher. Numbers are masked (the stream holds them
-masked); the keyed number hash is left out."""
+"""Live decisions for the supervisor page: one reader of the audit streams (``XREAD BLOCK`` over every group's
+stream: every screener writes there) per admin server, fanned out to each watcher. Numbers are masked (the
+streams hold them masked); the keyed number hash is left out."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class LiveFeed:
         failing = False
         while True:
             try:
-                async for entry in audit.follow(self.redis, last_id, self.block_ms):
+                async for entry in audit.follow(self.redis, last_id, block_ms=self.block_ms):
                     last_id = entry.id
                     failing = False
                     self._publish(live_view(entry))

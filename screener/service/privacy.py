@@ -7,8 +7,9 @@ attempts, its last refusal, its abandoned calls, its complaint tickets and its a
 ``erase``: removes what is not needed and keeps what must stay, saying which and why:
 
 * kept: the number on the internal DNC list (a suppression entry: it is never called again), open complaint
-  tickets (the company must still answer them), and the audit trail's entries, which hold only the masked
-  number and a keyed hash of it (the hash chain's tombstones replace even those once the chain lands);
+  tickets (the company must still answer them), and the audit trail's entries, whose personal fields (the
+  masked number, its keyed hash, call ids, the number as dialed, the agent) are replaced by tombstones: the
+  hash chain still verifies, and the entries can no longer be found by the number;
 * removed: consent records and their history, call attempts, the last refusal, abandoned-call lock-outs, and
   the number and text of closed complaint tickets (their dates, source and resolution stay, masked).
 
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from screener.config.paths import archive_dir
 from screener.numbers import mask
 from screener.service.audit import AuditTrail
 from screener.service.audit_fields import OPT_OUT, PRIVACY, audit_fields, number_hash
@@ -68,7 +70,8 @@ class PrivacyDesk:
         self.actor = actor or front_end
 
     def _trail(self) -> AuditTrail:
-        return AuditTrail(self.redis, self.screener.settings.audit_salt.value)
+        settings = self.screener.settings
+        return AuditTrail(self.redis, settings.audit_salt.value, archive_dir(settings))
 
     async def export(self, number: str, region: str = DEFAULT_REGION, *,
                      now: datetime | None = None) -> dict[str, Any]:
@@ -77,7 +80,7 @@ class PrivacyDesk:
         e164 = e164_of(number, region)
         now = now or datetime.now(UTC)
         hashed = number_hash(e164, settings.audit_salt.value)
-        entries = [e async for e in self._trail().entries_of_hash(hashed)]
+        entries = [e async for e in self._trail().entries_of_hash(hashed, group=keys.audit_group(e164))]
         names = sorted(set(await dnc.list_names(self.redis)) | set(settings.lists))
         infos = await dnc.read_list_infos(self.redis, names)
         lists = []
@@ -151,13 +154,12 @@ class PrivacyDesk:
                 await save_ticket(self.screener, replace(ticket, number=mask(e164), text="", erased=1))
                 redacted += 1
         removed["complaints_redacted"] = redacted
-        audit_count = 0
-        async for _ in self._trail().entries_of_hash(hashed):
-            audit_count += 1
+        audit_count = await self._trail().erase_number(e164, note="erasure request (GDPR Art. 17)")
         if audit_count:
             kept.append((f"{audit_count} audit-trail entries",
-                         "evidence of each decision kept for the record-keeping rules (TSR 310.5: 5 years); they "
-                         "hold only the masked number and a keyed hash of it"))
+                         "evidence of each decision kept for the record-keeping rules (TSR 310.5: 5 years); their "
+                         "personal fields are replaced by tombstones (the hash chain still verifies), so they no "
+                         "longer name the number"))
         result = Erasure(e164, now, removed, tuple(kept))
         await self._audit("erase", e164, now, removed=",".join(f"{k}={v}" for k, v in removed.items()))
         return result
@@ -165,4 +167,4 @@ class PrivacyDesk:
     async def _audit(self, action: str, e164: str, now: datetime, **extra: str) -> None:
         fields = audit_fields(PRIVACY, self.screener.settings, at=now, number=e164, campaign="",
                               source=self.front_end, action=action, **extra)
-        await self.screener.append_audit(fields)
+        await self.screener.append_audit(fields, group=keys.audit_group(e164))

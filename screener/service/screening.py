@@ -41,7 +41,7 @@ from screener.numbers import (
 from screener.reasons import ReasonCode, Verdict
 from screener.service import spool as spool_kinds
 from screener.service.admission import OVERLOADED, Admission, ScreenerCounters
-from screener.service.audit_fields import CALL_OUTCOME, DECISION, DISCLOSURE, OPT_OUT, audit_fields
+from screener.service.audit_fields import CALL_OUTCOME, DECISION, DISCLOSURE, OPT_OUT, audit_fields, with_personal
 from screener.service.budgets import DECISION_BUDGETS, LIST_STATE_TTL_S, oldest_list_version_s
 from screener.service.connection import AnyClient, open_client
 from screener.service.durability import acknowledged
@@ -65,6 +65,8 @@ NO_CALLS = AbandonmentCounts()
 OPT_OUT_TIMEOUT_S = 5.0
 #: an audit entry written outside a decision's budget (disclosure evidence, a fail-closed block's entry)
 AUDIT_TIMEOUT_S = 1.0
+#: the detail of decide.lua's reason when the number's audit stream is at audit_maxlen
+AUDIT_FULL = "audit trail full"
 #: building the audit entries of refused calls (when the spool is flushed after an overload) is followed by
 #: a pause this many times as long, so that the flush takes a quarter of the event loop, the decisions the rest
 FLUSH_PACE = 3.0
@@ -118,6 +120,11 @@ class Screener:
                                      on_flushed=self.invalidate_list_states)
         self.redis = redis
         self.scripts = Scripts(redis)
+        #: the audit groups this process has registered (a group is registered before its first append)
+        self.audit_groups = audit.AuditGroups()
+        #: the config versions this process has stored (``service/config_versions.py``)
+        self._versions_recorded: set[str] = set()
+        self._version_tried_at = -1e9
         #: on a Redis Cluster, this process's allowance of the campaigns' limits (docs/redis-topologies.md)
         self.allowance = CampaignAllowance(self.scripts.connections, on_unbound=self._unbound)
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -199,6 +206,8 @@ class Screener:
                                    "refusing more", admission.in_flight, admission.waiting)
             return await self._refuse(request, settings, started)
         try:
+            if settings.version not in self._versions_recorded:
+                await self.record_config_version(settings)
             return await self._decide(request, settings, started, admitted=True)
         finally:
             self.admission.leave()
@@ -211,7 +220,8 @@ class Screener:
         self._keep(spool_kinds.REFUSED, {
             "dialed": request.dialed, "campaign": request.campaign, "at": now.isoformat(),
             "commit": "1" if request.commit else "0", "source": request.source, "call_id": request.call_id or "",
-            "agent": request.agent or "", "config_version": settings.version})
+            "agent": request.agent or "", "trunk": request.trunk or "", "caller_id": request.caller_id or "",
+            "config_version": settings.version})
         return self._decision(request, settings, now, started, request.dialed, _OVERLOADED, Verdict.BLOCK, None)
 
     async def _decide(self, request: ScreenRequest, settings: Settings, started: float, *,
@@ -303,14 +313,17 @@ class Screener:
                                                          full_plan.max_concurrent_calls, full_plan.call_lease_ms)
             if limit is not None:
                 pre_reasons.append(Reason(ReasonCode.RATE_LIMIT, limit))
-        fields = self._audit_fields(request, settings, now, number.e164, campaign.name)
-        fields["pre_reasons"] = encode_reasons(pre_reasons)
+        versions = self._versions(states)
+        fields = self._audit_fields(request, settings, now, number.e164, campaign.name, plain={
+            "attempt_id": attempt_id, "lists": _checked_lists(plan, versions), "zones": _local_times(number, now),
+            "pre_reasons": encode_reasons(pre_reasons)})
         reserved = False
         try:
             store_deadline = max(deadline, loop.time() + budget_s / 2)
             async with asyncio.timeout_at(store_deadline):
+                await self.audit_groups.ensure(self.redis, keys.audit_group(number.e164))
                 outcome = await run_decision(
-                    self.scripts, plan, number.e164, self._versions(states),
+                    self.scripts, plan, number.e164, versions,
                     now_ms=now_ms, server_time=request.at is None, commit=request.commit,
                     pre_block=bool(pre_reasons), attempt_id=attempt_id, audit_fields=fields,
                     audit_maxlen=settings.audit_maxlen, call_id=call_id, time_left_s=store_deadline - loop.time(),
@@ -334,7 +347,11 @@ class Screener:
                         ", ".join(outcome.facts.dnc_gone))
             self.invalidate_list_states()
         store_reasons = evaluate(plan, outcome.facts, outcome.now_ms)
-        if {r.code for r in store_reasons} != {r.code for r in outcome.reasons}:
+        if not outcome.audit_id:  # the stream is at audit_maxlen: the script blocked the call, appended nothing
+            log.error("audit stream of %s is full (audit_maxlen %d): calls are blocked until `screener audit "
+                      "archive` runs", keys.audit_group(number.e164), settings.audit_maxlen)
+            store_reasons = [r for r in outcome.reasons if r.detail.startswith(AUDIT_FULL)] + store_reasons
+        elif {r.code for r in store_reasons} != {r.code for r in outcome.reasons}:
             # the engine and the script disagree: report both, and never let the call through on it
             log.error("engine/script disagreement for %s: engine %s, script %s", mask(number.e164),
                       [r.code.value for r in store_reasons], [r.code.value for r in outcome.reasons])
@@ -345,7 +362,7 @@ class Screener:
             reasons = (Reason(ReasonCode.SCREENING_UNAVAILABLE, "the attempt could not be reserved"),)
             verdict = Verdict.BLOCK
         return self._decision(request, settings, now, started, number.e164, reasons, verdict, campaign,
-                              attempt_id=attempt_id if outcome.reserved else None, audit_id=outcome.audit_id)
+                              attempt_id=attempt_id if outcome.reserved else None, audit_id=outcome.audit_id or None)
 
     def _plan(self, settings: Settings, campaign: Campaign, policy: Policy, number: NumberInfo) -> StorePlan:
         """The campaign's store plan for the number's state or province (``build_plan`` reads nothing else of
@@ -471,40 +488,42 @@ class Screener:
 
     @staticmethod
     def _audit_fields(request: ScreenRequest, settings: Settings, now: datetime, number: str,
-                      campaign: str) -> dict[str, str]:
-        return audit_fields(DECISION, settings, at=now, number=number, campaign=campaign, source=request.source,
-                            call_id=request.call_id, mode="live" if request.commit else "dry_run",
-                            agent=request.agent or "")
+                      campaign: str, plain: dict[str, str] | None = None) -> dict[str, str]:
+        """A decision's fields: its inputs (plain: mode, trunk, caller ID; sealed: the number as dialed, the agent)
+        and ``plain`` (what the rules checked)."""
+        fields = audit_fields(DECISION, settings, at=now, number=number, campaign=campaign, source=request.source,
+                              call_id=request.call_id, mode="live" if request.commit else "dry_run",
+                              trunk=request.trunk or "", caller_id=request.caller_id or "", **(plain or {}))
+        return with_personal(fields, dialed=mask(request.dialed), agent=request.agent or "")
 
     async def _final(self, request: ScreenRequest, settings: Settings, now: datetime, started: float,
                      number: str, reasons: tuple[Reason, ...], verdict: Verdict, *,
                      campaign: Campaign | None = None, spool_audit: bool = False) -> Decision:
         """A decision made without the store's facts: write its audit entry on its own (``spool_audit``: in
-        the spool, for Redis later)."""
+        the spool, for Redis later; it joins its group's chain when it lands)."""
         fields = self._final_fields(request, settings, now, number, reasons, verdict)
         audit_id = None
+        group = keys.audit_group(number)
         if spool_audit:
             # no second round trip for a call the store could not answer (or that was refused as
             # overloaded): the entry waits in the spool
-            self._keep(spool_kinds.AUDIT, fields)
+            self._keep(spool_kinds.AUDIT, {spool_kinds.GROUP: group, **fields})
         else:
-            audit_id = await self.append_audit(fields, maxlen=settings.audit_maxlen,
-                                               timeout_s=settings.time_budget_ms / 1000)
+            audit_id = await self.append_audit(fields, group=group, timeout_s=settings.time_budget_ms / 1000)
         return self._decision(request, settings, now, started, number, reasons, verdict, campaign,
                               audit_id=audit_id)
 
     def _final_fields(self, request: ScreenRequest, settings: Settings, now: datetime, number: str,
                       reasons: tuple[Reason, ...], verdict: Verdict) -> dict[str, str]:
-        fields = self._audit_fields(request, settings, now, number, request.campaign)
-        fields.update(verdict=verdict.value, pre_reasons=encode_reasons(list(reasons)), store_reasons="",
-                      reserved="0", attempt_id="")
-        return fields
+        return self._audit_fields(request, settings, now, number, request.campaign, plain={
+            "verdict": verdict.value, "pre_reasons": encode_reasons(list(reasons))})
 
-    def _refused_fields(self, data: dict[str, str]) -> dict[str, str]:
-        """The audit entry of a call refused as overloaded, built from what ``_refuse`` noted."""
+    def _refused_entry(self, data: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """The audit group and entry of a call refused as overloaded, built from what ``_refuse`` noted."""
         settings = self.settings
         request = ScreenRequest(dialed=data["dialed"], campaign=data["campaign"], commit=data["commit"] == "1",
-                                source=data["source"], call_id=data["call_id"] or None, agent=data["agent"] or None)
+                                source=data["source"], call_id=data["call_id"] or None, agent=data["agent"] or None,
+                                trunk=data.get("trunk") or None, caller_id=data.get("caller_id") or None)
         number = request.dialed
         campaign = settings.campaigns.get(request.campaign)
         if campaign is not None:
@@ -512,8 +531,8 @@ class Screener:
                 number = normalize(number, campaign.region).e164
         fields = self._final_fields(request, settings, datetime.fromisoformat(data["at"]), number, _OVERLOADED,
                                     Verdict.BLOCK)
-        fields["config_version"] = data["config_version"]  # the config that refused it
-        return fields
+        fields["config_version"] = data["config_version"]  # the config that refused it (a plain field)
+        return keys.audit_group(number), fields
 
     def _decision(self, request: ScreenRequest, settings: Settings, now: datetime, started: float, number: str,
                   reasons: tuple[Reason, ...], verdict: Verdict, campaign: Campaign | None, *,
@@ -578,7 +597,7 @@ class Screener:
         fields = audit_fields(OPT_OUT, settings, at=now, number=e164, campaign=campaign, source=source,
                               call_id=call_id, list=internal)
         pending = {"number": e164, "list": internal, "source": source, "at_ms": str(int(now.timestamp() * 1000)),
-                   "retention_s": str(self._refusal_retention_s(settings)), "audit_maxlen": str(settings.audit_maxlen),
+                   "retention_s": str(self._refusal_retention_s(settings)),
                    "fields": json.dumps(fields, separators=(",", ":"), ensure_ascii=False)}
         try:
             async with asyncio.timeout(OPT_OUT_TIMEOUT_S):
@@ -608,10 +627,11 @@ class Screener:
             await dnc.add_numbers(self.redis, pending["list"], [e164], source=f"opt-out: {pending['source']}")
             await refusals.record(self.redis, e164, at_ms=int(pending["at_ms"]),
                                   retention_s=int(pending["retention_s"]), audit_fields=json.loads(pending["fields"]),
-                                  audit_maxlen=int(pending["audit_maxlen"]))
+                                  groups=self.audit_groups)
 
         await acknowledged(self.redis, self.settings, write,
-                           keys=[keys.refusal_key(e164), *dnc_change_keys(pending["list"], e164), keys.AUDIT_STREAM])
+                           keys=[keys.refusal_key(e164), *dnc_change_keys(pending["list"], e164),
+                                 keys.audit_stream_key(keys.audit_group(e164))])
 
     # -- writes that wait for Redis --------------------------------------------------------------------
 
@@ -632,19 +652,22 @@ class Screener:
             await self._write_batch(items)
 
     async def _write_batch(self, items: list[PendingWrite]) -> None:
-        entries: list[dict[str, str]] = []
+        """Spooled items in order: runs of audit entries (a refused call's built now) in one round trip each,
+        each joining the chain of its group's stream as it lands (audit_append.lua); the others one by one."""
+        entries: list[tuple[str, dict[str, str]]] = []
         built_s = 0.0
         for item in items:
             if item.kind == spool_kinds.AUDIT:
-                entries.append(item.data)
+                data = dict(item.data)
+                entries.append((data.pop(spool_kinds.GROUP, keys.AUDIT_GLOBAL_GROUP), data))
                 continue
             if item.kind == spool_kinds.REFUSED:
                 started = time.perf_counter()
-                entries.append(self._refused_fields(item.data))
+                entries.append(self._refused_entry(item.data))
                 built_s += time.perf_counter() - started
                 continue
             if entries:
-                await audit.append_many(self.redis, entries, self.settings.audit_maxlen)
+                await audit.append_many(self.redis, entries, self.audit_groups)
                 entries = []
             if item.kind == spool_kinds.OPT_OUT:
                 await self._write_opt_out(item.data)
@@ -656,7 +679,7 @@ class Screener:
             elif item.kind == spool_kinds.CALL_BIND:
                 await campaign_limits.bind(self.scripts.connections, campaign_limits.PendingBind.parse(item.data))
         if entries:
-            await audit.append_many(self.redis, entries, self.settings.audit_maxlen)
+            await audit.append_many(self.redis, entries, self.audit_groups)
         if built_s:  # after an overload: leave the event loop to the decisions (the flush takes a quarter of it)
             await asyncio.sleep(min(FLUSH_PACE * built_s, 0.1))
 
@@ -675,7 +698,7 @@ class Screener:
             answer_to_prompt_ms="" if ms is None else str(ms), prompt_finished="1" if event.prompt_finished else "0",
             opted_out="1" if event.opted_out else "0")
         self.observers.notify(event)
-        await self.append_audit(fields, maxlen=settings.audit_maxlen)
+        await self.append_audit(fields, group=keys.audit_group(event.number))
 
     def abandonment_rule(self, campaign: str) -> AbandonmentRule:
         """The abandonment rule of a campaign's policy (TSR's 2 s, no limit, for an unknown campaign)."""
@@ -714,7 +737,7 @@ class Screener:
                               // 3600 + 1),
             "lock_out": "1" if result.abandoned and rule.lockout_s > 0 and e164 else "0",
             "at_ms": str(int(now.timestamp() * 1000)), "keep_s": str(longest),
-            "audit_maxlen": str(settings.audit_maxlen),
+            "group": keys.audit_group(e164 or None),
             "fields": json.dumps(fields, separators=(",", ":"), ensure_ascii=False)}
         log.info("answered call %s (%s, call %s): %s%s", mask(e164 or call.number), call.campaign,
                  call.call_id or "-", result.outcome.value, " (abandoned)" if result.abandoned else "")
@@ -748,22 +771,48 @@ class Screener:
         if pending["lock_out"] == "1":
             await abandonment.lock_out(self.redis, pending["number"], pending["campaign"],
                                        at_ms=int(pending["at_ms"]), keep_s=int(pending["keep_s"]))
-        await audit.append_many(self.redis, [fields], int(pending["audit_maxlen"]))
+        group = pending.get("group") or keys.audit_group(pending["number"] or None)
+        await audit.append_many(self.redis, [(group, fields)], self.audit_groups)
         await abandonment.record_done(self.redis, pending["campaign"], record_id)
 
-    async def append_audit(self, fields: dict[str, str], *, maxlen: int | None = None,
+    async def record_config_version(self, settings: Settings) -> None:
+        """Store the config version (once per process; before its first decision), so that ``config show
+        VERSION`` and ``audit why`` find it. A store error is logged and tried again by a decision at least a second
+        later (a stuck Redis holds one decision a second up, not every one)."""
+        from screener.service import config_versions
+
+        if time.monotonic() - self._version_tried_at < 1.0:
+            return
+        self._version_tried_at = time.monotonic()
+        try:
+            async with asyncio.timeout(AUDIT_TIMEOUT_S):
+                await config_versions.record(self.redis, settings, groups=self.audit_groups)
+            self._versions_recorded.add(settings.version)
+            self._version_tried_at = -1e9
+        except STORE_ERRORS as exc:
+            self.log_summary.event(logging.WARNING, "config version not stored yet", "%s: %s", settings.version,
+                                   type(exc).__name__)
+
+    async def append_audit_entry(self, group: str, fields: dict[str, str]) -> str:
+        """Append an entry of any kind (fields from ``audit_fields``/``plain_fields``) to ``group``'s stream
+        (``keys.audit_group(number)``), extending its chain; its id. Store errors raise (``append_audit`` spools
+        the entry instead)."""
+        await self.audit_groups.ensure(self.redis, group)
+        return await audit.append(self.scripts.connections, group, fields)
+
+    async def append_audit(self, fields: dict[str, str], *, group: str = keys.AUDIT_GLOBAL_GROUP,
                            timeout_s: float = AUDIT_TIMEOUT_S) -> str | None:
-        """Append one audit entry (any kind: a decision's, disclosure evidence, an admin action's); its id, or
-        None when Redis did not take it within ``timeout_s``: it then waits in the spool (logged when full)."""
+        """Append one audit entry (any kind: a decision's, disclosure evidence, an admin action's) to ``group``'s
+        stream (``keys.audit_group(number)``); its id, or None when Redis did not take it within ``timeout_s``: it
+        then waits in the spool (logged when full) and joins the chain when it lands."""
         try:
             async with asyncio.timeout(timeout_s):
-                return await audit.append(self.scripts.connections, fields,
-                                          self.settings.audit_maxlen if maxlen is None else maxlen)
+                return await self.append_audit_entry(group, fields)
         except STORE_ERRORS as exc:
             self.log_summary.event(logging.WARNING, "audit entries kept in the spool (Redis did not take them)",
                                    "%s: %s of %s", type(exc).__name__, fields.get("kind", "?"),
                                    fields.get("number", "?"))
-            self._keep(spool_kinds.AUDIT, fields)
+            self._keep(spool_kinds.AUDIT, {spool_kinds.GROUP: group, **fields})
             return None
 
     async def aclose(self) -> None:
@@ -777,6 +826,19 @@ class Screener:
 
 def _iso(when: datetime | None) -> str:
     return "" if when is None else when.isoformat(timespec="milliseconds")
+
+
+def _checked_lists(plan: StorePlan, versions: dict[str, str]) -> str:
+    """The DNC lists a decision checks, in the plan's order, with the version of each: ``internal@3,reg@12``
+    (decide.lua's hits are indices into it)."""
+    return ",".join(f"{check.list_name}@{versions.get(check.list_name, '0')}" for check in plan.dnc)
+
+
+def _local_times(number: NumberInfo, now: datetime) -> str:
+    """The callee's local time in each of the number's zones: ``America/New_York=2026-12-02T15:00;...``."""
+    from screener.engine.zones import local_time
+
+    return ";".join(f"{zone}={local_time(now, zone).strftime('%Y-%m-%dT%H:%M')}" for zone in number.time_zones)
 
 
 __all__ = ["DECISION_BUDGETS", "LIST_STATE_TTL_S", "Screener", "StoreUnavailable", "connect", "oldest_list_version_s"]

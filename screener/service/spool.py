@@ -32,6 +32,8 @@ log = logging.getLogger("screener.service.spool")
 OPT_OUT = "opt_out"
 AUDIT = "audit"
 REFUSED = "refused"
+#: the key of an AUDIT item's data that names the audit group of its stream (not a field of the entry)
+GROUP = "_group"
 #: an answered call to count (abandoned or not) in its campaign's rate, with its lock-out and audit entry
 ANSWERED_CALL = "answered_call"
 #: a call's end (it no longer counts among its campaign's calls in progress)

@@ -179,8 +179,8 @@ async def _open(client: Any) -> _Pipelined:
     pool = getattr(client, "connection_pool", None)
     if pool is None:  # a RedisCluster client: one pool per node
         raise DecisionNeedsOneServer(
-            "live decisions need one Redis server or a Sentinel master: on a Redis Cluster the decision's "
-            "keys (rate counter, audit stream) are in other slots than the number's (not supported yet)")
+            "this connection needs one Redis server or a Sentinel master: a Redis Cluster's decisions go "
+            "through SlotConnections (store/cluster_path.py), each to the master of the number's slot")
     template = pool.make_connection()  # no I/O: how the pool's connections connect
     loop = asyncio.get_running_loop()
     conn: _Pipelined

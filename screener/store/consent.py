@@ -1,13 +1,15 @@
-"""The consent ledger: one record per number and purpose, plus an append-only history of every change."""
+"""The consent ledger: one record per number and purpose, plus an append-only history of every change; every
+change is also an entry of the number's audit trail, with its chain, written in the same step
+(consent_write.lua)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from screener.store import keys
+from screener.store import audit, keys
 from screener.store.client import pipeline
 from screener.store.scripts import Script, execute_with_scripts
 
@@ -55,12 +57,25 @@ class ConsentRecord:
 
 _WRITE = Script("consent_write")
 
+#: builds the audit entry of a change: (the record, "grant" or "revoke") -> the entry's client fields
+EntryFields = Callable[[ConsentRecord, str], Mapping[str, str]]
 
-async def _write(redis: Any, record: ConsentRecord, action: str) -> None:
-    # one script in the number's slot: the record and its history entry are acknowledged together, or neither
-    # is, on one server and on a Redis Cluster alike
-    await _WRITE(redis, [keys.consent_key(record.number), keys.consent_log_key(record.number)],
-                 [record.purpose, record.to_json(), action, record.number])
+
+def _write_keys(record: ConsentRecord) -> list[str]:
+    return [keys.consent_key(record.number), keys.consent_log_key(record.number),
+            *audit.stream_keys(keys.audit_group(record.number))]
+
+
+def _write_args(record: ConsentRecord, action: str, entry: EntryFields) -> list[str]:
+    return [record.purpose, record.to_json(), action, record.number, *audit.append_args(entry(record, action))]
+
+
+async def _write(redis: Any, record: ConsentRecord, action: str, entry: EntryFields,
+                 groups: audit.AuditGroups | None) -> None:
+    # one script in the number's slot: the record, its history entry and its audit entry are acknowledged
+    # together, or none is, on one server and on a Redis Cluster alike
+    await (groups or audit.AuditGroups()).ensure(redis, keys.audit_group(record.number))
+    await _WRITE(redis, _write_keys(record), _write_args(record, action, entry))
 
 
 async def history(redis: Any, number: str) -> list[tuple[str, ConsentRecord]]:
@@ -90,16 +105,17 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-async def grant(redis: Any, record: ConsentRecord) -> None:
-    await _write(redis, record, "grant")
+async def grant(redis: Any, record: ConsentRecord, entry: EntryFields, groups: audit.AuditGroups | None = None) -> None:
+    await _write(redis, record, "grant", entry, groups)
 
 
-async def revoke(redis: Any, number: str, purpose: str, at_ms: int) -> ConsentRecord:
+async def revoke(redis: Any, number: str, purpose: str, at_ms: int, entry: EntryFields,
+                 groups: audit.AuditGroups | None = None) -> ConsentRecord:
     raw = await redis.hget(keys.consent_key(number), purpose)
     if raw is None:
         raise ConsentNotFound(f"no consent record for {number} and purpose {purpose!r}")
     record = replace(ConsentRecord.from_json(raw), revoked_ms=at_ms)
-    await _write(redis, record, "revoke")
+    await _write(redis, record, "revoke", entry, groups)
     return record
 
 
@@ -108,18 +124,19 @@ async def records(redis: Any, number: str) -> list[ConsentRecord]:
     return sorted((ConsentRecord.from_json(v) for v in raw.values()), key=lambda r: r.purpose)
 
 
-async def grant_many(redis: Any, records: Sequence[ConsentRecord]) -> None:
+async def grant_many(redis: Any, records: Sequence[ConsentRecord], entry: EntryFields,
+                     groups: audit.AuditGroups | None = None) -> None:
     """Record many consents (``consent import``) in one pipeline of ``consent_write.lua`` calls: each record
-    with its history entry, in its number's slot (a cluster client splits the pipeline by node), so on every
-    topology a record is never written without its history, nor a history entry without its record."""
+    with its history entry and its audit entry, in its number's slot (a cluster client splits the pipeline by
+    node), so on every topology a record is never written without its history, nor the reverse."""
     if not records:
         return
+    await (groups or audit.AuditGroups()).ensure_all(redis, {keys.audit_group(r.number) for r in records})
 
     def queue() -> Any:
         pipe = pipeline(redis)
         for record in records:
-            _WRITE.queue(pipe, [keys.consent_key(record.number), keys.consent_log_key(record.number)],
-                         [record.purpose, record.to_json(), "grant", record.number])
+            _WRITE.queue(pipe, _write_keys(record), _write_args(record, "grant", entry))
         return pipe
 
     await execute_with_scripts(redis, [_WRITE], queue)

@@ -13,6 +13,7 @@ from screener.engine.facts import Attempt, StoreFacts
 from screener.engine.plan import StorePlan
 from screener.reasons import ReasonCode
 from screener.store import audit, keys
+from screener.store.audit_chain import client_digest
 from screener.store.scripts import Connections, Script, Scripts
 
 _DECIDE = Script("decide")
@@ -99,13 +100,16 @@ async def run_decision(
     call_id: str = "",
     time_left_s: float | None = None,
 ) -> StoreOutcome:
-    """One EVALSHA: read the facts, reserve the attempt when allowed, append the audit entry.
+    """One EVALSHA: read the facts, reserve the attempt when allowed, append the audit entry to the stream of
+    the number's group (registered by the caller), extending its chain.
 
     ``server_time``: decide at the Redis server's "now" (live decisions) instead of ``now_ms``.
-    ``call_id``: the member that counts the call among the campaign's calls in progress (released by
-    ``campaign_limits.call_ended``). On a Redis Cluster every key is in the number's slot: give the plan
-    ``plan_in_slot`` made. ``time_left_s``: how long the caller waits for the reply; a script that Redis runs
-    later than that (by the server's clock) changes nothing and fails with EXPIRED.
+    ``audit_maxlen``: at this stream length the call is blocked (``screening_unavailable``) and nothing is
+    appended; ``audit_id`` is then "". ``call_id``: the member that counts the call among the campaign's calls in
+    progress (released by ``campaign_limits.call_ended``). On a Redis Cluster every key is in the number's slot
+    (the audit stream and its head included): give the plan ``plan_in_slot`` made. ``time_left_s``: how long the
+    caller waits for the reply; a script that Redis runs later than that (by the server's clock) changes nothing
+    (no attempt, no audit entry, no chain head) and fails with EXPIRED.
     """
     in_slot = scripts.cluster
     if in_slot and (plan.calls_per_second or plan.max_concurrent_calls):
@@ -116,17 +120,17 @@ async def run_decision(
         consent_key,
         refusal_key,
         keys.slot_unused_key(e164) if in_slot else keys.rate_key(plan.campaign),
-        keys.slot_audit_stream(e164) if in_slot else keys.AUDIT_STREAM,
+        *audit.stream_keys(keys.audit_group(e164)),
     ]
     tag = keys.number_tag(e164)
     for check in plan.dnc:
         tag_key = keys.dnc_tag_set_key(check.list_name, list_versions.get(check.list_name, "0"), tag)
         keys_ += [tag_key, keys.dnc_tag_block_key(tag_key, block), keys.dnc_freed_key(tag_key)]
-    keys_.append(keys.abandoned_key(e164))  # right after the DNC keys: decide.lua reads KEYS[6 + 3 * #dnc]
+    keys_.append(keys.abandoned_key(e164))  # right after the DNC keys: decide.lua reads KEYS[7 + 3 * #dnc]
     expiry = None if time_left_s is None else scripts.clock.expiry_ms(time_left_s)
     args = ["" if server_time else now_ms, "1" if commit else "0", "1" if pre_block else "0", attempt_id,
             plan_json(plan), tag_suffix, block_suffix, audit_maxlen,
-            json.dumps(audit_fields, separators=(",", ":"), ensure_ascii=False)]
+            audit.fields_json(audit_fields), client_digest(audit_fields.items())]
     # always the last three arguments: the expiry ("" = none), the calls key's index in KEYS (0: none), the
     # call's id
     args.append("" if expiry is None else expiry)

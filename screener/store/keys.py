@@ -15,8 +15,13 @@ TAG_SUFFIX_DIGITS = 7
 #: digits inside one DNC sub-block: a sub-block covers 10**4 numbers
 BLOCK_SUFFIX_DIGITS = 4
 
-#: the audit stream (time-ordered, append-only)
-AUDIT_STREAM = f"{PREFIX}:audit"
+#: the audit group of entries about no one number (admin actions, config changes, archive runs, numbers that
+#: are not E.164); every other entry is in the group of its number's hash tag (``+1201``)
+AUDIT_GLOBAL_GROUP = "global"
+#: a set of every audit group that has a stream (written outside any decision's slot; see ``audit_stream_key``)
+AUDIT_GROUPS_KEY = f"{PREFIX}:audit:groups"
+#: a string: the id of the archive that trims the audit streams (one archive per deployment)
+AUDIT_ARCHIVE_OWNER_KEY = f"{PREFIX}:audit:archive:owner"
 #: seconds an attempt is remembered (longest supported frequency window: 31 days)
 ATTEMPT_RETENTION_S = 31 * 86_400
 
@@ -128,6 +133,38 @@ def refusal_key(e164: str) -> str:
     return f"{PREFIX}:{{{number_tag(e164)}}}:refused:{e164}"
 
 
+def audit_group(number: str | None) -> str:
+    """The audit group of an entry about ``number``: its hash tag when it is E.164 (``+1201``), else the global
+    group (an emergency number's digits, an invalid input, no number at all)."""
+    if number and number.startswith("+") and number[1:].isdigit() and len(number) > 2:
+        return number_tag(number)
+    return AUDIT_GLOBAL_GROUP
+
+
+def audit_stream_key(group: str) -> str:
+    """The audit stream of one group: time-ordered, append-only, one hash chain (in the group's slot)."""
+    return f"{PREFIX}:{{{group}}}:audit"
+
+
+def audit_head_key(group: str) -> str:
+    """A string: the chain head of the group's stream, ``<link hex> <last id> <entries appended>``."""
+    return f"{PREFIX}:{{{group}}}:audit:head"
+
+
+def audit_group_of_key(stream_key: str) -> str:
+    """The group of an audit stream key (the inverse of ``audit_stream_key``)."""
+    return stream_key[stream_key.index("{") + 1 : stream_key.rindex("}")]
+
+
+def config_version_key(version: str) -> str:
+    """A string: the text of the config files of one version (JSON, secrets redacted), content-addressed."""
+    return f"{PREFIX}:config:{version}"
+
+
+#: a sorted set of every config version stored (score: when it was first stored, epoch ms)
+CONFIG_VERSIONS_KEY = f"{PREFIX}:config:versions"
+
+
 def rate_key(campaign: str) -> str:
     """A string ``<second>|<calls>``: the calls the campaign started in that second of the Redis server's clock
     (one server or a Sentinel master; decide.lua)."""
@@ -157,12 +194,6 @@ def slot_unused_key(e164: str) -> str:
     """A key in the number's slot that nothing writes: what a Cluster decision passes where one server's
     decision passes a campaign counter (every key of a script must be in one slot)."""
     return f"{PREFIX}:{{{number_tag(e164)}}}:unused"
-
-
-def slot_audit_stream(e164: str) -> str:
-    """The audit stream in the number's slot that a Cluster decision appends to (until the per-slot-group
-    audit streams of issue 12 replace it)."""
-    return f"{PREFIX}:{{{number_tag(e164)}}}:audit"
 
 
 def abandoned_key(e164: str) -> str:

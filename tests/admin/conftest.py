@@ -24,6 +24,7 @@ from screener.service.operations import background_operations
 from screener.service.probes import Probes
 from screener.service.screening import Screener
 from screener.service.tokens import Role, create_token
+from screener.store import audit
 from tests.cli.lab_config import write_config
 
 #: a comment that an edit through the API must keep
@@ -121,3 +122,10 @@ async def make_admin(tmp_path: Path, redis_server: EmbeddedRedis,
 async def admin(make_admin: AdminFactory) -> Admin:
     result: Admin = await make_admin()
     return result
+
+
+async def audit_rows(redis: aioredis.Redis) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """Every entry of every audit group's stream, merged in id order, as ``XRANGE`` rows (bytes)."""
+    names = await audit.groups(redis)
+    merged = audit.merged([audit.scan_group(redis, g) for g in names])
+    return [(e.id.encode(), {k.encode(): v.encode() for k, v in e.fields.items()}) async for e in merged]

@@ -61,6 +61,7 @@ for i = 1, tonumber(ARGV[1]) do
              'verdict', 'block', 'pre_reasons', 'outside_calling_hours|22:00 America/New_York is outside',
              'store_reasons', 'frequency_limit|3 per 1h (any)', 'reserved', '0', 'attempt_id', '')
 end
+redis.call('SADD', KEYS[2], '+1212')
 return redis.call('XLEN', KEYS[1])
 """
 
@@ -71,7 +72,7 @@ async def test_an_export_of_a_million_entries_streams_in_bounded_memory(make_adm
     admin: Admin = await make_admin(redis_url=private_redis.url)
     total = 1_000_000
     for _ in range(10):
-        length = await admin.server.context.redis.eval(FILL, 1, "scr:audit", total // 10)
+        length = await admin.server.context.redis.eval(FILL, 2, "scr:{+1212}:audit", "scr:audit:groups", total // 10)
     assert length == total
     start_kb = peak_rss_reset()
     lines = size = 0

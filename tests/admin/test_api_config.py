@@ -10,7 +10,7 @@ import pytest
 from screener.reasons import ReasonCode
 from screener.service.errors import InvalidInput, UnknownCampaign
 from screener.service.tokens import Role
-from tests.admin.conftest import COMMENT, Admin, AdminFactory
+from tests.admin.conftest import COMMENT, Admin, AdminFactory, audit_rows
 
 #: the lab config's audit salt (shown as ***)
 SALT = "test-salt-test-salt"
@@ -22,7 +22,7 @@ def stored(shown: str) -> str:
 
 
 async def admin_entries(admin: Admin) -> list[dict[str, str]]:
-    rows = await admin.redis.xrange("scr:audit")
+    rows = await audit_rows(admin.redis)
     entries = [{"id": i.decode(), **{k.decode(): v.decode() for k, v in fields.items()}} for i, fields in rows]
     return [e for e in entries if e.get("kind") == "admin"]
 
@@ -280,7 +280,7 @@ async def test_admin_actions_whose_audit_entry_redis_refuses_wait_in_the_spool(a
     """Redis refuses the audit append (the stream key is no stream: every XADD fails, like a Redis that
     times out): the action is answered without an audit id, its entry waits in the spool, and lands in the
     audit trail once Redis takes it again."""
-    await admin.redis.set("scr:audit", "not a stream")
+    await admin.redis.set("scr:{global}:audit", "not a stream")  # the admin actions' group: about no number
     status, answer, _ = await admin.request("PATCH", "/api/v1/campaigns/lab", Role.SUPERVISOR,
                                             json={"calls_per_second": 7})
     assert status == 200 and answer["audit_id"] is None
@@ -288,7 +288,7 @@ async def test_admin_actions_whose_audit_entry_redis_refuses_wait_in_the_spool(a
                                             json={"name": "ops", "role": "viewer"})
     assert status == 201 and answer["audit_id"] is None
     assert [item.data["action"] for item in admin.screener.spool.items] == ["campaign.patch", "token.create"]
-    await admin.redis.delete("scr:audit")  # Redis takes writes again: serve's flush loop writes them
+    await admin.redis.delete("scr:{global}:audit")  # Redis takes writes again: serve's flush loop writes them
     assert await admin.screener.flush_pending() == 2
     entries = await admin_entries(admin)
     assert [(e["actor"], e["action"], e["target"]) for e in entries] == [

@@ -5,13 +5,13 @@ from __future__ import annotations
 from screener.reasons import ReasonCode
 from screener.service.audit_fields import number_hash
 from screener.service.tokens import Role
-from tests.admin.conftest import Admin
+from tests.admin.conftest import Admin, audit_rows
 
 NUMBER = "+12125550142"
 
 
 async def admin_entries(admin: Admin) -> list[dict[str, str]]:
-    rows = await admin.redis.xrange("scr:audit")
+    rows = await audit_rows(admin.redis)
     entries = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in rows]
     return [e for e in entries if e.get("kind") == "admin"]
 

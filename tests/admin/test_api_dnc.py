@@ -11,7 +11,7 @@ import pytest
 from screener.reasons import ReasonCode
 from screener.service.dnc import Format, ImportOptions, import_file
 from screener.service.tokens import Role
-from tests.admin.conftest import Admin, AdminFactory
+from tests.admin.conftest import Admin, AdminFactory, audit_rows
 from tests.dnc_files import replaced_while_exported
 
 NUMBER = "+12125550142"
@@ -53,7 +53,7 @@ async def test_add_check_remove_and_the_next_decision(admin: Admin) -> None:
                                              Role.COMPLIANCE)
     assert status == 200 and removed["changed"] is True and removed["audit_id"]
     assert (await admin.decide(NUMBER)).allowed
-    rows = await admin.redis.xrange("scr:audit")
+    rows = await audit_rows(admin.redis)
     actions = [(f[b"actor"], f[b"action"], f[b"list"], f[b"number"], f[b"source"], f[b"reason"]) for _, f in rows
                if f.get(b"kind") == b"dnc_change"]
     assert actions == [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from screener.service.tokens import Role
-from tests.admin.conftest import Admin
+from tests.admin.conftest import Admin, audit_rows
 
 
 async def test_create_use_and_revoke_a_token(admin: Admin) -> None:
@@ -26,6 +26,6 @@ async def test_create_use_and_revoke_a_token(admin: Admin) -> None:
     assert status == 401
     status, body, _ = await admin.request("DELETE", "/api/v1/tokens/wallboard", Role.ADMIN)
     assert status == 404
-    rows = await admin.redis.xrange("scr:audit")
+    rows = await audit_rows(admin.redis)
     actions = [(f[b"actor"], f[b"action"], f[b"target"]) for _, f in rows if f.get(b"kind") == b"admin"]
     assert actions == [(b"admin-0", b"token.create", b"wallboard"), (b"admin-0", b"token.revoke", b"wallboard")]

@@ -36,7 +36,7 @@ async def _append(url: str, entries: list[dict[str, str]]) -> None:
     client = aioredis.Redis.from_url(url)
     try:
         for start in range(0, len(entries), 1000):
-            await audit.append_many(client, entries[start:start + 1000], 10_000_000)
+            await audit.append_many(client, [("+1202", e) for e in entries[start:start + 1000]])
     finally:
         await client.aclose()
 

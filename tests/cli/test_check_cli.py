@@ -139,8 +139,9 @@ def test_audit_tail_and_export_by_number(redis: EmbeddedRedis, tmp_path: Path) -
     assert len(lines) == 1 and lines[0]["verdict"] == "allow" and lines[0]["mode"] == "dry_run"
     out = tmp_path / "audit.csv"
     p = run(redis, "audit", "export", "--format", "csv", "-o", str(out))
-    assert p.returncode == 0 and "exported 2 entries" in p.stderr
-    assert out.read_text().splitlines()[0].startswith("id,kind,at,number")
+    assert p.returncode == 0 and "exported 3 entries" in p.stderr  # the decisions and the config version's entry
+    rows = out.read_text().splitlines()
+    assert rows[0].startswith("id,kind,at,number") and [r.split(",")[1] for r in rows[1:]].count("decision") == 2
 
 
 def test_config_check_prints_the_version(redis: EmbeddedRedis) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,8 +51,12 @@ def test_a_complaint_from_12321_is_listed_overdue_until_its_stages_are_done_and_
     show = run(config, "complaint", "show", ticket["id"])
     assert show.returncode == 0, show.stderr
     assert "calendar  CN, Asia/Shanghai" in show.stdout and "[overdue]" in show.stdout
-    assert f"COMPL  {mask('+8613800138000')}  {ticket['id']} open  12321 12321-0212" in show.stdout
-    assert "OPT_OUT" in show.stdout
+    # with the number's `audit why`: its opt-out and the complaint, each with its own fields
+    assert f"why {mask('+8613800138000')}: " in show.stdout
+    assert re.search(rf"COMPLAINT  .*ticket {ticket['id']}.*complaint_source 12321.*ref 12321-0212", show.stdout)
+    assert "OPT-OUT" in show.stdout
+    shown = json.loads(run(config, "complaint", "show", ticket["id"], "--json").stdout)
+    assert shown["id"] == ticket["id"] and {"complaint", "opt_out"} <= {e["kind"] for e in shown["why"]["entries"]}
 
     for stage, at in (("forward", "2026-02-13T10:00:00+08:00"), ("reply", "2026-03-02T10:00:00+08:00")):
         assert run(config, "complaint", "done", ticket["id"], stage, "--at", at).returncode == 0

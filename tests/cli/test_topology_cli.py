@@ -55,7 +55,7 @@ def test_check_allows_and_blocks_through_sentinel(redis_sentinel: SentinelTopolo
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["attempt_id"]  # reserved by decide.lua on the Sentinel's master
     with redis_sentinel.client(redis_sentinel.primary()) as primary:
-        entries = primary.xrange(keys.AUDIT_STREAM)  # every decision in the audit trail, and the DNC change
+        entries = primary.xrange(keys.audit_stream_key("+1202"))  # every decision of the number, the DNC change
         assert [f.get("kind") for _, f in entries] == ["decision", "dnc_change", "decision", "decision"]
     assert SENTINEL_MASTER_PASSWORD not in p.stderr + p.stdout and SENTINEL_PASSWORD not in p.stderr + p.stdout
 
@@ -72,6 +72,8 @@ def test_on_a_cluster_dnc_consent_and_live_decisions_work(redis_cluster: Cluster
     p = run(config, "consent", "grant", "+12025550124", "--campaign", "lab", "--source", "web form")
     assert p.returncode == 0, p.stderr  # the record and its history entry: one script in the number's slot
     assert "web form" in run(config, "consent", "show", "+12025550124", "--campaign", "lab").stdout
+    p = run(config, "audit", "tail", "--number", "+12025550124")  # and its audit entry, in the same script
+    assert p.returncode == 0 and "CONSENT" in p.stdout, p.stderr
     p = run(config, "check", "+12025550199", "--campaign", "lab", "--json", "--at", NY_10AM)
     assert p.returncode == 0, p.stderr
     p = run(config, "check", "+12025550199", "--campaign", "lab", "--json", "--commit")

@@ -1,5 +1,5 @@
 """Bulk consent (``consent import`` / ``consent export``) against a real redis-server and the real 3-master
-cluster: every good row written with its provenance and its history entry, bad rows reported by line number and
+cluster: every good row written with its provenance and its audit entry, bad rows reported by line number and
 never stopping the import, records written batch by batch while the file is read, an export that imports again."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from screener.lab.topologies import ClusterTopology
 from screener.service.consent import EXPORT_COLUMNS, ConsentLedger, export_row
 from screener.service.errors import InvalidInput
 from screener.service.progress import Progress
-from screener.store import consent, keys
+from screener.store import audit, consent, keys
 from tests.factories import make_settings
 
 GRANTED = "2026-11-01T09:30:00+08:00"
@@ -66,6 +66,13 @@ async def test_good_rows_land_with_provenance_and_bad_rows_are_reported_by_line(
     history = [entry async for entry in consent.iter_history(redis_client)]
     assert len(history) == 4 and all(action == "grant" for action, _ in history)
     assert [r.origin_line for _, r in history if r.number == "+8613800130001"] == [3]
+    assert len(await consent_entries(redis_client)) == 4  # each with its audit entry, in the number's chain
+
+
+async def consent_entries(client: Any) -> list[audit.AuditEntry]:
+    """Every consent entry of the audit trail (one stream per number group)."""
+    names = await audit.groups(client)
+    return [e for g in names async for e in audit.scan_group(client, g) if e.kind == audit.CONSENT]
 
 
 async def test_records_are_written_batch_by_batch_while_the_file_is_read(redis_client: aioredis.Redis,
@@ -82,6 +89,7 @@ async def test_records_are_written_batch_by_batch_while_the_file_is_read(redis_c
     assert [n for n, _ in seen] == [300, 600, 900, 1200, 1500, 1800, 2000]
     assert seen[0][1] < path.stat().st_size  # the first batch was written with most of the file unread
     assert len([entry async for entry in consent.iter_history(redis_client)]) == 2_000
+    assert len(await consent_entries(redis_client)) == 2_000
 
 
 async def test_a_file_without_the_required_columns_writes_nothing(redis_client: aioredis.Redis,
@@ -122,7 +130,7 @@ async def test_an_export_imports_again_to_the_same_records(redis_client: aioredi
 
 
 async def test_import_and_export_on_a_redis_cluster(redis_cluster: ClusterTopology, tmp_path: Path) -> None:
-    """Each record and its history entry in one script call in the number's slot (a stream per tag)."""
+    """Each record with its history and audit entries in one script call in the number's slot."""
     client: Any = RedisCluster(startup_nodes=redis_cluster.nodes)
     await client.initialize()
     try:
@@ -139,6 +147,7 @@ async def test_import_and_export_on_a_redis_cluster(redis_cluster: ClusterTopolo
         assert exported == sorted(numbers)
         history = sorted(r.number for _, r in [entry async for entry in consent.iter_history(client)])
         assert history == sorted(numbers)  # each record's history entry, written with it in its slot
+        assert len(await consent_entries(client)) == len(numbers)
         [record] = await consent.records(client, numbers[-1])
         assert record.evidence == f"ev-{numbers[-1]}" and record.origin_line == len(numbers) + 1
     finally:

@@ -19,6 +19,7 @@ from screener.reasons import ReasonCode as R
 from screener.reasons import Verdict
 from screener.service.audit import AuditTrail
 from screener.service.audit_fields import number_hash
+from screener.service.audit_verify import Verifier
 from screener.service.screening import Screener, connect
 from screener.store import audit, consent, dnc, keys
 from tests.conftest import StoreTopology
@@ -53,17 +54,19 @@ async def any_screener(topology: StoreTopology) -> AsyncIterator[Screener]:
 
 
 async def latest_entries(topology: StoreTopology, number: str, count: int) -> list[audit.AuditEntry]:
-    """The latest ``count`` audit entries of the stream a decision about ``number`` goes to, oldest first (on a
-    Cluster the number's slot's stream, until issue 12's per-group streams and their merged readers land)."""
-    if not topology.cluster:
-        return await audit.tail(topology.client, count)
-    rows = await topology.client.xrevrange(keys.slot_audit_stream(number), count=count)
-    return [audit.AuditEntry(i.decode(), {k.decode(): v.decode() for k, v in f.items()}) for i, f in reversed(rows)]
+    """The latest ``count`` entries of the number's audit stream (its group's, in its slot on a Cluster), oldest
+    first."""
+    return (await audit.tail(topology.client, count, [keys.audit_group(number)]))
 
 
 async def decide(s: Screener, campaign: str, number: str = NUMBER, at: datetime = WED_3PM_NY,
                  commit: bool = False) -> Any:
     return await s.screen(ScreenRequest(dialed=number, campaign=campaign, at=at, commit=commit))
+
+
+def consent_entry(record: consent.ConsentRecord, action: str) -> dict[str, str]:
+    """The audit entry of a consent change (the service builds a fuller one)."""
+    return {"kind": "consent", "action": action, "purpose": record.purpose}
 
 
 def codes(decision: Any) -> set[R]:
@@ -78,7 +81,7 @@ async def test_clean_number_is_allowed_with_caller_id_and_audited(any_screener: 
     assert d.disclosure is not None and d.disclosure.opt_out_digit == "9"
     [entry] = await latest_entries(topology, NUMBER, 1)
     assert entry.id == d.audit_id
-    assert entry.fields["verdict"] == "allow" and entry.fields["mode"] == "dry_run"
+    assert entry.verdict == "allow" and entry.fields["mode"] == "dry_run" and entry.group == "+1212"
     assert entry.fields["config_version"] == "test0001"
     assert NUMBER not in str(entry.fields) and entry.fields["number_hash"] == number_hash(NUMBER, "test-salt")
 
@@ -114,7 +117,8 @@ async def test_consent_exempts_registry_but_never_internal(any_screener: Screene
     await dnc.add_numbers(topology.client, "registry", [NUMBER])
     assert codes(await decide(any_screener, "exempt")) == {R.DNC_REGISTRY}
     granted = int((WED_3PM_NY - timedelta(days=1)).timestamp() * 1000)
-    await consent.grant(topology.client, consent.ConsentRecord(NUMBER, "sales", "web form 7", granted_ms=granted))
+    record = consent.ConsentRecord(NUMBER, "sales", "web form 7", granted_ms=granted)
+    await consent.grant(topology.client, record, consent_entry)
     assert (await decide(any_screener, "exempt")).allowed
     await dnc.add_numbers(topology.client, "internal", [NUMBER])
     assert codes(await decide(any_screener, "exempt")) == {R.DNC_INTERNAL}
@@ -124,13 +128,14 @@ async def test_consent_required_valid_expired_revoked(any_screener: Screener, to
     assert codes(await decide(any_screener, "consent")) == {R.NO_CONSENT}
     day = 86_400_000
     t = int(WED_3PM_NY.timestamp() * 1000)
-    await consent.grant(topology.client, consent.ConsentRecord(NUMBER, "sales", "form", granted_ms=t - day))
+    await consent.grant(topology.client, consent.ConsentRecord(NUMBER, "sales", "form", granted_ms=t - day),
+                        consent_entry)
     assert codes(await decide(any_screener, "consent")) == {R.NO_CONSENT}  # wrong purpose
     await consent.grant(topology.client, consent.ConsentRecord(NUMBER, "service", "form", granted_ms=t - day,
-                                                            expires_ms=t + day))
+                                                            expires_ms=t + day), consent_entry)
     assert (await decide(any_screener, "consent")).allowed
     assert codes(await decide(any_screener, "consent", at=WED_3PM_NY + timedelta(days=2))) == {R.NO_CONSENT}
-    await consent.revoke(topology.client, NUMBER, "service", t - 1000)
+    await consent.revoke(topology.client, NUMBER, "service", t - 1000, consent_entry)
     assert codes(await decide(any_screener, "consent")) == {R.NO_CONSENT}
 
 
@@ -155,7 +160,7 @@ async def test_multi_zone_number_needs_every_zone_open(screener: Screener) -> No
 async def test_cn_holiday_and_make_up_working_day(screener: Screener, redis_client: Any) -> None:
     cn = "+8613800138000"
     t = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1000)
-    await consent.grant(redis_client, consent.ConsentRecord(cn, "service", "app", granted_ms=t))
+    await consent.grant(redis_client, consent.ConsentRecord(cn, "service", "app", granted_ms=t), consent_entry)
     spring_festival = datetime(2026, 2, 17, 2, 0, tzinfo=UTC)  # 10:00 Beijing, a public holiday
     assert codes(await decide(screener, "cn", number=cn, at=spring_festival)) == {R.HOLIDAY}
     makeup_saturday = datetime(2026, 2, 14, 2, 0, tzinfo=UTC)  # 10:00 Beijing, a make-up working day
@@ -311,7 +316,9 @@ async def test_decisions_cut_at_their_deadline_leave_the_connection_count_unchan
         trail = AuditTrail(observer, "test-salt")
         for number in cut_numbers[:20]:
             entries = [e async for e in trail.entries(number=number)]
-            assert [(e.fields["verdict"], e.fields["reserved"]) for e in entries] == [("block", "0")], number
+            assert [(e.verdict, e.reserved) for e in entries] == [("block", False)], number
+        report = await Verifier(trail).run()  # the spooled blocks joined the chain; no late script broke it
+        assert report.ok, [b.line() for b in report.breaks]
     finally:
         await s.aclose()
         await observer.aclose()

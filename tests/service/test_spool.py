@@ -14,9 +14,10 @@ from screener.decision import ScreenRequest
 from screener.embedded_redis import EmbeddedRedis
 from screener.reasons import ReasonCode as R
 from screener.service.audit import AuditTrail
+from screener.service.audit_verify import Verifier
 from screener.service.screening import Screener, StoreUnavailable, connect
 from screener.service.spool import AUDIT, OPT_OUT, REFUSED, Spool, still_named
-from screener.store import audit, dnc, refusals
+from screener.store import audit, dnc, keys, refusals
 from tests.factories import StaticHolder, make_settings
 
 NUMBER = "+12125550142"
@@ -151,15 +152,15 @@ async def test_audit_entries_of_calls_blocked_while_redis_was_away_land_all_and_
         finally:
             private_redis.resume()
         assert {d.codes for d in blocked} == {(R.SCREENING_UNAVAILABLE,)}
-        before = await client.xlen("scr:audit")
+        before = await client.xlen(keys.audit_stream_key("+1212"))
         assert len(s.spool) == len(numbers)
         assert await s.flush_pending() == len(numbers)
         rows = (await audit.tail(client, 100))[-len(numbers):]
-        assert await client.xlen("scr:audit") == before + len(numbers)
+        assert await client.xlen(keys.audit_stream_key("+1212")) == before + len(numbers)
         trail = AuditTrail(client, "test-salt")
         hashes = [trail.hash_of(n) for n in numbers]
         assert [r.fields["number_hash"] for r in rows] == hashes  # every one, in the order they were decided
-        assert {r.fields["verdict"] for r in rows} == {"block"}
+        assert {r.verdict for r in rows} == {"block"}
     finally:
         await s.aclose()
         await client.aclose()
@@ -184,14 +185,19 @@ async def test_calls_refused_as_overloaded_and_blocked_by_a_stall_land_all_and_i
         spooled = [trail.hash_of(item.data.get("dialed") or "") if item.kind == REFUSED else item.data["number_hash"]
                    for item in s.spool.items]
         assert sorted(spooled) == sorted(trail.hash_of(n) for n in numbers)
-        before = await client.xlen("scr:audit")
+        stream = keys.audit_stream_key("+1212")
+        before = await client.xlen(stream)
         assert await s.flush_pending(now=True) == len(numbers)
         rows = (await audit.tail(client, 100))[-len(numbers):]
-        assert await client.xlen("scr:audit") == before + len(numbers)  # every one, once
+        assert await client.xlen(stream) == before + len(numbers)  # every one, once, in the numbers' group
         assert [r.fields["number_hash"] for r in rows] == spooled  # in the order the spool kept them
-        assert {(r.fields["verdict"], r.fields["reserved"]) for r in rows} == {("block", "0")}
+        assert {(r.verdict, r.reserved, r.group) for r in rows} == {("block", False, "+1212")}
         details = [detail for r in rows for code, detail in r.reasons if code == "screening_unavailable"]
         assert details.count("overloaded") == 36 and len(details) == 40
+        positions = [int(r.fields["_n"]) for r in rows]  # each joined the group's chain as it landed
+        assert positions == list(range(positions[0], positions[0] + len(numbers)))
+        report = await Verifier(trail).run()
+        assert report.ok, [b.line() for b in report.breaks]
     finally:
         await s.aclose()
         await client.aclose()
@@ -203,10 +209,11 @@ async def test_two_flushes_at_once_write_each_item_once(private_redis: EmbeddedR
     try:
         for i in range(1200):
             s.spool.add(AUDIT, {"kind": "decision", "n": str(i)})
-        before = await client.xlen("scr:audit")
+        stream = keys.audit_stream_key(keys.AUDIT_GLOBAL_GROUP)  # items without a group land in the global one
+        before = await client.xlen(stream)
         await asyncio.gather(s.flush_pending(), s.flush_pending(), s.flush_pending())
-        assert await client.xlen("scr:audit") == before + 1200
-        rows = await client.xrange("scr:audit", count=5000)
+        assert await client.xlen(stream) == before + 1200
+        rows = await client.xrange(stream, count=5000)
         assert [int(f[b"n"]) for _, f in rows if b"n" in f] == list(range(1200))  # each once, in order
         assert len(s.spool) == 0
     finally:

@@ -34,10 +34,13 @@ async def test_a_decision_run_after_its_expiry_writes_nothing(redis_client: aior
         assert scripts.clock.ahead_ms is not None
         in_time = await decide(scripts, "+12125557002", 5.0)
         assert in_time.reserved  # type: ignore[attr-defined]
-        length = await redis_client.xlen(keys.AUDIT_STREAM)
+        stream, head = keys.audit_stream_key("+1212"), keys.audit_head_key("+1212")
+        length, chain_head = await redis_client.xlen(stream), await redis_client.get(head)
+        assert length == 2 and chain_head is not None
         with pytest.raises(ResponseError, match="EXPIRED"):
             await decide(scripts, "+12125557003", -1.0)  # its caller gave up a second ago
-        assert await redis_client.xlen(keys.AUDIT_STREAM) == length  # no audit entry
+        assert await redis_client.xlen(stream) == length  # no audit entry
+        assert await redis_client.get(head) == chain_head  # the chain's head did not move
         assert await redis_client.exists(keys.attempts_key("+12125557003")) == 0  # no attempt reserved
     finally:
         await scripts.aclose()

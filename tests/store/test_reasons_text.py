@@ -46,6 +46,7 @@ async def test_a_decision_whose_details_hold_separators_reads_back_whole(redis_c
     limits = tuple(FrequencyCheck(FrequencyScope.ANY, 3600, 1, detail) for detail in DETAILS[:4])
     plan = StorePlan(campaign="c", subject="s", frequency=limits)
     e164 = "+12025550123"
+    await audit.AuditGroups().ensure(redis_client, keys.audit_group(e164))  # as the screener does before deciding
     await redis_client.zadd(keys.attempts_key(e164), {"1799999990000|c|s|x": 1_799_999_990_000})
     outcome = await run_decision(Scripts(redis_client), plan, e164, {}, now_ms=1_800_000_000_000, server_time=False,
                                  commit=False, pre_block=False, attempt_id="t", audit_maxlen=100,

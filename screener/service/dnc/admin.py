@@ -131,7 +131,7 @@ class DncAdmin:
                                          source=source, added=applied.added, removed=applied.removed,
                                          version_before=applied.version, version_after=applied.version, number=e164,
                                          reason=reason)
-        audit_id = await dnc_audit.record_change(self.redis, self.settings, fields)
+        audit_id = await dnc_audit.record_change(self.redis, self.settings, fields, number=e164)
         changed = bool(applied.added if op == dnc.ADD else applied.removed)
         return NumberChange(list_name, e164, action, changed, version=applied.version, audit_id=audit_id)
 

@@ -12,11 +12,8 @@ from datetime import UTC, datetime
 from screener.config.settings import Settings
 from screener.service.audit_fields import DNC_CHANGE, audit_fields
 from screener.service.dnc.errors import DncError
-from screener.store import audit
+from screener.store import audit, keys
 from screener.store.client import AnyRedis
-
-#: entries kept in the stream when no config says ``audit_maxlen`` (the config's default)
-DEFAULT_AUDIT_MAXLEN = 10_000_000
 
 #: the actions of a DNC change entry
 ADD, REMOVE, IMPORT, REPLACE, CHANGES = "add", "remove", "import", "replace", "changes"
@@ -44,12 +41,12 @@ def change_fields(settings: Settings | None, *, actor: str, action: str, list_na
                         reason=reason, **extra)
 
 
-async def record_change(redis: AnyRedis, settings: Settings | None, fields: dict[str, str]) -> str:
-    """Append the entry (through the store's append, like every other entry); its id. When Redis does not take
-    it, DncError says the change itself was made."""
-    maxlen = settings.audit_maxlen if settings is not None else DEFAULT_AUDIT_MAXLEN
+async def record_change(redis: AnyRedis, settings: Settings | None, fields: dict[str, str], *,
+                        number: str = "") -> str:
+    """Append the entry through the chain (to the group of ``number``, E.164, when the change is one number's;
+    else to the global group); its id. When Redis does not take it, DncError says the change itself was made."""
     try:
-        return (await audit.append_many(redis, [fields], maxlen))[0]
+        return (await audit.append_many(redis, [(keys.audit_group(number or None), fields)]))[0]
     except Exception as exc:
         raise DncError(f"{fields['action']} on list {fields['list']!r} was made, but its audit entry could not be "
                        f"written ({type(exc).__name__}: {exc})") from exc

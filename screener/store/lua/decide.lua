@@ -2,18 +2,21 @@
 -- Reads the number's DNC entries, consent, earlier attempts, last refusal and the campaign's rate;
 -- evaluates the StorePlan (screener/engine/plan.py, same rules as screener.engine evaluate());
 -- when nothing blocks (and the pure rules did not block either) and ARGV commit is "1", reserves the
--- attempt and counts it in the campaign's rate; appends the decision to the audit stream.
--- uses: lib_reasons, lib_abandon
+-- attempt and counts it in the campaign's rate; appends the decision, with the facts it read, to the audit
+-- stream of the number's group, extending that stream's hash chain (lib_audit_append). When the stream
+-- already holds audit_maxlen entries (the archive is not keeping up), the call is blocked with
+-- screening_unavailable and nothing is appended or reserved: the cap never drops evidence.
+-- uses: lib_reasons, lib_abandon, lib_audit_sha256, lib_audit_append
 --
 -- KEYS[1]  attempts sorted set of the number (member "<ms>|<campaign>|<subject>|<id>", score ms)
 -- KEYS[2]  consent hash of the number (field purpose -> JSON record)
 -- KEYS[3]  refusal string of the number (epoch ms of the last refusal)
 -- KEYS[4]  the campaign's rate counter "<second>|<calls started in it>" (a Cluster: a key in the number's slot,
 --          unused)
--- KEYS[5]  audit stream
--- KEYS[6..] per DNC list, three keys: tag-level set, sub-block key (set of suffixes or 10,000-bit bitmap), and the
+-- KEYS[5]  audit stream of the number's group        KEYS[6]  its chain head
+-- KEYS[7..] per DNC list, three keys: tag-level set, sub-block key (set of suffixes or 10,000-bit bitmap), and the
 --          version's freed marker of the tag (keys.dnc_freed_key)
--- KEYS[6 + 3 * #dnc] the number's abandoned-call hash (campaign -> epoch ms of its last abandoned call), after
+-- KEYS[7 + 3 * #dnc] the number's abandoned-call hash (campaign -> epoch ms of its last abandoned call), after
 --          the DNC keys
 -- KEYS[n]  the campaign's calls in progress (sorted set; lib_campaign_limits.lua), n = the next-to-last ARGV
 --
@@ -29,16 +32,25 @@
 --           f: [[scope campaign|subject|any, window ms, max calls, detail], ...],
 --           lo: lock-out ms after an abandoned call (0 = none), lod: its reason detail}
 -- ARGV[6]  the number's suffix inside its tag      ARGV[7]  its suffix inside its sub-block (0..9999)
--- ARGV[8]  audit stream max length (approximate)
--- ARGV[9]  the audit entry's fields, JSON object; the script adds verdict, store_reasons, reserved, attempt_id
+-- ARGV[8]  audit stream cap: at this length the call is blocked (0 = no cap)
+-- ARGV[9]  the audit entry's client fields, a JSON array [name, value, name, value...] in order
+-- ARGV[10] the client's digest of those fields (64 hex digits)
 -- the last three ARGV (always last, whatever comes before them):
 --          the expiry, epoch ms by the Redis server's clock: past it the screener has given up on this decision
 --          (it blocked the call at its deadline while the command waited, e.g. in a stalled server), so the
---          script changes nothing and replies with an error "EXPIRED ..."; "" = no expiry;
+--          script changes nothing (no attempt, no audit entry, no chain head) and replies with an error
+--          "EXPIRED ..."; "" = no expiry;
 --          the index in KEYS of the campaign's calls key ("0": no concurrent-call limit here: none, or counted
 --          by the screener's Cluster allowance), then the call's id (the calls key's member)
 -- plan cc: max concurrent calls, cl: a call's lease ms (with a calls key)
 -- uses: lib_campaign_limits
+--
+-- The entry gets one field after the link and position, "r" (what this script found, screener/store/audit.py
+-- reads it):
+--   <a|b><1|0>|<dnc hits: plan indices>|<consent: - not read, n none, 0 not valid, 1 valid>|<count per
+--   frequency check, "."-separated>|<ms since the last attempt, when a minimum interval applies>|<ms since
+--   the last refusal, when a cool-down applies>|<the campaign's calls this second, when capped>|<reasons, in
+--   their audit text form (lib_reasons)>
 --
 -- returns { dnc_hits[], consent_valid 0/1, attempts[] (members), last_refusal ms or "",
 --           rate_count, reserved 0/1, reasons[] ("code|detail"), audit_id, store_ok 0/1, now ms,
@@ -68,14 +80,21 @@ local campaign, subject, purpose = plan["c"], plan["s"], plan["p"]
 local consent_required = plan["cr"] == 1
 local min_interval, cooldown, cps, retention = plan["mi"], plan["cd"], plan["cps"], plan["ret"]
 local tag_suffix, block_suffix = ARGV[6], tonumber(ARGV[7])
-local audit_maxlen = tonumber(ARGV[8])
+local audit_maxlen = tonumber(ARGV[8]) or 0
+local audit_digest = ARGV[10]
+if not audit_is_hash(audit_digest) then
+  return redis.error_reply("ERR decide: the audit digest is not 64 hex digits")
+end
+local audit_full = audit_maxlen > 0 and redis.call("XLEN", KEYS[5]) >= audit_maxlen
 
 local reasons = {}
 
 -- consent: a record for the purpose, granted at or before now, not expired, not revoked by now
 local consent_valid = false
+local consent_fact = "-"
 if purpose ~= "" then
   local raw = redis.call("HGET", KEYS[2], purpose)
+  consent_fact = raw and "0" or "n"
   if raw then
     local ok, rec = pcall(cjson.decode, raw)
     if ok and type(rec) == "table" then
@@ -83,16 +102,17 @@ if purpose ~= "" then
       local expires = tonumber(rec["expires_ms"]) or 0
       local revoked = tonumber(rec["revoked_ms"]) or 0
       consent_valid = granted <= now and (expires == 0 or now < expires) and (revoked == 0 or now < revoked)
+      if consent_valid then consent_fact = "1" end
     end
   end
 end
 
 -- DNC lists. A list version freed since the screener read it (an import replaced it and its grace period
 -- ended) cannot say whether the number is listed: its freed marker blocks the call (fail closed).
-local hits, gone = {}, {}
+local hits, gone, hit_indices = {}, {}, {}
 for i, check in ipairs(plan["dnc"]) do
   local name, code, exempt = check[1], check[2], check[3] == 1
-  local tag_key, block_key, freed_key = KEYS[3 + 3 * i], KEYS[4 + 3 * i], KEYS[5 + 3 * i]
+  local tag_key, block_key, freed_key = KEYS[4 + 3 * i], KEYS[5 + 3 * i], KEYS[6 + 3 * i]
   if redis.call("EXISTS", freed_key) == 1 then
     gone[#gone + 1] = name
     reasons[#reasons + 1] = "screening_unavailable|list " .. name .. ": version freed by an import meanwhile"
@@ -108,6 +128,7 @@ for i, check in ipairs(plan["dnc"]) do
     end
     if listed then
       hits[#hits + 1] = name
+      hit_indices[#hit_indices + 1] = tostring(i - 1)
       if not (exempt and consent_valid) then
         reasons[#reasons + 1] = code .. "|" .. name
       end
@@ -126,6 +147,7 @@ for i, member in ipairs(attempts) do
   local at, c, s = string.match(member, "^(%d+)|([^|]*)|([^|]*)|")
   parsed[i] = { tonumber(at), c, s }
 end
+local counts = {}
 for _, check in ipairs(plan["f"]) do
   local scope, window, maxc, detail = check[1], check[2], check[3], check[4]
   local count = 0
@@ -136,23 +158,33 @@ for _, check in ipairs(plan["f"]) do
       end
     end
   end
+  counts[#counts + 1] = tostring(count)
   if count >= maxc then
     reasons[#reasons + 1] = "frequency_limit|" .. detail
   end
 end
+local since_last = ""
 if min_interval > 0 then
+  local latest = nil
   for _, a in ipairs(parsed) do
-    if a[1] and a[1] > now - min_interval and a[1] <= now then
+    if a[1] and a[1] <= now and (latest == nil or a[1] > latest) then latest = a[1] end
+  end
+  if latest then
+    since_last = string.format("%d", now - latest)
+    if latest > now - min_interval then
       reasons[#reasons + 1] = "frequency_limit|min interval"
-      break
     end
   end
 end
 local refusal = redis.call("GET", KEYS[3])
+local since_refusal = ""
 if cooldown > 0 and refusal then
   local r = tonumber(refusal)
-  if r and r > now - cooldown and r <= now then
-    reasons[#reasons + 1] = "frequency_limit|cool-down after refusal"
+  if r and r <= now then
+    since_refusal = string.format("%d", now - r)
+    if r > now - cooldown then
+      reasons[#reasons + 1] = "frequency_limit|cool-down after refusal"
+    end
   end
 end
 
@@ -180,12 +212,15 @@ if calls_at > 0 and calls_max > 0 then
 end
 
 -- abandoned-call lock-out (lib_abandon.lua)
-local abandon_reason, abandoned_at = abandon_lockout(KEYS[6 + 3 * #plan["dnc"]], campaign, plan["lo"] or 0, now,
+local abandon_reason, abandoned_at = abandon_lockout(KEYS[7 + 3 * #plan["dnc"]], campaign, plan["lo"] or 0, now,
                                                      plan["lod"] or "")
 if abandon_reason then
   reasons[#reasons + 1] = abandon_reason
 end
 
+if audit_full then
+  reasons[#reasons + 1] = "screening_unavailable|audit trail full: run `screener audit archive`"
+end
 local store_ok = #reasons == 0
 local reserved = false
 if commit and store_ok and not pre_block then
@@ -201,23 +236,17 @@ if commit and store_ok and not pre_block then
   reserved = true
 end
 
--- audit: the fields given by the caller, plus what this script decided
-local fields = {}
-for k, v in pairs(cjson.decode(ARGV[9])) do
-  fields[#fields + 1] = k
-  fields[#fields + 1] = v
+-- audit: the client's fields, the link, then "r": what this script found (see the header)
+local audit_id = ""
+if not audit_full then
+  local encoded = {}
+  for _, r in ipairs(reasons) do encoded[#encoded + 1] = reason_encode(r) end  -- lib_reasons: any detail survives
+  local fact = ((store_ok and not pre_block) and "a" or "b") .. (reserved and "1" or "0") .. "|"
+    .. table.concat(hit_indices, ",") .. "|" .. consent_fact .. "|" .. table.concat(counts, ".") .. "|"
+    .. since_last .. "|" .. since_refusal .. "|" .. (cps > 0 and tostring(rate_count) or "") .. "|"
+    .. table.concat(encoded, ";")
+  audit_id = audit_append(KEYS[5], KEYS[6], audit_digest, cjson.decode(ARGV[9]), { "r", fact })
 end
-local codes = {}
-for _, r in ipairs(reasons) do codes[#codes + 1] = reason_encode(r) end  -- lib_reasons: any detail survives
-fields[#fields + 1] = "verdict"
-fields[#fields + 1] = (store_ok and not pre_block) and "allow" or "block"
-fields[#fields + 1] = "store_reasons"
-fields[#fields + 1] = table.concat(codes, ";")
-fields[#fields + 1] = "reserved"
-fields[#fields + 1] = reserved and "1" or "0"
-fields[#fields + 1] = "attempt_id"
-fields[#fields + 1] = reserved and attempt_id or ""
-local audit_id = redis.call("XADD", KEYS[5], "MAXLEN", "~", audit_maxlen, "*", unpack(fields))
 
 return { hits, consent_valid and 1 or 0, attempts, refusal or "", rate_count, reserved and 1 or 0,
          reasons, audit_id, store_ok and 1 or 0, now, gone, in_flight, abandoned_at }

@@ -1,0 +1,44 @@
+"""Every config version that made decisions, stored content-addressed: ``scr:config:<version>`` holds the text
+of its files (secrets masked, JSON), written once (``SET NX``) by the first screener that loads it, and
+``scr:config:versions`` lists them with the time each was first stored."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from screener.store import keys
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def encode(version: str, files: Sequence[tuple[str, str]]) -> str:
+    """The stored form: {"version", "files": [{"path", "text"}, ...]} (the main file first, then its includes)."""
+    return json.dumps({"version": version, "files": [{"path": p, "text": t} for p, t in files]}, ensure_ascii=False)
+
+
+def decode(raw: str) -> tuple[str, list[tuple[str, str]]]:
+    data = json.loads(raw)
+    return str(data["version"]), [(str(f["path"]), str(f["text"])) for f in data["files"]]
+
+
+async def save(redis: Any, version: str, files: Sequence[tuple[str, str]]) -> bool:
+    """Store a version once; True when this call stored it (it was new)."""
+    stored = await redis.set(keys.config_version_key(version), encode(version, files), nx=True)
+    if stored:
+        await redis.zadd(keys.CONFIG_VERSIONS_KEY, {version: int(time.time() * 1000)}, nx=True)
+    return bool(stored)
+
+
+async def load_json(redis: Any, version: str) -> str | None:
+    raw = await redis.get(keys.config_version_key(version))
+    return None if raw is None else _text(raw)
+
+
+async def versions(redis: Any) -> list[str]:
+    """Every stored version, oldest first."""
+    return [_text(v) for v in await redis.zrange(keys.CONFIG_VERSIONS_KEY, 0, -1)]
