@@ -32,12 +32,13 @@ from screener.agi.end import run_end
 from screener.agi.errors import AgiError
 from screener.agi.options import ScriptOptions
 from screener.agi.screen import run_screen
+from screener.cli.call_options import add_call_options
 from screener.cli.common import config_path, fail, redis_url, spool_for
 from screener.config.errors import ConfigError
 from screener.config.watch import ConfigHolder
 from screener.embedded_redis import EmbeddedRedisError
 from screener.service.screening import Screener
-from screener.sounds import DEFAULT_DIR, Sounds
+from screener.sounds import Sounds
 
 log = logging.getLogger("screener.agi.process")
 
@@ -86,11 +87,6 @@ def register(sub: Any) -> None:
     p.add_argument("script", choices=["screen", "disclose", "end"], help="which script to run")
     p.add_argument("script_args", nargs="*", metavar="ARG",
                    help="screen: NUMBER [CAMPAIGN]; disclose: NUMBER CAMPAIGN CALL_ID; end: see above")
-    p.add_argument("--decision-timeout", type=float, metavar="S",
-                   help="block with screening_unavailable after this long (default: 2 x time_budget_ms, >= 0.5 s)")
-    p.add_argument("--opt-out-wait-ms", type=int, default=3000, metavar="MS",
-                   help="how long `disclose` listens for the opt-out key after the prompt (default 3000)")
-    p.add_argument("--prompt-prefix", default=DEFAULT_DIR, metavar="DIR",
-                   help=f"sound folder of the prompts as Asterisk names it (default {DEFAULT_DIR})")
+    add_call_options(p)
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)

@@ -31,6 +31,7 @@ from typing import Any
 
 from screener.agi.options import ScriptOptions
 from screener.agi.server import FastAgiServer
+from screener.cli.call_options import add_call_options
 from screener.cli.common import config_path, fail, redis_url, spool_for
 from screener.config.errors import ConfigError
 from screener.config.placeholders import LAB_ENV, lab_sandbox, placeholders
@@ -44,7 +45,7 @@ from screener.service.connection import open_client, redact
 from screener.service.operations import background_operations
 from screener.service.probes import FASTAGI_SESSIONS, Probes
 from screener.service.screening import Screener
-from screener.sounds import DEFAULT_DIR, Sounds
+from screener.sounds import Sounds
 
 log = logging.getLogger("screener.serve")
 
@@ -385,12 +386,7 @@ def register(sub: Any) -> None:
     p.add_argument("--allow", action="append", metavar="PEER",
                    help="allowed Asterisk address or network, repeatable (default: fastagi.allowed_peers)")
     p.add_argument("--grace", type=float, metavar="S", help="seconds calls in flight get on shutdown (fastagi.grace_s)")
-    p.add_argument("--decision-timeout", type=float, metavar="S",
-                   help="block with screening_unavailable after this long (default: 2 x time_budget_ms, >= 0.5 s)")
-    p.add_argument("--opt-out-wait-ms", type=int, default=3000, metavar="MS",
-                   help="how long `disclose` listens for the opt-out key after the prompt (default 3000)")
-    p.add_argument("--prompt-prefix", default=DEFAULT_DIR, metavar="DIR",
-                   help=f"sound folder of the prompts as Asterisk names it (default {DEFAULT_DIR})")
+    add_call_options(p)
     p.add_argument("--watch-interval", type=float, default=1.0, metavar="S",
                    help="seconds between config file checks; 0 = reload on SIGHUP only (default 1)")
     p.add_argument("--admin-listen", metavar="HOST:PORT",
