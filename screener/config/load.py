@@ -21,7 +21,6 @@ from screener.config.complaints import parse_complaints
 from screener.config.errors import ConfigError
 from screener.config.policies import parse_policy
 from screener.config.reader import Node
-from screener.config.redact import redacted_text
 from screener.config.settings import (
     DEFAULT_TIME_BUDGET_MS,
     AdminSettings,
@@ -319,7 +318,7 @@ def load_settings(path: str | os.PathLike[str], files: Mapping[str, bytes] | Non
         admin=_admin(root, os.fspath(folder) if folder is not None else os.path.dirname(main.path),
                      check_files=files is None),
         audit=_audit(root),
-        source_texts=tuple((source.path, redacted_text(source.content)) for source in sources),
+        source_contents=tuple((source.path, source.content) for source in sources),
         lists=lists,
         policies=policies,
         campaigns=campaigns,

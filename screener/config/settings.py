@@ -333,6 +333,7 @@ class Settings:
     replica_wait_ms: int = 1000
     admin: AdminSettings = AdminSettings()
     audit: AuditSettings = AuditSettings()
-    #: the text of each file the version was computed from, (path, text), secrets replaced by "***"
-    #: (``config/redact.py``): what ``screener config show VERSION`` prints, stored content-addressed
-    source_texts: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
+    #: the content of each file the version was computed from, (path, bytes), secrets included: never shown;
+    #: stored with its secrets masked (``config/redact.redacted_sources``), content-addressed, for ``screener
+    #: config show VERSION``
+    source_contents: tuple[tuple[str, bytes], ...] = field(default=(), repr=False, compare=False)

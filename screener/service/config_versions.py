@@ -13,6 +13,7 @@ from typing import Any
 
 from screener.config.errors import ConfigError
 from screener.config.load import load_settings
+from screener.config.redact import redacted_sources
 from screener.config.settings import Settings
 from screener.service.audit_fields import CONFIG, plain_fields
 from screener.service.errors import NotFound
@@ -39,14 +40,16 @@ async def record(redis: Any, settings: Settings, *, source: str = "screener",
                  groups: audit.AuditGroups | None = None) -> bool:
     """Store the running version once (True when this call stored it: then its ``config`` entry is appended).
     A settings object with no file texts (built in code) is not stored."""
-    if not settings.source_texts:
+    if not settings.source_contents:
         return False
-    if not await config_versions.save(redis, settings.version, settings.source_texts):
-        return False
+    texts = redacted_sources(settings.source_contents)
+    if not await config_versions.save(redis, settings.version, texts):
+        return False  # listed already: its entry was appended
     fields = plain_fields(CONFIG, settings, at=datetime.now(UTC), source=source, action="loaded",
-                          files=",".join(path for path, _ in settings.source_texts), host=socket.gethostname())
+                          files=",".join(path for path, _ in texts), host=socket.gethostname())
     await (groups or audit.AuditGroups()).ensure(redis, keys.AUDIT_GLOBAL_GROUP)
     await audit.append(redis, keys.AUDIT_GLOBAL_GROUP, fields)
+    await config_versions.listed(redis, settings.version)  # last: a failure before it is tried again
     return True
 
 

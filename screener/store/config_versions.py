@@ -27,11 +27,15 @@ def decode(raw: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 async def save(redis: Any, version: str, files: Sequence[tuple[str, str]]) -> bool:
-    """Store a version once; True when this call stored it (it was new)."""
-    stored = await redis.set(keys.config_version_key(version), encode(version, files), nx=True)
-    if stored:
-        await redis.zadd(keys.CONFIG_VERSIONS_KEY, {version: int(time.time() * 1000)}, nx=True)
-    return bool(stored)
+    """Store a version's files once (``SET NX``); True while it is not listed yet: the caller appends its audit
+    entry, then ``listed`` (a failure in between is tried again by the next call, not lost)."""
+    await redis.set(keys.config_version_key(version), encode(version, files), nx=True)
+    return await redis.zscore(keys.CONFIG_VERSIONS_KEY, version) is None
+
+
+async def listed(redis: Any, version: str) -> None:
+    """List the version (with the time it was first listed) once its audit entry is appended."""
+    await redis.zadd(keys.CONFIG_VERSIONS_KEY, {version: int(time.time() * 1000)}, nx=True)
 
 
 async def load_json(redis: Any, version: str) -> str | None:

@@ -29,6 +29,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
+from screener.config.redact import redact
+
 #: a client of any topology: a Sentinel master is a plain ``Redis`` client that asks the Sentinels first
 AnyClient: TypeAlias = "aioredis.Redis | RedisCluster"
 
@@ -105,34 +107,6 @@ class RedisUrl:
     @property
     def redacted(self) -> str:
         return redact(self.text)
-
-
-#: a query option whose name holds one of these is a secret (``password``, ``sentinel_password``, ``token``,
-#: ``api_key``, ``auth``...)
-_SECRET_OPTIONS = ("pass", "token", "secret", "api_key", "apikey", "auth")
-
-
-def redact(url: str) -> str:
-    """``url`` (any scheme: Redis, ARI's http) with every password (user info, query options named like a
-    password or a token) replaced by ``***``.
-
-    Works on malformed text too, erring on hiding more: everything between the last ``@`` and the first
-    ``:`` of the user info is taken as the password.
-    """
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        scheme, rest = "", url
-    userinfo, at, after = rest.rpartition("@")
-    if at:
-        user, colon, _ = userinfo.partition(":")
-        rest = f"{user}:***@{after}" if colon else f"{userinfo}@{after}"
-    head, q, query = rest.partition("?")
-    if q:
-        pairs = [p.partition("=") for p in query.split("&")]
-        query = "&".join(f"{k}{eq}***" if eq and any(w in k.lower() for w in _SECRET_OPTIONS) else f"{k}{eq}{v}"
-                         for k, eq, v in pairs)
-        rest = f"{head}?{query}"
-    return f"{scheme}{sep}{rest}"
 
 
 def parse_redis_url(text: str) -> RedisUrl:
