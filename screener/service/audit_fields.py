@@ -31,7 +31,7 @@ from screener.store.audit import (
     OPT_OUT,
     PRIVACY,
 )
-from screener.store.audit_chain import KEY_FIELD, new_key
+from screener.store.audit_chain import KEY_FIELD, TOMBSTONE, new_key
 
 __all__ = ["ARCHIVE", "CALL_OUTCOME", "COMPLAINT", "CONFIG", "CONSENT", "DECISION", "DISCLOSURE", "DNC_CHANGE",
            "OPT_OUT", "PRIVACY", "audit_fields", "number_hash", "plain_fields", "with_personal"]
@@ -60,24 +60,30 @@ def audit_fields(kind: str, settings: Settings | None, *, at: datetime, number: 
         KEY_FIELD: new_key(),
         "number": mask(number),
         "number_hash": number_hash(number, settings.audit_salt.value) if number and settings is not None else "",
-        "call_id": call_id or "",
+        **_safe({"call_id": call_id or ""}),
     }
 
 
 def with_personal(fields: dict[str, str], **personal: str) -> dict[str, str]:
     """``fields`` (from ``audit_fields``) with more personal fields at its end, so sealed (erasable) too."""
-    return {**fields, **personal}
+    return {**fields, **_safe(personal)}
+
+
+def _safe(values: dict[str, str]) -> dict[str, str]:
+    """Values as given, but one that starts with the chain's tombstone mark (a control character no real input
+    holds, which the chain refuses in a client field) is written with the mark spelled out (``\\x1f``)."""
+    return {k: "\\x1f" + v[1:] if v.startswith(TOMBSTONE) else v for k, v in values.items()}
 
 
 def plain_fields(kind: str, settings: Settings | None, *, at: datetime, campaign: str = "", source: str,
                  **extra: str) -> dict[str, str]:
     """The fields of an entry about no one number (an admin action, a config change, an archive run): nothing
     sealed."""
-    return {
+    return _safe({
         "kind": kind,
         "at": at.isoformat(timespec="milliseconds"),
         "campaign": campaign,
         "config_version": settings.version if settings is not None else "",
         "source": source,
         **extra,
-    }
+    })

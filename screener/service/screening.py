@@ -350,7 +350,10 @@ class Screener:
         if not outcome.audit_id:  # the stream is at audit_maxlen: the script blocked the call, appended nothing
             log.error("audit stream of %s is full (audit_maxlen %d): calls are blocked until `screener audit "
                       "archive` runs", keys.audit_group(number.e164), settings.audit_maxlen)
-            store_reasons = [r for r in outcome.reasons if r.detail.startswith(AUDIT_FULL)] + store_reasons
+            full = [r for r in outcome.reasons if r.detail.startswith(AUDIT_FULL)]
+            # no entry and no word why: blocked all the same (a call without its evidence is not allowed)
+            store_reasons = (full or [Reason(ReasonCode.SCREENING_UNAVAILABLE, "no audit entry was written")]) + \
+                store_reasons
         elif {r.code for r in store_reasons} != {r.code for r in outcome.reasons}:
             # the engine and the script disagree: report both, and never let the call through on it
             log.error("engine/script disagreement for %s: engine %s, script %s", mask(number.e164),

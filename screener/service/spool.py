@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from screener.service.store_errors import STORE_ERRORS
+
 log = logging.getLogger("screener.service.spool")
 
 #: what an item is: an opt-out to put on the internal list, an audit entry to append, a call refused as
@@ -84,6 +86,8 @@ class Spool:
         #: items kept since the process started, and items refused because the spool was full
         self.added = 0
         self.overflowed = 0
+        #: items Redis refused as malformed (not a store error): set aside, never written (``flush``)
+        self.rejected = 0
         self._file: IO[str] | None = None
         #: lines of the items added since the last sync, not in the file yet
         self._unwritten: list[str] = []
@@ -171,20 +175,48 @@ class Spool:
     async def flush(self, write: Writer, *, batch: int = 500) -> int:
         """Write the pending items in order, ``batch`` at a time, until one batch fails (Redis is away again:
         the rest stay); returns how many were written. The file is rewritten with what is left. Flushes do
-        not overlap: a second one waits for the first (and finds what it left)."""
+        not overlap: a second one waits for the first (and finds what it left).
+
+        A batch that fails with anything but a store error holds an item Redis will never take (a malformed
+        value): the rest of this flush goes one item at a time, and such an item is set aside (``rejected``,
+        logged, kept in ``<name>.rejected`` beside the spool) so that it cannot hold up the items behind it,
+        opt-outs among them."""
         async with self._flush_lock:
             self.adopt_orphans()
             done = 0
+            changed = False
             try:
                 while self.items:
                     chunk = self.items[:batch]
-                    await write(chunk)
+                    try:
+                        await write(chunk)
+                    except STORE_ERRORS:
+                        raise
+                    except Exception as exc:
+                        if len(chunk) > 1:
+                            batch = 1
+                            continue
+                        self._set_aside(chunk[0], exc)
+                        del self.items[:1]
+                        changed = True
+                        continue
                     del self.items[: len(chunk)]
                     done += len(chunk)
             finally:
-                if done:
+                if done or changed:
                     self._rewrite()
             return done
+
+    def _set_aside(self, item: PendingWrite, exc: Exception) -> None:
+        self.rejected += 1
+        log.error("a pending %s write was refused (%s: %s): set aside%s, not written", item.kind,
+                  type(exc).__name__, exc, f" in {self.folder / (self.name + '.rejected')}" if self.folder else "")
+        if self.folder is None:
+            return
+        with contextlib.suppress(OSError), open(self.folder / f"{self.name}.rejected", "a", encoding="utf-8") as f:
+            f.write(item.line() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
 
     def _rewrite(self) -> None:
         """Replace the file with what is left: a locked temporary file renamed over it (never truncated in

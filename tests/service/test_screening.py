@@ -408,3 +408,21 @@ async def test_a_request_with_a_problem_is_blocked_as_invalid_and_audited(screen
     assert entry.reasons == [("invalid_request", "a line that is not agi_* after agi_callerid")]
     assert entry.fields["number_hash"] == number_hash(NUMBER, "test-salt")  # found under the number
     assert await redis_client.keys("scr:{*}:att:*") == []  # nothing reserved
+
+
+async def test_a_decision_the_store_wrote_no_audit_entry_for_is_blocked(screener: Screener, monkeypatch: Any) -> None:
+    """Whatever the reason the script appended no entry (not only a full stream), the call is not allowed."""
+    import dataclasses
+
+    from screener.service import screening
+
+    real = screening.run_decision
+
+    async def without_entry(*args: Any, **kwargs: Any) -> Any:
+        outcome = await real(*args, **kwargs)
+        return dataclasses.replace(outcome, audit_id="", reasons=())
+
+    monkeypatch.setattr(screening, "run_decision", without_entry)
+    d = await screener.screen(ScreenRequest(dialed="+12125550177", campaign="open", commit=True))
+    assert not d.allowed and d.codes == (R.SCREENING_UNAVAILABLE,)
+    assert "no audit entry was written" in d.reasons[0].detail

@@ -287,3 +287,41 @@ async def test_two_flushes_started_together_write_each_item_once(tmp_path: Path)
     assert sorted(await asyncio.gather(spool.flush(write), spool.flush(write))) == [0, 5]
     assert written == ["0", "1", "2", "3", "4"] and len(spool) == 0
     spool.close()
+
+
+async def test_an_item_redis_will_never_take_is_set_aside_and_the_opt_out_behind_it_lands(
+        private_redis: EmbeddedRedis, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from screener.service.audit_fields import DECISION, audit_fields
+
+    s = screener_on(private_redis, tmp_path)
+    client = connect(private_redis.url, 5)
+    try:
+        # an entry whose field looks like the chain's tombstone (as written by code before the fields were made
+        # safe): the chain refuses it, not because Redis is away, so it would be refused at every flush
+        bad = audit_fields(DECISION, s.settings, at=datetime.now(UTC), number=NUMBER, campaign="open", source="t")
+        bad["agent"] = "\x1fnot a tombstone"
+        assert s.spool.add(AUDIT, {"_group": keys.audit_group(NUMBER), **bad})
+        private_redis.pause()
+        try:
+            with pytest.raises(StoreUnavailable, match="kept in the spool"):
+                await s.opt_out(NUMBER, "open", source="test", call_id="c1")
+        finally:
+            private_redis.resume()
+        assert await s.flush_pending() == 1  # the opt-out; the bad entry set aside
+        assert await dnc.contains(client, "internal", NUMBER)
+        assert len(s.spool) == 0 and s.spool.rejected == 1
+        rejected = tmp_path / "serve-1.rejected"
+        assert "not a tombstone" in rejected.read_text()
+        assert not list(tmp_path.glob("*.rejected.jsonl"))  # never adopted as a spool of a dead process
+
+        # the same value given by a front end today is written, the mark spelled out
+        d = await s.screen(ScreenRequest(dialed="+12125550143", campaign="open", commit=True,
+                                         agent="\x1fagent", trunk="\x1ftrunk"))
+        assert d.allowed
+        rows = await audit.tail(client, 5)
+        assert [r.fields.get("agent") for r in rows if r.kind == "decision"][-1] == "\\x1fagent"
+    finally:
+        await s.aclose()
+        await client.aclose()
