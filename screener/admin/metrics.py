@@ -107,6 +107,8 @@ class _Collector(Collector):
                                     value=len(m.spool.pending(OPT_OUT, "number")))
             yield CounterMetricFamily("screener_spool_overflowed", "writes refused because the spool was full "
                                       "(lost: an opt-out or an audit entry)", value=m.spool.overflowed)
+            yield CounterMetricFamily("screener_spool_rejected", "pending writes Redis refused as malformed, set "
+                                      "aside in the spool folder's <name>.rejected file", value=m.spool.rejected)
         connected = m.probes.check(ARI_CONNECTED)
         if connected is not None:
             yield GaugeMetricFamily("screener_ari_connected", "1 while the ARI WebSocket is open",

@@ -222,6 +222,7 @@ async def test_metrics_show_the_spool_waiting_for_redis_and_what_it_refused(make
     assert value(samples, "screener_spool_pending_writes") == 3
     assert value(samples, "screener_spool_pending_opt_outs") == 1
     assert value(samples, "screener_spool_overflowed_total") == 1
+    assert value(samples, "screener_spool_rejected_total") == 0
     assert await admin.screener.flush_pending() == 3  # Redis takes them again: the gauges fall back
     samples = await scrape(admin)
     assert value(samples, "screener_spool_pending_writes") == value(samples, "screener_spool_pending_opt_outs") == 0
