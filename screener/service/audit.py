@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
@@ -34,6 +35,7 @@ from screener.service.audit_fields import (
     PRIVACY,
     number_hash,
 )
+from screener.service.durability import acknowledged
 from screener.service.errors import InvalidInput
 from screener.service.numbers_input import DEFAULT_REGION, e164_of
 from screener.store import audit, keys
@@ -256,7 +258,9 @@ class AuditTrail:
                         in_archive.setdefault((manifest.seq, entry.group), {})[entry.id] = fields
             stream = keys.audit_stream_key(entry.group)
             if await self.redis.xrange(stream, min=entry.id, max=entry.id):
-                await audit.replace_entry(self.redis, entry, fields)
+                await acknowledged(self.redis, self.settings,
+                                   functools.partial(audit.replace_entry, self.redis, entry, fields),
+                                   keys=[stream, keys.audit_head_key(entry.group)])
             done += 1
         if in_archive:
             archive = self.archive
