@@ -1,7 +1,8 @@
 """An erasure and the audit archive, against a real redis-server and real archive folders: an erasure waits for
 an archive run that already read the number's entries, then tombstones them in the segment that run wrote; it
 gives up, erasing nothing, when the run keeps the archive's lock too long; and it refuses, erasing nothing, on a
-host whose archive folder is not the deployment's archive (missing, or another archive)."""
+host whose archive folder is not the deployment's archive (missing, or another archive), and fails (run it again)
+when an archive claims the trail while an erasure runs on a host without one."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from screener.service.audit_archive import Archiver
 from screener.service.audit_fields import number_hash
 from screener.service.audit_verify import Verifier
 from screener.service.consent import ConsentLedger
-from screener.service.privacy import ErasureRefused, PrivacyDesk
+from screener.service.privacy import Erasure, ErasureRefused, PrivacyDesk
 from screener.service.screening import Screener, connect
 from screener.store import audit, consent, keys
 from screener.store.audit_archive import ArchiveDir
@@ -66,6 +67,15 @@ def segment_text(folder: Path) -> bytes:
 def holds_number(text: bytes, salt: str) -> bool:
     """Whether the text still names NUMBER: its hash, its call id or its masked form."""
     return any(v.encode() in text for v in (number_hash(NUMBER, salt), f"call-{NUMBER}", mask(NUMBER)))
+
+
+async def erase_on_host(url: str, folder: Path) -> Erasure:
+    """Erase NUMBER from a host whose [audit] archive_dir is ``folder``."""
+    s = Screener(StaticHolder(with_archive(folder)), connect(url, 2.0))
+    try:
+        return await PrivacyDesk(s).erase(NUMBER)
+    finally:
+        await s.aclose()
 
 
 class PausedAfterRead:
@@ -180,12 +190,8 @@ async def test_an_erasure_refuses_on_a_host_whose_archive_folder_is_not_the_depl
     ArchiveDir(tmp_path / "other").identity(create=True)  # an archive, but not the one that owns the trail
     owner = ArchiveDir(archive).identity().id
     for folder, why in ((elsewhere, "is missing"), (tmp_path / "other", "is another archive")):
-        host = Screener(StaticHolder(with_archive(folder)), connect(redis_server.url, 2.0))
-        try:
-            with pytest.raises(ErasureRefused) as refused:
-                await PrivacyDesk(host).erase(NUMBER)
-        finally:
-            await host.aclose()
+        with pytest.raises(ErasureRefused) as refused:
+            await erase_on_host(redis_server.url, folder)
         message = str(refused.value)
         assert str(folder) in message and why in message and owner in message, message
         assert "run the erasure on the host that archives" in message and "nothing was erased" in message
@@ -195,10 +201,45 @@ async def test_an_erasure_refuses_on_a_host_whose_archive_folder_is_not_the_depl
         assert holds_number(segment_text(archive), salt)
     assert not elsewhere.exists()  # refusing created no folder
     # on the host that archives, it goes through, segments included
-    s = Screener(StaticHolder(with_archive(archive)), connect(redis_server.url, 2.0))
-    try:
-        await PrivacyDesk(s).erase(NUMBER)
-    finally:
-        await s.aclose()
+    await erase_on_host(redis_server.url, archive)
     assert not holds_number(segment_text(archive), salt)
     assert not await consent.records(redis_client, NUMBER)
+
+
+class _ArchivedMeanwhile(AuditTrail):
+    """A trail on a host without an archive, while another host's first archive run claims the trail and
+    archives every entry just as the erasure comes to the number's entries."""
+
+    def __init__(self, *args: Any, archive_elsewhere: Path, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.archive_elsewhere = archive_elsewhere
+
+    async def erase_number(self, e164: str, **kwargs: Any) -> int:
+        assert self.settings is not None
+        await Archiver(self.redis, self.settings, self.archive_elsewhere).run(before_ms=now_ms() + 1)
+        return await super().erase_number(e164, **kwargs)
+
+
+class _DeskArchivedMeanwhile(PrivacyDesk):
+    def __init__(self, screener: Screener, archive_elsewhere: Path) -> None:
+        super().__init__(screener)
+        self.archive_elsewhere = archive_elsewhere
+
+    def _trail(self) -> AuditTrail:
+        trail = super()._trail()
+        return _ArchivedMeanwhile(trail.redis, trail.salt, trail.archive.path if trail.archive else None,
+                                  settings=trail.settings, archive_elsewhere=self.archive_elsewhere)
+
+
+async def test_an_erasure_on_a_host_without_the_archive_fails_when_an_archive_claims_the_trail_meanwhile(
+        screener: Screener, redis_server: EmbeddedRedis, redis_client: aioredis.Redis, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"  # the archive of another host, not yet created: Redis names no owner
+    await history(screener)
+    assert not (tmp_path / "archive").exists() and not await redis_client.exists(keys.AUDIT_ARCHIVE_OWNER_KEY)
+    with pytest.raises(ErasureRefused, match=r"claimed this Redis's audit trail .* run the erasure again"):
+        await _DeskArchivedMeanwhile(screener, elsewhere).erase(NUMBER)
+    salt = screener.settings.audit_salt.value
+    assert holds_number(segment_text(elsewhere), salt)  # what the erasure could not reach: it said so
+    # run again on the host that archives, it reaches the segment
+    await erase_on_host(redis_server.url, elsewhere)
+    assert not holds_number(segment_text(elsewhere), salt)
