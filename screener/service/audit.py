@@ -20,6 +20,7 @@ import functools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ log = logging.getLogger("screener.audit")
 #: how long a tombstoning waits for an archive run that holds the archive's lock before it gives up (seconds)
 ARCHIVE_WAIT_S = 120.0
 _LOCK_RETRY_S = 0.2
+#: the trails (ids) whose ``archive_held`` the running task is inside (it holds nothing more when entered again)
+_HELD: ContextVar[frozenset[int]] = ContextVar("audit_archive_held", default=frozenset())
 
 
 class ErasureRefused(InvalidInput):
@@ -96,7 +99,6 @@ class AuditTrail:
         self.archive = ArchiveDir(archive_dir) if archive_dir is not None else None
         #: the config whose ``durability`` acknowledges the rewrites of tombstoned entries (None: the master's)
         self.settings = settings
-        self._held = False
 
     def hash_of(self, number: str, region: str = DEFAULT_REGION) -> str:
         """The keyed hash under which a number's entries are found."""
@@ -199,8 +201,8 @@ class AuditTrail:
         archive), then holds its lock, the one an archive run holds, waiting up to ``wait_s`` for a run to end
         (``ErasureRefused`` after that: nothing changed). No archive anywhere (no owner, no folder): no lock;
         if an archive claims the trail meanwhile, ``ErasureRefused`` after the changes (run it again).
-        Re-entrant: inside it, it holds nothing more."""
-        if self._held:
+        Re-entrant within a task: inside it, it holds nothing more."""
+        if id(self) in _HELD.get():
             yield
             return
         owner = await self._archive_owner()
@@ -208,11 +210,11 @@ class AuditTrail:
         with contextlib.ExitStack() as stack:
             if archive is not None:
                 await _take_lock(stack, archive, wait_s)
-            self._held = True
+            held = _HELD.set(_HELD.get() | {id(self)})
             try:
                 yield
             finally:
-                self._held = False
+                _HELD.reset(held)
         now_owner = await self._archive_owner()
         if now_owner != owner:
             raise ErasureRefused(
@@ -340,7 +342,6 @@ class AuditTrail:
             yield entry
 
 
-
 async def _take_lock(stack: contextlib.ExitStack, archive: ArchiveDir, wait_s: float) -> None:
     """Hold the archive's lock in ``stack``, waiting up to ``wait_s`` for the archive run that holds it."""
     loop = asyncio.get_running_loop()
@@ -354,9 +355,9 @@ async def _take_lock(stack: contextlib.ExitStack, archive: ArchiveDir, wait_s: f
             if loop.time() >= deadline:
                 raise ErasureRefused(
                     f"an archive run has held the audit archive's lock {archive.path / LOCK} for more than "
-                    f"{wait_s:.0f} s; nothing was erased: run the erasure again once the run is done") from None
+                    f"{wait_s:g} s; nothing was erased: run the erasure again once the run is done") from None
             if not waiting:
-                log.info("waiting for the archive run that holds %s to end (up to %.0f s)", archive.path / LOCK,
+                log.info("waiting for the archive run that holds %s to end (up to %g s)", archive.path / LOCK,
                          wait_s)
                 waiting = True
             await asyncio.sleep(_LOCK_RETRY_S)
