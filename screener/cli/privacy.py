@@ -20,6 +20,9 @@ erase: removes the personal data that is not needed (consent records and history
 refusal, abandoned-call lock-outs, the number and text of closed complaints) and keeps, saying why: the
 number on the internal DNC list (so it is never called again), open complaints (they must be answered),
 and the audit trail (masked number and keyed hash only). Irreversible: it runs only with --yes.
+Its audit-trail tombstones reach the archive's segment files too, so once the trail is archived it runs only
+on the host that archives (whose [audit] archive_dir is the archive Redis names): elsewhere it refuses and
+erases nothing. It holds the archive's lock (waiting for an archive run to end, up to 2 minutes).
 Both are recorded in the audit trail.
 """
 

@@ -4,16 +4,28 @@ and exporting a time range for an auditor, filtered by number (found by its keye
 The trail is the archive's segments (``store/audit_archive.py``), oldest first, then every group's live
 stream (``store/audit.py``), merged in id order: one trail whatever has left Redis. A number's entries are all
 in its group, so reading them touches that group's stream and its members of the segments.
+
+Tombstoning (an erasure) changes entries wherever they are, so it runs with the archive's lock held, the lock
+an archive run holds (``archive_held``): no run reads an entry before it is tombstoned and writes the old one
+into a segment after. It runs only on the host whose archive folder is the deployment's archive (the one whose
+id Redis records as the owner), or where no archive exists at all: elsewhere the archived entries cannot be
+reached, and it refuses (``ErasureRefused``) before changing anything.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from screener.config.settings import Settings
 from screener.service.audit_fields import (
     CALL_OUTCOME,
     COMPLAINT,
@@ -24,14 +36,30 @@ from screener.service.audit_fields import (
     PRIVACY,
     number_hash,
 )
+from screener.service.durability import acknowledged
+from screener.service.errors import InvalidInput
 from screener.service.numbers_input import DEFAULT_REGION, e164_of
 from screener.store import audit, keys
 from screener.store.audit import AuditEntry
-from screener.store.audit_archive import ArchiveDir, GroupMark, Manifest, id_key, id_ms
+from screener.store.audit_archive import LOCK, ArchiveBusy, ArchiveDir, GroupMark, Manifest, id_key, id_ms
 from screener.store.audit_chain import is_tombstone, sealed_names, tombstone
 
-__all__ = ["CALL_OUTCOME", "COMPLAINT", "DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "PRIVACY", "AuditEntry",
-           "AuditTrail", "NumberFilter"]
+__all__ = ["ARCHIVE_WAIT_S", "CALL_OUTCOME", "COMPLAINT", "DECISION", "DISCLOSURE", "DNC_CHANGE", "OPT_OUT", "PRIVACY",
+           "AuditEntry", "AuditTrail", "ErasureRefused", "NumberFilter"]
+
+log = logging.getLogger("screener.audit")
+
+#: how long a tombstoning waits for an archive run that holds the archive's lock before it gives up (seconds)
+ARCHIVE_WAIT_S = 120.0
+_LOCK_RETRY_S = 0.2
+#: the trails (ids) whose ``archive_held`` the running task is inside (it holds nothing more when entered again)
+_HELD: ContextVar[frozenset[int]] = ContextVar("audit_archive_held", default=frozenset())
+
+
+class ErasureRefused(InvalidInput):
+    """Entries cannot be tombstoned here or now (the archive is on another host, or an archive run kept its lock
+    too long); the message says why and what to do. Raised before anything was changed, except when an archive
+    claimed the trail while the erasure ran (the message says so: run it again)."""
 
 
 def _ms(when: datetime | None) -> int | None:
@@ -64,10 +92,13 @@ class AuditTrail:
     """The audit trail of one Redis and, when given, its archive folder; ``salt`` is the config's
     ``audit_salt`` (it finds a number's entries)."""
 
-    def __init__(self, redis: Any, salt: str, archive_dir: Path | None = None) -> None:
+    def __init__(self, redis: Any, salt: str, archive_dir: Path | None = None, *,
+                 settings: Settings | None = None) -> None:
         self.redis = redis
         self.salt = salt
         self.archive = ArchiveDir(archive_dir) if archive_dir is not None else None
+        #: the config whose ``durability`` acknowledges the rewrites of tombstoned entries (None: the master's)
+        self.settings = settings
 
     def hash_of(self, number: str, region: str = DEFAULT_REGION) -> str:
         """The keyed hash under which a number's entries are found."""
@@ -143,11 +174,79 @@ class AuditTrail:
         return await audit.append(self.redis, group, fields)
 
     async def tombstone(self, entries: Iterable[AuditEntry], erase: Iterable[str] | None = None, *,
-                        note: str = "erasure") -> int:
+                        note: str = "erasure", wait_s: float = ARCHIVE_WAIT_S) -> int:
         """Replace the sealed fields of ``entries`` (every sealed field, or those named in ``erase``) by
-        tombstones wherever each entry is: its stream (rewritten from it on, ids kept) and its archive segment
-        (rewritten as a new revision, noted in the manifest). Each entry keeps its link: the chain still
+        tombstones wherever each entry is: its stream (rewritten from it on, ids kept, acknowledged as the
+        config's ``durability`` says) and its archive segment (rewritten as a new revision, noted in the
+        manifest), with the archive's lock held (``archive_held``). Each entry keeps its link: the chain still
         verifies, and an erased value cannot be found again. Returns how many entries were replaced."""
+        async with self.archive_held(wait_s):
+            return await self._tombstone(entries, erase, note)
+
+    async def erase_number(self, e164: str, *, note: str = "erasure", wait_s: float = ARCHIVE_WAIT_S) -> int:
+        """Tombstone every entry of the number (found by its keyed hash in its group) that still holds a sealed
+        value: its masked number, its hash, its call ids, the number as dialed, the agent... (see ``tombstone``),
+        finding and replacing them with the archive's lock held. Returns how many entries were erased;
+        afterwards the number's hash finds none of them."""
+        async with self.archive_held(wait_s):
+            wanted = NumberFilter(e164, self.salt)
+            found = [e async for e in self.entries_of_hash(wanted.hash, group=wanted.group)]
+            erasable = [e for e in found if any(not is_tombstone(e.fields[n]) for n in sealed_names(e.fields))]
+            return await self._tombstone(erasable, None, note) if erasable else 0
+
+    @contextlib.asynccontextmanager
+    async def archive_held(self, wait_s: float = ARCHIVE_WAIT_S) -> AsyncIterator[None]:
+        """Around changes to entries (an erasure): checks that this host's archive folder is the deployment's
+        archive (``ErasureRefused`` when Redis names an archive owner and the folder is missing or is another
+        archive), then holds its lock, the one an archive run holds, waiting up to ``wait_s`` for a run to end
+        (``ErasureRefused`` after that: nothing changed). No archive anywhere (no owner, no folder): no lock;
+        if an archive claims the trail meanwhile, ``ErasureRefused`` after the changes (run it again).
+        Re-entrant within a task: inside it, it holds nothing more."""
+        if id(self) in _HELD.get():
+            yield
+            return
+        owner = await self._archive_owner()
+        archive = self._archive_of_owner(owner)
+        with contextlib.ExitStack() as stack:
+            if archive is not None:
+                await _take_lock(stack, archive, wait_s)
+            held = _HELD.set(_HELD.get() | {id(self)})
+            try:
+                yield
+            finally:
+                _HELD.reset(held)
+        now_owner = await self._archive_owner()
+        if now_owner != owner:
+            raise ErasureRefused(
+                f"an archive run claimed this Redis's audit trail (archive id {now_owner}) while the erasure ran: "
+                f"entries it archived meanwhile may still hold the number; run the erasure again on the host that "
+                f"archives (whose [audit] archive_dir is that archive)")
+
+    async def _archive_owner(self) -> str | None:
+        raw = await self.redis.get(keys.AUDIT_ARCHIVE_OWNER_KEY)
+        return None if raw is None else raw.decode() if isinstance(raw, bytes) else str(raw)
+
+    def _archive_of_owner(self, owner: str | None) -> ArchiveDir | None:
+        """This host's archive when it is the deployment's (the ``owner`` Redis names), or when no archive owns
+        the trail but the folder exists; None when neither exists; ``ErasureRefused`` when it is not the owner."""
+        archive = self.archive
+        here = archive is not None and archive.exists()
+        if owner is None:
+            return archive if here else None
+        where = f"this host's archive folder {archive.path}" if archive is not None else "no archive folder here"
+        advice = (f"the archived entries are out of reach here, so nothing was erased: run the erasure on the host "
+                  f"that archives (whose [audit] archive_dir holds the archive {owner})")
+        if archive is None or not here:
+            raise ErasureRefused(f"this Redis's audit trail is archived (archive id {owner}), but {where} is "
+                                 f"missing; {advice}")
+        mine = archive.identity().id
+        if mine != owner:
+            raise ErasureRefused(f"this Redis's audit trail is archived by archive {owner}, but {where} is another "
+                                 f"archive (id {mine}); {advice}")
+        return archive
+
+    async def _tombstone(self, entries: Iterable[AuditEntry], erase: Iterable[str] | None, note: str) -> int:
+        """``tombstone`` with the archive's lock held."""
         names = list(erase) if erase is not None else None
         marks = self.marks()
         in_archive: dict[tuple[int, str], dict[str, dict[str, str]]] = {}
@@ -159,26 +258,19 @@ class AuditTrail:
                 for manifest in self.manifests(entry.millis, entry.millis):
                     if manifest.holding(entry.group, entry.id):
                         in_archive.setdefault((manifest.seq, entry.group), {})[entry.id] = fields
-            if await self.redis.xrange(keys.audit_stream_key(entry.group), min=entry.id, max=entry.id):
-                await audit.replace_entry(self.redis, entry, fields)
+            stream = keys.audit_stream_key(entry.group)
+            if await self.redis.xrange(stream, min=entry.id, max=entry.id):
+                await acknowledged(self.redis, self.settings,
+                                   functools.partial(audit.replace_entry, self.redis, entry, fields),
+                                   keys=[stream, keys.audit_head_key(entry.group)])
             done += 1
         if in_archive:
             archive = self.archive
             assert archive is not None
-            with archive.lock():
-                by_seq = {m.seq: m for m in archive.manifests() if any(seq == m.seq for seq, _ in in_archive)}
-                for (seq, group), replacements in sorted(in_archive.items()):
-                    by_seq[seq] = archive.replace_entries(by_seq[seq], group, replacements, note)
+            by_seq = {m.seq: m for m in archive.manifests() if any(seq == m.seq for seq, _ in in_archive)}
+            for (seq, group), replacements in sorted(in_archive.items()):
+                by_seq[seq] = archive.replace_entries(by_seq[seq], group, replacements, note)
         return done
-
-    async def erase_number(self, e164: str, *, note: str = "erasure") -> int:
-        """Tombstone every entry of the number (found by its keyed hash in its group) that still holds a sealed
-        value: its masked number, its hash, its call ids, the number as dialed, the agent... (see ``tombstone``).
-        Returns how many entries were erased; afterwards the number's hash finds none of them."""
-        wanted = NumberFilter(e164, self.salt)
-        found = [e async for e in self.entries_of_hash(wanted.hash, group=wanted.group)]
-        erasable = [e for e in found if any(not is_tombstone(e.fields[n]) for n in sealed_names(e.fields))]
-        return await self.tombstone(erasable, note=note) if erasable else 0
 
     # -- reading archive and streams as one trail ------------------------------------------------------------
 
@@ -249,3 +341,23 @@ class AuditTrail:
                 continue
             yield entry
 
+
+async def _take_lock(stack: contextlib.ExitStack, archive: ArchiveDir, wait_s: float) -> None:
+    """Hold the archive's lock in ``stack``, waiting up to ``wait_s`` for the archive run that holds it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    waiting = False
+    while True:
+        try:
+            stack.enter_context(archive.lock())
+            return
+        except ArchiveBusy:
+            if loop.time() >= deadline:
+                raise ErasureRefused(
+                    f"an archive run has held the audit archive's lock {archive.path / LOCK} for more than "
+                    f"{wait_s:g} s; nothing was erased: run the erasure again once the run is done") from None
+            if not waiting:
+                log.info("waiting for the archive run that holds %s to end (up to %g s)", archive.path / LOCK,
+                         wait_s)
+                waiting = True
+            await asyncio.sleep(_LOCK_RETRY_S)

@@ -13,8 +13,13 @@ attempts, its last refusal, its abandoned calls, its complaint tickets and its a
 * removed: consent records and their history, call attempts, the last refusal, abandoned-call lock-outs, and
   the number and text of closed complaint tickets (their dates, source and resolution stay, masked).
 
-Both are recorded in the audit trail (kind ``privacy``). The erasure's writes are acknowledged as the config's
-``durability`` says (``service.durability``): an erasure reported done is not undone by a failover.
+Both are recorded in the audit trail (kind ``privacy``). The erasure's writes (the audit streams' rewrites too)
+are acknowledged as the config's ``durability`` says (``service.durability``): an erasure reported done is not
+undone by a failover.
+
+An erasure runs with the audit archive's lock held (``AuditTrail.archive_held``), from before its first write
+to its last: no archive run copies an entry between its reading and its tombstoning. It runs only on the host
+that archives (when the trail is archived at all): elsewhere it refuses, ``ErasureRefused``, before any write.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 
 from screener.config.paths import archive_dir
 from screener.numbers import mask
-from screener.service.audit import AuditTrail
+from screener.service.audit import ARCHIVE_WAIT_S, AuditTrail, ErasureRefused
 from screener.service.audit_fields import OPT_OUT, PRIVACY, audit_fields, number_hash
 from screener.service.complaints import save_ticket, view
 from screener.service.dnc import DncAdmin
@@ -36,7 +41,7 @@ from screener.store import abandonment, complaints, consent, dnc, keys, refusals
 from screener.store.complaints import OPEN
 from screener.store.decide import parse_attempt
 
-__all__ = ["Erasure", "PrivacyDesk"]
+__all__ = ["Erasure", "ErasureRefused", "PrivacyDesk"]
 
 
 def _iso(ms: int | None) -> str | None:
@@ -62,16 +67,19 @@ class Erasure:
 class PrivacyDesk:
     """Data-subject requests against one Redis; ``front_end`` names who acts in the audit entries."""
 
-    def __init__(self, screener: Screener, *, front_end: str = "cli", actor: str = "") -> None:
+    def __init__(self, screener: Screener, *, front_end: str = "cli", actor: str = "",
+                 archive_wait_s: float = ARCHIVE_WAIT_S) -> None:
         self.screener = screener
         self.redis = screener.redis
         self.front_end = front_end
         #: who acts (the DNC change's actor): ``cli:<user>``, an API token's name
         self.actor = actor or front_end
+        #: how long an erasure waits for an archive run holding the archive's lock before it gives up
+        self.archive_wait_s = archive_wait_s
 
     def _trail(self) -> AuditTrail:
         settings = self.screener.settings
-        return AuditTrail(self.redis, settings.audit_salt.value, archive_dir(settings))
+        return AuditTrail(self.redis, settings.audit_salt.value, archive_dir(settings), settings=settings)
 
     async def export(self, number: str, region: str = DEFAULT_REGION, *,
                      now: datetime | None = None) -> dict[str, Any]:
@@ -118,10 +126,16 @@ class PrivacyDesk:
         return record
 
     async def erase(self, number: str, region: str = DEFAULT_REGION, *, now: datetime | None = None) -> Erasure:
-        """Erase what is not needed (see the module's docstring); the number goes on the internal list first."""
-        settings = self.screener.settings
+        """Erase what is not needed (see the module's docstring); the number goes on the internal list first.
+        ``ErasureRefused`` (before any write) on a host that is not the archive's, or when an archive run holds
+        the archive's lock longer than ``archive_wait_s``."""
         e164 = e164_of(number, region)
-        now = now or datetime.now(UTC)
+        trail = self._trail()
+        async with trail.archive_held(self.archive_wait_s):
+            return await self._erase(trail, e164, now or datetime.now(UTC))
+
+    async def _erase(self, trail: AuditTrail, e164: str, now: datetime) -> Erasure:
+        settings = self.screener.settings
         hashed = number_hash(e164, settings.audit_salt.value)
         internal = self.screener.internal_list()
         # the suppression entry first: whatever happens next, the number is never called again
@@ -154,7 +168,7 @@ class PrivacyDesk:
                 await save_ticket(self.screener, replace(ticket, number=mask(e164), text="", erased=1))
                 redacted += 1
         removed["complaints_redacted"] = redacted
-        audit_count = await self._trail().erase_number(e164, note="erasure request (GDPR Art. 17)")
+        audit_count = await trail.erase_number(e164, note="erasure request (GDPR Art. 17)")
         if audit_count:
             kept.append((f"{audit_count} audit-trail entries",
                          "evidence of each decision kept for the record-keeping rules (TSR 310.5: 5 years); their "

@@ -46,3 +46,20 @@ def test_export_then_erase_with_yes(config: Path, tmp_path: Path) -> None:
     after = json.loads(run(config, "privacy", "export", "+12025550161").stdout)
     assert after["consent"] == [] and [d["list"] for d in after["dnc"]] == ["internal"]
     assert run(config, "privacy", "export", "12").returncode == 2
+
+
+def test_erase_refuses_on_a_host_that_does_not_hold_the_archive(config: Path, tmp_path: Path,
+                                                                 redis_server: EmbeddedRedis) -> None:
+    # the host that archives: its own config folder (so its own [audit] archive_dir) on the same Redis
+    archiving = write_config(tmp_path / "archiving-host", redis_server.url)
+    assert run(config, "consent", "grant", "+12025550162", "--campaign", "lab", "--source", "form 2").returncode == 0
+    p = run(archiving, "audit", "archive", "--before", "now")
+    assert p.returncode == 0 and "archived" in p.stdout, p.stderr
+
+    p = run(config, "privacy", "erase", "+12025550162", "--yes")
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    folder = config.parent.parent / "var" / "audit-archive"  # (a config in config/: the project folder above)
+    assert str(folder) in p.stderr and "run the erasure on the host that archives" in p.stderr, p.stderr
+    assert json.loads(run(config, "privacy", "export", "+12025550162").stdout)["consent"]  # nothing erased
+    p = run(archiving, "privacy", "erase", "+12025550162", "--yes")
+    assert p.returncode == 0 and "removed     1  consent records" in p.stdout, p.stderr

@@ -23,6 +23,7 @@ from screener.decision import ScreenRequest
 from screener.embedded_redis import EmbeddedRedis
 from screener.lab.topologies import ClusterTopology, ReplicatedServer, SentinelTopology
 from screener.reasons import ReasonCode as R
+from screener.service.audit import AuditTrail
 from screener.service.complaints import ComplaintDesk
 from screener.service.consent import ConsentLedger
 from screener.service.dnc import DncAdmin
@@ -235,6 +236,49 @@ async def test_an_erasure_is_acknowledged_only_once_a_replica_has_it(replicated:
         s.freeze = True
         with pytest.raises(NotReplicated, match="replica"):  # its removals not confirmed: not reported done
             await PrivacyDesk(s).erase("+12125550170")
+    finally:
+        replicated.resume(replicated.replica)
+        await s.aclose()
+
+
+class _FreezeAtTheTrail(AuditTrail):
+    """An audit trail whose replica freezes (``freeze``) when the erasure comes to the number's audit entries,
+    after its other removals were acknowledged: only the streams' rewrites are left to acknowledge."""
+
+    def __init__(self, *args: Any, topology: ReplicatedServer, freeze: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.topology, self.freeze = topology, freeze
+
+    async def erase_number(self, e164: str, **kwargs: Any) -> int:
+        if self.freeze:
+            self.topology.pause(self.topology.replica)
+        return await super().erase_number(e164, **kwargs)
+
+
+class _DeskFreezingAtTheTrail(PrivacyDesk):
+    def __init__(self, screener: Screener, topology: ReplicatedServer, *, freeze: bool) -> None:
+        super().__init__(screener)
+        self.topology, self.freeze = topology, freeze
+
+    def _trail(self) -> AuditTrail:
+        trail = super()._trail()
+        return _FreezeAtTheTrail(trail.redis, trail.salt, trail.archive.path if trail.archive else None,
+                                 settings=trail.settings, topology=self.topology, freeze=self.freeze)
+
+
+async def test_an_erasures_audit_rewrites_are_acknowledged_only_once_a_replica_has_them(
+        replicated: ReplicatedServer) -> None:
+    s = Screener(StaticHolder(replica_settings()), connect(replicated.url(), 2.0))
+    erased, frozen = "+12125550172", "+12125550173"
+    stream = keys.audit_stream_key(keys.audit_group(erased))
+    try:
+        for n in (erased, frozen):
+            await s.screen(ScreenRequest(dialed=n, campaign="open", commit=False, call_id=f"call-{n}"))
+        await _DeskFreezingAtTheTrail(s, replicated, freeze=False).erase(erased)  # a replica takes it: done
+        on_replica_now = str(on_replica(replicated, "XRANGE", stream, "-", "+"))
+        assert f"call-{erased}" not in on_replica_now and f"call-{frozen}" in on_replica_now  # the tombstones
+        with pytest.raises(NotReplicated, match="replica"):  # its tombstones not confirmed: not reported done
+            await _DeskFreezingAtTheTrail(s, replicated, freeze=True).erase(frozen)
     finally:
         replicated.resume(replicated.replica)
         await s.aclose()
