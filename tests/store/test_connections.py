@@ -20,7 +20,7 @@ from screener.store.topology import open_client
 
 
 def client_for(url: str) -> Any:
-    return open_client(url, socket_timeout=2.0, connect_timeout=2.0)
+    return open_client(url, timeout_s=2.0)
 
 
 async def server_connections(observer: aioredis.Redis) -> tuple[int, int]:
