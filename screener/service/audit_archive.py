@@ -11,7 +11,8 @@ A run, with the archive's lock held:
    one segment with every group's entries after that group's last archived one, fsyncs it and its manifest,
    saves the state, and only then trims exactly the archived entries from each stream (``XTRIM MINID`` just
    past the last one archived, after checking that entry still holds the archived link);
-4. removes the days older than the retention (5 years and a day by default), saying so in the trail;
+4. removes the days older than the retention (5 years and a day by default; "now" is the earlier of this host's
+   clock and Redis's, for the cutoff too), saying so in the trail;
 5. copies every stored config version into the archive, and records the run in the global group's stream.
 
 Killed anywhere, the next run loses nothing (nothing is trimmed that is not in a segment with a manifest) and
@@ -112,12 +113,15 @@ class Archiver:
     async def run(self, *, before_ms: int | None = None) -> ArchiveReport:
         """One run (see the module's doc); ``before_ms``: archive every entry before this time instead of the
         whole days that ended ``archive_after`` ago. Raises ``ArchiveBusy``/``ArchiveError``."""
-        now = self._clock()
-        cutoff = before_ms if before_ms is not None else default_cutoff_ms(now, self.settings.audit.archive_after_s)
         seconds, micros = await self.redis.time()
+        server_ms = int(seconds) * 1000 + int(micros) // 1000
+        # the earlier of this host's clock and Redis's: a clock jumped forward on one of them neither archives a
+        # day that has not ended nor removes by retention a day younger than the retention
+        now = min(self._clock(), datetime.fromtimestamp(server_ms / 1000, UTC))
+        cutoff = before_ms if before_ms is not None else default_cutoff_ms(now, self.settings.audit.archive_after_s)
         # never past the server's now: every entry before the cutoff then exists when the run starts, so each
         # segment's entries all come before the next one's
-        cutoff = min(cutoff, int(seconds) * 1000 + int(micros) // 1000)
+        cutoff = min(cutoff, server_ms)
         with self.archive.lock():
             identity = self.archive.identity(create=True)
             await self._claim(identity.id)

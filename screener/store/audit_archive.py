@@ -285,6 +285,8 @@ class SegmentWriter:
         self._handle.close()
         if not self.parts:
             self.tmp.unlink()
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()  # a day without entries leaves no folder (one with segments is not empty)
             return None
         os.replace(self.tmp, self.path)
         fsync_dir(self.folder)
