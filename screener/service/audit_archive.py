@@ -22,8 +22,6 @@ before it until they are trimmed).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -260,25 +258,4 @@ class Archiver:
         await audit.append(self.redis, keys.AUDIT_GLOBAL_GROUP, fields)
 
 
-async def keep_archiving(make: Callable[[], Archiver], stop: asyncio.Event, interval_s: float, *,
-                         first_after_s: float = 60.0) -> None:
-    """Until ``stop``: an archive run every ``interval_s``, the first ``first_after_s`` after the start (not in
-    the way of a starting screener) (``screener serve``'s task beside the spool flusher); a failed run is
-    logged and tried again at the next interval."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), min(first_after_s, interval_s))
-    while not stop.is_set():
-        try:
-            report = await make().run()
-            if report.entries or report.removed_days:
-                log.info("audit archive: %d entries in %d segment(s), %d day(s) removed", report.entries,
-                         len(report.segments), len(report.removed_days))
-        except ArchiveError as exc:
-            log.warning("audit archive not run: %s", exc)
-        except Exception:
-            log.exception("audit archive run failed; trying again in %.0f s", interval_s)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval_s)
-
-
-__all__ = ["ArchiveError", "ArchiveReport", "Archiver", "default_cutoff_ms", "keep_archiving", "retention_start"]
+__all__ = ["ArchiveError", "ArchiveReport", "Archiver", "default_cutoff_ms", "retention_start"]
