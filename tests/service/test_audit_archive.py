@@ -143,6 +143,37 @@ async def load_more(redis: aioredis.Redis, now: datetime) -> None:
                       last_ms=int(now.timestamp() * 1000) - 1000)
 
 
+async def test_recovery_reads_only_the_manifests_newer_than_the_state_and_removes_what_no_manifest_names(
+        redis_client: aioredis.Redis, tmp_path: Path) -> None:
+    await load_chains(redis_client, ["+1201", "+1305"], 300, first_ms=now_ms() - 4 * DAY_MS,
+                      last_ms=now_ms() - 1000)
+    report = await Archiver(redis_client, make_settings(), tmp_path).run(before_ms=now_ms())
+    archive = ArchiveDir(tmp_path)
+    first, middle, *_, last = report.segments
+    # an erasure's revision whose manifest switched to it, killed before the old file went
+    old_file = archive.segment_path(middle).read_bytes()
+    revised = archive.replace_entries(middle, middle.groups[0].group, {}, "test")
+    archive.segment_path(middle).write_bytes(old_file)
+    # an erasure's revision renamed before its manifest switched to it, and a segment renamed without its
+    # manifest (the next number)
+    not_switched = tmp_path / last.day / f"{last.seq:08d}.r1.seg.gz"
+    not_switched.write_bytes(b"not switched to")
+    orphan = tmp_path / last.day / f"{last.seq + 1:08d}.seg.gz"
+    orphan.write_bytes(b"cut short")
+    # a manifest already folded into the state is not read again (recovery costs the runs since the last one)
+    state = archive.load_state()
+    assert state.seq == last.seq
+    manifest = tmp_path / first.day / f"{first.seq:08d}.manifest.json"
+    kept = manifest.read_bytes()
+    manifest.write_text("not json")
+    assert archive.recover() == state
+    manifest.write_bytes(kept)
+    assert not orphan.exists() and not not_switched.exists() and not archive.segment_path(middle).exists()
+    segments = sorted(p.name for p in tmp_path.glob("*/*.seg.gz"))
+    assert segments == sorted([revised.segment, *(m.segment for m in report.segments if m is not middle)])
+    assert (await Verifier(AuditTrail(redis_client, SALT, tmp_path)).run()).ok
+
+
 async def test_one_archive_per_deployment(redis_client: aioredis.Redis, tmp_path: Path) -> None:
     await load_chains(redis_client, ["+1201"], 10, first_ms=now_ms() - DAY_MS, last_ms=now_ms() - 1000)
     await Archiver(redis_client, make_settings(), tmp_path / "a").run(before_ms=now_ms())
