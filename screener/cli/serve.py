@@ -41,7 +41,7 @@ from screener.embedded_redis import EmbeddedRedisError
 from screener.logs import FORMAT_ENV, FORMATS
 from screener.logs import setup as setup_logging
 from screener.sdnotify import notify
-from screener.service.connection import open_client, redact
+from screener.service.connection import redact
 from screener.service.operations import background_operations
 from screener.service.probes import FASTAGI_SESSIONS, Probes
 from screener.service.screening import Screener
@@ -151,30 +151,27 @@ async def operations_front_end(ctx: ServeContext) -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def archive_task(ctx: ServeContext) -> AsyncIterator[None]:
     """The audit archive on a schedule, beside the spool flusher: every ``[audit] archive_interval`` (0: never;
-    then run ``screener audit archive`` from cron), on a client of its own (long reads, not the decisions').
-    Under ``--workers`` it runs in worker 1 only (restarted with it): one schedule per host. A second run at
-    once would be safe all the same (the archive folder's lock refuses it, ``ArchiveBusy``), only noisy."""
+    then run ``screener audit archive`` from cron), ``screener audit archive`` in a child process, one run at a
+    time (``screener.cli.archive_schedule``: a run's file work never holds up the calls), killed when it does
+    not end within the grace on shutdown. Under ``--workers`` it runs in worker 1 only (restarted with it): one
+    schedule per host. A second run at once would be safe all the same (the archive folder's lock refuses it,
+    ``ArchiveBusy``), only noisy."""
     interval_s = ctx.holder.current.audit.archive_interval_s
     if interval_s <= 0 or ctx.worker > 1:
         yield
         return
-    from screener.config.paths import archive_dir
-    from screener.service.audit_archive import Archiver, keep_archiving
+    from screener.cli.archive_schedule import keep_archiving
 
-    redis = open_client(ctx.redis_url, timeout_s=30.0)
-
-    def make() -> Archiver:
-        settings = ctx.holder.current
-        return Archiver(redis, settings, archive_dir(settings))
-
-    task = asyncio.create_task(keep_archiving(make, ctx.stop, interval_s))
+    grace_s = ctx.holder.current.fastagi.grace_s
+    task = asyncio.create_task(keep_archiving(config_path(ctx.args), ctx.redis_url, ctx.stop, interval_s, grace_s))
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await redis.aclose()
+        ctx.stop.set()  # a run still going gets its grace, then is killed (the task ends with it)
+        try:
+            await asyncio.wait_for(task, timeout=grace_s + 10)
+        except TimeoutError:
+            log.error("audit archive: the schedule did not stop within %.0f s", grace_s + 10)
 
 
 def admin_settings(ctx: ServeContext) -> AdminSettings:
@@ -367,8 +364,8 @@ Under systemd (Type=notify, see deploy/screener.service) it reports READY=1 once
 
 --workers N runs N processes on the one FastAGI port under a supervisor (the pid to signal); each worker
 has its own connections to Redis, its own max_in_flight bound and its own spool file; the ARI application
-and the audit archive schedule ([audit] archive_interval) run in worker 1. A worker that dies is
-restarted; calls it was deciding are lost (the dialplan blocks them).
+and the audit archive schedule ([audit] archive_interval: `screener audit archive` as a child process) run in
+worker 1. A worker that dies is restarted; calls it was deciding are lost (the dialplan blocks them).
 """
 
 

@@ -11,7 +11,8 @@ A run, with the archive's lock held:
    one segment with every group's entries after that group's last archived one, fsyncs it and its manifest,
    saves the state, and only then trims exactly the archived entries from each stream (``XTRIM MINID`` just
    past the last one archived, after checking that entry still holds the archived link);
-4. removes the days older than the retention (5 years and a day by default), saying so in the trail;
+4. removes the days older than the retention (5 years and a day by default; "now" is the earlier of this host's
+   clock and Redis's, for the cutoff too), saying so in the trail;
 5. copies every stored config version into the archive, and records the run in the global group's stream.
 
 Killed anywhere, the next run loses nothing (nothing is trimmed that is not in a segment with a manifest) and
@@ -21,8 +22,6 @@ before it until they are trimmed).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -112,12 +111,15 @@ class Archiver:
     async def run(self, *, before_ms: int | None = None) -> ArchiveReport:
         """One run (see the module's doc); ``before_ms``: archive every entry before this time instead of the
         whole days that ended ``archive_after`` ago. Raises ``ArchiveBusy``/``ArchiveError``."""
-        now = self._clock()
-        cutoff = before_ms if before_ms is not None else default_cutoff_ms(now, self.settings.audit.archive_after_s)
         seconds, micros = await self.redis.time()
+        server_ms = int(seconds) * 1000 + int(micros) // 1000
+        # the earlier of this host's clock and Redis's: a clock jumped forward on one of them neither archives a
+        # day that has not ended nor removes by retention a day younger than the retention
+        now = min(self._clock(), datetime.fromtimestamp(server_ms / 1000, UTC))
+        cutoff = before_ms if before_ms is not None else default_cutoff_ms(now, self.settings.audit.archive_after_s)
         # never past the server's now: every entry before the cutoff then exists when the run starts, so each
         # segment's entries all come before the next one's
-        cutoff = min(cutoff, int(seconds) * 1000 + int(micros) // 1000)
+        cutoff = min(cutoff, server_ms)
         with self.archive.lock():
             identity = self.archive.identity(create=True)
             await self._claim(identity.id)
@@ -256,25 +258,4 @@ class Archiver:
         await audit.append(self.redis, keys.AUDIT_GLOBAL_GROUP, fields)
 
 
-async def keep_archiving(make: Callable[[], Archiver], stop: asyncio.Event, interval_s: float, *,
-                         first_after_s: float = 60.0) -> None:
-    """Until ``stop``: an archive run every ``interval_s``, the first ``first_after_s`` after the start (not in
-    the way of a starting screener) (``screener serve``'s task beside the spool flusher); a failed run is
-    logged and tried again at the next interval."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), min(first_after_s, interval_s))
-    while not stop.is_set():
-        try:
-            report = await make().run()
-            if report.entries or report.removed_days:
-                log.info("audit archive: %d entries in %d segment(s), %d day(s) removed", report.entries,
-                         len(report.segments), len(report.removed_days))
-        except ArchiveError as exc:
-            log.warning("audit archive not run: %s", exc)
-        except Exception:
-            log.exception("audit archive run failed; trying again in %.0f s", interval_s)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval_s)
-
-
-__all__ = ["ArchiveError", "ArchiveReport", "Archiver", "default_cutoff_ms", "keep_archiving", "retention_start"]
+__all__ = ["ArchiveError", "ArchiveReport", "Archiver", "default_cutoff_ms", "retention_start"]

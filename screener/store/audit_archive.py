@@ -285,6 +285,8 @@ class SegmentWriter:
         self._handle.close()
         if not self.parts:
             self.tmp.unlink()
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()  # a day without entries leaves no folder (one with segments is not empty)
             return None
         os.replace(self.tmp, self.path)
         fsync_dir(self.folder)
@@ -365,16 +367,37 @@ class ArchiveDir:
             tmp.unlink()
         for tmp in self.path.glob("*.tmp"):
             tmp.unlink()
-        for manifest in self.manifests(after_seq=state.seq):
+        for manifest in self.manifests(after_seq=state.seq):  # only those newer than the state are read
             state = state.after(manifest)
-        known = {(m.day, m.segment) for m in self.manifests(after_seq=state.pruned_seq)}
         for folder in self.day_folders():
-            for seg in folder.glob("*.seg.gz"):
-                match = _SEGMENT.fullmatch(seg.name)
-                if match and int(match.group(1)) > state.pruned_seq and (folder.name, seg.name) not in known:
-                    seg.unlink()  # renamed, but killed before its manifest: its entries are still in Redis
+            self._remove_orphans(folder, state.pruned_seq)
         self.save_state(state)
         return state
+
+    def _remove_orphans(self, folder: Path, pruned_seq: int) -> None:
+        """Remove the segment files of ``folder`` its manifests do not name, by file name alone: a segment whose
+        number has no manifest (renamed, but killed before its manifest: its entries are still in Redis), and
+        when a number has several files (an erasure's revision killed before the old file went), those its
+        manifest does not name (the one manifest read)."""
+        segments: dict[int, list[Path]] = {}
+        manifests: set[int] = set()
+        for path in folder.iterdir():
+            if match := _SEGMENT.fullmatch(path.name):
+                segments.setdefault(int(match.group(1)), []).append(path)
+            elif match := _MANIFEST.fullmatch(path.name):
+                manifests.add(int(match.group(1)))
+        for seq, files in sorted(segments.items()):
+            if seq <= pruned_seq:
+                continue
+            if seq not in manifests:
+                named = ""
+            elif len(files) > 1:
+                named = self.read_manifest(manifest_path(folder, seq)).segment
+            else:
+                continue
+            for path in files:
+                if path.name != named:
+                    path.unlink()
 
     # -- reading -------------------------------------------------------------------------------------------------
 

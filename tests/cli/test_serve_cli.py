@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -311,3 +313,120 @@ def test_serve_tells_systemd_it_is_ready_and_stopping(config: Path, tmp_path: Pa
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 0
+
+
+# -- the audit archive on serve's schedule ---------------------------------------------------------------------------
+
+
+def lock_holder(lock: Path) -> int | None:
+    """The pid holding the flock on ``lock`` (from /proc/locks), None when nobody holds it."""
+    if not lock.exists():
+        return None
+    inode = lock.stat().st_ino
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "->" not in fields and len(fields) >= 6 and fields[1] == "FLOCK" and \
+                int(fields[5].rsplit(":", 1)[1]) == inode:
+            return int(fields[4])
+    return None
+
+
+async def wait_for_run(lock: Path, other_than: int | None = None) -> int:
+    """The pid of the archive run holding the archive's lock (not ``other_than``), waiting for it to take it."""
+    for _ in range(1200):
+        pid = lock_holder(lock)
+        if pid is not None and pid != other_than:
+            return pid
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no archive run took {lock}")
+
+
+def archive_runs_of(parent: int) -> list[int]:
+    """The children of ``parent`` running `screener audit archive`."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):
+            ppid = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("PPid:"))
+            cmdline = (status.parent / "cmdline").read_bytes().split(b"\0")
+            if ppid == parent and b"audit" in cmdline and b"archive" in cmdline:
+                found.append(int(status.parent.name))
+    return found
+
+
+def stalled_manifest(archive: Path, day: str, seq: int) -> Path:
+    """A manifest that is a FIFO: the run that opens it (its recovery reads every manifest newer than the state)
+    waits there, lock held, until the test writes to it: an archive run that takes as long as the test wants."""
+    path = archive / day / f"{seq:08d}.manifest.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    return path
+
+
+async def release(fifo: Path, data: bytes) -> None:
+    """Hand ``data`` to the run waiting on ``fifo`` and remove the FIFO (the next run does not find it)."""
+    for _ in range(1200):
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO until the run has it open for reading
+            break
+        except OSError:
+            await asyncio.sleep(0.05)
+    else:
+        raise AssertionError(f"no archive run opened {fifo}")
+    fifo.unlink()
+    os.write(fd, data)
+    os.close(fd)
+
+
+async def test_the_scheduled_archive_runs_in_a_child_process_while_calls_are_answered(
+        tmp_path: Path, private_redis: EmbeddedRedis) -> None:
+    from screener.lab.audit_load import load_chains
+    from screener.service.screening import connect
+    from screener.store import keys
+    from screener.store.audit_archive import ArchiveDir
+
+    config = write_config(tmp_path, private_redis.url)
+    config.write_text(config.read_text() + '\n[audit]\narchive_interval = "1s"\n')
+    archive = tmp_path / "var" / "audit-archive"
+    lock = archive / "LOCK"
+    client = connect(private_redis.url, 30)
+    now = int(time.time() * 1000)
+    try:
+        loaded = await load_chains(client, ["+1201", "+1305"], 300, first_ms=now - 4 * 86_400_000,
+                                   last_ms=now - 3 * 86_400_000)
+        first = stalled_manifest(archive, "2020-01-01", 1)
+        served = start(config, "--workers", "1")
+        try:
+            run = await wait_for_run(lock)
+            # the run is a child of serve, not serve's own event loop: a call is answered while it holds the lock
+            assert run != served.proc.pid and archive_runs_of(served.proc.pid) == [run]
+            assert (await screen_call(served.port, "2025550123"))["SCREEN_RESULT"] == "ALLOW"
+            await asyncio.sleep(3)  # three intervals: still the one run (one at a time), still answering
+            assert archive_runs_of(served.proc.pid) == [run] and lock_holder(lock) == run
+            assert (await screen_call(served.port, "2025550125"))["SCREEN_RESULT"] == "ALLOW"
+            await release(first, b"{}")  # an unreadable manifest: that run fails (exit 2), the next one archives
+            for _ in range(1200):
+                if sum([await client.xlen(keys.audit_stream_key(g)) for g in ("+1201", "+1305")]) == 0:
+                    break
+                await asyncio.sleep(0.05)
+            archived = {f"{p.group}/{e.id}" for m in ArchiveDir(archive).manifests() for p in m.groups
+                        for e in ArchiveDir(archive).read_part(m, p)}
+            assert archived == {f"{g}/{i}" for g, ids in loaded.ids.items() for i in ids}
+            assert [await client.xlen(keys.audit_stream_key(g)) for g in ("+1201", "+1305")] == [0, 0]  # trimmed
+            # a run still going when serve stops gets the grace (5 s here), then is killed
+            stalled = stalled_manifest(archive, "2020-01-02", 99)
+            second = await wait_for_run(lock, other_than=run)
+            code, log = stop(served)
+        finally:
+            if served.proc.poll() is None:  # the test failed before serve stopped: end it and its run
+                for pid in archive_runs_of(served.proc.pid):
+                    os.kill(pid, signal.SIGKILL)
+                served.proc.kill()
+                served.proc.wait()
+        assert code == 0, log
+        assert not Path(f"/proc/{second}").exists() and lock_holder(lock) is None
+        assert f"run (pid {run}) failed with exit status 2" in log and "is unreadable" in log, log
+        assert f"the run (pid {second}) did not end within 5 s of serve stopping: killed" in log, log
+        assert f"run (pid {second}) was ended by signal 9" in log, log
+        stalled.unlink()
+    finally:
+        await client.aclose()

@@ -116,10 +116,62 @@ async def test_retention_removes_old_days_and_says_so(redis_client: aioredis.Red
     assert (await Verifier(trail).run()).ok  # the chain goes on from where retention cut it
 
 
+async def test_a_host_clock_far_ahead_removes_no_day_younger_than_the_retention(redis_client: aioredis.Redis,
+                                                                              tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    six_years = int((now - timedelta(days=6 * 366)).timestamp() * 1000)
+    await load_chains(redis_client, ["+1201"], 200, first_ms=six_years, last_ms=six_years + 2 * DAY_MS)
+    await load_more(redis_client, now)
+    ahead = now + timedelta(days=20 * 366)  # this host's clock jumped 20 years forward; Redis's did not
+    report = await Archiver(redis_client, make_settings(), tmp_path, clock=lambda: ahead).run()
+    kept = retention_start(now.date(), 5, 1).isoformat()
+    assert len(report.removed_days) == 3 and all(d < kept for d in report.removed_days)
+    days = {m.day for m in ArchiveDir(tmp_path).manifests()}
+    assert days and all(d >= kept for d in days)
+    assert days == {m.day for m in report.segments if m.day >= kept}  # the recent days archived are all there
+    assert {p.name for p in ArchiveDir(tmp_path).day_folders()} == days  # and no folder of a day without entries
+    # the cutoff follows the earlier clock too: the days that ended archive_after ago by Redis, not by the host
+    assert report.cutoff_ms == default_cutoff_ms(now, 3600) or report.cutoff_ms == default_cutoff_ms(
+        datetime.now(UTC), 3600)
+    left = [e.id async for e in audit.scan_group(redis_client, "+1305")]
+    assert left and all(int(i.split("-")[0]) >= report.cutoff_ms for i in left)
+
+
 async def load_more(redis: aioredis.Redis, now: datetime) -> None:
     """Recent entries in a group of their own (the old group's chain is done)."""
     await load_chains(redis, ["+1305"], 50, first_ms=int(now.timestamp() * 1000) - 3 * DAY_MS,
                       last_ms=int(now.timestamp() * 1000) - 1000)
+
+
+async def test_recovery_reads_only_the_manifests_newer_than_the_state_and_removes_what_no_manifest_names(
+        redis_client: aioredis.Redis, tmp_path: Path) -> None:
+    await load_chains(redis_client, ["+1201", "+1305"], 300, first_ms=now_ms() - 4 * DAY_MS,
+                      last_ms=now_ms() - 1000)
+    report = await Archiver(redis_client, make_settings(), tmp_path).run(before_ms=now_ms())
+    archive = ArchiveDir(tmp_path)
+    first, middle, *_, last = report.segments
+    # an erasure's revision whose manifest switched to it, killed before the old file went
+    old_file = archive.segment_path(middle).read_bytes()
+    revised = archive.replace_entries(middle, middle.groups[0].group, {}, "test")
+    archive.segment_path(middle).write_bytes(old_file)
+    # an erasure's revision renamed before its manifest switched to it, and a segment renamed without its
+    # manifest (the next number)
+    not_switched = tmp_path / last.day / f"{last.seq:08d}.r1.seg.gz"
+    not_switched.write_bytes(b"not switched to")
+    orphan = tmp_path / last.day / f"{last.seq + 1:08d}.seg.gz"
+    orphan.write_bytes(b"cut short")
+    # a manifest already folded into the state is not read again (recovery costs the runs since the last one)
+    state = archive.load_state()
+    assert state.seq == last.seq
+    manifest = tmp_path / first.day / f"{first.seq:08d}.manifest.json"
+    kept = manifest.read_bytes()
+    manifest.write_text("not json")
+    assert archive.recover() == state
+    manifest.write_bytes(kept)
+    assert not orphan.exists() and not not_switched.exists() and not archive.segment_path(middle).exists()
+    segments = sorted(p.name for p in tmp_path.glob("*/*.seg.gz"))
+    assert segments == sorted([revised.segment, *(m.segment for m in report.segments if m is not middle)])
+    assert (await Verifier(AuditTrail(redis_client, SALT, tmp_path)).run()).ok
 
 
 async def test_one_archive_per_deployment(redis_client: aioredis.Redis, tmp_path: Path) -> None:
