@@ -30,6 +30,7 @@ from screener.config.placeholders import placeholders
 from screener.config.settings import Settings
 from screener.prompts import PromptError, specs_for
 from screener.service.connection import AnyClient, open_client
+from screener.store.client import text
 
 TIMEOUT_S = 3.0
 
@@ -99,16 +100,13 @@ async def _redis_setting(client: AnyClient, name: str, expected: str, status: St
                        f"check by hand that {name} is {expected}: {why}")
     except (RedisError, OSError, TimeoutError) as exc:
         return Finding(check, Status.FAIL, f"could not be read: {type(exc).__name__}: {exc}", "check Redis")
-    value = {_text(key): _text(value) for key, value in got.items()}.get(name, "")
+    value = {text(key): text(value) for key, value in got.items()}.get(name, "")
     if value == expected:
         return ok(check, value)
     return Finding(check, status, f"is {value or 'unset'!r}, expected {expected!r}: {why}",
                    f"in redis.conf set `{name} {expected}` (or at once: redis-cli CONFIG SET {name} {expected}, "
                    "then CONFIG REWRITE)")
 
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 # -- config and prompts -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from screener.store import keys
+from screener.store.client import text
 from screener.store.scripts import Script
 
 _CREATE = Script("token_create")
@@ -34,9 +35,6 @@ class StoredToken:
     created: float
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
 
 async def create(redis: Any, token: StoredToken) -> None:
     """Store a new token; raise ``TokenExists`` when the name is taken."""
@@ -53,8 +51,8 @@ async def all_tokens(redis: Any) -> list[StoredToken]:
     raw = await redis.hgetall(keys.ADMIN_TOKENS_KEY)
     out = []
     for name, value in raw.items():
-        record = json.loads(_text(value))
-        out.append(StoredToken(_text(name), record["role"], record["digest"], float(record["created"])))
+        record = json.loads(text(value))
+        out.append(StoredToken(text(name), record["role"], record["digest"], float(record["created"])))
     return sorted(out, key=lambda t: (t.created, t.name))
 
 
@@ -69,5 +67,5 @@ async def find_by_digest(redis: Any, digest: str) -> tuple[str, str] | None:
     raw = await redis.hget(keys.ADMIN_TOKEN_DIGESTS_KEY, digest)
     if raw is None:
         return None
-    record = json.loads(_text(raw))
+    record = json.loads(text(raw))
     return str(record["name"]), str(record["role"])

@@ -32,7 +32,7 @@ from screener.store.audit_chain import (
     client_digest,
     split,
 )
-from screener.store.client import AnyRedis, is_cluster
+from screener.store.client import AnyRedis, is_cluster, text
 from screener.store.cluster_path import SlotConnections
 from screener.store.scripts import Connections, Script, execute_with_scripts
 
@@ -57,9 +57,6 @@ ADMIN = "admin"
 _APPEND = Script("audit_append")
 _REWRITE = Script("audit_rewrite")
 
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 # -- reasons in an entry: "code|detail;code|detail", with '%', ';' and '|' of a detail written %25, %3B and %7C
@@ -211,8 +208,8 @@ def entry_of(raw_id: object, raw_fields: Mapping[Any, Any], group: str = "") -> 
     try:  # the common case, bytes from redis-py: decoded without a call per field (the archive reads millions)
         fields = {k.decode(): v.decode() for k, v in raw_fields.items()}
     except AttributeError:
-        fields = {_text(k): _text(v) for k, v in raw_fields.items()}
-    return AuditEntry(_text(raw_id), fields, group)
+        fields = {text(k): text(v) for k, v in raw_fields.items()}
+    return AuditEntry(text(raw_id), fields, group)
 
 
 # -- registering groups ------------------------------------------------------------------------------------------
@@ -242,7 +239,7 @@ class AuditGroups:
 
 async def groups(client: Any) -> list[str]:
     """Every registered group, sorted."""
-    return sorted(_text(g) for g in await client.smembers(keys.AUDIT_GROUPS_KEY))
+    return sorted(text(g) for g in await client.smembers(keys.AUDIT_GROUPS_KEY))
 
 
 # -- appending ---------------------------------------------------------------------------------------------------
@@ -265,7 +262,7 @@ def stream_keys(group: str) -> list[str]:
 async def append(target: AnyRedis | Connections | SlotConnections, group: str, fields: Mapping[str, str]) -> str:
     """Append one entry to ``group``'s stream (registered by the caller), extending its chain; its id."""
     reply = await _APPEND(target, stream_keys(group), append_args(fields))
-    return _text(reply[0])
+    return text(reply[0])
 
 
 async def append_many(client: AnyRedis, entries: Sequence[tuple[str, Mapping[str, str]]],
@@ -282,7 +279,7 @@ async def append_many(client: AnyRedis, entries: Sequence[tuple[str, Mapping[str
         return pipe
 
     replies = await execute_with_scripts(client, [_APPEND], queue)
-    return [_text(r[0]) for r in replies]
+    return [text(r[0]) for r in replies]
 
 
 async def replace_entry(client: AnyRedis, entry: AuditEntry, fields: Mapping[str, str]) -> None:
@@ -316,7 +313,7 @@ class Head:
 
 
 def parse_head(group: str, raw: object) -> Head | None:
-    parts = _text(raw).split(" ")
+    parts = text(raw).split(" ")
     if len(parts) != 3 or not parts[2].isdigit():
         return None
     return Head(group, parts[0], parts[1], int(parts[2]))
@@ -346,7 +343,7 @@ async def scan_group(client: Any, group: str, start: str = "-", end: str = "+", 
             yield entry_of(raw_id, raw_fields, group)
         if len(rows) < batch:
             return
-        cursor, exclusive = _text(rows[-1][0]), True
+        cursor, exclusive = text(rows[-1][0]), True
 
 
 async def merged(iterators: Sequence[AsyncIterator[AuditEntry]]) -> AsyncIterator[AuditEntry]:
@@ -407,7 +404,7 @@ def started(last: Mapping[str, str]) -> bool:
 
 async def _last_id(client: Any, group: str) -> str:
     rows = await client.xrevrange(keys.audit_stream_key(group), count=1)
-    return _text(rows[0][0]) if rows else "0-0"
+    return text(rows[0][0]) if rows else "0-0"
 
 
 async def _read_all(client: Any, last: Mapping[str, str], block_ms: int, batch: int) -> list[AuditEntry]:
@@ -416,7 +413,7 @@ async def _read_all(client: Any, last: Mapping[str, str], block_ms: int, batch: 
         return []
     streams = {keys.audit_stream_key(g): i for g, i in last.items()}
     rows = await client.xread(streams, count=batch, block=block_ms)
-    return [entry_of(i, f, keys.audit_group_of_key(_text(stream))) for stream, entries in rows or []
+    return [entry_of(i, f, keys.audit_group_of_key(text(stream))) for stream, entries in rows or []
             for i, f in entries]
 
 

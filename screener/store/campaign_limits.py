@@ -33,6 +33,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from screener.store import keys
+from screener.store.client import text
 from screener.store.scripts import Script
 
 log = logging.getLogger("screener.store.campaign_limits")
@@ -223,7 +224,7 @@ class CampaignAllowance:
                                                 [max_calls, want, self.holder, PLACEHOLDER_MS, lease_ms])
         self._offset_ms = int(server_ms) - (sent_wall + self._clock()) / 2 * 1000
         usable_until = sent + PLACEHOLDER_USE_S  # counted from before the lease: never past its real time
-        self._free.setdefault(campaign, []).extend((_text(m), usable_until) for m in members)
+        self._free.setdefault(campaign, []).extend((text(m), usable_until) for m in members)
 
     def give_back_call(self, campaign: str, placeholder: str, usable_until: float) -> None:
         """A placeholder taken for a call the decision did not allow: usable again until its own time ends."""
@@ -315,7 +316,4 @@ class CampaignAllowance:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.return_unused(every=True), 3.0)
 
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 

@@ -10,10 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from screener.store import keys
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+from screener.store.client import text
 
 
 def encode(version: str, files: Sequence[tuple[str, str]]) -> str:
@@ -40,9 +37,9 @@ async def listed(redis: Any, version: str) -> None:
 
 async def load_json(redis: Any, version: str) -> str | None:
     raw = await redis.get(keys.config_version_key(version))
-    return None if raw is None else _text(raw)
+    return None if raw is None else text(raw)
 
 
 async def versions(redis: Any) -> list[str]:
     """Every stored version, oldest first."""
-    return [_text(v) for v in await redis.zrange(keys.CONFIG_VERSIONS_KEY, 0, -1)]
+    return [text(v) for v in await redis.zrange(keys.CONFIG_VERSIONS_KEY, 0, -1)]

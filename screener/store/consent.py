@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from screener.store import audit, keys
-from screener.store.client import pipeline
+from screener.store.client import pipeline, text
 from screener.store.scripts import Script, execute_with_scripts
 
 
@@ -84,8 +84,8 @@ async def history(redis: Any, number: str) -> list[tuple[str, ConsentRecord]]:
     out = []
     for _id, fields in rows:
         data = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
-        if _text(data.get("number", b"")) == number:
-            out.append((_text(data["action"]), ConsentRecord.from_json(data["record"])))
+        if text(data.get("number", b"")) == number:
+            out.append((text(data["action"]), ConsentRecord.from_json(data["record"])))
     return out
 
 
@@ -96,13 +96,10 @@ async def iter_history(redis: Any) -> AsyncIterator[tuple[str, ConsentRecord]]:
         cursor = "-"
         while rows := await redis.xrange(key, min=cursor, count=1000):
             for _id, fields in rows:
-                data = {_text(k): v for k, v in fields.items()}
-                yield _text(data["action"]), ConsentRecord.from_json(data["record"])
-            cursor = "(" + _text(rows[-1][0])
+                data = {text(k): v for k, v in fields.items()}
+                yield text(data["action"]), ConsentRecord.from_json(data["record"])
+            cursor = "(" + text(rows[-1][0])
 
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 async def grant(redis: Any, record: ConsentRecord, entry: EntryFields, groups: audit.AuditGroups | None = None) -> None:

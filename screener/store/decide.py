@@ -14,6 +14,7 @@ from screener.engine.plan import StorePlan
 from screener.reasons import ReasonCode
 from screener.store import audit, keys
 from screener.store.audit_chain import client_digest
+from screener.store.client import text
 from screener.store.scripts import Connections, Script, Scripts
 
 _DECIDE = Script("decide")
@@ -39,9 +40,6 @@ class StoreOutcome:
     #: the decision time the script used (epoch ms): the given one, or the Redis server's clock
     now_ms: int
 
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def parse_attempt(member: str) -> Attempt | None:
@@ -145,12 +143,12 @@ async def run_decision(
      in_flight, abandoned) = reply
     if server_time:
         scripts.clock.observe(int(used_ms), sent_ms)
-    parsed = [parse_attempt(_text(m)) for m in attempts]
-    refusal_text = _text(refusal)
-    abandoned_text = _text(abandoned)
+    parsed = [parse_attempt(text(m)) for m in attempts]
+    refusal_text = text(refusal)
+    abandoned_text = text(abandoned)
     facts = StoreFacts(
-        dnc_hits=tuple(_text(h) for h in hits),
-        dnc_gone=tuple(_text(g) for g in gone),
+        dnc_hits=tuple(text(h) for h in hits),
+        dnc_gone=tuple(text(g) for g in gone),
         consent_valid=bool(consent_valid),
         attempts=tuple(a for a in parsed if a is not None),
         last_refusal_ms=int(refusal_text) if refusal_text.isdigit() else None,
@@ -161,7 +159,7 @@ async def run_decision(
     return StoreOutcome(
         facts=facts,
         reserved=bool(reserved),
-        reasons=tuple(parse_reason(_text(r)) for r in reasons),
-        audit_id=_text(audit_id),
+        reasons=tuple(parse_reason(text(r)) for r in reasons),
+        audit_id=text(audit_id),
         now_ms=int(used_ms),
     )

@@ -6,13 +6,11 @@ import json
 from typing import Any
 
 from screener.store import keys
+from screener.store.client import text
 from screener.store.scripts import Script
 
 _BEAT = Script("presence_beat")
 
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 async def server_ms(redis: Any) -> int:
@@ -40,7 +38,7 @@ async def alive(redis: Any, ttl_ms: int) -> list[tuple[str, int, dict[str, Any]]
     rows = await redis.zrangebyscore(keys.SCREENERS_ALIVE_KEY, now - ttl_ms, "+inf", withscores=True)
     if not rows:
         return []
-    ids = [_text(member) for member, _ in rows]
+    ids = [text(member) for member, _ in rows]
     infos = await redis.hmget(keys.SCREENERS_INFO_KEY, ids)
-    return [(sid, int(score), json.loads(_text(info)) if info is not None else {})
+    return [(sid, int(score), json.loads(text(info)) if info is not None else {})
             for sid, (_, score), info in zip(ids, rows, infos, strict=True)]
