@@ -29,6 +29,16 @@ def archive_command(config: str) -> list[str]:
     return [sys.executable, "-m", "screener", "--config", str(Path(config).absolute()), "audit", "archive"]
 
 
+def _die_with_parent() -> None:
+    """In the child, before it runs: killed when serve dies (a worker SIGKILLed by the ``--workers`` supervisor
+    would otherwise leave its run behind; the run is crash-safe)."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 async def _relay(stream: asyncio.StreamReader | None, emit: Callable[[str], None]) -> None:
     """Log each line the child writes (the report on stdout, warnings and errors on stderr)."""
     if stream is None:
@@ -51,7 +61,8 @@ async def run_archive(config: str, redis_url: str, stop: asyncio.Event, grace_s:
     and is then killed."""
     proc = await asyncio.create_subprocess_exec(
         *archive_command(config), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env={**os.environ, "SCREENER_REDIS_URL": redis_url}, limit=1 << 20)
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, "SCREENER_REDIS_URL": redis_url}, limit=1 << 20,
+        preexec_fn=_die_with_parent)
     log.info("audit archive: run started (pid %d)", proc.pid)
     relays = asyncio.gather(_relay(proc.stdout, lambda t: log.info("audit archive: %s", t)),
                             _relay(proc.stderr, lambda t: log.warning("audit archive: %s", t)))

@@ -12,6 +12,7 @@ tens of milliseconds that a process AGI call should not pay.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,7 +64,58 @@ def redacted_text(content: bytes) -> str:
     except tomlkit.exceptions.TOMLKitError:
         return f"# {MASK} (not TOML: withheld, it might hold secrets)\n"
     _mask_container(doc)
-    return tomlkit.dumps(doc)
+    values = tomlkit.dumps(doc)
+    masked = mask_comments(values)
+    try:  # the comments' masking leaves every value as it was (else the text is withheld: never a secret out)
+        same = tomllib.loads(masked) == tomllib.loads(values)
+    except tomllib.TOMLDecodeError:
+        same = False
+    return masked if same else f"# {MASK} (comments could not be masked: withheld, they might hold secrets)\n"
+
+
+def mask_comments(text: str) -> str:
+    """``text`` with each comment that names a secret key or holds a URL or an ``@`` replaced by ``# ***`` (a
+    commented-out old password is a password). Strings are skipped: a ``#`` inside one starts no comment."""
+    out: list[str] = []
+    i, n, state = 0, len(text), ""
+    while i < n:
+        c = text[i]
+        if state == "":
+            if text.startswith(('"""', "'''"), i):
+                state = text[i:i + 3]
+                out.append(state)
+                i += 3
+                continue
+            if c in "\"'":
+                state = c
+            elif c == "#":
+                end = text.find("\n", i)
+                end = n if end < 0 else end
+                comment = text[i:end]
+                out.append(f"# {MASK}" if _secret_comment(comment) else comment)
+                i = end
+                continue
+            out.append(c)
+            i += 1
+            continue
+        if c == "\\" and state in ('"', '"""'):
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        if len(state) == 3 and text.startswith(state, i):
+            out.append(state)
+            i += 3
+            state = ""
+            continue
+        if len(state) == 1 and (c == state or c == "\n"):
+            state = ""
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _secret_comment(comment: str) -> bool:
+    return "://" in comment or "@" in comment or is_secret_key(comment)
 
 
 def redacted_sources(sources: Sequence[tuple[str, bytes]]) -> tuple[tuple[str, str], ...]:

@@ -136,10 +136,10 @@ class Archiver:
                 refused += await self._trim({p.group: p.mark() for p in manifest.groups})
                 segments.append(manifest)
                 log.info("archived %d entries of %s in %s", manifest.count, manifest.day, manifest.segment)
-            state, removed = self._retention(state, now.date())
+            state, removed = await self._retention(state, now.date(), cutoff)
             configs = await self._copy_configs()
             report = ArchiveReport(cutoff, tuple(segments), tuple(removed), configs, tuple(sorted(set(refused))))
-            if segments or removed:
+            if segments:
                 await self._record(report)
             return report
 
@@ -211,8 +211,10 @@ class Archiver:
             await self.redis.xtrim(stream, minid=_successor(mark.last_id), approximate=False)
         return refused
 
-    def _retention(self, state: ArchiveState, today: date) -> tuple[ArchiveState, list[str]]:
-        """Remove the days older than the retention, oldest first, while they are a prefix of the segments."""
+    async def _retention(self, state: ArchiveState, today: date, cutoff_ms: int) -> tuple[ArchiveState, list[str]]:
+        """Remove the days older than the retention, oldest first, while they are a prefix of the segments. The
+        trail says so before any is removed (a run killed while removing them, or an entry Redis refuses, leaves
+        no removal unrecorded)."""
         oldest_kept = retention_start(today, self.settings.audit.retention_years, self.settings.audit.retention_days)
         removed: list[str] = []
         by_day: dict[str, list[Manifest]] = {}
@@ -220,6 +222,8 @@ class Archiver:
             if date.fromisoformat(manifest.day) >= oldest_kept:
                 break
             by_day.setdefault(manifest.day, []).append(manifest)
+        if by_day:
+            await self._record(ArchiveReport(cutoff_ms, (), tuple(sorted(by_day)), 0, ()))
         pruned = dict(state.pruned_groups)
         seq, day = state.pruned_seq, state.pruned_day
         for name, manifests in sorted(by_day.items()):

@@ -13,7 +13,7 @@ from typing import Any
 
 from screener.config.errors import ConfigError
 from screener.config.load import load_settings
-from screener.config.redact import redacted_sources
+from screener.config.redact import redacted_sources, redacted_text
 from screener.config.settings import Settings
 from screener.service.audit_fields import CONFIG, plain_fields
 from screener.service.errors import NotFound
@@ -40,8 +40,8 @@ async def record(redis: Any, settings: Settings, *, source: str = "screener",
                  groups: audit.AuditGroups | None = None) -> bool:
     """Store the running version once (True when this call stored it: then its ``config`` entry is appended).
     A settings object with no file texts (built in code) is not stored."""
-    if not settings.source_contents:
-        return False
+    if not settings.source_contents or await config_versions.is_listed(redis, settings.version):
+        return False  # (one cheap read: a process AGI call does not parse its config again to learn this)
     texts = redacted_sources(settings.source_contents)
     if not await config_versions.save(redis, settings.version, texts):
         return False  # listed already: its entry was appended
@@ -68,7 +68,8 @@ async def stored(redis: Any, version: str, archive_dir: Path | None = None) -> S
         raise NotFound(f"config version {version!r} is not stored (in Redis or the archive): only versions a "
                        "screener loaded since this feature exists are kept")
     found, files = config_versions.decode(raw)
-    return StoredConfig(found, tuple(files), where)
+    # masked again as shown: a text stored by an earlier masking that missed a secret never shows it
+    return StoredConfig(found, tuple((path, redacted_text(text.encode())) for path, text in files), where)
 
 
 async def replayable(redis: Any, version: str, archive_dir: Path | None) -> tuple[Settings | None, str]:

@@ -177,17 +177,19 @@ class Spool:
         the rest stay); returns how many were written. The file is rewritten with what is left. Flushes do
         not overlap: a second one waits for the first (and finds what it left).
 
-        A batch that fails with anything but a store error holds an item Redis will never take (a malformed
-        value): the rest of this flush goes one item at a time, and such an item is set aside (``rejected``,
-        logged, kept in ``<name>.rejected`` beside the spool) so that it cannot hold up the items behind it,
-        opt-outs among them."""
+        A batch that fails with anything but a store error holds an item Redis will never take as it is (a
+        malformed value, a bug): the rest of this flush goes one item at a time, so that such an item cannot
+        hold up those behind it. An opt-out is never given up: it stays (its number blocked) and is tried again
+        at every flush. Any other such item is set aside (``rejected``, logged, appended to ``<name>.rejected``
+        beside the spool and fsynced); one that cannot be written there stays too."""
         async with self._flush_lock:
             self.adopt_orphans()
             done = 0
             changed = False
+            at = 0
             try:
-                while self.items:
-                    chunk = self.items[:batch]
+                while at < len(self.items):
+                    chunk = self.items[at:at + batch]
                     try:
                         await write(chunk)
                     except STORE_ERRORS:
@@ -196,27 +198,38 @@ class Spool:
                         if len(chunk) > 1:
                             batch = 1
                             continue
-                        self._set_aside(chunk[0], exc)
-                        del self.items[:1]
-                        changed = True
+                        if chunk[0].kind != OPT_OUT and self._set_aside(chunk[0], exc):
+                            del self.items[at]
+                            changed = True
+                        else:
+                            log.error("a pending %s write was refused (%s: %s): kept, tried again at the next "
+                                      "flush", chunk[0].kind, type(exc).__name__, exc)
+                            at += 1
                         continue
-                    del self.items[: len(chunk)]
+                    del self.items[at:at + len(chunk)]
                     done += len(chunk)
             finally:
                 if done or changed:
                     self._rewrite()
             return done
 
-    def _set_aside(self, item: PendingWrite, exc: Exception) -> None:
-        self.rejected += 1
-        log.error("a pending %s write was refused (%s: %s): set aside%s, not written", item.kind,
-                  type(exc).__name__, exc, f" in {self.folder / (self.name + '.rejected')}" if self.folder else "")
+    def _set_aside(self, item: PendingWrite, exc: Exception) -> bool:
+        """Append the item to ``<name>.rejected`` (fsynced); False when the spool has no folder or the file
+        cannot be written (the item then stays in the spool)."""
         if self.folder is None:
-            return
-        with contextlib.suppress(OSError), open(self.folder / f"{self.name}.rejected", "a", encoding="utf-8") as f:
-            f.write(item.line() + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+            return False
+        path = self.folder / f"{self.name}.rejected"
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(item.line() + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:
+            return False
+        self.rejected += 1
+        log.error("a pending %s write was refused (%s: %s): set aside in %s, not written", item.kind,
+                  type(exc).__name__, exc, path)
+        return True
 
     def _rewrite(self) -> None:
         """Replace the file with what is left: a locked temporary file renamed over it (never truncated in

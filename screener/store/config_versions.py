@@ -27,7 +27,11 @@ async def save(redis: Any, version: str, files: Sequence[tuple[str, str]]) -> bo
     """Store a version's files once (``SET NX``); True while it is not listed yet: the caller appends its audit
     entry, then ``listed`` (a failure in between is tried again by the next call, not lost)."""
     await redis.set(keys.config_version_key(version), encode(version, files), nx=True)
-    return await redis.zscore(keys.CONFIG_VERSIONS_KEY, version) is None
+    return not await is_listed(redis, version)
+
+
+async def is_listed(redis: Any, version: str) -> bool:
+    return await redis.zscore(keys.CONFIG_VERSIONS_KEY, version) is not None
 
 
 async def listed(redis: Any, version: str) -> None:

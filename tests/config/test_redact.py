@@ -50,3 +50,14 @@ def test_redact_masks_user_info_and_secret_query_options_only() -> None:
     assert redact("redis://u:pw@h:6379/0?db=1&password=pw&ssl_keyfile=/k") == \
         f"redis://u:{MASK}@h:6379/0?db=1&password={MASK}&ssl_keyfile=/k"
     assert redact("http://pbx:8088") == "http://pbx:8088"
+
+
+def test_comments_that_name_a_secret_or_hold_a_url_are_masked_and_a_hash_in_a_string_is_no_comment() -> None:
+    text = (f'# redis_url = "redis://:{SECRET}@old-host"\n[screener]\n# audit_salt = "{SECRET}"\n'
+            f'audit_salt = "x" # was redis://:{SECRET}@h\nname = "call #3 # not a comment"  # plain note\n'
+            f'lines = [\n  "a",  # token {SECRET}\n  "b",\n]\ntext = """\n# inside a string {SECRET}\n"""\n')
+    out = redacted_text(text.encode())
+    assert out.count(SECRET) == 1 and f"# inside a string {SECRET}" in out  # a string's content is a value
+    assert '"call #3 # not a comment"  # plain note' in out
+    assert out.count(f"# {MASK}") == 4
+    assert tomllib.loads(out)["screener"]["name"] == "call #3 # not a comment"

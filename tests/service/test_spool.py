@@ -309,9 +309,13 @@ async def test_an_item_redis_will_never_take_is_set_aside_and_the_opt_out_behind
                 await s.opt_out(NUMBER, "open", source="test", call_id="c1")
         finally:
             private_redis.resume()
-        assert await s.flush_pending() == 1  # the opt-out; the bad entry set aside
+        # an opt-out written by a bug (its list missing): never given up, its number stays blocked
+        assert s.spool.add(OPT_OUT, {"number": "+12125550144", "campaign": "open"})
+        assert await s.flush_pending() == 1  # the good opt-out; the bad entry set aside, the bad opt-out kept
         assert await dnc.contains(client, "internal", NUMBER)
-        assert len(s.spool) == 0 and s.spool.rejected == 1
+        assert [i.kind for i in s.spool.items] == [OPT_OUT] and s.spool.rejected == 1
+        assert "+12125550144" in s.pending.opt_out_numbers
+        assert (await decide(s, "+12125550144")).codes == (R.DNC_INTERNAL,)
         rejected = tmp_path / "serve-1.rejected"
         assert "not a tombstone" in rejected.read_text()
         assert not list(tmp_path.glob("*.rejected.jsonl"))  # never adopted as a spool of a dead process
