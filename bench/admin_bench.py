@@ -1,6 +1,6 @@
 """Admin server benchmark: what the admin server costs the decisions, and what its POST /check sustains.
 
-    .venv/bin/python bench/admin_bench.py [--seconds 5] [--rate 1000] [--rounds 2] [--check-clients 8]
+    .venv/bin/python bench/admin_bench.py [--seconds 5] [--rate 1000] [--rounds 4] [--check-clients 8]
 
 It starts a private redis-server with the decision benchmark's campaign (bench/bench.toml) and a 20,000-number
 registry, then in the same run:
@@ -179,7 +179,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0, help="seconds per phase")
     ap.add_argument("--rate", type=int, default=1000, help="open-loop decisions per second (default 1000)")
-    ap.add_argument("--rounds", type=int, default=2, help="rounds of admin off / admin on (default 2)")
+    ap.add_argument("--rounds", type=int, default=4, help="rounds of admin off / admin on (default 4)")
     ap.add_argument("--check-clients", type=int, default=8, help="concurrent POST /check clients (default 8)")
     ap.add_argument("--watch-live", action="store_true", help="also keep the page's live feed open while scraping")
     args = ap.parse_args()

@@ -1,8 +1,10 @@
 """Tree comparison: decision_bench.py's "one decision at a time" figures of this tree against a baseline revision.
 
-    .venv/bin/python bench/tree_compare.py [--baseline 6cb9b0e] [--rounds 3] [--samples 3000]
+    .venv/bin/python bench/tree_compare.py [--baseline 6cb9b0e] [--this REV] [--rounds 3] [--samples 3000]
 
-The baseline revision is exported with `git archive REV | tar -x` into a temporary folder. Each round runs
+``--this REV`` measures that revision (exported the same way, run with the baseline's options: a revision from
+before --only-sequential) instead of this working tree. The baseline revision is exported with
+`git archive REV | tar -x` into a temporary folder. Each round runs
 each tree's OWN bench/decision_bench.py (its own `screener` package: PYTHONPATH = that tree, cwd = that tree,
 this repository's interpreter), alternating baseline, this tree, baseline, this tree..., each run in a fresh
 process with its own private redis-server. The later phases of decision_bench are kept short: this tree's
@@ -42,6 +44,7 @@ THIS_OPTIONS = ["--only-sequential"]
 
 def export_tree(rev: str, into: Path) -> Path:
     """The files of ``rev``, as ``git archive`` gives them."""
+    into.mkdir(parents=True, exist_ok=True)
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
@@ -84,9 +87,9 @@ FIGURES = {"bare_p50": "bare GET p50 us (redis-py asyncio)", "dec_p50": "decisio
            "dec_p99": "decision one at a time, p99 us", "ratio": "decision p50 / bare GET p50"}
 
 
-def report(runs: dict[str, list[dict[str, float]]], baseline: str, rounds: int) -> None:
+def report(runs: dict[str, list[dict[str, float]]], baseline: str, this: str, rounds: int) -> None:
     print(f"decision_bench one at a time, median of {rounds} alternating round(s): baseline = {baseline}, "
-          f"this = {ROOT}")
+          f"this = {this}")
     print(f"{'measure':40} {'baseline':>9} {'this':>9} {'change':>8}")
     for key, label in FIGURES.items():
         b = statistics.median(r[key] for r in runs["baseline"])
@@ -98,12 +101,15 @@ def report(runs: dict[str, list[dict[str, float]]], baseline: str, rounds: int) 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--baseline", default="6cb9b0e", help="the git revision to compare with (default 6cb9b0e)")
+    ap.add_argument("--this", metavar="REV", help="measure this revision instead of the working tree (its "
+                    "decision_bench run with the baseline's options)")
     ap.add_argument("--rounds", type=int, default=3, help="runs of each tree, alternating (default 3)")
     ap.add_argument("--samples", type=int, default=3000, help="decision_bench --samples of each run (default 3000)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        base = export_tree(args.baseline, Path(tmp))
-        trees = (("baseline", base, BASELINE_OPTIONS), ("this", ROOT, THIS_OPTIONS))
+        base = export_tree(args.baseline, Path(tmp) / "baseline")
+        this = (export_tree(args.this, Path(tmp) / "this"), BASELINE_OPTIONS) if args.this else (ROOT, THIS_OPTIONS)
+        trees = (("baseline", base, BASELINE_OPTIONS), ("this", *this))
         for _, tree, _ in trees:
             check_imports_own(tree)
         runs: dict[str, list[dict[str, float]]] = {"baseline": [], "this": []}
@@ -113,7 +119,7 @@ def main() -> None:
                 figures = ", ".join(f"{k} {v:.2f}" if k == "ratio" else f"{k} {v:.0f}"
                                     for k, v in runs[name][-1].items())
                 print(f"round {i + 1} {name}: {figures}", file=sys.stderr)
-    report(runs, args.baseline, args.rounds)
+    report(runs, args.baseline, args.this or str(ROOT), args.rounds)
 
 
 if __name__ == "__main__":
