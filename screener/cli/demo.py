@@ -75,6 +75,9 @@ class Outcome:
     def as_expected(self) -> bool:
         if self.status != self.step.expect_status:
             return False
+        # its decision is in the audit trail, with the verdict the SIP answer shows
+        if self.verdict != ("block" if self.step.expect_reasons else "allow"):
+            return False
         return not self.step.expect_reasons or self.reasons == self.step.expect_reasons
 
 
@@ -225,7 +228,7 @@ def _place_calls(workdir: Path, redis_url: str, salt: str) -> list[Outcome]:
         call = place_lab_call(workdir, step.number.lstrip("+"), callee=step.callee, press_after_ms=1500)
         entries = audit_entries(redis_url, step.number, salt)[before:]
         decisions = [e for e in entries if e.kind == "decision"]
-        verdict = decisions[-1].fields.get("verdict", "?") if decisions else "?"
+        verdict = (decisions[-1].verdict or "?") if decisions else "?"
         reasons = tuple(code for code, _ in decisions[-1].reasons) if decisions else ()
         note = ""
         status = call.result.final_status
