@@ -225,10 +225,14 @@ class ComplaintDesk:
             raise NotFound(f"no complaint {ticket_id!r}")
         return view(ticket, now or datetime.now(UTC))
 
+    def _trail(self) -> AuditTrail:
+        """The audit trail, archive and Redis as one (the config's salt finds the number's entries)."""
+        settings = self.screener.settings
+        return AuditTrail(self.redis, settings.audit_salt.value, archive_dir(settings))
+
     async def entries(self, ticket: Ticket) -> list[AuditEntry]:
         """The number's audit trail (decisions, disclosures, opt-outs, call outcomes, complaints), oldest first."""
-        settings = self.screener.settings
-        trail = AuditTrail(self.redis, settings.audit_salt.value, archive_dir(settings))
+        trail = self._trail()
         group = keys.audit_group(ticket.number)
         return [e async for e in trail.entries_of_hash(ticket.number_hash,
                                                         group=None if group == keys.AUDIT_GLOBAL_GROUP else group)]
@@ -238,9 +242,8 @@ class ComplaintDesk:
         one trail; None once the ticket's personal data were erased (``entries`` still finds its entries)."""
         if ticket.erased:
             return None
-        settings = self.screener.settings
-        trail = AuditTrail(self.redis, settings.audit_salt.value, archive_dir(settings))
-        return await why(trail, ticket.number, region=DEFAULT_REGION, archive_dir=archive_dir(settings))
+        return await why(self._trail(), ticket.number, region=DEFAULT_REGION,
+                         archive_dir=archive_dir(self.screener.settings))
 
     async def list(self, *, overdue: bool = False, due_within: timedelta | None = None, closed: bool = False,
                    now: datetime | None = None) -> list[ComplaintView]:

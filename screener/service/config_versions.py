@@ -43,8 +43,7 @@ async def record(redis: Any, settings: Settings, *, source: str = "screener",
     if not settings.source_contents or await config_versions.is_listed(redis, settings.version):
         return False  # (one cheap read: a process AGI call does not parse its config again to learn this)
     texts = redacted_sources(settings.source_contents)
-    if not await config_versions.save(redis, settings.version, texts):
-        return False  # listed already: its entry was appended
+    await config_versions.save(redis, settings.version, texts)
     fields = plain_fields(CONFIG, settings, at=datetime.now(UTC), source=source, action="loaded",
                           files=",".join(path for path, _ in texts), host=socket.gethostname())
     await (groups or audit.AuditGroups()).ensure(redis, keys.AUDIT_GLOBAL_GROUP)

@@ -23,11 +23,10 @@ def decode(raw: str) -> tuple[str, list[tuple[str, str]]]:
     return str(data["version"]), [(str(f["path"]), str(f["text"])) for f in data["files"]]
 
 
-async def save(redis: Any, version: str, files: Sequence[tuple[str, str]]) -> bool:
-    """Store a version's files once (``SET NX``); True while it is not listed yet: the caller appends its audit
-    entry, then ``listed`` (a failure in between is tried again by the next call, not lost)."""
+async def save(redis: Any, version: str, files: Sequence[tuple[str, str]]) -> None:
+    """Store a version's files once (``SET NX``). The caller, having found it not ``is_listed``, appends its
+    audit entry, then calls ``listed`` (a failure in between is tried again by the next call, not lost)."""
     await redis.set(keys.config_version_key(version), encode(version, files), nx=True)
-    return not await is_listed(redis, version)
 
 
 async def is_listed(redis: Any, version: str) -> bool:
